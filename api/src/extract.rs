@@ -1,0 +1,62 @@
+//! The authenticated caller, as an extractor: a handler that takes [`Caller`] cannot
+//! run for an unauthenticated request.
+
+use actix_web::dev::Payload;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{FromRequest, HttpRequest, web};
+use dap_auth::Principal;
+use futures::future::LocalBoxFuture;
+
+use crate::audit::RequestContext;
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+/// A caller whose bearer token was verified. Refusals are audited.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Principal);
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        // Only the Authorization header carries tokens; never query strings or cookies.
+        let header = req
+            .headers()
+            .get(AUTHORIZATION)
+            .map(|v| v.to_str().map(str::to_owned));
+        let ctx = RequestContext::of(req);
+        let dataset = req
+            .match_info()
+            .get("id")
+            .map(|d| d.chars().take(130).collect());
+        Box::pin(async move {
+            let state =
+                state.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("app state missing")))?;
+            let verified = match header {
+                Some(Ok(value)) => match bearer(&value) {
+                    Some(token) => state.verifier.verify(token).await,
+                    None => Err(dap_auth::Error::MissingToken),
+                },
+                Some(Err(_)) => Err(dap_auth::Error::Malformed("header is not ASCII".into())),
+                None => Err(dap_auth::Error::MissingToken),
+            };
+            match verified {
+                Ok(principal) => Ok(Caller(principal)),
+                Err(cause) => {
+                    let error = ApiError::InvalidToken(cause);
+                    state.audit_anonymous_denial(&ctx, dataset, &error).await?;
+                    Err(error)
+                }
+            }
+        })
+    }
+}
+
+/// The token of `Bearer <token>` (scheme case-insensitive).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}

@@ -1,0 +1,16 @@
+//! dap's HTTP gateway: settings, app assembly, error mapping, extractors and routes.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod audit;
+pub mod catalogue;
+pub mod cursor;
+pub mod demo;
+pub mod error;
+pub mod extract;
+pub mod routes;
+pub mod settings;
+pub mod startup;
+pub mod telemetry;
+
+pub use settings::Settings;
+pub use startup::{AppState, Application};

@@ -1,0 +1,177 @@
+//! The `dap` command: serve, run the demo, issue demo tokens.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use dap_api::demo::{self, DemoOptions};
+use dap_api::{Application, Settings, telemetry};
+use dap_auth::DevIssuer;
+use dap_schema::{MunicipalityCode, NsisLevel};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dap",
+    version,
+    about = "Direct data access to the municipal data warehouse"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run on the embedded default: SQLite and a local lake with demo data for all 98 municipalities.
+    Demo {
+        #[arg(long, default_value = "./dap-data")]
+        data_dir: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: SocketAddr,
+        /// Rows per municipality per dataset, generated on first start.
+        #[arg(long, default_value_t = dap_lake::demo::DEFAULT_ROWS_PER_MUNICIPALITY)]
+        rows_per_municipality: usize,
+    },
+    /// Serve with a configuration file and DAP_* environment variables.
+    Serve {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        bind: Option<SocketAddr>,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Print a demo token (demo mode only: signed with the data directory's dev issuer key).
+    Token {
+        #[arg(long, default_value = "./dap-data")]
+        data_dir: PathBuf,
+        /// Four-digit municipality code, e.g. 0101.
+        #[arg(long)]
+        municipality: String,
+        /// Comma-separated role short names; default: every domain's read role.
+        #[arg(long, value_delimiter = ',')]
+        roles: Option<Vec<String>>,
+        /// NSIS level: Low, Substantial or High.
+        #[arg(long, default_value = "Substantial")]
+        loa: String,
+        /// Lifetime, e.g. 30m, 1h, 2d.
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+        #[arg(long, default_value = "demo-analyst")]
+        subject: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Demo {
+            data_dir,
+            bind,
+            rows_per_municipality,
+        } => {
+            telemetry::init(false);
+            let options = DemoOptions {
+                data_dir,
+                bind,
+                rows_per_municipality,
+            };
+            let created = demo::prepare(&options).await?;
+            if !created.is_empty() {
+                eprintln!("created demo tables: {}", created.join(", "));
+            }
+            let app = Application::build(demo::settings(&options)?).await?;
+            print_demo_help(&options, app.port());
+            app.run_until_stopped().await?;
+        }
+        Command::Serve {
+            config,
+            bind,
+            database_url,
+        } => {
+            let mut settings = Settings::load(config.as_deref())?;
+            if let Some(bind) = bind {
+                settings.bind = bind;
+            }
+            if let Some(url) = database_url {
+                settings.database_url = url;
+            }
+            telemetry::init(settings.log_format == "json");
+            let app = Application::build(settings).await?;
+            tracing::info!(port = app.port(), "dap is serving");
+            app.run_until_stopped().await?;
+        }
+        Command::Token {
+            data_dir,
+            municipality,
+            roles,
+            loa,
+            ttl,
+            subject,
+        } => {
+            let code = MunicipalityCode::parse(&municipality)?;
+            let loa: NsisLevel = loa.parse()?;
+            let issuer = DevIssuer::load(&data_dir).with_context(|| {
+                format!(
+                    "no demo issuer key in {}: start `dap demo --data-dir {}` first",
+                    data_dir.display(),
+                    data_dir.display()
+                )
+            })?;
+            let roles = roles.unwrap_or_else(default_roles);
+            let token = issuer.token(&subject, code.as_str(), &roles, loa, parse_ttl(&ttl)?)?;
+            println!("{token}");
+        }
+    }
+    Ok(())
+}
+
+/// Every demo domain's read role; not the role for sensitive columns.
+fn default_roles() -> Vec<String> {
+    let mut roles: Vec<String> = dap_lake::demo::datasets()
+        .into_iter()
+        .map(|d| d.read_role)
+        .collect();
+    roles.sort();
+    roles.dedup();
+    roles
+}
+
+fn parse_ttl(text: &str) -> anyhow::Result<chrono::Duration> {
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: i64 = number
+        .parse()
+        .with_context(|| format!("ttl '{text}': use e.g. 30m, 1h or 2d"))?;
+    let ttl = match unit {
+        "s" => chrono::Duration::seconds(n),
+        "m" => chrono::Duration::minutes(n),
+        "h" | "" => chrono::Duration::hours(n),
+        "d" => chrono::Duration::days(n),
+        _ => bail!("ttl '{text}': use e.g. 30m, 1h or 2d"),
+    };
+    if ttl <= chrono::Duration::zero() || ttl > chrono::Duration::days(90) {
+        bail!("ttl must be between 1 second and 90 days");
+    }
+    Ok(ttl)
+}
+
+fn print_demo_help(options: &DemoOptions, port: u16) {
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "dap".into());
+    let dir = options.data_dir.display();
+    let host = options.bind.ip();
+    println!(
+        "\ndap demo is serving http://{host}:{port}  (data in {dir}, 98 municipalities)\n\n\
+         Get a token for København (0101):\n\
+         \x20 TOKEN=$({exe} token --data-dir {dir} --municipality 0101)\n\n\
+         Read rows:\n\
+         \x20 curl -s -H \"Authorization: Bearer $TOKEN\" 'http://{host}:{port}/api/v1/datasets/oekonomi.posteringer/rows?limit=5&filter=aar:eq:2025'\n\n\
+         List datasets:  curl -s -H \"Authorization: Bearer $TOKEN\" http://{host}:{port}/api/v1/datasets\n"
+    );
+}

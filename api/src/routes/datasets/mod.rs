@@ -1,0 +1,163 @@
+//! `/api/v1/datasets`: the catalogue the caller may see, one dataset's schema, and rows.
+
+mod params;
+mod rows;
+
+use std::sync::Arc;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use dap_auth::{Principal, policy};
+use dap_schema::{AccessScope, DatasetDef};
+use serde::Serialize;
+
+use crate::audit::{AuditFacts, RequestContext};
+use crate::error::ApiError;
+use crate::extract::Caller;
+use crate::startup::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/datasets", web::get().to(list_datasets))
+        .route("/api/v1/datasets/{id}", web::get().to(describe_dataset))
+        .route("/api/v1/datasets/{id}/rows", web::get().to(rows::read_rows));
+}
+
+/// Danish and English text.
+#[derive(Debug, Serialize)]
+pub struct Localised {
+    pub da: String,
+    pub en: String,
+}
+
+/// A dataset in the listing.
+#[derive(Debug, Serialize)]
+pub struct DatasetSummary {
+    pub id: String,
+    pub domain: String,
+    pub title: Localised,
+    pub description: Localised,
+}
+
+impl From<&DatasetDef> for DatasetSummary {
+    fn from(d: &DatasetDef) -> Self {
+        Self {
+            id: d.id.to_string(),
+            domain: d.domain.clone(),
+            title: Localised {
+                da: d.title_da.clone(),
+                en: d.title_en.clone(),
+            },
+            description: Localised {
+                da: d.description_da.clone(),
+                en: d.description_en.clone(),
+            },
+        }
+    }
+}
+
+/// A column the caller may see.
+#[derive(Debug, Serialize)]
+pub struct ColumnInfo {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub data_type: String,
+    pub classification: &'static str,
+    pub description: String,
+}
+
+/// One dataset: schema as visible to the caller and the table's current version.
+#[derive(Debug, Serialize)]
+pub struct DatasetDetail {
+    #[serde(flatten)]
+    pub summary: DatasetSummary,
+    pub municipality: String,
+    pub tenant_column: String,
+    pub key_columns: Vec<String>,
+    pub min_nsis_level: String,
+    pub columns: Vec<ColumnInfo>,
+    pub table_version: u64,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize)]
+struct DatasetList {
+    datasets: Vec<DatasetSummary>,
+}
+
+impl AppState {
+    /// Resolves the caller's access scope for a dataset; invisible datasets are 404.
+    pub fn scope(
+        &self,
+        principal: &Principal,
+        id: &str,
+        municipality: Option<&str>,
+    ) -> Result<AccessScope, ApiError> {
+        let dataset: Arc<DatasetDef> = self.catalogue.get(id).ok_or(ApiError::DatasetNotFound)?;
+        Ok(policy::authorize(principal, &dataset, municipality)?)
+    }
+}
+
+async fn list_datasets(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(principal): Caller,
+) -> Result<HttpResponse, ApiError> {
+    let ctx = RequestContext::of(&req);
+    let work = async {
+        let datasets: Vec<DatasetSummary> = state
+            .catalogue
+            .visible_to(&principal)
+            .iter()
+            .map(|d| DatasetSummary::from(d.as_ref()))
+            .collect();
+        let facts = AuditFacts {
+            rows_returned: Some(datasets.len()),
+            ..AuditFacts::default()
+        };
+        Ok((HttpResponse::Ok().json(DatasetList { datasets }), facts))
+    };
+    state.audited(&ctx, &principal, None, work).await
+}
+
+async fn describe_dataset(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(principal): Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let ctx = RequestContext::of(&req);
+    let id = id.into_inner();
+    let work = async {
+        let params = params::Params::parse(req.query_string(), &["municipality"])?;
+        let scope = state.scope(&principal, &id, params.municipality.as_deref())?;
+        let info = state.lake.table_info(&scope).await?;
+        let dataset = scope.dataset();
+        let detail = DatasetDetail {
+            summary: DatasetSummary::from(dataset),
+            municipality: scope.municipality().to_string(),
+            tenant_column: dataset.tenant_column.clone(),
+            key_columns: dataset.key_columns.clone(),
+            min_nsis_level: dataset.min_nsis.to_string(),
+            columns: dataset
+                .columns
+                .iter()
+                .filter(|c| scope.can_see(&c.name))
+                .map(|c| ColumnInfo {
+                    name: c.name.clone(),
+                    data_type: c.data_type.to_string(),
+                    classification: c.classification.as_str(),
+                    description: c.description.clone(),
+                })
+                .collect(),
+            table_version: info.version,
+            updated_at: info.timestamp,
+        };
+        let facts = AuditFacts {
+            municipality: Some(scope.municipality().to_string()),
+            table_version: Some(info.version),
+            ..AuditFacts::default()
+        };
+        Ok((HttpResponse::Ok().json(detail), facts))
+    };
+    state.audited(&ctx, &principal, Some(&id), work).await
+}

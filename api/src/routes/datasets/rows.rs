@@ -1,0 +1,129 @@
+//! `GET /api/v1/datasets/{id}/rows`: one page of rows, read through the scoped scan.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use arrow::compute::concat_batches;
+use dap_auth::Principal;
+use dap_lake::{RowQuery, encode, query::DEFAULT_LIMIT};
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use super::params::Params;
+use crate::audit::{AuditFacts, RequestContext};
+use crate::cursor::{Cursor, CursorSigner};
+use crate::error::ApiError;
+use crate::extract::Caller;
+use crate::startup::AppState;
+
+const PARAMS: &[&str] = &[
+    "select",
+    "filter",
+    "order_by",
+    "limit",
+    "cursor",
+    "municipality",
+];
+
+/// One page of rows.
+#[derive(Debug, Serialize)]
+pub struct RowsPage {
+    pub dataset: String,
+    pub municipality: String,
+    /// The table version the page was read at; every page of a cursor chain has the same.
+    pub table_version: u64,
+    pub columns: Vec<String>,
+    pub row_count: usize,
+    pub rows: Box<RawValue>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+pub async fn read_rows(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(principal): Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let ctx = RequestContext::of(&req);
+    let id = id.into_inner();
+    let work = page(&state, &principal, &id, req.query_string());
+    state.audited(&ctx, &principal, Some(&id), work).await
+}
+
+async fn page(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    query: &str,
+) -> Result<(HttpResponse, AuditFacts), ApiError> {
+    let params = Params::parse(query, PARAMS)?;
+    let scope = state.scope(principal, id, params.municipality.as_deref())?;
+    let mut resolved = RowQuery {
+        select: params.select,
+        filters: params.filters,
+        order_by: params.order_by,
+        offset: 0,
+        limit: params.limit.unwrap_or(DEFAULT_LIMIT),
+        version: None,
+    }
+    .resolve(&scope)?;
+    let query_hash = CursorSigner::query_hash(&resolved.fingerprint());
+    if let Some(token) = params.cursor.as_deref() {
+        let cursor = state.cursors.verify(token)?;
+        if cursor.d != id
+            || cursor.s != scope.subject()
+            || cursor.m != scope.municipality().as_str()
+            || cursor.q != query_hash
+        {
+            return Err(ApiError::InvalidCursor(
+                "the cursor belongs to another dataset, query or caller; repeat the same query with the cursor, or start without one".into(),
+            ));
+        }
+        resolved.offset = cursor.o;
+        resolved.version = Some(cursor.v);
+    }
+    // One row more than the page tells whether there is a next page.
+    let mut fetch = resolved.clone();
+    fetch.limit += 1;
+    let scan = state.lake.scan(&scope, &fetch).await?;
+    let (version, schema) = (scan.version, scan.schema.clone());
+    let mut batches = scan.collect_page().await?;
+    let page_size = usize::try_from(resolved.limit).unwrap_or(usize::MAX);
+    let has_more = encode::row_count(&batches) > page_size;
+    if has_more {
+        let all = concat_batches(&schema, &batches).map_err(dap_lake::Error::from)?;
+        batches = vec![all.slice(0, page_size)];
+    }
+    let row_count = encode::row_count(&batches);
+    let rows = String::from_utf8(encode::json_array(&batches)?)
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let rows = RawValue::from_string(rows).map_err(|e| ApiError::Internal(e.into()))?;
+    let next_cursor = if has_more {
+        Some(state.cursors.sign(&Cursor {
+            d: id.to_owned(),
+            v: version,
+            q: query_hash,
+            s: scope.subject().to_owned(),
+            m: scope.municipality().to_string(),
+            o: resolved.offset + resolved.limit,
+        })?)
+    } else {
+        None
+    };
+    let facts = AuditFacts {
+        municipality: Some(scope.municipality().to_string()),
+        table_version: Some(version),
+        columns: Some(resolved.select.join(",")),
+        filter: Some(resolved.normalised_filter()).filter(|f| !f.is_empty()),
+        rows_returned: Some(row_count),
+    };
+    let page = RowsPage {
+        dataset: id.to_owned(),
+        municipality: scope.municipality().to_string(),
+        table_version: version,
+        columns: resolved.select,
+        row_count,
+        rows,
+        next_cursor,
+    };
+    Ok((HttpResponse::Ok().json(page), facts))
+}

@@ -1,0 +1,159 @@
+//! Typed settings, validated at startup.
+//!
+//! Layering: defaults → config file (`--config`, unknown keys refused) → `DAP_*`
+//! environment variables (nested keys with `__`, e.g. `DAP_LAKE__REFRESH_SECS`) →
+//! command-line flags.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use dap_auth::PlainClaims;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use jsonwebtoken::Algorithm;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+/// All settings of a dap process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// `sqlite://path?mode=rwc` or `postgres://user@host/db`.
+    pub database_url: String,
+    pub lake: LakeSettings,
+    /// Token issuers whose bearer tokens are accepted (OIDC discovery).
+    #[serde(default)]
+    pub issuers: Vec<IssuerSettings>,
+    /// Demo mode: the dev issuer's key lives in this directory and its tokens are accepted.
+    #[serde(default)]
+    pub demo_dir: Option<PathBuf>,
+    /// Key that signs paging cursors; at least 32 bytes. Replicas must share it.
+    #[serde(skip_serializing)]
+    pub cursor_secret: Option<SecretString>,
+    /// `text` or `json` logs.
+    #[serde(default = "default_log_format")]
+    pub log_format: String,
+}
+
+/// Where the Delta tables live and how often dap looks for new versions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LakeSettings {
+    /// Directory or URL that relative table locations resolve against.
+    pub root: String,
+    /// Seconds between checks for new table versions and catalogue changes.
+    #[serde(default = "default_refresh_secs")]
+    pub refresh_secs: u64,
+    /// Worker threads of the lake runtime.
+    #[serde(default = "default_lake_threads")]
+    pub threads: usize,
+}
+
+/// One accepted token issuer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerSettings {
+    /// Exact `iss`; discovery reads `<issuer>/.well-known/openid-configuration`.
+    pub issuer: String,
+    /// Required `aud`.
+    pub audience: String,
+    /// Accepted signature algorithms.
+    #[serde(default = "default_algorithms")]
+    pub algorithms: Vec<Algorithm>,
+    /// Clock-skew leeway in seconds (at most 120).
+    #[serde(default = "default_leeway")]
+    pub leeway_secs: u64,
+    /// Names of the claims that carry municipality, roles and NSIS level.
+    #[serde(default)]
+    pub claims: PlainClaims,
+}
+
+fn default_log_format() -> String {
+    "text".into()
+}
+fn default_refresh_secs() -> u64 {
+    5
+}
+fn default_lake_threads() -> usize {
+    2
+}
+fn default_algorithms() -> Vec<Algorithm> {
+    vec![Algorithm::RS256, Algorithm::PS256, Algorithm::ES256]
+}
+fn default_leeway() -> u64 {
+    30
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: "sqlite://dap-data/dap.sqlite?mode=rwc".into(),
+            lake: LakeSettings {
+                root: "dap-data/lake".into(),
+                refresh_secs: default_refresh_secs(),
+                threads: default_lake_threads(),
+            },
+            issuers: Vec::new(),
+            demo_dir: None,
+            cursor_secret: None,
+            log_format: default_log_format(),
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults, then the config file, then `DAP_*` variables.
+    pub fn load(config: Option<&std::path::Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Self::default()));
+        if let Some(path) = config {
+            if !path.exists() {
+                bail!("config file {} does not exist", path.display());
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        let settings: Self = figment
+            .merge(Env::prefixed("DAP_").split("__"))
+            .extract()
+            .context("invalid configuration")?;
+        Ok(settings)
+    }
+
+    /// Checks what cannot be expressed in types.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.issuers.is_empty() && self.demo_dir.is_none() {
+            bail!(
+                "no token issuer configured: add an [[issuers]] entry (issuer, audience) or run `dap demo`"
+            );
+        }
+        for issuer in &self.issuers {
+            if issuer.leeway_secs > dap_auth::verifier::MAX_LEEWAY_SECS {
+                bail!("issuer {}: leeway_secs must be at most 120", issuer.issuer);
+            }
+            if issuer.algorithms.is_empty()
+                || issuer
+                    .algorithms
+                    .iter()
+                    .any(|a| matches!(a, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512))
+            {
+                bail!(
+                    "issuer {}: algorithms must list asymmetric algorithms only (RS256, PS256, ES256, EdDSA, …)",
+                    issuer.issuer
+                );
+            }
+            if issuer.audience.is_empty() {
+                bail!("issuer {}: audience is required", issuer.issuer);
+            }
+        }
+        if self.lake.refresh_secs == 0 {
+            bail!("lake.refresh_secs must be at least 1");
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            bail!("log_format must be text or json");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,164 @@
+//! App assembly: `Application::build(settings)` binds, `run_until_stopped()` serves.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use anyhow::{Context, bail};
+use dap_auth::{DevIssuer, IssuerConfig, TokenVerifier};
+use dap_lake::{Lake, LakeRuntime};
+use dap_schema::ControlPlane;
+use secrecy::ExposeSecret;
+use tracing_actix_web::TracingLogger;
+
+use crate::catalogue::Catalogue;
+use crate::cursor::CursorSigner;
+use crate::routes;
+use crate::settings::Settings;
+
+/// Timeout for every request dap makes to a token issuer.
+const ISSUER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Shared state of all workers.
+#[derive(Debug)]
+pub struct AppState {
+    pub control: ControlPlane,
+    pub lake: Arc<Lake>,
+    pub verifier: TokenVerifier,
+    pub catalogue: Catalogue,
+    pub cursors: CursorSigner,
+    /// The demo issuer's JWKS, in demo mode only.
+    pub dev_jwks: Option<serde_json::Value>,
+}
+
+/// A bound, ready-to-run dap server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+    refresh: Duration,
+}
+
+impl Application {
+    /// Connects to the control plane, opens the lake, discovers issuers and binds.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        settings.validate()?;
+        let control = ControlPlane::connect(&settings.database_url)
+            .await
+            .context("cannot open the control-plane database")?;
+        let runtime = Arc::new(LakeRuntime::new(settings.lake.threads)?);
+        let lake = Arc::new(open_lake(&settings.lake.root, runtime)?);
+        let mut verifier = TokenVerifier::new();
+        let mut dev_jwks = None;
+        if let Some(dir) = &settings.demo_dir {
+            let issuer = DevIssuer::load_or_create(dir)?;
+            dev_jwks = Some(serde_json::to_value(issuer.jwks()?)?);
+            verifier = verifier.with_issuer(issuer.issuer_config(), issuer.key_set()?);
+        }
+        for issuer in &settings.issuers {
+            let config = IssuerConfig {
+                issuer: issuer.issuer.clone(),
+                audience: issuer.audience.clone(),
+                algorithms: issuer.algorithms.clone(),
+                leeway_secs: issuer.leeway_secs,
+                mapper: Arc::new(issuer.claims.clone()),
+            };
+            verifier = verifier
+                .discover(config, ISSUER_TIMEOUT)
+                .await
+                .with_context(|| format!("cannot use token issuer {}", issuer.issuer))?;
+        }
+        let cursors = CursorSigner::new(cursor_key(&settings)?);
+        let catalogue = Catalogue::load(&control).await?;
+        let state = web::Data::new(AppState {
+            control,
+            lake,
+            verifier,
+            catalogue,
+            cursors,
+            dev_jwks,
+        });
+        let listener = TcpListener::bind(settings.bind)
+            .with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let server_state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(TracingLogger::default())
+                .app_data(server_state.clone())
+                .configure(routes::configure)
+                .default_service(web::to(routes::not_found))
+        })
+        .listen(listener)?
+        .run();
+        Ok(Self {
+            port,
+            server,
+            state,
+            refresh: Duration::from_secs(settings.lake.refresh_secs),
+        })
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state (tests use it to reach the control plane).
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until the server is stopped, refreshing tables and catalogue meanwhile.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let state = self.state.clone();
+        let refresh = self.refresh;
+        let refresher = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(refresh);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(error) = state.lake.refresh().await {
+                    tracing::warn!(%error, "table refresh failed");
+                }
+                if let Err(error) = state.catalogue.reload(&state.control).await {
+                    tracing::warn!(%error, "catalogue reload failed");
+                }
+            }
+        });
+        let result = self.server.await;
+        refresher.abort();
+        result
+    }
+}
+
+fn open_lake(root: &str, runtime: Arc<LakeRuntime>) -> anyhow::Result<Lake> {
+    match url::Url::parse(root) {
+        Ok(url) if url.scheme().len() > 1 => {
+            let mut url = url;
+            if !url.path().ends_with('/') {
+                url.set_path(&format!("{}/", url.path()));
+            }
+            Ok(Lake::new(url, runtime))
+        }
+        _ => Ok(Lake::local(std::path::Path::new(root), runtime)?),
+    }
+}
+
+fn cursor_key(settings: &Settings) -> anyhow::Result<Vec<u8>> {
+    if let Some(secret) = &settings.cursor_secret {
+        let key = secret.expose_secret().as_bytes().to_vec();
+        if key.len() < 32 {
+            bail!("cursor_secret must be at least 32 bytes");
+        }
+        return Ok(key);
+    }
+    match &settings.demo_dir {
+        Some(dir) => crate::demo::cursor_key(dir),
+        None => bail!(
+            "cursor_secret is required (DAP_CURSOR_SECRET): at least 32 random bytes, the same on every replica"
+        ),
+    }
+}

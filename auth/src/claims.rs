@@ -1,0 +1,148 @@
+//! Claim mapping: the pluggable step from a verified token's claims to a [`Principal`].
+//!
+//! Brokers carry the same facts (organisation, roles, assurance level) under different
+//! claim names and shapes. Each issuer is configured with one mapper.
+
+use std::collections::BTreeSet;
+
+use dap_schema::{MunicipalityCode, NsisLevel};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::{CallerKind, Error, Principal, Result, roles};
+
+/// Turns verified claims into a principal. `issuer` is the verified `iss`.
+pub trait ClaimMapper: Send + Sync + std::fmt::Debug {
+    fn map(&self, issuer: &str, claims: &Map<String, Value>) -> Result<Principal>;
+}
+
+/// Plain claims: the municipality code(s), the roles and the NSIS level each under a
+/// configurable claim name. This is the profile of the demo issuer and of brokers such
+/// as Keycloak or Entra ID configured to emit these facts directly.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlainClaims {
+    /// Claim with a municipality code or a list of them.
+    pub municipality_claim: String,
+    /// Claim with a list of roles (URIs or short names) or a space-separated string.
+    pub roles_claim: String,
+    /// Claim with the NSIS level (`Low`/`Substantial`/`High`, plain or as URI).
+    pub loa_claim: String,
+    /// NSIS level assumed when the claim is absent; `None` refuses such tokens.
+    pub default_loa: Option<NsisLevel>,
+}
+
+impl Default for PlainClaims {
+    fn default() -> Self {
+        Self {
+            municipality_claim: "kommunekode".into(),
+            roles_claim: "roles".into(),
+            loa_claim: "loa".into(),
+            default_loa: None,
+        }
+    }
+}
+
+impl ClaimMapper for PlainClaims {
+    fn map(&self, issuer: &str, claims: &Map<String, Value>) -> Result<Principal> {
+        let subject = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| Error::Claims("the token has no sub".into()))?;
+        let municipalities = strings(claims.get(&self.municipality_claim))
+            .into_iter()
+            // A code that is no municipality grants nothing; it is not an error.
+            .filter_map(|c| MunicipalityCode::parse(&c).ok())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let roles = strings(claims.get(&self.roles_claim))
+            .iter()
+            .filter_map(|r| roles::short_name(r))
+            .collect();
+        let nsis = match claims.get(&self.loa_claim).and_then(Value::as_str) {
+            Some(loa) => loa
+                .parse()
+                .map_err(|e: dap_schema::Error| Error::Claims(e.to_string()))?,
+            None => self.default_loa.ok_or_else(|| {
+                Error::Claims(format!("the token has no {} claim", self.loa_claim))
+            })?,
+        };
+        let client_id = claims
+            .get("client_id")
+            .or_else(|| claims.get("azp"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let kind = match claims.get("caller_kind").and_then(Value::as_str) {
+            Some("machine") => CallerKind::Machine,
+            _ => CallerKind::User,
+        };
+        Ok(Principal {
+            subject: subject.to_owned(),
+            issuer: issuer.to_owned(),
+            kind,
+            municipalities,
+            roles,
+            nsis,
+            client_id,
+        })
+    }
+}
+
+/// A claim that is a string, a space-separated string, or an array of strings.
+fn strings(value: Option<&Value>) -> Vec<String> {
+    match value {
+        Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(claims: Value) -> Result<Principal> {
+        let Value::Object(claims) = claims else {
+            return Err(Error::Claims("not an object".into()));
+        };
+        PlainClaims::default().map("https://issuer.example", &claims)
+    }
+
+    #[test]
+    fn plain_claims_map_to_a_principal() {
+        let p = map(json!({
+            "sub": "anna", "kommunekode": "0101", "loa": "Substantial",
+            "roles": [roles::role_uri("laes-oekonomi"), "laes-borger", "http://elsewhere/x"]
+        }))
+        .ok();
+        let p = p.as_ref();
+        assert_eq!(p.map(|p| p.municipalities.len()), Some(1));
+        assert_eq!(p.map(|p| p.has_role("laes-oekonomi")), Some(true));
+        assert_eq!(p.map(|p| p.has_role("laes-borger")), Some(true));
+        assert_eq!(p.map(|p| p.roles.len()), Some(2));
+        assert_eq!(p.map(|p| p.nsis), Some(NsisLevel::Substantial));
+    }
+
+    #[test]
+    fn unknown_municipalities_grant_nothing_and_missing_loa_is_refused() {
+        let p =
+            map(json!({"sub": "x", "kommunekode": ["9999", "0250"], "loa": "Low", "roles": []}));
+        assert_eq!(
+            p.ok().map(|p| p
+                .municipalities
+                .iter()
+                .map(|m| m.to_string())
+                .collect::<Vec<_>>()),
+            Some(vec!["0250".to_owned()])
+        );
+        assert!(map(json!({"sub": "x", "kommunekode": "0101"})).is_err());
+        assert!(map(json!({"kommunekode": "0101", "loa": "Low"})).is_err());
+    }
+}

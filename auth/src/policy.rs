@@ -1,0 +1,179 @@
+//! The access policy: which datasets a principal sees and with which columns.
+//!
+//! Deny wins: a dataset the caller's roles do not open is reported exactly like a
+//! dataset that does not exist.
+
+use std::sync::Arc;
+
+use dap_schema::{AccessScope, Classification, DatasetDef};
+
+use crate::{Denial, Principal, roles};
+
+/// True when the principal's roles open the dataset (ignoring assurance level).
+pub fn can_list(principal: &Principal, dataset: &DatasetDef) -> bool {
+    principal.has_role(&dataset.read_role) && !principal.municipalities.is_empty()
+}
+
+/// Columns the principal may read of the dataset, in table order.
+pub fn visible_columns(principal: &Principal, dataset: &DatasetDef) -> Vec<String> {
+    let sensitive_ok = principal.has_role(roles::SENSITIVE);
+    dataset
+        .columns
+        .iter()
+        .filter(|c| c.classification != Classification::Sensitive || sensitive_ok)
+        .map(|c| c.name.clone())
+        .collect()
+}
+
+/// Decides whether `principal` may read `dataset` for the municipality it acts for
+/// (`requested` names one when the caller has several).
+pub fn authorize(
+    principal: &Principal,
+    dataset: &Arc<DatasetDef>,
+    requested: Option<&str>,
+) -> Result<AccessScope, Denial> {
+    if !can_list(principal, dataset) {
+        return Err(Denial::NotFound);
+    }
+    if principal.nsis < dataset.min_nsis {
+        return Err(Denial::InsufficientAssurance {
+            required: dataset.min_nsis.to_string(),
+            actual: principal.nsis.to_string(),
+        });
+    }
+    let municipality = principal.acting_for(requested)?;
+    Ok(AccessScope::granted_by_policy(
+        Arc::clone(dataset),
+        municipality,
+        visible_columns(principal, dataset),
+        principal.subject.clone(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use dap_schema::{ColumnDef, ColumnType, DatasetId, MunicipalityCode, NsisLevel};
+
+    use super::*;
+    use crate::CallerKind;
+
+    fn dataset() -> Arc<DatasetDef> {
+        let col = |name: &str, classification| ColumnDef {
+            name: name.into(),
+            data_type: ColumnType::String,
+            classification,
+            description: String::new(),
+        };
+        Arc::new(DatasetDef {
+            id: DatasetId::parse("aeldre.hjemmepleje").unwrap_or_else(|e| panic!("{e}")),
+            domain: "aeldre".into(),
+            title_da: "t".into(),
+            title_en: "t".into(),
+            description_da: String::new(),
+            description_en: String::new(),
+            location: "aeldre/hjemmepleje".into(),
+            tenant_column: "kommunekode".into(),
+            read_role: "laes-aeldre".into(),
+            min_nsis: NsisLevel::Substantial,
+            key_columns: vec!["id".into()],
+            columns: vec![
+                col("kommunekode", Classification::Public),
+                col("borger_id", Classification::Personal),
+                col("cpr", Classification::Sensitive),
+            ],
+        })
+    }
+
+    fn principal(roles: &[&str], nsis: NsisLevel, municipalities: &[&str]) -> Principal {
+        Principal {
+            subject: "s".into(),
+            issuer: "i".into(),
+            kind: CallerKind::User,
+            municipalities: municipalities
+                .iter()
+                .filter_map(|m| MunicipalityCode::parse(m).ok())
+                .collect(),
+            roles: roles
+                .iter()
+                .map(|r| (*r).to_owned())
+                .collect::<BTreeSet<_>>(),
+            nsis,
+            client_id: None,
+        }
+    }
+
+    #[test]
+    fn sensitive_columns_need_the_sensitive_role() {
+        let ds = dataset();
+        let plain = authorize(
+            &principal(&["laes-aeldre"], NsisLevel::High, &["0101"]),
+            &ds,
+            None,
+        );
+        assert_eq!(
+            plain.map(|s| s.visible_columns().to_vec()).ok(),
+            Some(vec!["kommunekode".to_owned(), "borger_id".to_owned()])
+        );
+        let full = authorize(
+            &principal(
+                &["laes-aeldre", roles::SENSITIVE],
+                NsisLevel::High,
+                &["0101"],
+            ),
+            &ds,
+            None,
+        );
+        assert_eq!(full.map(|s| s.visible_columns().len()).ok(), Some(3));
+    }
+
+    #[test]
+    fn deny_wins_and_looks_like_not_found() {
+        let ds = dataset();
+        assert_eq!(
+            authorize(
+                &principal(&["laes-oekonomi"], NsisLevel::High, &["0101"]),
+                &ds,
+                None
+            )
+            .err(),
+            Some(Denial::NotFound)
+        );
+        assert!(matches!(
+            authorize(
+                &principal(&["laes-aeldre"], NsisLevel::Low, &["0101"]),
+                &ds,
+                None
+            ),
+            Err(Denial::InsufficientAssurance { .. })
+        ));
+        assert_eq!(
+            authorize(
+                &principal(&["laes-aeldre"], NsisLevel::High, &["0101", "0147"]),
+                &ds,
+                None
+            )
+            .err(),
+            Some(Denial::MunicipalityRequired("0101, 0147".into()))
+        );
+        assert_eq!(
+            authorize(
+                &principal(&["laes-aeldre"], NsisLevel::High, &["0101"]),
+                &ds,
+                Some("0751")
+            )
+            .err(),
+            Some(Denial::MunicipalityNotGranted("0751".into()))
+        );
+        assert_eq!(
+            authorize(
+                &principal(&["laes-aeldre"], NsisLevel::High, &[]),
+                &ds,
+                None
+            )
+            .err(),
+            Some(Denial::NotFound)
+        );
+    }
+}

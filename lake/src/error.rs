@@ -1,0 +1,60 @@
+use thiserror::Error;
+
+/// Errors of the lake layer. `Query*` variants are the caller's fault (HTTP 400);
+/// the rest are ours.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// A column name the caller may not use: unknown or not visible to them.
+    #[error("unknown column '{column}' in {parameter}; valid columns: {valid}")]
+    UnknownColumn {
+        parameter: &'static str,
+        column: String,
+        valid: String,
+    },
+    /// A filter that does not follow `column:operator:value`.
+    #[error("invalid filter '{filter}': {reason}")]
+    InvalidFilter { filter: String, reason: String },
+    /// Any other malformed query parameter.
+    #[error("invalid {parameter}: {reason}")]
+    InvalidParameter {
+        parameter: &'static str,
+        reason: String,
+    },
+    /// The requested table version does not exist (yet, or any more).
+    #[error(
+        "table version {requested} is not available; the table has versions {earliest} to {latest}"
+    )]
+    VersionNotAvailable {
+        requested: i64,
+        earliest: i64,
+        latest: i64,
+    },
+    #[error("delta table error: {0}")]
+    Delta(#[from] deltalake::DeltaTableError),
+    #[error("query engine error: {0}")]
+    DataFusion(#[from] deltalake::datafusion::error::DataFusionError),
+    #[error("arrow error: {0}")]
+    Arrow(#[from] deltalake::arrow::error::ArrowError),
+    #[error("table location '{0}' is not a valid URL or path")]
+    Location(String),
+    #[error("lake runtime: {0}")]
+    Runtime(String),
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Error {
+    /// True for errors caused by the caller's input.
+    pub fn is_client_error(&self) -> bool {
+        matches!(
+            self,
+            Self::UnknownColumn { .. }
+                | Self::InvalidFilter { .. }
+                | Self::InvalidParameter { .. }
+                | Self::VersionNotAvailable { .. }
+        )
+    }
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,317 @@
+//! Open Delta tables, kept in memory and refreshed when they get a new version, and
+//! the scoped scan: the only way to read rows.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll};
+
+use chrono::{DateTime, TimeZone, Utc};
+use dap_schema::{AccessScope, DatasetDef};
+use deltalake::arrow::datatypes::SchemaRef;
+use deltalake::arrow::record_batch::RecordBatch;
+use deltalake::datafusion::prelude::{SessionConfig, SessionContext, ident, lit};
+use deltalake::{DeltaTable, FilterOp, FilterValue};
+use futures::{Stream, StreamExt};
+use tokio::sync::mpsc;
+use url::Url;
+
+use crate::query::ResolvedQuery;
+use crate::{Error, LakeRuntime, Result};
+
+/// Batches buffered between the scan and its consumer; bounds memory per request.
+const SCAN_BUFFER_BATCHES: usize = 2;
+
+/// The lake: a root location, the open tables and the runtime that reads them.
+#[derive(Debug)]
+pub struct Lake {
+    root: Url,
+    runtime: Arc<LakeRuntime>,
+    tables: RwLock<HashMap<String, Arc<DeltaTable>>>,
+}
+
+/// Version facts of a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableInfo {
+    pub version: u64,
+    pub timestamp: Option<DateTime<Utc>>,
+}
+
+/// A running scan: the table version it reads, the result schema and a bounded
+/// stream of record batches.
+#[derive(Debug)]
+pub struct Scan {
+    pub version: u64,
+    pub schema: SchemaRef,
+    batches: mpsc::Receiver<Result<RecordBatch>>,
+}
+
+impl Stream for Scan {
+    type Item = Result<RecordBatch>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.batches.poll_recv(cx)
+    }
+}
+
+impl Scan {
+    /// Collects a bounded scan (a page of rows) into memory.
+    pub async fn collect_page(mut self) -> Result<Vec<RecordBatch>> {
+        let mut out = Vec::new();
+        while let Some(batch) = self.next().await {
+            out.push(batch?);
+        }
+        Ok(out)
+    }
+}
+
+impl Lake {
+    /// A lake whose relative table locations resolve against `root` (a directory URL).
+    pub fn new(root: Url, runtime: Arc<LakeRuntime>) -> Self {
+        Self {
+            root,
+            runtime,
+            tables: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// A lake rooted at a local directory.
+    pub fn local(root: &std::path::Path, runtime: Arc<LakeRuntime>) -> Result<Self> {
+        let root = std::path::absolute(root)?;
+        let url = Url::from_directory_path(&root)
+            .map_err(|_| Error::Location(root.display().to_string()))?;
+        Ok(Self::new(url, runtime))
+    }
+
+    /// The runtime scans run on.
+    pub fn runtime(&self) -> &Arc<LakeRuntime> {
+        &self.runtime
+    }
+
+    /// Where a dataset's table lives.
+    pub fn location(&self, dataset: &DatasetDef) -> Result<Url> {
+        table_url(&self.root, &dataset.location)
+    }
+
+    /// The table as currently cached, opening it on first use.
+    async fn current(self: &Arc<Self>, dataset: &DatasetDef) -> Result<Arc<DeltaTable>> {
+        let key = dataset.id.to_string();
+        if let Some(table) = self.cached(&key) {
+            return Ok(table);
+        }
+        let url = self.location(dataset)?;
+        let table = Arc::new(deltalake::open_table(url).await?);
+        if let Ok(mut tables) = self.tables.write() {
+            tables.entry(key).or_insert_with(|| Arc::clone(&table));
+        }
+        Ok(table)
+    }
+
+    fn cached(&self, key: &str) -> Option<Arc<DeltaTable>> {
+        self.tables.read().ok()?.get(key).cloned()
+    }
+
+    /// Moves every open table to its latest version if it has a newer one. Only the new
+    /// commits are read. Returns how many tables moved.
+    pub async fn refresh(self: &Arc<Self>) -> Result<usize> {
+        let lake = Arc::clone(self);
+        self.runtime
+            .run(async move {
+                let open: Vec<(String, Arc<DeltaTable>)> = match lake.tables.read() {
+                    Ok(tables) => tables.iter().map(|(k, v)| (k.clone(), Arc::clone(v))).collect(),
+                    Err(_) => Vec::new(),
+                };
+                let mut moved = 0;
+                for (key, table) in open {
+                    let latest = table.get_latest_version().await?;
+                    if Some(latest) == table.version() {
+                        continue;
+                    }
+                    let mut fresh = (*table).clone();
+                    fresh.update_incremental(None).await?;
+                    tracing::info!(dataset = %key, version = ?fresh.version(), "table has a new version");
+                    if let Ok(mut tables) = lake.tables.write() {
+                        tables.insert(key, Arc::new(fresh));
+                        moved += 1;
+                    }
+                }
+                Ok(moved)
+            })
+            .await
+    }
+
+    /// The current version of the scope's table and when it was committed.
+    pub async fn table_info(self: &Arc<Self>, scope: &AccessScope) -> Result<TableInfo> {
+        let lake = Arc::clone(self);
+        let dataset = scope.dataset().clone();
+        self.runtime
+            .run(async move {
+                let table = lake.current(&dataset).await?;
+                let version = table.version().unwrap_or_default();
+                let millis = table
+                    .snapshot()
+                    .ok()
+                    .and_then(|s| s.version_timestamp(version));
+                let millis = match millis {
+                    Some(ms) => Some(ms),
+                    None => {
+                        let mut history = table.history(Some(1));
+                        history
+                            .next()
+                            .await
+                            .and_then(|c| c.ok())
+                            .and_then(|c| c.timestamp)
+                    }
+                };
+                Ok(TableInfo {
+                    version,
+                    timestamp: millis.and_then(|ms| Utc.timestamp_millis_opt(ms).single()),
+                })
+            })
+            .await
+    }
+
+    /// Reads the rows `query` asks for, within `scope`.
+    ///
+    /// Tenant isolation happens twice: the table provider only gets the files of the
+    /// scope's municipality partition, so other municipalities' files are not in the
+    /// plan at all; and the tenant predicate is applied to the rows before the caller's
+    /// filters.
+    pub async fn scan(
+        self: &Arc<Self>,
+        scope: &AccessScope,
+        query: &ResolvedQuery,
+    ) -> Result<Scan> {
+        let dataset = scope.dataset().clone();
+        if query.dataset != dataset.id.as_str() {
+            return Err(Error::InvalidParameter {
+                parameter: "query",
+                reason: "query was resolved for another dataset".into(),
+            });
+        }
+        if let Some(column) = query
+            .select
+            .iter()
+            .chain(query.filters.iter().map(|f| &f.column))
+            .chain(query.order.iter().map(|o| &o.column))
+            .find(|c| !scope.can_see(c))
+        {
+            return Err(Error::UnknownColumn {
+                parameter: "query",
+                column: column.clone(),
+                valid: scope.visible_columns().join(", "),
+            });
+        }
+        let lake = Arc::clone(self);
+        let tenant = scope.municipality().as_str().to_owned();
+        let query = query.clone();
+        self.runtime
+            .run(async move { lake.start_scan(&dataset, tenant, query).await })
+            .await
+    }
+
+    async fn start_scan(
+        self: Arc<Self>,
+        dataset: &DatasetDef,
+        tenant: String,
+        query: ResolvedQuery,
+    ) -> Result<Scan> {
+        let table = self.at_version(dataset, query.version).await?;
+        let version = table.version().unwrap_or_default();
+        let tenant_column = dataset.tenant_column.as_str();
+        let files = table
+            .get_files_by_partitions(&[(tenant_column, FilterOp::Eq, FilterValue::Scalar(&tenant))])
+            .await?;
+        let provider = table
+            .table_provider()
+            .with_file_paths(files.iter().map(|p| p.to_string()))
+            .await?;
+        let ctx = SessionContext::new_with_config(
+            SessionConfig::new()
+                .with_target_partitions(2)
+                .with_batch_size(8192),
+        );
+        table.update_datafusion_session(&ctx.state())?;
+        let mut frame = ctx
+            .read_table(provider)?
+            .filter(ident(tenant_column).eq(lit(tenant)))?;
+        for filter in &query.filters {
+            frame = frame.filter(filter.to_expr())?;
+        }
+        let order = query
+            .order
+            .iter()
+            .map(|o| ident(&o.column).sort(!o.descending, o.descending))
+            .collect::<Vec<_>>();
+        if !order.is_empty() {
+            frame = frame.sort(order)?;
+        }
+        let skip = usize::try_from(query.offset).unwrap_or(usize::MAX);
+        let fetch = usize::try_from(query.limit).unwrap_or(usize::MAX);
+        frame = frame
+            .limit(skip, Some(fetch))?
+            .select(query.select.iter().map(ident).collect::<Vec<_>>())?;
+        let mut stream = frame.execute_stream().await?;
+        let schema = stream.schema();
+        let (tx, rx) = mpsc::channel(SCAN_BUFFER_BATCHES);
+        tokio::spawn(async move {
+            while let Some(batch) = stream.next().await {
+                let stop = batch.is_err();
+                // A closed channel means the client went away: stop reading.
+                if tx.send(batch.map_err(Error::from)).await.is_err() || stop {
+                    break;
+                }
+            }
+        });
+        Ok(Scan {
+            version,
+            schema,
+            batches: rx,
+        })
+    }
+
+    async fn at_version(
+        self: &Arc<Self>,
+        dataset: &DatasetDef,
+        version: Option<u64>,
+    ) -> Result<DeltaTable> {
+        let current = self.current(dataset).await?;
+        let latest = current.version().unwrap_or_default();
+        match version {
+            None => Ok((*current).clone()),
+            Some(v) if v == latest => Ok((*current).clone()),
+            Some(v) if v > latest => Err(version_error(v, latest)),
+            Some(v) => {
+                let mut table = (*current).clone();
+                table
+                    .load_version(v)
+                    .await
+                    .map_err(|_| version_error(v, latest))?;
+                Ok(table)
+            }
+        }
+    }
+}
+
+fn version_error(requested: u64, latest: u64) -> Error {
+    Error::VersionNotAvailable {
+        requested: i64::try_from(requested).unwrap_or(i64::MAX),
+        earliest: 0,
+        latest: i64::try_from(latest).unwrap_or(i64::MAX),
+    }
+}
+
+/// Resolves a catalogue location: an absolute URL as is, anything else relative to `root`.
+pub(crate) fn table_url(root: &Url, location: &str) -> Result<Url> {
+    if let Ok(url) = Url::parse(location) {
+        return Ok(url);
+    }
+    let relative = location.trim_matches('/');
+    if relative
+        .split('/')
+        .any(|part| part == ".." || part.is_empty())
+    {
+        return Err(Error::Location(location.to_owned()));
+    }
+    root.join(&format!("{relative}/"))
+        .map_err(|_| Error::Location(location.to_owned()))
+}

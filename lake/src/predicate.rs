@@ -1,0 +1,396 @@
+//! The filter language of the rows and export endpoints.
+//!
+//! One filter is `column:operator:value`, repeated filters are combined with AND:
+//!
+//! | operator | meaning | example |
+//! |---|---|---|
+//! | `eq`, `ne`, `lt`, `lte`, `gt`, `gte` | comparison | `aar:gte:2020` |
+//! | `in` | one of up to 100 comma-separated values | `koen:in:K,M` |
+//! | `prefix` | text starts with (text columns only) | `funktion:prefix:5.22` |
+//! | `is_null` | `true` or `false` | `cpr:is_null:false` |
+//!
+//! Values are parsed by the column's type (integers, decimals with `.`, dates as
+//! `YYYY-MM-DD`, `true`/`false`) before any query runs. There are no casts, functions
+//! or arithmetic, so a filter cannot raise an error while rows are evaluated.
+
+use std::fmt;
+
+use chrono::NaiveDate;
+use dap_schema::{ColumnDef, ColumnType};
+use deltalake::datafusion::functions::expr_fn::starts_with;
+use deltalake::datafusion::prelude::{Expr, ident, lit};
+use deltalake::datafusion::scalar::ScalarValue;
+
+use crate::{Error, Result};
+
+/// Most values an `in` filter may list.
+pub const MAX_IN_VALUES: usize = 100;
+/// The operators, as written in a filter.
+pub const OPERATORS: &str = "eq, ne, lt, lte, gt, gte, in, prefix, is_null";
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    Eq,
+    Ne,
+    Lt,
+    Lte,
+    Gt,
+    Gte,
+}
+
+impl Comparison {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Eq => "eq",
+            Self::Ne => "ne",
+            Self::Lt => "lt",
+            Self::Lte => "lte",
+            Self::Gt => "gt",
+            Self::Gte => "gte",
+        }
+    }
+}
+
+/// A typed literal, already checked against its column's type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    String(String),
+    Int32(i32),
+    Int64(i64),
+    Float64(f64),
+    /// Unscaled value with the column's precision and scale.
+    Decimal(i128, u8, i8),
+    /// Days since 1970-01-01.
+    Date(i32),
+    Boolean(bool),
+}
+
+impl Literal {
+    /// Parses `raw` as a value of `data_type`.
+    pub fn parse(raw: &str, data_type: ColumnType) -> std::result::Result<Self, String> {
+        match data_type {
+            ColumnType::String => Ok(Self::String(raw.to_owned())),
+            ColumnType::Int32 => raw
+                .parse()
+                .map(Self::Int32)
+                .map_err(|_| format!("'{raw}' is not a 32-bit integer")),
+            ColumnType::Int64 => raw
+                .parse()
+                .map(Self::Int64)
+                .map_err(|_| format!("'{raw}' is not an integer")),
+            ColumnType::Float64 => raw
+                .parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite())
+                .map(Self::Float64)
+                .ok_or_else(|| format!("'{raw}' is not a number (use . as decimal separator)")),
+            ColumnType::Decimal { precision, scale } => {
+                parse_decimal(raw, precision, scale).map(|v| Self::Decimal(v, precision, scale))
+            }
+            ColumnType::Date => NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| {
+                    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1)?;
+                    i32::try_from((d - epoch).num_days()).ok()
+                })
+                .map(Self::Date)
+                .ok_or_else(|| format!("'{raw}' is not a date (use YYYY-MM-DD)")),
+            ColumnType::Boolean => match raw {
+                "true" => Ok(Self::Boolean(true)),
+                "false" => Ok(Self::Boolean(false)),
+                _ => Err(format!("'{raw}' is not a boolean (use true or false)")),
+            },
+        }
+    }
+
+    fn to_scalar(&self) -> ScalarValue {
+        match self {
+            Self::String(s) => ScalarValue::Utf8(Some(s.clone())),
+            Self::Int32(v) => ScalarValue::Int32(Some(*v)),
+            Self::Int64(v) => ScalarValue::Int64(Some(*v)),
+            Self::Float64(v) => ScalarValue::Float64(Some(*v)),
+            Self::Decimal(v, p, s) => ScalarValue::Decimal128(Some(*v), *p, *s),
+            Self::Date(d) => ScalarValue::Date32(Some(*d)),
+            Self::Boolean(b) => ScalarValue::Boolean(Some(*b)),
+        }
+    }
+}
+
+impl fmt::Display for Literal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::String(s) => write!(f, "{s:?}"),
+            Self::Int32(v) => write!(f, "{v}"),
+            Self::Int64(v) => write!(f, "{v}"),
+            Self::Float64(v) => write!(f, "{v}"),
+            Self::Decimal(v, _, s) => f.write_str(&format_decimal(*v, *s)),
+            Self::Date(d) => {
+                let date = NaiveDate::from_ymd_opt(1970, 1, 1)
+                    .and_then(|e| e.checked_add_signed(chrono::Duration::days(i64::from(*d))));
+                match date {
+                    Some(date) => write!(f, "{date}"),
+                    None => write!(f, "day {d}"),
+                }
+            }
+            Self::Boolean(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+/// What a filter checks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    Compare(Comparison, Literal),
+    In(Vec<Literal>),
+    Prefix(String),
+    IsNull(bool),
+}
+
+/// One parsed filter on one visible column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter {
+    pub column: String,
+    pub condition: Condition,
+}
+
+impl Filter {
+    /// Parses `column:operator:value` against the columns the caller may see.
+    pub fn parse(raw: &str, visible: &[&ColumnDef]) -> Result<Self> {
+        let invalid = |reason: String| Error::InvalidFilter {
+            filter: raw.chars().take(200).collect(),
+            reason,
+        };
+        let mut parts = raw.splitn(3, ':');
+        let (Some(column), Some(op), Some(value)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(invalid(format!(
+                "write filters as column:operator:value, e.g. aar:gte:2020; operators: {OPERATORS}"
+            )));
+        };
+        let def =
+            visible
+                .iter()
+                .find(|c| c.name == column)
+                .ok_or_else(|| Error::UnknownColumn {
+                    parameter: "filter",
+                    column: column.chars().take(64).collect(),
+                    valid: names(visible),
+                })?;
+        let parse = |v: &str| Literal::parse(v, def.data_type).map_err(invalid);
+        let compare = |c| parse(value).map(|l| Condition::Compare(c, l));
+        let condition = match op {
+            "eq" => compare(Comparison::Eq)?,
+            "ne" => compare(Comparison::Ne)?,
+            "lt" | "lte" | "gt" | "gte" if def.data_type == ColumnType::Boolean => {
+                return Err(invalid(format!(
+                    "'{op}' does not apply to boolean column {column}"
+                )));
+            }
+            "lt" => compare(Comparison::Lt)?,
+            "lte" => compare(Comparison::Lte)?,
+            "gt" => compare(Comparison::Gt)?,
+            "gte" => compare(Comparison::Gte)?,
+            "in" => {
+                let values: Vec<&str> = value.split(',').collect();
+                if values.len() > MAX_IN_VALUES {
+                    return Err(invalid(format!(
+                        "'in' takes at most {MAX_IN_VALUES} values"
+                    )));
+                }
+                Condition::In(values.into_iter().map(parse).collect::<Result<_>>()?)
+            }
+            "prefix" if def.data_type == ColumnType::String => Condition::Prefix(value.to_owned()),
+            "prefix" => {
+                return Err(invalid(format!(
+                    "'prefix' applies to text columns only; {column} is {}",
+                    def.data_type
+                )));
+            }
+            "is_null" => match value {
+                "true" => Condition::IsNull(true),
+                "false" => Condition::IsNull(false),
+                _ => return Err(invalid("is_null takes true or false".into())),
+            },
+            other => {
+                return Err(invalid(format!(
+                    "unknown operator '{}'; operators: {OPERATORS}",
+                    other.chars().take(20).collect::<String>()
+                )));
+            }
+        };
+        Ok(Self {
+            column: column.to_owned(),
+            condition,
+        })
+    }
+
+    /// The DataFusion expression for this filter.
+    pub fn to_expr(&self) -> Expr {
+        let column = ident(&self.column);
+        match &self.condition {
+            Condition::Compare(op, value) => {
+                let value = lit(value.to_scalar());
+                match op {
+                    Comparison::Eq => column.eq(value),
+                    Comparison::Ne => column.not_eq(value),
+                    Comparison::Lt => column.lt(value),
+                    Comparison::Lte => column.lt_eq(value),
+                    Comparison::Gt => column.gt(value),
+                    Comparison::Gte => column.gt_eq(value),
+                }
+            }
+            Condition::In(values) => {
+                column.in_list(values.iter().map(|v| lit(v.to_scalar())).collect(), false)
+            }
+            Condition::Prefix(prefix) => starts_with(column, lit(prefix.clone())),
+            Condition::IsNull(true) => column.is_null(),
+            Condition::IsNull(false) => column.is_not_null(),
+        }
+    }
+}
+
+impl fmt::Display for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.condition {
+            Condition::Compare(op, v) => write!(f, "{} {} {v}", self.column, op.as_str()),
+            Condition::In(values) => {
+                let values: Vec<String> = values.iter().map(ToString::to_string).collect();
+                write!(f, "{} in [{}]", self.column, values.join(", "))
+            }
+            Condition::Prefix(p) => write!(f, "{} prefix {p:?}", self.column),
+            Condition::IsNull(b) => write!(f, "{} is_null {b}", self.column),
+        }
+    }
+}
+
+/// Comma-separated names of `columns`, for error messages.
+pub fn names(columns: &[&ColumnDef]) -> String {
+    columns
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn parse_decimal(raw: &str, precision: u8, scale: i8) -> std::result::Result<i128, String> {
+    let bad = || {
+        format!(
+            "'{raw}' is not a decimal with at most {scale} decimals (use . as decimal separator)"
+        )
+    };
+    let (negative, digits) = match raw.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, raw),
+    };
+    let (int_part, frac_part) = digits.split_once('.').unwrap_or((digits, ""));
+    let scale = usize::try_from(scale).map_err(|_| bad())?;
+    if int_part.is_empty()
+        || frac_part.len() > scale
+        || !int_part.bytes().all(|b| b.is_ascii_digit())
+        || !frac_part.bytes().all(|b| b.is_ascii_digit())
+        || int_part.len() + scale > usize::from(precision)
+    {
+        return Err(bad());
+    }
+    let padded = format!("{int_part}{frac_part:0<scale$}");
+    let value: i128 = padded.parse().map_err(|_| bad())?;
+    Ok(if negative { -value } else { value })
+}
+
+fn format_decimal(value: i128, scale: i8) -> String {
+    let scale = usize::try_from(scale).unwrap_or(0);
+    let digits = value.unsigned_abs().to_string();
+    let sign = if value < 0 { "-" } else { "" };
+    if scale == 0 {
+        return format!("{sign}{digits}");
+    }
+    let padded = format!("{digits:0>width$}", width = scale + 1);
+    let (int_part, frac_part) = padded.split_at(padded.len() - scale);
+    format!("{sign}{int_part}.{frac_part}")
+}
+
+#[cfg(test)]
+mod tests {
+    use dap_schema::Classification;
+
+    use super::*;
+
+    fn columns() -> Vec<ColumnDef> {
+        let col = |name: &str, data_type| ColumnDef {
+            name: name.into(),
+            data_type,
+            classification: Classification::Public,
+            description: String::new(),
+        };
+        vec![
+            col("aar", ColumnType::Int32),
+            col(
+                "beloeb",
+                ColumnType::Decimal {
+                    precision: 18,
+                    scale: 2,
+                },
+            ),
+            col("funktion", ColumnType::String),
+            col("dato", ColumnType::Date),
+            col("aktiv", ColumnType::Boolean),
+        ]
+    }
+
+    fn parse(raw: &str) -> Result<Filter> {
+        let cols = columns();
+        let visible: Vec<&ColumnDef> = cols.iter().collect();
+        Filter::parse(raw, &visible)
+    }
+
+    #[test]
+    fn filters_parse_to_typed_conditions_and_normalise() {
+        let cases = [
+            ("aar:gte:2020", "aar gte 2020"),
+            ("beloeb:lt:-12.5", "beloeb lt -12.50"),
+            ("funktion:prefix:5.22", "funktion prefix \"5.22\""),
+            ("funktion:eq:a:b", "funktion eq \"a:b\""),
+            ("dato:eq:2024-02-29", "dato eq 2024-02-29"),
+            ("aar:in:2020,2021", "aar in [2020, 2021]"),
+            ("aktiv:is_null:false", "aktiv is_null false"),
+        ];
+        for (raw, normalised) in cases {
+            assert_eq!(
+                parse(raw).map(|f| f.to_string()).ok().as_deref(),
+                Some(normalised),
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_filters_say_what_is_wrong() {
+        let message = |raw: &str| parse(raw).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message("cpr:eq:1").contains("valid columns: aar, beloeb, funktion, dato, aktiv"));
+        assert!(message("aar:like:2").contains("operators: eq"));
+        assert!(message("aar:eq:20x").contains("not a 32-bit integer"));
+        assert!(message("beloeb:eq:1.234").contains("at most 2 decimals"));
+        assert!(message("beloeb:eq:1,5").contains("use . as decimal separator"));
+        assert!(message("dato:eq:2024-13-01").contains("YYYY-MM-DD"));
+        assert!(message("aar:prefix:20").contains("text columns only"));
+        assert!(message("aktiv:lt:true").contains("boolean"));
+        assert!(message("aar").contains("column:operator:value"));
+        let many = format!("aar:in:{}", vec!["1"; 101].join(","));
+        assert!(message(&many).contains("at most 100"));
+    }
+
+    #[test]
+    fn decimals_round_trip() {
+        for (raw, value) in [("0.05", 5), ("-1", -100), ("123.4", 12340), ("0", 0)] {
+            assert_eq!(parse_decimal(raw, 18, 2).ok(), Some(value));
+            assert_eq!(
+                parse_decimal(&format_decimal(value, 2), 18, 2).ok(),
+                Some(value)
+            );
+        }
+        assert!(parse_decimal("1e5", 18, 2).is_err());
+        assert!(parse_decimal("", 18, 2).is_err());
+        assert!(parse_decimal(".5", 18, 2).is_err());
+    }
+}

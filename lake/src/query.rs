@@ -1,0 +1,171 @@
+//! Row queries: projection, filters, order and page, resolved against an access scope.
+
+use dap_schema::{AccessScope, ColumnDef};
+
+use crate::predicate::{Filter, names};
+use crate::{Error, Result};
+
+/// Default page size of the rows endpoint.
+pub const DEFAULT_LIMIT: u64 = 100;
+/// Largest page the rows endpoint returns.
+pub const MAX_LIMIT: u64 = 10_000;
+
+/// A row query as the caller wrote it.
+#[derive(Debug, Clone, Default)]
+pub struct RowQuery {
+    /// Comma-separated column names; all visible columns when absent.
+    pub select: Option<String>,
+    /// Raw `column:operator:value` filters, combined with AND.
+    pub filters: Vec<String>,
+    /// Comma-separated `column[:asc|:desc]`.
+    pub order_by: Option<String>,
+    /// Rows to skip (from a cursor).
+    pub offset: u64,
+    /// Page size.
+    pub limit: u64,
+    /// Table version to read; the current one when absent.
+    pub version: Option<u64>,
+}
+
+/// One sort key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderBy {
+    pub column: String,
+    pub descending: bool,
+}
+
+/// A query checked against a scope: every column named is visible to the caller.
+#[derive(Debug, Clone)]
+pub struct ResolvedQuery {
+    pub dataset: String,
+    pub select: Vec<String>,
+    pub filters: Vec<Filter>,
+    /// The caller's order followed by the dataset's key columns as tie-break.
+    pub order: Vec<OrderBy>,
+    pub offset: u64,
+    pub limit: u64,
+    pub version: Option<u64>,
+}
+
+impl RowQuery {
+    /// Checks the query against what `scope` lets the caller see. Columns the caller may
+    /// not see are reported exactly like columns that do not exist.
+    pub fn resolve(&self, scope: &AccessScope) -> Result<ResolvedQuery> {
+        let dataset = scope.dataset();
+        let visible: Vec<&ColumnDef> = dataset
+            .columns
+            .iter()
+            .filter(|c| scope.can_see(&c.name))
+            .collect();
+        let check = |parameter: &'static str, column: &str| -> Result<String> {
+            if visible.iter().any(|c| c.name == column) {
+                Ok(column.to_owned())
+            } else {
+                Err(Error::UnknownColumn {
+                    parameter,
+                    column: column.chars().take(64).collect(),
+                    valid: names(&visible),
+                })
+            }
+        };
+        let select = match self.select.as_deref().map(str::trim) {
+            None | Some("") | Some("*") => visible.iter().map(|c| c.name.clone()).collect(),
+            Some(list) => {
+                let mut columns = Vec::new();
+                for name in list.split(',').map(str::trim) {
+                    let name = check("select", name)?;
+                    if !columns.contains(&name) {
+                        columns.push(name);
+                    }
+                }
+                columns
+            }
+        };
+        let filters = self
+            .filters
+            .iter()
+            .map(|raw| Filter::parse(raw, &visible))
+            .collect::<Result<Vec<_>>>()?;
+        let mut order = Vec::new();
+        for item in self
+            .order_by
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            let (name, direction) = item.split_once(':').unwrap_or((item, "asc"));
+            let descending = match direction {
+                "asc" => false,
+                "desc" => true,
+                other => {
+                    return Err(Error::InvalidParameter {
+                        parameter: "order_by",
+                        reason: format!(
+                            "direction '{}' must be asc or desc, e.g. order_by=aar:desc,maaned",
+                            other.chars().take(20).collect::<String>()
+                        ),
+                    });
+                }
+            };
+            let column = check("order_by", name)?;
+            if !order.iter().any(|o: &OrderBy| o.column == column) {
+                order.push(OrderBy { column, descending });
+            }
+        }
+        // Key columns make the order total, so offset paging is stable at a fixed version.
+        for key in &dataset.key_columns {
+            if scope.can_see(key) && !order.iter().any(|o| &o.column == key) {
+                order.push(OrderBy {
+                    column: key.clone(),
+                    descending: false,
+                });
+            }
+        }
+        if self.limit == 0 || self.limit > MAX_LIMIT {
+            return Err(Error::InvalidParameter {
+                parameter: "limit",
+                reason: format!("must be between 1 and {MAX_LIMIT}"),
+            });
+        }
+        Ok(ResolvedQuery {
+            dataset: dataset.id.to_string(),
+            select,
+            filters,
+            order,
+            offset: self.offset,
+            limit: self.limit,
+            version: self.version,
+        })
+    }
+}
+
+impl ResolvedQuery {
+    /// The filters in normalised form, as audited.
+    pub fn normalised_filter(&self) -> String {
+        self.filters
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" and ")
+    }
+
+    /// Everything that defines the result set except the page position: cursors are
+    /// bound to this.
+    pub fn fingerprint(&self) -> String {
+        let order: Vec<String> = self
+            .order
+            .iter()
+            .map(|o| format!("{}:{}", o.column, if o.descending { "desc" } else { "asc" }))
+            .collect();
+        format!(
+            "{}|{}|{}|{}|{}",
+            self.dataset,
+            self.select.join(","),
+            self.normalised_filter(),
+            order.join(","),
+            self.limit
+        )
+    }
+}

@@ -1,0 +1,5 @@
+//! sea-orm entities of the control plane.
+
+pub mod audit_event;
+pub mod dataset;
+pub mod dataset_column;

@@ -1,0 +1,20 @@
+//! Catalogue and control-plane model of dap: the domain types every other crate
+//! shares (municipalities, datasets, columns, classifications, NSIS levels), the
+//! sea-orm entities and migrations, and the [`ControlPlane`] store over them.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod audit;
+pub mod catalogue;
+pub mod entity;
+mod error;
+pub mod migration;
+pub mod municipality;
+pub mod scope;
+mod store;
+
+pub use audit::{AuditOutcome, AuditRecord};
+pub use catalogue::{Classification, ColumnDef, ColumnType, DatasetDef, DatasetId, NsisLevel};
+pub use error::{Error, Result};
+pub use municipality::{Municipality, MunicipalityCode, municipalities};
+pub use scope::AccessScope;
+pub use store::ControlPlane;

@@ -1,0 +1,15 @@
+//! Schema migrations; the same set runs on SQLite and PostgreSQL.
+
+use sea_orm_migration::prelude::*;
+
+mod m0001_catalogue_and_audit;
+
+/// All migrations of the control plane, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_catalogue_and_audit::Migration)]
+    }
+}
