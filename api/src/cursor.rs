@@ -118,7 +118,7 @@ mod tests {
         for bad in [
             format!("{forged_payload}.{signature}"),
             format!("{payload}.{}", URL_SAFE_NO_PAD.encode([0u8; 32])),
-            format!("{payload}"),
+            payload.to_owned(),
             "garbage".to_owned(),
         ] {
             assert!(

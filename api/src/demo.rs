@@ -23,18 +23,27 @@ pub struct DemoOptions {
 /// Settings for serving the demo from `data_dir`.
 pub fn settings(options: &DemoOptions) -> anyhow::Result<Settings> {
     let dir = std::path::absolute(&options.data_dir)?;
-    let mut settings = Settings::default();
-    settings.bind = options.bind;
-    settings.database_url = format!("sqlite://{}?mode=rwc", dir.join("dap.sqlite").display());
+    let mut settings = Settings {
+        bind: options.bind,
+        database_url: format!("sqlite://{}?mode=rwc", dir.join("dap.sqlite").display()),
+        demo_dir: Some(dir.clone()),
+        ..Settings::default()
+    };
     settings.lake.root = dir.join("lake").display().to_string();
-    settings.demo_dir = Some(dir);
     Ok(settings)
 }
 
 /// Creates whatever is missing in the data directory: the lake tables and the
 /// catalogue entries. Existing data is reused as it is.
 pub async fn prepare(options: &DemoOptions) -> anyhow::Result<Vec<String>> {
-    let settings = settings(options)?;
+    prepare_with(options, &settings(options)?).await
+}
+
+/// Like [`prepare`], with the catalogue in `settings.database_url` (e.g. PostgreSQL).
+pub async fn prepare_with(
+    options: &DemoOptions,
+    settings: &Settings,
+) -> anyhow::Result<Vec<String>> {
     std::fs::create_dir_all(&options.data_dir)
         .with_context(|| format!("cannot create {}", options.data_dir.display()))?;
     let lake_dir = Path::new(&settings.lake.root);

@@ -4,14 +4,18 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::Server;
+use actix_web::HttpMessage;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::{self, Next};
 use actix_web::{App, HttpServer, web};
 use anyhow::{Context, bail};
 use dap_auth::{DevIssuer, IssuerConfig, TokenVerifier};
 use dap_lake::{Lake, LakeRuntime};
 use dap_schema::ControlPlane;
 use secrecy::ExposeSecret;
-use tracing_actix_web::TracingLogger;
+use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::catalogue::Catalogue;
 use crate::cursor::CursorSigner;
@@ -86,6 +90,7 @@ impl Application {
         let server_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(middleware::from_fn(request_id_header))
                 .wrap(TracingLogger::default())
                 .app_data(server_state.clone())
                 .configure(routes::configure)
@@ -161,4 +166,20 @@ fn cursor_key(settings: &Settings) -> anyhow::Result<Vec<u8>> {
             "cursor_secret is required (DAP_CURSOR_SECRET): at least 32 random bytes, the same on every replica"
         ),
     }
+}
+
+/// Returns the request id as `x-request-id`, so a caller can quote it and an auditor
+/// can find the request's audit record.
+async fn request_id_header(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = req.extensions().get::<RequestId>().map(ToString::to_string);
+    let mut response = next.call(req).await?;
+    if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), value);
+    }
+    Ok(response)
 }

@@ -218,12 +218,10 @@ impl Lake {
         let table = self.at_version(dataset, query.version).await?;
         let version = table.version().unwrap_or_default();
         let tenant_column = dataset.tenant_column.as_str();
-        let files = table
-            .get_files_by_partitions(&[(tenant_column, FilterOp::Eq, FilterValue::Scalar(&tenant))])
-            .await?;
+        let files = tenant_files(&table, tenant_column, &tenant).await?;
         let provider = table
             .table_provider()
-            .with_file_paths(files.iter().map(|p| p.to_string()))
+            .with_file_paths(files.iter().map(ToString::to_string))
             .await?;
         let ctx = SessionContext::new_with_config(
             SessionConfig::new()
@@ -269,6 +267,21 @@ impl Lake {
         })
     }
 
+    /// The data files a scan in `scope` reads at the current version: only the files of
+    /// the scope's municipality partition.
+    pub async fn scan_files(self: &Arc<Self>, scope: &AccessScope) -> Result<Vec<String>> {
+        let lake = Arc::clone(self);
+        let dataset = scope.dataset().clone();
+        let tenant = scope.municipality().as_str().to_owned();
+        self.runtime
+            .run(async move {
+                let table = lake.current(&dataset).await?;
+                let files = tenant_files(&table, &dataset.tenant_column, &tenant).await?;
+                Ok(files.iter().map(ToString::to_string).collect())
+            })
+            .await
+    }
+
     async fn at_version(
         self: &Arc<Self>,
         dataset: &DatasetDef,
@@ -290,6 +303,17 @@ impl Lake {
             }
         }
     }
+}
+
+/// Files of the tenant's partition, chosen from the Delta log's partition values.
+async fn tenant_files(
+    table: &DeltaTable,
+    tenant_column: &str,
+    tenant: &str,
+) -> Result<Vec<deltalake::Path>> {
+    Ok(table
+        .get_files_by_partitions(&[(tenant_column, FilterOp::Eq, FilterValue::Scalar(tenant))])
+        .await?)
 }
 
 fn version_error(requested: u64, latest: u64) -> Error {

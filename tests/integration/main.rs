@@ -1,1 +1,9 @@
+//! dap's integration tests: one binary, the real app spawned in-process against
+//! temporary Delta tables, a mock OIDC issuer and the demo issuer.
 
+mod audit;
+mod control_plane;
+mod helpers;
+mod isolation;
+mod rows;
+mod tokens;

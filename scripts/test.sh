@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite: unit tests, the integration-test binary (SQLite and PostgreSQL).
+# Installs what it needs itself. Used by .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/dap/target}"
+
+# PostgreSQL for the control-plane tests: start the local cluster if it is installed but down.
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+    sleep 2
+  fi
+fi
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  if [ "${DAP_REQUIRE_POSTGRES:-0}" = "1" ]; then
+    echo "PostgreSQL is required (DAP_REQUIRE_POSTGRES=1) but 127.0.0.1:5432 does not answer" >&2
+    exit 1
+  fi
+  echo "NOTE: PostgreSQL at 127.0.0.1:5432 does not answer: the PostgreSQL tests will be SKIPPED" >&2
+fi
+
+cargo test --workspace --locked

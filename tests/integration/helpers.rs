@@ -1,0 +1,282 @@
+//! `spawn_app()` → [`TestApp`], the test token issuer and the delta-rs oracle.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use dap_api::demo::{self, DemoOptions};
+use dap_api::settings::IssuerSettings;
+use dap_api::{AppState, Application};
+use dap_auth::{DevIssuer, PlainClaims};
+use dap_schema::NsisLevel;
+use deltalake::datafusion::prelude::SessionContext;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use rsa::pkcs8::DecodePrivateKey;
+use rsa::traits::PublicKeyParts;
+use serde_json::{Value, json};
+
+/// Rows per municipality in test lakes: small, but several pages.
+pub const ROWS: usize = 40;
+/// Every demo read role, without the sensitive role.
+pub const READ_ROLES: &[&str] = &[
+    "laes-oekonomi",
+    "laes-personale",
+    "laes-borger",
+    "laes-aeldre",
+    "laes-infrastruktur",
+];
+
+/// A running dap with its data directory and issuers.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub dev: DevIssuer,
+    pub issuer: TestIssuer,
+    pub state: actix_web::web::Data<AppState>,
+    pub data_dir: tempfile::TempDir,
+}
+
+/// A response with its parsed JSON body.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn request_id(&self) -> String {
+        self.headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    pub fn rows(&self) -> Vec<Value> {
+        self.body["rows"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(None).await
+}
+
+/// Spawns dap on a fresh demo lake; `database_url` replaces the SQLite default.
+pub async fn spawn_app_with(database_url: Option<String>) -> TestApp {
+    let issuer = TestIssuer::start().await;
+    let data_dir = tempfile::tempdir().expect("tempdir");
+    let options = DemoOptions {
+        data_dir: data_dir.path().to_path_buf(),
+        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        rows_per_municipality: ROWS,
+    };
+    let mut settings = demo::settings(&options).expect("settings");
+    if let Some(url) = database_url {
+        settings.database_url = url;
+    }
+    demo::prepare_with(&options, &settings)
+        .await
+        .expect("demo data");
+    settings.lake.refresh_secs = 1;
+    settings.issuers.push(IssuerSettings {
+        issuer: issuer.issuer.clone(),
+        audience: "dap-test".into(),
+        algorithms: vec![Algorithm::RS256],
+        leeway_secs: 5,
+        claims: PlainClaims::default(),
+    });
+    let app = Application::build(settings).await.expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        dev: DevIssuer::load(data_dir.path()).expect("dev issuer"),
+        issuer,
+        state,
+        data_dir,
+    }
+}
+
+impl TestApp {
+    /// A demo token for `municipality` with `roles` at `loa`.
+    pub fn token(&self, municipality: &str, roles: &[&str], loa: NsisLevel) -> String {
+        let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
+        self.dev
+            .token(
+                "analyst",
+                municipality,
+                &roles,
+                loa,
+                chrono::Duration::minutes(10),
+            )
+            .expect("token")
+    }
+
+    /// An analyst of `municipality` with every read role at Substantial.
+    pub fn analyst(&self, municipality: &str) -> String {
+        self.token(municipality, READ_ROLES, NsisLevel::Substantial)
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Answer {
+        let mut request = self.client.get(format!("{}{path}", self.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Every row of a dataset for a caller, following `next_cursor` to the end.
+    pub async fn all_rows(&self, dataset: &str, query: &str, token: &str) -> Vec<Value> {
+        let mut rows = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..1000 {
+            let mut path = format!("/api/v1/datasets/{dataset}/rows?{query}");
+            if let Some(c) = &cursor {
+                path.push_str(&format!("&cursor={c}"));
+            }
+            let answer = self.get(&path, Some(token)).await;
+            assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+            rows.extend(answer.rows());
+            match answer.body["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return rows,
+            }
+        }
+        panic!("cursor chain did not end");
+    }
+
+    pub fn lake_url(&self, dataset: &str) -> url::Url {
+        let path = self
+            .data_dir
+            .path()
+            .join("lake")
+            .join(dataset.replace('.', "/"));
+        url::Url::from_directory_path(path).expect("lake url")
+    }
+
+    /// The oracle: a direct delta-rs + DataFusion read of `sql` over the dataset as `t`.
+    pub async fn oracle(&self, dataset: &str, sql: &str) -> Vec<Value> {
+        let table = deltalake::open_table(self.lake_url(dataset))
+            .await
+            .expect("open");
+        let ctx = SessionContext::new();
+        table
+            .update_datafusion_session(&ctx.state())
+            .expect("session");
+        ctx.register_table("t", table.table_provider().await.expect("provider"))
+            .expect("register");
+        let batches = ctx
+            .sql(sql)
+            .await
+            .expect("sql")
+            .collect()
+            .await
+            .expect("collect");
+        let json = dap_lake::encode::json_array(&batches).expect("json");
+        serde_json::from_slice::<Vec<Value>>(&json).expect("rows")
+    }
+
+    /// Audit records of one request.
+    pub async fn audit_of(&self, answer: &Answer) -> Vec<dap_schema::entity::audit_event::Model> {
+        self.state
+            .control
+            .audit_by_request(&answer.request_id())
+            .await
+            .expect("audit query")
+    }
+}
+
+/// A mock OIDC provider: discovery document and JWKS over HTTP, RS256 tokens.
+pub struct TestIssuer {
+    pub issuer: String,
+    key: EncodingKey,
+}
+
+const TEST_KEY: &str = include_str!("../fixtures/test-issuer-rsa.pem");
+pub const TEST_KID: &str = "test-key-1";
+
+impl TestIssuer {
+    pub async fn start() -> Self {
+        let private = rsa::RsaPrivateKey::from_pkcs8_pem(TEST_KEY).expect("test key");
+        let public = private.to_public_key();
+        let jwks = json!({"keys": [{
+            "kty": "RSA", "kid": TEST_KID, "alg": "RS256", "use": "sig",
+            "n": URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
+            "e": URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
+        }]});
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let issuer = format!(
+            "http://127.0.0.1:{}",
+            listener.local_addr().expect("addr").port()
+        );
+        let discovery = Arc::new(json!({
+            "issuer": issuer,
+            "authorization_endpoint": format!("{issuer}/authorize"),
+            "token_endpoint": format!("{issuer}/token"),
+            "jwks_uri": format!("{issuer}/jwks"),
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+        }));
+        let jwks = Arc::new(jwks);
+        let server = HttpServer::new(move || {
+            let discovery = Arc::clone(&discovery);
+            let jwks = Arc::clone(&jwks);
+            App::new()
+                .route(
+                    "/.well-known/openid-configuration",
+                    web::get().to(move || {
+                        let d = Arc::clone(&discovery);
+                        async move { HttpResponse::Ok().json(d.as_ref()) }
+                    }),
+                )
+                .route(
+                    "/jwks",
+                    web::get().to(move || {
+                        let j = Arc::clone(&jwks);
+                        async move { HttpResponse::Ok().json(j.as_ref()) }
+                    }),
+                )
+        })
+        .workers(1)
+        .listen(listener)
+        .expect("listen")
+        .run();
+        tokio::spawn(server);
+        Self {
+            issuer,
+            key: EncodingKey::from_rsa_pem(TEST_KEY.as_bytes()).expect("encoding key"),
+        }
+    }
+
+    /// Standard claims for `municipality`, valid for ten minutes.
+    pub fn claims(&self, municipality: &str, roles: &[&str]) -> Value {
+        let now = chrono::Utc::now().timestamp();
+        json!({
+            "iss": self.issuer, "aud": "dap-test", "sub": "broker-user",
+            "iat": now, "nbf": now, "exp": now + 600,
+            "kommunekode": municipality, "roles": roles, "loa": "Substantial",
+        })
+    }
+
+    /// Signs `claims` with the issuer's key and `kid`.
+    pub fn sign(&self, claims: &Value) -> String {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(TEST_KID.into());
+        jsonwebtoken::encode(&header, claims, &self.key).expect("sign")
+    }
+}

@@ -1,0 +1,182 @@
+//! Only valid tokens of configured issuers get in; every refusal is the same 401.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+
+use crate::helpers::{READ_ROLES, TestApp, spawn_app};
+
+const ROWS: &str = "/api/v1/datasets/borger.befolkning/rows?limit=2";
+
+fn with(mut claims: Value, key: &str, value: Value) -> Value {
+    claims[key] = value;
+    claims
+}
+
+fn unsigned(header: &Value, claims: &Value) -> String {
+    format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    )
+}
+
+async fn assert_refused(app: &TestApp, name: &str, token: Option<&str>) {
+    let answer = app.get(ROWS, token).await;
+    assert_eq!(answer.status, 401, "{name}: {}", answer.body);
+    assert_eq!(answer.body["code"], "invalid_token", "{name}");
+    assert_eq!(
+        answer.body["message"], "the bearer token is missing or invalid",
+        "{name}"
+    );
+    assert_eq!(
+        answer
+            .headers
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok()),
+        Some(r#"Bearer error="invalid_token""#),
+        "{name}"
+    );
+    assert!(answer.body.get("rows").is_none());
+}
+
+#[tokio::test]
+async fn a_token_from_a_discovered_oidc_issuer_reads_its_municipality() {
+    let app = spawn_app().await;
+    let token = app.issuer.sign(&app.issuer.claims("0250", READ_ROLES));
+    let answer = app.get(ROWS, Some(&token)).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body["municipality"], "0250");
+    assert!(answer.rows().iter().all(|r| r["kommunekode"] == "0250"));
+}
+
+#[tokio::test]
+async fn hostile_and_broken_tokens_get_401() {
+    let app = spawn_app().await;
+    let issuer = &app.issuer;
+    let good = issuer.claims("0101", READ_ROLES);
+    let now = chrono::Utc::now().timestamp();
+    let (payload, signature) = {
+        let token = issuer.sign(&good);
+        let mut parts = token.rsplitn(2, '.');
+        let signature = parts.next().unwrap_or_default().to_owned();
+        (parts.next().unwrap_or_default().to_owned(), signature)
+    };
+    let mut flipped = URL_SAFE_NO_PAD.decode(&signature).expect("sig");
+    flipped[0] ^= 0x01;
+    let cases: Vec<(&str, Option<String>)> = vec![
+        ("no token", None),
+        ("empty bearer", Some(String::new())),
+        ("garbage", Some("not.a.jwt".into())),
+        (
+            "expired",
+            Some(issuer.sign(&with(good.clone(), "exp", json!(now - 3600)))),
+        ),
+        (
+            "not yet valid",
+            Some(issuer.sign(&with(good.clone(), "nbf", json!(now + 3600)))),
+        ),
+        (
+            "no exp",
+            Some(issuer.sign(&{
+                let mut c = good.clone();
+                c.as_object_mut().map(|o| o.remove("exp"));
+                c
+            })),
+        ),
+        (
+            "string exp",
+            Some(issuer.sign(&with(good.clone(), "exp", json!((now + 600).to_string())))),
+        ),
+        (
+            "wrong issuer",
+            Some(issuer.sign(&with(good.clone(), "iss", json!("http://127.0.0.1:1")))),
+        ),
+        (
+            "look-alike issuer",
+            Some(issuer.sign(&with(
+                good.clone(),
+                "iss",
+                json!(format!("{}/", issuer.issuer)),
+            ))),
+        ),
+        (
+            "wrong audience",
+            Some(issuer.sign(&with(good.clone(), "aud", json!("someone-else")))),
+        ),
+        (
+            "no audience",
+            Some(issuer.sign(&{
+                let mut c = good.clone();
+                c.as_object_mut().map(|o| o.remove("aud"));
+                c
+            })),
+        ),
+        (
+            "alg none",
+            Some(unsigned(&json!({"alg": "none", "typ": "JWT"}), &good)),
+        ),
+        (
+            "alg none with kid",
+            Some(unsigned(
+                &json!({"alg": "none", "kid": crate::helpers::TEST_KID}),
+                &good,
+            )),
+        ),
+        (
+            "bad signature",
+            Some(format!("{payload}.{}", URL_SAFE_NO_PAD.encode(&flipped))),
+        ),
+        (
+            "signature of another token",
+            Some(format!("{payload}.{}", {
+                let other = issuer.sign(&with(good.clone(), "sub", json!("x")));
+                other.rsplit('.').next().unwrap_or_default().to_owned()
+            })),
+        ),
+        (
+            "demo issuer claims with test issuer name",
+            Some(app.dev.sign(&good).expect("sign")),
+        ),
+        ("oversized", Some(format!("{}.{}.x", "a".repeat(9000), "b"))),
+    ];
+    for (name, token) in &cases {
+        assert_refused(&app, name, token.as_deref()).await;
+    }
+}
+
+#[tokio::test]
+async fn tokens_are_read_only_from_the_authorization_header() {
+    let app = spawn_app().await;
+    let token = app.analyst("0101");
+    let answer = app
+        .client
+        .get(format!("{}{ROWS}&access_token={token}", app.address))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(answer.status().as_u16(), 401);
+    let basic = app
+        .client
+        .get(format!("{}{ROWS}", app.address))
+        .header("authorization", format!("Basic {token}"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(basic.status().as_u16(), 401);
+}
+
+#[tokio::test]
+async fn the_demo_issuer_publishes_its_keys_and_its_tokens_verify() {
+    let app = spawn_app().await;
+    let jwks = app.get("/.well-known/jwks.json", None).await;
+    assert_eq!(jwks.status, 200);
+    assert_eq!(jwks.body["keys"][0]["kty"], "OKP");
+    assert!(
+        jwks.body["keys"][0].get("d").is_none(),
+        "private key material published"
+    );
+    let answer = app.get(ROWS, Some(&app.analyst("0860"))).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body["municipality"], "0860");
+}
