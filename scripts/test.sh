@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: unit tests, the integration-test binary (SQLite and PostgreSQL).
+# The whole test suite: unit tests, the integration-test binary (SQLite and PostgreSQL),
+# and the end-to-end suite with real clients.
 # Installs what it needs itself. Used by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,3 +23,21 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
 fi
 
 cargo test --workspace --locked
+
+# End-to-end against a real `dap demo` process, with real clients: schemathesis (contract
+# fuzzing) and Chromium driven by Playwright (docs page offline). Installed here.
+cargo build --locked -p dap-api --bin dap
+VENV="${DAP_VENV:-$HOME/.cache/dap/venv}"
+if [ ! -x "$VENV/bin/pytest" ] || ! cmp -s tests/e2e/requirements.txt "$VENV/requirements.txt"; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
+  cp tests/e2e/requirements.txt "$VENV/requirements.txt"
+fi
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "NOTE: chromium is not installed and cannot be installed here: the browser check will be SKIPPED" >&2
+  fi
+fi
+DAP_BIN="$CARGO_TARGET_DIR/debug/dap" "$VENV/bin/pytest" tests/e2e -q -rs

@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use dap_auth::Denial;
-use serde::Serialize;
+use dap_openapi::ErrorBody;
 
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +27,9 @@ pub enum ApiError {
     DatasetNotFound,
     #[error("no such resource")]
     RouteNotFound,
+    /// The path exists, but not for this method; carries the allowed methods.
+    #[error("method not allowed here; allowed: {0}")]
+    MethodNotAllowed(String),
     #[error("{0}")]
     InvalidParameter(String),
     #[error("{0}")]
@@ -40,13 +43,6 @@ pub enum ApiError {
     NotReady(String),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
-}
-
-/// The error body every client sees.
-#[derive(Debug, Serialize)]
-pub struct ErrorBody {
-    pub code: &'static str,
-    pub message: String,
 }
 
 impl ApiError {
@@ -63,6 +59,7 @@ impl ApiError {
             Self::MunicipalityRequired(_) => ("municipality_required", StatusCode::BAD_REQUEST),
             Self::DatasetNotFound => ("dataset_not_found", StatusCode::NOT_FOUND),
             Self::RouteNotFound => ("not_found", StatusCode::NOT_FOUND),
+            Self::MethodNotAllowed(_) => ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED),
             Self::InvalidParameter(_) => ("invalid_parameter", StatusCode::BAD_REQUEST),
             Self::InvalidCursor(_) => ("invalid_cursor", StatusCode::BAD_REQUEST),
             Self::VersionNotAvailable(_) => ("version_not_available", StatusCode::BAD_REQUEST),
@@ -90,6 +87,11 @@ impl ResponseError for ApiError {
             tracing::error!(error = ?self, "request failed");
         }
         let mut response = HttpResponse::build(status);
+        if let Self::MethodNotAllowed(methods) = self
+            && let Ok(value) = HeaderValue::from_str(methods)
+        {
+            response.insert_header((header::ALLOW, value));
+        }
         if let Self::InvalidToken(cause) = self {
             tracing::info!(%cause, "token refused");
             response.insert_header((
@@ -98,7 +100,7 @@ impl ResponseError for ApiError {
             ));
         }
         response.json(ErrorBody {
-            code: self.code(),
+            code: self.code().to_owned(),
             // Display of 5xx variants is deliberately generic.
             message: self.to_string(),
         })
@@ -158,6 +160,11 @@ mod tests {
             ),
             (ApiError::DatasetNotFound, "dataset_not_found", 404),
             (ApiError::RouteNotFound, "not_found", 404),
+            (
+                ApiError::MethodNotAllowed("GET".into()),
+                "method_not_allowed",
+                405,
+            ),
             (
                 ApiError::InvalidParameter("x".into()),
                 "invalid_parameter",

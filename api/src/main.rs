@@ -42,6 +42,8 @@ enum Command {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// Print the OpenAPI document (the committed openapi/openapi.json).
+    Openapi,
     /// Print a demo token (demo mode only: signed with the data directory's dev issuer key).
     Token {
         #[arg(long, default_value = "./dap-data")]
@@ -103,6 +105,7 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(port = app.port(), "dap is serving");
             app.run_until_stopped().await?;
         }
+        Command::Openapi => print!("{}", dap_api::openapi::document_json()?),
         Command::Token {
             data_dir,
             municipality,

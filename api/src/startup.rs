@@ -16,10 +16,12 @@ use dap_lake::{Lake, LakeRuntime};
 use dap_schema::ControlPlane;
 use secrecy::ExposeSecret;
 use tracing_actix_web::{RequestId, TracingLogger};
+use utoipa_actix_web::AppExt;
 
 use crate::catalogue::Catalogue;
 use crate::cursor::CursorSigner;
 use crate::routes;
+use crate::routes::fallback::{RouteTable, fallback};
 use crate::settings::Settings;
 
 /// Timeout for every request dap makes to a token issuer.
@@ -35,6 +37,8 @@ pub struct AppState {
     pub cursors: CursorSigner,
     /// The demo issuer's JWKS, in demo mode only.
     pub dev_jwks: Option<serde_json::Value>,
+    /// The API's routes, for 405 answers.
+    pub routes: RouteTable,
 }
 
 /// A bound, ready-to-run dap server.
@@ -83,18 +87,24 @@ impl Application {
             catalogue,
             cursors,
             dev_jwks,
+            routes: RouteTable::from_document(&crate::openapi::document()),
         });
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let server_state = state.clone();
         let server = HttpServer::new(move || {
-            App::new()
-                .wrap(middleware::from_fn(request_id_header))
+            let (app, document) = App::new()
+                .into_utoipa_app()
+                .openapi(dap_openapi::base())
+                .configure(routes::configure)
+                .split_for_parts();
+            app.wrap(middleware::from_fn(request_id_header))
                 .wrap(TracingLogger::default())
                 .app_data(server_state.clone())
-                .configure(routes::configure)
-                .default_service(web::to(routes::not_found))
+                .service(dap_openapi::docs_ui(document))
+                .route("/docs", web::get().to(docs_redirect))
+                .default_service(web::to(fallback))
         })
         .listen(listener)?
         .run();
@@ -182,4 +192,11 @@ async fn request_id_header(
             .insert(HeaderName::from_static("x-request-id"), value);
     }
     Ok(response)
+}
+
+/// `/docs` → `/docs/`, where Swagger UI lives.
+async fn docs_redirect() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::PermanentRedirect()
+        .insert_header((actix_web::http::header::LOCATION, "/docs/"))
+        .finish()
 }

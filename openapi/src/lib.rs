@@ -1,1 +1,97 @@
+//! The API contract: the base OpenAPI document (info, security schemes, tags, shared
+//! schemas) that the routes' annotations are merged into, and the offline docs UI.
+//!
+//! The full document is generated from the code (`dap_api::openapi::document()`); the
+//! committed `openapi/openapi.json` is checked against it by a test.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
 
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{OpenApi as OpenApiDoc, Server};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_swagger_ui::{Config, SwaggerUi};
+
+/// Security scheme: a bearer JWT from the municipal identity broker (OIDC).
+pub const BROKER_SCHEME: &str = "municipal_broker";
+/// Security scheme: a bearer token dap issued (demo tokens, later personal access tokens).
+pub const DAP_TOKEN_SCHEME: &str = "dap_token";
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"code": "dataset_not_found", "message": "dataset not found"}))]
+pub struct ErrorBody {
+    /// Stable snake_case error code, e.g. `invalid_parameter`.
+    pub code: String,
+    /// What went wrong and, for 4xx, how to fix the request.
+    pub message: String,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "dap — direct data access",
+        description = "Secure online access to the shared municipal data warehouse. A caller sees only \
+its own municipality's rows; a dataset it may not see answers 404 like a missing one; every access is audited.\n\n\
+Filters: `filter=column:operator:value` (repeatable, AND), operators `eq ne lt lte gt gte in prefix is_null`.",
+        license(name = "EUPL-1.2", identifier = "EUPL-1.2"),
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "datasets", description = "The catalogue and the data of the datasets the caller may see"),
+        (name = "health", description = "Liveness and readiness"),
+        (name = "identity", description = "Keys of the demo token issuer"),
+    ),
+)]
+struct BaseDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut OpenApiDoc) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            BROKER_SCHEME,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "Access token from the municipal OIDC broker in front of KOMBIT's Context Handler \
+(municipality, roles and NSIS level as claims).",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            DAP_TOKEN_SCHEME,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("A token dap issued (in demo mode: `dap token`)."))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The base document the routes are merged into.
+pub fn base() -> OpenApiDoc {
+    let mut doc = BaseDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc.servers = Some(vec![Server::new("/")]);
+    doc
+}
+
+/// Swagger UI at `/docs/`, served from assets compiled into the binary: the page makes
+/// no request to any other host (the online validator badge is switched off).
+pub fn docs_ui(document: OpenApiDoc) -> SwaggerUi {
+    SwaggerUi::new("/docs/{_:.*}")
+        .url("/openapi.json", document)
+        .config(
+            Config::new(["/openapi.json"])
+                .validator_url("none")
+                .try_it_out_enabled(true),
+        )
+}

@@ -5,5 +5,6 @@ mod audit;
 mod control_plane;
 mod helpers;
 mod isolation;
+mod openapi;
 mod rows;
 mod tokens;

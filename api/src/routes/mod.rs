@@ -1,21 +1,17 @@
-//! HTTP routes, one module per resource.
+//! HTTP routes, one module per resource. Every route is registered with
+//! `utoipa_actix_web`'s `service(...)`, which only accepts handlers annotated with
+//! `#[utoipa::path]`: a route cannot exist without being in the OpenAPI document.
 
 pub mod datasets;
+pub mod fallback;
 pub mod health;
 pub mod wellknown;
 
-use actix_web::web;
+use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::error::ApiError;
-
-/// Registers every route.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// Registers every documented route.
+pub fn configure(cfg: &mut ServiceConfig) {
     health::configure(cfg);
     wellknown::configure(cfg);
     datasets::configure(cfg);
-}
-
-/// Unknown paths get the shared error body.
-pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::RouteNotFound)
 }

@@ -5,34 +5,39 @@ mod rows;
 
 use std::sync::Arc;
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::{DateTime, Utc};
 use dap_auth::{Principal, policy};
+use dap_openapi::ErrorBody;
 use dap_schema::{AccessScope, DatasetDef};
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::audit::{AuditFacts, RequestContext};
 use crate::error::ApiError;
 use crate::extract::Caller;
 use crate::startup::AppState;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/v1/datasets", web::get().to(list_datasets))
-        .route("/api/v1/datasets/{id}", web::get().to(describe_dataset))
-        .route("/api/v1/datasets/{id}/rows", web::get().to(rows::read_rows));
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list_datasets)
+        .service(describe_dataset)
+        .service(rows::read_rows);
 }
 
 /// Danish and English text.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Localised {
     pub da: String,
     pub en: String,
 }
 
 /// A dataset in the listing.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct DatasetSummary {
+    #[schema(example = "oekonomi.posteringer")]
     pub id: String,
+    #[schema(example = "oekonomi")]
     pub domain: String,
     pub title: Localised,
     pub description: Localised,
@@ -56,32 +61,42 @@ impl From<&DatasetDef> for DatasetSummary {
 }
 
 /// A column the caller may see.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ColumnInfo {
+    #[schema(example = "beloeb")]
     pub name: String,
+    /// `string`, `int32`, `int64`, `float64`, `decimal(p,s)`, `date` or `boolean`.
     #[serde(rename = "type")]
+    #[schema(example = "decimal(18,2)")]
     pub data_type: String,
+    /// `public`, `personal` or `sensitive`.
+    #[schema(example = "public")]
     pub classification: &'static str,
     pub description: String,
 }
 
 /// One dataset: schema as visible to the caller and the table's current version.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct DatasetDetail {
     #[serde(flatten)]
     pub summary: DatasetSummary,
+    /// The municipality the caller acts for.
+    #[schema(example = "0101")]
     pub municipality: String,
     pub tenant_column: String,
     pub key_columns: Vec<String>,
     pub min_nsis_level: String,
     pub columns: Vec<ColumnInfo>,
+    /// The table version currently served.
     pub table_version: u64,
+    /// When that version was committed.
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Serialize)]
-struct DatasetList {
-    datasets: Vec<DatasetSummary>,
+/// The datasets the caller may see.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DatasetList {
+    pub datasets: Vec<DatasetSummary>,
 }
 
 impl AppState {
@@ -97,6 +112,18 @@ impl AppState {
     }
 }
 
+/// Lists the datasets the caller's roles open.
+#[utoipa::path(
+    tag = "datasets",
+    security(("municipal_broker" = []), ("dap_token" = [])),
+    responses(
+        (status = 200, description = "Datasets the caller may see", body = DatasetList),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody,
+         headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))),
+        (status = 500, description = "Internal error (opaque)", body = ErrorBody),
+    )
+)]
+#[get("/api/v1/datasets")]
 async fn list_datasets(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -119,6 +146,25 @@ async fn list_datasets(
     state.audited(&ctx, &principal, None, work).await
 }
 
+/// One dataset: the columns the caller may see, and the table's current version.
+#[utoipa::path(
+    tag = "datasets",
+    security(("municipal_broker" = []), ("dap_token" = [])),
+    params(
+        ("id" = String, Path, description = "Dataset id, `<domain>.<name>`", example = "oekonomi.posteringer"),
+        ("municipality" = Option<String>, Query, description = "Municipality code to act for, when the token grants several", example = "0101"),
+    ),
+    responses(
+        (status = 200, description = "The dataset", body = DatasetDetail),
+        (status = 400, description = "Bad parameter, or a municipality must be named", body = ErrorBody),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody,
+         headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))),
+        (status = 403, description = "NSIS level too low, or municipality not granted", body = ErrorBody),
+        (status = 404, description = "No such dataset, or the caller may not see it", body = ErrorBody),
+        (status = 500, description = "Internal error (opaque)", body = ErrorBody),
+    )
+)]
+#[get("/api/v1/datasets/{id}")]
 async fn describe_dataset(
     req: HttpRequest,
     state: web::Data<AppState>,

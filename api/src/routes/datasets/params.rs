@@ -27,6 +27,10 @@ impl Params {
                 )));
             }
             let value = value.into_owned();
+            // An empty value is the same as leaving the parameter out.
+            if value.is_empty() {
+                continue;
+            }
             let slot = match key.as_ref() {
                 "filter" => {
                     params.filters.push(value);

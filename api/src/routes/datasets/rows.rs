@@ -1,11 +1,13 @@
 //! `GET /api/v1/datasets/{id}/rows`: one page of rows, read through the scoped scan.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use arrow::compute::concat_batches;
 use dap_auth::Principal;
 use dap_lake::{RowQuery, encode, query::DEFAULT_LIMIT};
+use dap_openapi::ErrorBody;
 use serde::Serialize;
 use serde_json::value::RawValue;
+use utoipa::ToSchema;
 
 use super::params::Params;
 use crate::audit::{AuditFacts, RequestContext};
@@ -24,19 +26,48 @@ const PARAMS: &[&str] = &[
 ];
 
 /// One page of rows.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RowsPage {
+    #[schema(example = "oekonomi.posteringer")]
     pub dataset: String,
+    #[schema(example = "0101")]
     pub municipality: String,
     /// The table version the page was read at; every page of a cursor chain has the same.
     pub table_version: u64,
     pub columns: Vec<String>,
     pub row_count: usize,
+    /// Row objects with the selected columns. Decimals are JSON numbers with their exact
+    /// digits, dates `YYYY-MM-DD` strings.
+    #[schema(value_type = Vec<Object>, example = json!([{"kommunekode": "0101", "funktion": "5.22.07", "beloeb": 24517.12}]))]
     pub rows: Box<RawValue>,
     /// Pass as `cursor` to get the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
 
+/// One page of the caller's municipality's rows.
+#[utoipa::path(
+    tag = "datasets",
+    security(("municipal_broker" = []), ("dap_token" = [])),
+    params(
+        ("id" = String, Path, description = "Dataset id, `<domain>.<name>`", example = "oekonomi.posteringer"),
+        ("select" = Option<String>, Query, description = "Comma-separated columns (default: all the caller may see)", example = "aar,funktion,beloeb"),
+        ("filter" = Option<Vec<String>>, Query, explode = true, description = "`column:operator:value`, repeatable (AND). Operators: eq, ne, lt, lte, gt, gte, in (comma-separated), prefix, is_null (true/false)", example = json!(["aar:eq:2025", "funktion:prefix:5.22"])),
+        ("order_by" = Option<String>, Query, description = "Comma-separated `column[:asc|:desc]`; key columns are appended", example = "beloeb:desc"),
+        ("limit" = Option<u64>, Query, minimum = 1, maximum = 10000, description = "Page size (default 100)", example = 100),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page, unchanged"),
+        ("municipality" = Option<String>, Query, description = "Municipality code to act for, when the token grants several", example = "0101"),
+    ),
+    responses(
+        (status = 200, description = "A page of rows", body = RowsPage),
+        (status = 400, description = "Bad parameter or cursor; the message says how to fix it", body = ErrorBody),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody,
+         headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))),
+        (status = 403, description = "NSIS level too low, or municipality not granted", body = ErrorBody),
+        (status = 404, description = "No such dataset, or the caller may not see it", body = ErrorBody),
+        (status = 500, description = "Internal error (opaque)", body = ErrorBody),
+    )
+)]
+#[get("/api/v1/datasets/{id}/rows")]
 pub async fn read_rows(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -1,0 +1,67 @@
+"""End-to-end fixtures: a real `dap demo` process on a free port, and demo tokens."""
+
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import pytest
+
+DAP_BIN = os.environ.get("DAP_BIN", "target/debug/dap")
+ALL_READ_ROLES = "laes-oekonomi,laes-personale,laes-borger,laes-aeldre,laes-infrastruktur"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Dap:
+    def __init__(self, base: str, data_dir: str):
+        self.base = base
+        self.data_dir = data_dir
+
+    def token(self, municipality: str = "0101", roles: str = ALL_READ_ROLES, loa: str = "Substantial") -> str:
+        out = subprocess.run(
+            [DAP_BIN, "token", "--data-dir", self.data_dir, "--municipality", municipality,
+             "--roles", roles, "--loa", loa],
+            check=True, capture_output=True, text=True,
+        )
+        return out.stdout.strip()
+
+    def get_json(self, path: str, token: str | None = None):
+        request = urllib.request.Request(self.base + path)
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.load(response)
+
+
+@pytest.fixture(scope="session")
+def dap():
+    data_dir = tempfile.mkdtemp(prefix="dap-e2e-")
+    port = free_port()
+    log = open(os.path.join(data_dir, "dap.log"), "w")
+    process = subprocess.Popen(
+        [DAP_BIN, "demo", "--data-dir", data_dir, "--bind", f"127.0.0.1:{port}",
+         "--rows-per-municipality", "60"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while True:
+        try:
+            urllib.request.urlopen(base + "/health/ready", timeout=2)
+            break
+        except OSError:
+            if process.poll() is not None or time.time() > deadline:
+                log.flush()
+                raise RuntimeError("dap demo did not become ready: " + open(log.name).read()[-3000:])
+            time.sleep(0.3)
+    yield Dap(base, data_dir)
+    process.terminate()
+    process.wait(timeout=30)

@@ -1,0 +1,38 @@
+"""Contract fuzzing: schemathesis against the running server, every operation."""
+
+import os
+import re
+import subprocess
+import sys
+
+CHECKS = ",".join([
+    "not_a_server_error",
+    "status_code_conformance",
+    "response_schema_conformance",
+    "content_type_conformance",
+    "response_headers_conformance",
+    "unsupported_method",
+    "ignored_auth",
+])
+
+
+def test_schemathesis_finds_no_failures(dap):
+    token = dap.token(roles="laes-oekonomi,laes-personale,laes-borger,laes-aeldre,laes-infrastruktur,laes-foelsomme")
+    st = os.path.join(os.path.dirname(sys.executable), "st")
+    result = subprocess.run(
+        [st, "run", f"{dap.base}/openapi.json",
+         "-H", f"Authorization: Bearer {token}",
+         "--checks", CHECKS,
+         "--max-examples", "100",
+         "--workers", "2",
+         "--seed", "20261122"],
+        capture_output=True, text=True, timeout=1200,
+    )
+    output = result.stdout + result.stderr
+    print(output[-4000:])
+    assert result.returncode == 0, output[-6000:]
+    operations = re.search(r"Tested:\s+(\d+)", output)
+    cases = re.search(r"(\d+) generated", output)
+    assert operations and int(operations.group(1)) >= 6, output[-2000:]
+    assert cases and int(cases.group(1)) > 100, output[-2000:]
+    print(f"schemathesis: {operations.group(1)} operations, {cases.group(1)} test cases, 0 failures")
