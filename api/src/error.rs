@@ -35,6 +35,10 @@ pub enum ApiError {
     #[error("{0}")]
     InvalidCursor(String),
     #[error("{0}")]
+    NotAcceptable(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
     VersionNotAvailable(String),
     /// The audit record could not be written: fail closed.
     #[error("internal error")]
@@ -62,6 +66,8 @@ impl ApiError {
             Self::MethodNotAllowed(_) => ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED),
             Self::InvalidParameter(_) => ("invalid_parameter", StatusCode::BAD_REQUEST),
             Self::InvalidCursor(_) => ("invalid_cursor", StatusCode::BAD_REQUEST),
+            Self::NotAcceptable(_) => ("not_acceptable", StatusCode::NOT_ACCEPTABLE),
+            Self::TooLarge(_) => ("result_too_large", StatusCode::BAD_REQUEST),
             Self::VersionNotAvailable(_) => ("version_not_available", StatusCode::BAD_REQUEST),
             Self::AuditUnavailable(_) | Self::Internal(_) => {
                 ("internal_error", StatusCode::INTERNAL_SERVER_ERROR)
@@ -122,7 +128,10 @@ impl From<dap_lake::Error> for ApiError {
     fn from(error: dap_lake::Error) -> Self {
         use dap_lake::Error as E;
         match error {
-            E::VersionNotAvailable { .. } => Self::VersionNotAvailable(error.to_string()),
+            E::VersionNotAvailable { .. } | E::ChangeRangeNotAvailable { .. } => {
+                Self::VersionNotAvailable(error.to_string())
+            }
+            E::TooLargeForXlsx { .. } => Self::TooLarge(error.to_string()),
             e if e.is_client_error() => Self::InvalidParameter(e.to_string()),
             e => Self::Internal(e.into()),
         }
@@ -171,6 +180,8 @@ mod tests {
                 400,
             ),
             (ApiError::InvalidCursor("x".into()), "invalid_cursor", 400),
+            (ApiError::NotAcceptable("x".into()), "not_acceptable", 406),
+            (ApiError::TooLarge("x".into()), "result_too_large", 400),
             (
                 ApiError::VersionNotAvailable("x".into()),
                 "version_not_available",

@@ -11,6 +11,7 @@ pub mod openapi;
 pub mod routes;
 pub mod settings;
 pub mod startup;
+pub mod streaming;
 pub mod telemetry;
 
 pub use settings::Settings;

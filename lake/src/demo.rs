@@ -1,6 +1,7 @@
 //! Deterministic demo data for all 98 municipalities: five Delta tables partitioned by
-//! `kommunekode`, with change data feed enabled and two versions each (an initial load
-//! and a later period appended).
+//! `kommunekode`, with change data feed enabled and at least two versions each (an
+//! initial load and a later period appended); postings then get a late correction
+//! (update) and some home-care visitations are removed (delete).
 
 use std::sync::Arc;
 
@@ -70,7 +71,8 @@ pub async fn create_lake(root: &Url, rows_per_municipality: usize) -> Result<Vec
         let table = DeltaTableBuilder::from_url(url.clone())?.build()?;
         let (first, second) = generate(&def, rows_per_municipality)?;
         let table = write(table, first, "demo: initial load").await?;
-        write(table, second, "demo: latest period").await?;
+        let table = write(table, second, "demo: latest period").await?;
+        correct(table, def.id.as_str()).await?;
         created.push(def.id.to_string());
     }
     Ok(created)
@@ -83,6 +85,28 @@ async fn write(table: DeltaTable, batches: Vec<RecordBatch>, _what: &str) -> Res
         .with_partition_columns([TENANT])
         .with_configuration([("delta.enableChangeDataFeed", Some("true"))])
         .await?)
+}
+
+/// Later versions that change rows, so the change feed has updates and deletes: a late
+/// correction of postings (version 2) and removed visitations (version 2).
+async fn correct(table: DeltaTable, dataset: &str) -> Result<()> {
+    match dataset {
+        "oekonomi.posteringer" => {
+            table
+                .update()
+                .with_predicate("posteringsid % 50 = 7")
+                .with_update("beloeb", "beloeb + 100")
+                .await?;
+        }
+        "aeldre.hjemmepleje" => {
+            table
+                .delete()
+                .with_predicate("visitationsid % 40 = 3")
+                .await?;
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// The rows of one demo dataset, split into the two versions' batches.

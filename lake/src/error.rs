@@ -29,6 +29,16 @@ pub enum Error {
         earliest: i64,
         latest: i64,
     },
+    /// A change-feed range the table cannot answer.
+    #[error(
+        "the change range from_version={from} to_version={to} cannot be answered: the table has versions 0 to {latest} and change data from version {earliest}; ask for a range within those"
+    )]
+    ChangeRangeNotAvailable {
+        from: u64,
+        to: u64,
+        earliest: u64,
+        latest: u64,
+    },
     #[error("delta table error: {0}")]
     Delta(#[from] deltalake::DeltaTableError),
     #[error("query engine error: {0}")]
@@ -37,6 +47,13 @@ pub enum Error {
     Arrow(#[from] deltalake::arrow::error::ArrowError),
     #[error("table location '{0}' is not a valid URL or path")]
     Location(String),
+    #[error("encoding the result failed: {0}")]
+    Encode(String),
+    /// An XLSX export would not fit in one sheet.
+    #[error(
+        "the result has {rows} rows, more than an XLSX sheet holds ({max} including the header); use format=csv or parquet, or narrow the filter"
+    )]
+    TooLargeForXlsx { rows: u64, max: u64 },
     #[error("lake runtime: {0}")]
     Runtime(String),
     #[error("I/O: {0}")]
@@ -52,6 +69,8 @@ impl Error {
                 | Self::InvalidFilter { .. }
                 | Self::InvalidParameter { .. }
                 | Self::VersionNotAvailable { .. }
+                | Self::ChangeRangeNotAvailable { .. }
+                | Self::TooLargeForXlsx { .. }
         )
     }
 }

@@ -10,7 +10,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use dap_schema::{AccessScope, DatasetDef};
 use deltalake::arrow::datatypes::SchemaRef;
 use deltalake::arrow::record_batch::RecordBatch;
-use deltalake::datafusion::prelude::{SessionConfig, SessionContext, ident, lit};
+use deltalake::datafusion::execution::SendableRecordBatchStream;
+use deltalake::datafusion::prelude::{DataFrame, SessionConfig, SessionContext, ident, lit};
 use deltalake::{DeltaTable, FilterOp, FilterValue};
 use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
@@ -54,6 +55,26 @@ impl Stream for Scan {
 }
 
 impl Scan {
+    /// Drives `stream` on the current (lake) runtime into a bounded channel.
+    pub(crate) fn start(version: u64, mut stream: SendableRecordBatchStream) -> Self {
+        let schema = stream.schema();
+        let (tx, rx) = mpsc::channel(SCAN_BUFFER_BATCHES);
+        tokio::spawn(async move {
+            while let Some(batch) = stream.next().await {
+                let stop = batch.is_err();
+                // A closed channel means the client went away: stop reading.
+                if tx.send(batch.map_err(Error::from)).await.is_err() || stop {
+                    break;
+                }
+            }
+        });
+        Self {
+            version,
+            schema,
+            batches: rx,
+        }
+    }
+
     /// Collects a bounded scan (a page of rows) into memory.
     pub async fn collect_page(mut self) -> Result<Vec<RecordBatch>> {
         let mut out = Vec::new();
@@ -82,6 +103,15 @@ impl Lake {
         Ok(Self::new(url, runtime))
     }
 
+    /// A session for one query.
+    pub(crate) fn session() -> SessionContext {
+        SessionContext::new_with_config(
+            SessionConfig::new()
+                .with_target_partitions(2)
+                .with_batch_size(8192),
+        )
+    }
+
     /// The runtime scans run on.
     pub fn runtime(&self) -> &Arc<LakeRuntime> {
         &self.runtime
@@ -93,7 +123,7 @@ impl Lake {
     }
 
     /// The table as currently cached, opening it on first use.
-    async fn current(self: &Arc<Self>, dataset: &DatasetDef) -> Result<Arc<DeltaTable>> {
+    pub(crate) async fn current(self: &Arc<Self>, dataset: &DatasetDef) -> Result<Arc<DeltaTable>> {
         let key = dataset.id.to_string();
         if let Some(table) = self.cached(&key) {
             return Ok(table);
@@ -181,8 +211,93 @@ impl Lake {
         scope: &AccessScope,
         query: &ResolvedQuery,
     ) -> Result<Scan> {
+        self.check(scope, query)?;
         let dataset = scope.dataset().clone();
-        if query.dataset != dataset.id.as_str() {
+        let lake = Arc::clone(self);
+        let tenant = scope.municipality().as_str().to_owned();
+        let query = query.clone();
+        self.runtime
+            .run(async move { lake.start_scan(&dataset, tenant, query).await })
+            .await
+    }
+
+    async fn start_scan(
+        self: Arc<Self>,
+        dataset: &DatasetDef,
+        tenant: String,
+        query: ResolvedQuery,
+    ) -> Result<Scan> {
+        let (version, frame) = self.frame(dataset, tenant, &query).await?;
+        Ok(Scan::start(version, frame.execute_stream().await?))
+    }
+
+    /// Counts the rows `query` would return (without paging), within `scope`.
+    pub async fn count(
+        self: &Arc<Self>,
+        scope: &AccessScope,
+        query: &ResolvedQuery,
+    ) -> Result<u64> {
+        self.check(scope, query)?;
+        let lake = Arc::clone(self);
+        let dataset = scope.dataset().clone();
+        let tenant = scope.municipality().as_str().to_owned();
+        let mut query = query.clone();
+        query.order.clear();
+        self.runtime
+            .run(async move {
+                let (_, frame) = lake.frame(&dataset, tenant, &query).await?;
+                Ok(u64::try_from(frame.count().await?).unwrap_or(u64::MAX))
+            })
+            .await
+    }
+
+    /// The logical plan of a scoped read: tenant partition files only, tenant predicate,
+    /// then the caller's filters, order, page and projection.
+    async fn frame(
+        self: &Arc<Self>,
+        dataset: &DatasetDef,
+        tenant: String,
+        query: &ResolvedQuery,
+    ) -> Result<(u64, DataFrame)> {
+        let table = self.at_version(dataset, query.version, query.as_of).await?;
+        let version = table.version().unwrap_or_default();
+        let tenant_column = dataset.tenant_column.as_str();
+        let files = tenant_files(&table, tenant_column, &tenant).await?;
+        let provider = table
+            .table_provider()
+            .with_file_paths(files.iter().map(ToString::to_string))
+            .await?;
+        let ctx = Self::session();
+        table.update_datafusion_session(&ctx.state())?;
+        let mut frame = ctx
+            .read_table(provider)?
+            .filter(ident(tenant_column).eq(lit(tenant)))?;
+        for filter in &query.filters {
+            frame = frame.filter(filter.to_expr())?;
+        }
+        let order = query
+            .order
+            .iter()
+            .map(|o| ident(&o.column).sort(!o.descending, o.descending))
+            .collect::<Vec<_>>();
+        if !order.is_empty() {
+            frame = frame.sort(order)?;
+        }
+        let skip = usize::try_from(query.offset).unwrap_or(usize::MAX);
+        let fetch = query
+            .limit
+            .map(|l| usize::try_from(l).unwrap_or(usize::MAX));
+        if skip > 0 || fetch.is_some() {
+            frame = frame.limit(skip, fetch)?;
+        }
+        frame = frame.select(query.select.iter().map(ident).collect::<Vec<_>>())?;
+        Ok((version, frame))
+    }
+
+    /// Defence in depth: the query was resolved for this scope's dataset and names only
+    /// columns the scope shows.
+    fn check(&self, scope: &AccessScope, query: &ResolvedQuery) -> Result<()> {
+        if query.dataset != scope.dataset().id.as_str() {
             return Err(Error::InvalidParameter {
                 parameter: "query",
                 reason: "query was resolved for another dataset".into(),
@@ -201,70 +316,7 @@ impl Lake {
                 valid: scope.visible_columns().join(", "),
             });
         }
-        let lake = Arc::clone(self);
-        let tenant = scope.municipality().as_str().to_owned();
-        let query = query.clone();
-        self.runtime
-            .run(async move { lake.start_scan(&dataset, tenant, query).await })
-            .await
-    }
-
-    async fn start_scan(
-        self: Arc<Self>,
-        dataset: &DatasetDef,
-        tenant: String,
-        query: ResolvedQuery,
-    ) -> Result<Scan> {
-        let table = self.at_version(dataset, query.version).await?;
-        let version = table.version().unwrap_or_default();
-        let tenant_column = dataset.tenant_column.as_str();
-        let files = tenant_files(&table, tenant_column, &tenant).await?;
-        let provider = table
-            .table_provider()
-            .with_file_paths(files.iter().map(ToString::to_string))
-            .await?;
-        let ctx = SessionContext::new_with_config(
-            SessionConfig::new()
-                .with_target_partitions(2)
-                .with_batch_size(8192),
-        );
-        table.update_datafusion_session(&ctx.state())?;
-        let mut frame = ctx
-            .read_table(provider)?
-            .filter(ident(tenant_column).eq(lit(tenant)))?;
-        for filter in &query.filters {
-            frame = frame.filter(filter.to_expr())?;
-        }
-        let order = query
-            .order
-            .iter()
-            .map(|o| ident(&o.column).sort(!o.descending, o.descending))
-            .collect::<Vec<_>>();
-        if !order.is_empty() {
-            frame = frame.sort(order)?;
-        }
-        let skip = usize::try_from(query.offset).unwrap_or(usize::MAX);
-        let fetch = usize::try_from(query.limit).unwrap_or(usize::MAX);
-        frame = frame
-            .limit(skip, Some(fetch))?
-            .select(query.select.iter().map(ident).collect::<Vec<_>>())?;
-        let mut stream = frame.execute_stream().await?;
-        let schema = stream.schema();
-        let (tx, rx) = mpsc::channel(SCAN_BUFFER_BATCHES);
-        tokio::spawn(async move {
-            while let Some(batch) = stream.next().await {
-                let stop = batch.is_err();
-                // A closed channel means the client went away: stop reading.
-                if tx.send(batch.map_err(Error::from)).await.is_err() || stop {
-                    break;
-                }
-            }
-        });
-        Ok(Scan {
-            version,
-            schema,
-            batches: rx,
-        })
+        Ok(())
     }
 
     /// The data files a scan in `scope` reads at the current version: only the files of
@@ -282,13 +334,38 @@ impl Lake {
             .await
     }
 
-    async fn at_version(
+    pub(crate) async fn at_version(
         self: &Arc<Self>,
         dataset: &DatasetDef,
         version: Option<u64>,
+        as_of: Option<DateTime<Utc>>,
     ) -> Result<DeltaTable> {
         let current = self.current(dataset).await?;
         let latest = current.version().unwrap_or_default();
+        if let Some(instant) = as_of {
+            let too_early = || Error::InvalidParameter {
+                parameter: "as_of",
+                reason: format!(
+                    "no table version was committed at or before {}; ask for a later instant (see /versions)",
+                    instant.to_rfc3339()
+                ),
+            };
+            let mut table = (*current).clone();
+            table
+                .load_with_datetime(instant)
+                .await
+                .map_err(|_| too_early())?;
+            // delta-rs answers an instant before the first commit with version 0.
+            let version = table.version().unwrap_or_default();
+            let committed = table
+                .snapshot()
+                .ok()
+                .and_then(|s| s.version_timestamp(version));
+            if committed.is_some_and(|ms| ms > instant.timestamp_millis()) {
+                return Err(too_early());
+            }
+            return Ok(table);
+        }
         match version {
             None => Ok((*current).clone()),
             Some(v) if v == latest => Ok((*current).clone()),
@@ -306,7 +383,7 @@ impl Lake {
 }
 
 /// Files of the tenant's partition, chosen from the Delta log's partition values.
-async fn tenant_files(
+pub(crate) async fn tenant_files(
     table: &DeltaTable,
     tenant_column: &str,
     tenant: &str,
@@ -316,7 +393,7 @@ async fn tenant_files(
         .await?)
 }
 
-fn version_error(requested: u64, latest: u64) -> Error {
+pub(crate) fn version_error(requested: u64, latest: u64) -> Error {
     Error::VersionNotAvailable {
         requested: i64::try_from(requested).unwrap_or(i64::MAX),
         earliest: 0,

@@ -9,12 +9,16 @@
 pub mod demo;
 pub mod encode;
 mod error;
+pub mod export;
+pub mod history;
 mod lake;
 pub mod predicate;
 pub mod query;
 mod runtime;
+mod xlsx;
 
 pub use error::{Error, Result};
+pub use history::VersionInfo;
 pub use lake::{Lake, Scan, TableInfo};
 pub use query::RowQuery;
 pub use runtime::LakeRuntime;

@@ -1,5 +1,6 @@
 //! Row queries: projection, filters, order and page, resolved against an access scope.
 
+use chrono::{DateTime, Utc};
 use dap_schema::{AccessScope, ColumnDef};
 
 use crate::predicate::{Filter, names};
@@ -21,10 +22,12 @@ pub struct RowQuery {
     pub order_by: Option<String>,
     /// Rows to skip (from a cursor).
     pub offset: u64,
-    /// Page size.
-    pub limit: u64,
+    /// Page size (1 to [`MAX_LIMIT`]); `None` reads every matching row (exports).
+    pub limit: Option<u64>,
     /// Table version to read; the current one when absent.
     pub version: Option<u64>,
+    /// Read the latest version committed at or before this instant.
+    pub as_of: Option<DateTime<Utc>>,
 }
 
 /// One sort key.
@@ -43,8 +46,9 @@ pub struct ResolvedQuery {
     /// The caller's order followed by the dataset's key columns as tie-break.
     pub order: Vec<OrderBy>,
     pub offset: u64,
-    pub limit: u64,
+    pub limit: Option<u64>,
     pub version: Option<u64>,
+    pub as_of: Option<DateTime<Utc>>,
 }
 
 impl RowQuery {
@@ -123,10 +127,16 @@ impl RowQuery {
                 });
             }
         }
-        if self.limit == 0 || self.limit > MAX_LIMIT {
+        if self.limit.is_some_and(|l| l == 0 || l > MAX_LIMIT) {
             return Err(Error::InvalidParameter {
                 parameter: "limit",
                 reason: format!("must be between 1 and {MAX_LIMIT}"),
+            });
+        }
+        if self.version.is_some() && self.as_of.is_some() {
+            return Err(Error::InvalidParameter {
+                parameter: "version",
+                reason: "give either version or as_of, not both".into(),
             });
         }
         Ok(ResolvedQuery {
@@ -137,6 +147,7 @@ impl RowQuery {
             offset: self.offset,
             limit: self.limit,
             version: self.version,
+            as_of: self.as_of,
         })
     }
 }
@@ -160,7 +171,7 @@ impl ResolvedQuery {
             .map(|o| format!("{}:{}", o.column, if o.descending { "desc" } else { "asc" }))
             .collect();
         format!(
-            "{}|{}|{}|{}|{}",
+            "{}|{}|{}|{}|{:?}",
             self.dataset,
             self.select.join(","),
             self.normalised_filter(),

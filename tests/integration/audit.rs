@@ -22,7 +22,7 @@ async fn a_read_is_audited_with_what_was_read() {
     assert_eq!(r.subject.as_deref(), Some("analyst"));
     assert_eq!(r.municipality.as_deref(), Some("0101"));
     assert_eq!(r.dataset.as_deref(), Some("oekonomi.posteringer"));
-    assert_eq!(r.table_version, Some(1));
+    assert_eq!(r.table_version, Some(2));
     assert_eq!(r.columns.as_deref(), Some("posteringsid,beloeb"));
     assert_eq!(r.filter.as_deref(), Some("aar eq 2024"));
     assert_eq!(r.rows_returned, Some(3));

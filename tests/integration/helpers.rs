@@ -190,6 +190,28 @@ impl TestApp {
         serde_json::from_slice::<Vec<Value>>(&json).expect("rows")
     }
 
+    /// The oracle at an older table version.
+    pub async fn oracle_at(&self, dataset: &str, version: u64, sql: &str) -> Vec<Value> {
+        let table = deltalake::open_table_with_version(self.lake_url(dataset), version)
+            .await
+            .expect("open version");
+        let ctx = SessionContext::new();
+        table
+            .update_datafusion_session(&ctx.state())
+            .expect("session");
+        ctx.register_table("t", table.table_provider().await.expect("provider"))
+            .expect("register");
+        let batches = ctx
+            .sql(sql)
+            .await
+            .expect("sql")
+            .collect()
+            .await
+            .expect("collect");
+        let json = dap_lake::encode::json_array(&batches).expect("json");
+        serde_json::from_slice::<Vec<Value>>(&json).expect("rows")
+    }
+
     /// Audit records of one request.
     pub async fn audit_of(&self, answer: &Answer) -> Vec<dap_schema::entity::audit_event::Model> {
         self.state

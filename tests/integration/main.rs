@@ -3,6 +3,7 @@
 
 mod audit;
 mod control_plane;
+mod export;
 mod helpers;
 mod isolation;
 mod openapi;

@@ -112,7 +112,7 @@ async fn bad_parameters_get_400_that_says_how_to_fix_them() {
         ("limit=10001", "between 1 and 10000"),
         (
             "where=aar",
-            "valid parameters: select, filter, order_by, limit, cursor, municipality",
+            "valid parameters: select, filter, order_by, limit, cursor, version, as_of, municipality",
         ),
     ];
     for (query, hint) in cases {

@@ -1,5 +1,6 @@
 //! `/api/v1/datasets`: the catalogue the caller may see, one dataset's schema, and rows.
 
+mod export;
 mod params;
 mod rows;
 
@@ -22,7 +23,10 @@ use crate::startup::AppState;
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list_datasets)
         .service(describe_dataset)
-        .service(rows::read_rows);
+        .service(rows::read_rows)
+        .service(export::export_rows)
+        .service(export::changes)
+        .service(export::versions);
 }
 
 /// Danish and English text.
@@ -175,7 +179,7 @@ async fn describe_dataset(
     let id = id.into_inner();
     let work = async {
         let params = params::Params::parse(req.query_string(), &["municipality"])?;
-        let scope = state.scope(&principal, &id, params.municipality.as_deref())?;
+        let scope = state.scope(&principal, &id, params.text("municipality").as_deref())?;
         let info = state.lake.table_info(&scope).await?;
         let dataset = scope.dataset();
         let detail = DatasetDetail {

@@ -1,17 +1,18 @@
 //! Query-string parsing for dataset routes. Unknown or repeated parameters are refused
-//! with a message that lists the valid ones; only `filter` may repeat.
+//! with a message that lists the valid ones; only `filter` may repeat; an empty value
+//! counts as absent.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
 
 use crate::error::ApiError;
 
-/// Parameters of the dataset routes.
+/// Parameters of one request, checked against the route's allowed names.
 #[derive(Debug, Default)]
 pub struct Params {
-    pub select: Option<String>,
+    values: HashMap<String, String>,
     pub filters: Vec<String>,
-    pub order_by: Option<String>,
-    pub limit: Option<u64>,
-    pub cursor: Option<String>,
-    pub municipality: Option<String>,
 }
 
 impl Params {
@@ -26,35 +27,19 @@ impl Params {
                     allowed.join(", ")
                 )));
             }
-            let value = value.into_owned();
-            // An empty value is the same as leaving the parameter out.
             if value.is_empty() {
                 continue;
             }
-            let slot = match key.as_ref() {
-                "filter" => {
-                    params.filters.push(value);
-                    continue;
-                }
-                "limit" => {
-                    let limit = value.parse().map_err(|_| {
-                        ApiError::InvalidParameter(format!(
-                            "limit must be a whole number from 1 to {}",
-                            dap_lake::query::MAX_LIMIT
-                        ))
-                    })?;
-                    if params.limit.replace(limit).is_some() {
-                        return Err(repeated("limit"));
-                    }
-                    continue;
-                }
-                "select" => &mut params.select,
-                "order_by" => &mut params.order_by,
-                "cursor" => &mut params.cursor,
-                _ => &mut params.municipality,
-            };
-            if slot.replace(value).is_some() {
-                return Err(repeated(&key));
+            if key == "filter" {
+                params.filters.push(value.into_owned());
+            } else if params
+                .values
+                .insert(key.to_string(), value.into_owned())
+                .is_some()
+            {
+                return Err(ApiError::InvalidParameter(format!(
+                    "query parameter '{key}' is given more than once; give it once"
+                )));
             }
         }
         if params.filters.len() > 50 {
@@ -64,12 +49,53 @@ impl Params {
         }
         Ok(params)
     }
-}
 
-fn repeated(key: &str) -> ApiError {
-    ApiError::InvalidParameter(format!(
-        "query parameter '{key}' is given more than once; give it once"
-    ))
+    /// A text parameter.
+    pub fn text(&self, name: &str) -> Option<String> {
+        self.values.get(name).cloned()
+    }
+
+    /// A whole-number parameter.
+    pub fn number(&self, name: &str) -> Result<Option<u64>, ApiError> {
+        self.values
+            .get(name)
+            .map(|v| {
+                v.parse().map_err(|_| {
+                    ApiError::InvalidParameter(format!(
+                        "{name} must be a whole number, e.g. {name}=3"
+                    ))
+                })
+            })
+            .transpose()
+    }
+
+    /// An RFC 3339 timestamp parameter.
+    pub fn timestamp(&self, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
+        self.values
+            .get(name)
+            .map(|v| {
+                DateTime::parse_from_rfc3339(v)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(|_| {
+                        ApiError::InvalidParameter(format!(
+                            "{name} must be an RFC 3339 timestamp, e.g. {name}=2026-01-31T12:00:00Z"
+                        ))
+                    })
+            })
+            .transpose()
+    }
+
+    /// A `true`/`false` parameter.
+    pub fn flag(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.values.get(name).map(String::as_str) {
+            None => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(_) => Err(ApiError::InvalidParameter(format!(
+                "{name} must be true or false"
+            ))),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -83,36 +109,43 @@ mod tests {
         "limit",
         "cursor",
         "municipality",
+        "as_of",
+        "bom",
     ];
 
     #[test]
     fn parameters_parse_and_filters_repeat() {
         let p = Params::parse(
-            "select=a,b&filter=aar:eq:2024&filter=koen:in:K,M&limit=5&order_by=aar:desc",
+            "select=a,b&filter=aar:eq:2024&filter=koen:in:K,M&limit=5&order_by=aar:desc&as_of=2026-01-01T00:00:00Z&bom=true&cursor=",
             ALL,
-        );
-        let p = p.unwrap_or_default();
-        assert_eq!(p.select.as_deref(), Some("a,b"));
+        )
+        .unwrap_or_default();
+        assert_eq!(p.text("select").as_deref(), Some("a,b"));
         assert_eq!(p.filters, vec!["aar:eq:2024", "koen:in:K,M"]);
-        assert_eq!(p.limit, Some(5));
-        assert_eq!(p.order_by.as_deref(), Some("aar:desc"));
+        assert_eq!(p.number("limit").ok().flatten(), Some(5));
+        assert_eq!(p.text("order_by").as_deref(), Some("aar:desc"));
+        assert!(p.timestamp("as_of").ok().flatten().is_some());
+        assert_eq!(p.flag("bom").ok().flatten(), Some(true));
+        assert_eq!(p.text("cursor"), None);
     }
 
     #[test]
     fn unknown_repeated_and_bad_parameters_are_refused() {
         for query in [
             "where=x",
-            "limit=a",
             "limit=1&limit=2",
             "select=a&select=b",
             "token=abc",
         ] {
-            let error = Params::parse(query, ALL)
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default();
-            assert!(!error.is_empty(), "{query} should be refused");
+            assert!(
+                Params::parse(query, ALL).is_err(),
+                "{query} should be refused"
+            );
         }
+        let p = Params::parse("limit=a&as_of=yesterday&bom=yes", ALL).unwrap_or_default();
+        assert!(p.number("limit").is_err());
+        assert!(p.timestamp("as_of").is_err());
+        assert!(p.flag("bom").is_err());
         let message = Params::parse("access_token=x", ALL)
             .err()
             .map(|e| e.to_string())

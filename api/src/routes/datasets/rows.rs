@@ -22,6 +22,8 @@ const PARAMS: &[&str] = &[
     "order_by",
     "limit",
     "cursor",
+    "version",
+    "as_of",
     "municipality",
 ];
 
@@ -55,6 +57,8 @@ pub struct RowsPage {
         ("order_by" = Option<String>, Query, description = "Comma-separated `column[:asc|:desc]`; key columns are appended", example = "beloeb:desc"),
         ("limit" = Option<u64>, Query, minimum = 1, maximum = 10000, description = "Page size (default 100)", example = 100),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page, unchanged"),
+        ("version" = Option<u64>, Query, description = "Read this table version (time travel); see /versions", example = 1),
+        ("as_of" = Option<String>, Query, format = DateTime, description = "Read the version current at this RFC 3339 instant"),
         ("municipality" = Option<String>, Query, description = "Municipality code to act for, when the token grants several", example = "0101"),
     ),
     responses(
@@ -87,18 +91,25 @@ async fn page(
     query: &str,
 ) -> Result<(HttpResponse, AuditFacts), ApiError> {
     let params = Params::parse(query, PARAMS)?;
-    let scope = state.scope(principal, id, params.municipality.as_deref())?;
+    let scope = state.scope(principal, id, params.text("municipality").as_deref())?;
     let mut resolved = RowQuery {
-        select: params.select,
-        filters: params.filters,
-        order_by: params.order_by,
+        select: params.text("select"),
+        filters: params.filters.clone(),
+        order_by: params.text("order_by"),
         offset: 0,
-        limit: params.limit.unwrap_or(DEFAULT_LIMIT),
-        version: None,
+        limit: Some(params.number("limit")?.unwrap_or(DEFAULT_LIMIT)),
+        version: params.number("version")?,
+        as_of: params.timestamp("as_of")?,
     }
     .resolve(&scope)?;
-    let query_hash = CursorSigner::query_hash(&resolved.fingerprint());
-    if let Some(token) = params.cursor.as_deref() {
+    // The requested version or instant is part of the query a cursor is bound to.
+    let query_hash = CursorSigner::query_hash(&format!(
+        "{}|{:?}|{:?}",
+        resolved.fingerprint(),
+        resolved.version,
+        resolved.as_of
+    ));
+    if let Some(token) = params.text("cursor").as_deref() {
         let cursor = state.cursors.verify(token)?;
         if cursor.d != id
             || cursor.s != scope.subject()
@@ -111,14 +122,16 @@ async fn page(
         }
         resolved.offset = cursor.o;
         resolved.version = Some(cursor.v);
+        resolved.as_of = None;
     }
+    let limit = resolved.limit.unwrap_or(DEFAULT_LIMIT);
     // One row more than the page tells whether there is a next page.
     let mut fetch = resolved.clone();
-    fetch.limit += 1;
+    fetch.limit = Some(limit + 1);
     let scan = state.lake.scan(&scope, &fetch).await?;
     let (version, schema) = (scan.version, scan.schema.clone());
     let mut batches = scan.collect_page().await?;
-    let page_size = usize::try_from(resolved.limit).unwrap_or(usize::MAX);
+    let page_size = usize::try_from(limit).unwrap_or(usize::MAX);
     let has_more = encode::row_count(&batches) > page_size;
     if has_more {
         let all = concat_batches(&schema, &batches).map_err(dap_lake::Error::from)?;
@@ -135,7 +148,7 @@ async fn page(
             q: query_hash,
             s: scope.subject().to_owned(),
             m: scope.municipality().to_string(),
-            o: resolved.offset + resolved.limit,
+            o: resolved.offset + limit,
         })?)
     } else {
         None

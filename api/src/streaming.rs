@@ -1,0 +1,105 @@
+//! Streaming response bodies that end with an audit record.
+//!
+//! An export is audited twice: before the first byte (in [`AppState::audited`], which
+//! fails the request if the record cannot be written) and when the stream ends, with
+//! the number of rows sent. If the closing record cannot be written the stream ends
+//! with an error, so the client never sees a complete, unaudited download.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use actix_web::web;
+use bytes::Bytes;
+use dap_auth::Principal;
+use dap_lake::export::Export;
+use dap_schema::AuditOutcome;
+use futures::Stream;
+
+use crate::audit::{AuditFacts, RequestContext};
+use crate::startup::AppState;
+
+enum Phase {
+    Streaming,
+    Done,
+}
+
+struct State {
+    export: Export,
+    app: web::Data<AppState>,
+    ctx: RequestContext,
+    principal: Arc<Principal>,
+    dataset: String,
+    facts: AuditFacts,
+    phase: Phase,
+}
+
+/// The body of an export response.
+pub fn audited_body(
+    export: Export,
+    app: web::Data<AppState>,
+    ctx: RequestContext,
+    principal: Principal,
+    dataset: String,
+    facts: AuditFacts,
+) -> impl Stream<Item = Result<Bytes, actix_web::Error>> {
+    let state = State {
+        export,
+        app,
+        ctx,
+        principal: Arc::new(principal),
+        dataset,
+        facts,
+        phase: Phase::Streaming,
+    };
+    futures::stream::unfold(state, |mut state| async move {
+        if let Phase::Done = state.phase {
+            return None;
+        }
+        match state.export.chunks.recv().await {
+            Some(Ok(chunk)) => Some((Ok(chunk), state)),
+            Some(Err(error)) => {
+                tracing::error!(%error, "export failed while streaming");
+                let _ = close(&state, AuditOutcome::Failed, "export_failed").await;
+                state.phase = Phase::Done;
+                Some((
+                    Err(actix_web::error::ErrorInternalServerError("export failed")),
+                    state,
+                ))
+            }
+            None => {
+                state.phase = Phase::Done;
+                match close(&state, AuditOutcome::Allowed, "export_completed").await {
+                    Ok(()) => None,
+                    Err(error) => {
+                        tracing::error!(%error, "closing audit record could not be written");
+                        Some((
+                            Err(actix_web::error::ErrorInternalServerError(
+                                "audit unavailable",
+                            )),
+                            state,
+                        ))
+                    }
+                }
+            }
+        }
+    })
+}
+
+async fn close(
+    state: &State,
+    outcome: AuditOutcome,
+    reason: &str,
+) -> Result<(), dap_schema::Error> {
+    let mut record = state.ctx.record(Some(&state.principal), outcome);
+    record.dataset = Some(state.dataset.clone());
+    record.municipality = state.facts.municipality.clone();
+    record.table_version = state
+        .facts
+        .table_version
+        .and_then(|v| i64::try_from(v).ok());
+    record.columns = state.facts.columns.clone();
+    record.filter = state.facts.filter.clone();
+    record.rows_returned = i64::try_from(state.export.rows.load(Ordering::Relaxed)).ok();
+    record.reason = Some(reason.to_owned());
+    state.app.control.append_audit(&record).await
+}

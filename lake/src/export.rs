@@ -1,0 +1,448 @@
+//! Streaming exports: a scan's batches encoded chunk by chunk on the lake runtime and
+//! handed over through a bounded channel, so memory per export stays bounded whatever
+//! the table size (XLSX is the exception: a workbook is built whole, and is limited to
+//! a sheet's rows).
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use arrow::csv::WriterBuilder as CsvWriterBuilder;
+use arrow::csv::writer::{QuoteStyle, Terminator};
+use arrow::ipc::writer::StreamWriter;
+use arrow::json::WriterBuilder as JsonWriterBuilder;
+use arrow::json::writer::{JsonArray, LineDelimited};
+use bytes::Bytes;
+use deltalake::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use deltalake::arrow::compute::cast;
+use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use futures::StreamExt;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use tokio::sync::mpsc;
+
+use crate::{Error, Result, Scan};
+
+/// Rows of one XLSX sheet, header included.
+pub const XLSX_MAX_ROWS: u64 = 1_048_576;
+const CHUNKS_BUFFERED: usize = 4;
+/// Parquet row groups are closed at this many rows, bounding the writer's buffer.
+const PARQUET_ROW_GROUP: usize = 64 * 1024;
+
+/// CSV dialect options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CsvOptions {
+    pub delimiter: u8,
+    /// Write decimals and floats with `,` (Danish Excel).
+    pub decimal_comma: bool,
+    /// Start with a UTF-8 byte-order mark so Excel detects the encoding.
+    pub bom: bool,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        Self {
+            delimiter: b',',
+            decimal_comma: false,
+            bom: false,
+        }
+    }
+}
+
+/// An export format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Ndjson,
+    Csv(CsvOptions),
+    Parquet,
+    /// Arrow IPC stream format.
+    Arrow,
+    Xlsx,
+}
+
+impl Format {
+    /// Names accepted in `format=`.
+    pub const NAMES: &'static str = "json, ndjson, csv, parquet, arrow, xlsx";
+
+    /// The format called `name` (CSV with default options).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "json" => Self::Json,
+            "ndjson" => Self::Ndjson,
+            "csv" => Self::Csv(CsvOptions::default()),
+            "parquet" => Self::Parquet,
+            "arrow" => Self::Arrow,
+            "xlsx" => Self::Xlsx,
+            _ => return None,
+        })
+    }
+
+    /// The format for a media type, as sent in `Accept`.
+    pub fn from_media_type(media: &str) -> Option<Self> {
+        Some(match media {
+            "application/json" => Self::Json,
+            "application/x-ndjson" | "application/jsonl" => Self::Ndjson,
+            "text/csv" => Self::Csv(CsvOptions::default()),
+            "application/vnd.apache.parquet" | "application/x-parquet" => Self::Parquet,
+            "application/vnd.apache.arrow.stream" => Self::Arrow,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => Self::Xlsx,
+            _ => return None,
+        })
+    }
+
+    /// Response media type.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Json => "application/json",
+            Self::Ndjson => "application/x-ndjson",
+            Self::Csv(_) => "text/csv; charset=utf-8",
+            Self::Parquet => "application/vnd.apache.parquet",
+            Self::Arrow => "application/vnd.apache.arrow.stream",
+            Self::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        }
+    }
+
+    /// File name extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Ndjson => "ndjson",
+            Self::Csv(_) => "csv",
+            Self::Parquet => "parquet",
+            Self::Arrow => "arrows",
+            Self::Xlsx => "xlsx",
+        }
+    }
+}
+
+/// An export under way: encoded chunks arrive on `chunks`; `rows` counts rows encoded.
+#[derive(Debug)]
+pub struct Export {
+    pub version: u64,
+    pub chunks: mpsc::Receiver<Result<Bytes>>,
+    pub rows: Arc<AtomicU64>,
+}
+
+/// Encodes `scan` as `format` on the current (lake) runtime.
+pub fn encode(scan: Scan, format: Format) -> Export {
+    let (tx, rx) = mpsc::channel(CHUNKS_BUFFERED);
+    let rows = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&rows);
+    let version = scan.version;
+    tokio::spawn(async move {
+        if let Err(error) = run(scan, format, &tx, &counter).await {
+            let _ = tx.send(Err(error)).await;
+        }
+    });
+    Export {
+        version,
+        chunks: rx,
+        rows,
+    }
+}
+
+/// A `Write` whose bytes are taken out after each batch.
+#[derive(Clone, Default)]
+struct Sink(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("sink poisoned"))?
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Sink {
+    fn take(&self) -> Bytes {
+        self.0
+            .lock()
+            .map(|mut b| Bytes::from(std::mem::take(&mut *b)))
+            .unwrap_or_default()
+    }
+}
+
+enum Encoder {
+    Json { first: bool },
+    Ndjson,
+    Csv { options: CsvOptions, header: bool },
+    Parquet(ArrowWriter<Sink>),
+    Arrow(StreamWriter<Sink>),
+    Xlsx(Box<crate::xlsx::Sheet>),
+}
+
+async fn run(
+    mut scan: Scan,
+    format: Format,
+    tx: &mpsc::Sender<Result<Bytes>>,
+    rows: &AtomicU64,
+) -> Result<()> {
+    let sink = Sink::default();
+    let schema = csv_schema(&scan.schema, format);
+    let mut encoder = match format {
+        Format::Json => Encoder::Json { first: true },
+        Format::Ndjson => Encoder::Ndjson,
+        Format::Csv(options) => Encoder::Csv {
+            options,
+            header: true,
+        },
+        Format::Parquet => {
+            let props = WriterProperties::builder()
+                .set_compression(Compression::ZSTD(ZstdLevel::default()))
+                .set_max_row_group_row_count(Some(PARQUET_ROW_GROUP))
+                .build();
+            Encoder::Parquet(ArrowWriter::try_new(
+                sink.clone(),
+                Arc::clone(&scan.schema),
+                Some(props),
+            )?)
+        }
+        Format::Arrow => Encoder::Arrow(StreamWriter::try_new(sink.clone(), &scan.schema)?),
+        Format::Xlsx => Encoder::Xlsx(Box::new(crate::xlsx::Sheet::new(&scan.schema)?)),
+    };
+    if let Format::Csv(CsvOptions { bom: true, .. }) = format {
+        sink.clone().write_all("\u{feff}".as_bytes())?;
+    }
+    if matches!(format, Format::Json) {
+        sink.clone().write_all(b"[")?;
+    }
+    while let Some(batch) = scan.next().await {
+        let batch = batch?;
+        rows.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+        match &mut encoder {
+            Encoder::Json { first } => {
+                let mut body = Vec::new();
+                {
+                    let mut writer = JsonWriterBuilder::new()
+                        .with_explicit_nulls(true)
+                        .build::<_, JsonArray>(&mut body);
+                    writer.write(&batch)?;
+                    writer.finish()?;
+                }
+                // Splice each batch's array into one array.
+                if let (Some(b'['), Some(b']')) = (body.first(), body.last()) {
+                    let inner = &body[1..body.len() - 1];
+                    if !inner.is_empty() {
+                        if !*first {
+                            sink.clone().write_all(b",")?;
+                        }
+                        sink.clone().write_all(inner)?;
+                        *first = false;
+                    }
+                }
+            }
+            Encoder::Ndjson => {
+                let mut writer = JsonWriterBuilder::new()
+                    .with_explicit_nulls(true)
+                    .build::<_, LineDelimited>(sink.clone());
+                writer.write(&batch)?;
+                writer.finish()?;
+            }
+            Encoder::Csv { options, header } => {
+                let batch = if options.decimal_comma {
+                    decimal_comma(&batch, &schema)?
+                } else {
+                    batch
+                };
+                let mut writer = CsvWriterBuilder::new()
+                    .with_header(*header)
+                    .with_delimiter(options.delimiter)
+                    .with_line_terminator(Terminator::CRLF)
+                    .with_quote_style(QuoteStyle::Necessary)
+                    .build(sink.clone());
+                writer.write(&batch)?;
+                *header = false;
+            }
+            Encoder::Parquet(writer) => {
+                writer.write(&batch)?;
+            }
+            Encoder::Arrow(writer) => writer.write(&batch)?,
+            Encoder::Xlsx(sheet) => sheet.append(&batch)?,
+        }
+        let chunk = sink.take();
+        if !chunk.is_empty() && tx.send(Ok(chunk)).await.is_err() {
+            return Ok(()); // the client went away
+        }
+    }
+    match encoder {
+        Encoder::Json { .. } => sink.clone().write_all(b"]")?,
+        Encoder::Csv {
+            options,
+            header: true,
+        } => {
+            // No rows: still send the header line.
+            let empty = RecordBatch::new_empty(Arc::clone(&schema));
+            let mut writer = CsvWriterBuilder::new()
+                .with_header(true)
+                .with_delimiter(options.delimiter)
+                .with_line_terminator(Terminator::CRLF)
+                .build(sink.clone());
+            writer.write(&empty)?;
+        }
+        Encoder::Parquet(writer) => {
+            writer.close()?;
+        }
+        Encoder::Arrow(mut writer) => writer.finish()?,
+        Encoder::Xlsx(sheet) => sink.clone().write_all(&sheet.finish()?)?,
+        _ => {}
+    }
+    let chunk = sink.take();
+    if !chunk.is_empty() {
+        let _ = tx.send(Ok(chunk)).await;
+    }
+    Ok(())
+}
+
+/// With decimal comma, numeric non-integer columns are written as text.
+fn csv_schema(schema: &SchemaRef, format: Format) -> SchemaRef {
+    match format {
+        Format::Csv(CsvOptions {
+            decimal_comma: true,
+            ..
+        }) => Arc::new(Schema::new(
+            schema
+                .fields()
+                .iter()
+                .map(|f| {
+                    if is_fractional(f.data_type()) {
+                        Field::new(f.name(), DataType::Utf8, f.is_nullable())
+                    } else {
+                        f.as_ref().clone()
+                    }
+                })
+                .collect::<Vec<_>>(),
+        )),
+        _ => Arc::clone(schema),
+    }
+}
+
+fn is_fractional(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Float32
+            | DataType::Float64
+            | DataType::Decimal128(_, _)
+            | DataType::Decimal256(_, _)
+    )
+}
+
+fn decimal_comma(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|column| {
+            if !is_fractional(column.data_type()) {
+                return Ok(Arc::clone(column));
+            }
+            let text = cast(column, &DataType::Utf8)?;
+            let text = text.as_string::<i32>();
+            let replaced: deltalake::arrow::array::StringArray = text
+                .iter()
+                .map(|v| v.map(|s| s.replace('.', ",")))
+                .collect();
+            Ok(Arc::new(replaced) as ArrayRef)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
+}
+
+impl From<parquet::errors::ParquetError> for Error {
+    fn from(e: parquet::errors::ParquetError) -> Self {
+        Error::Encode(e.to_string())
+    }
+}
+
+impl crate::Lake {
+    /// Exports every row `query` selects within `scope`, encoded as `format`.
+    pub async fn export(
+        self: &Arc<Self>,
+        scope: &dap_schema::AccessScope,
+        query: &crate::query::ResolvedQuery,
+        format: Format,
+    ) -> Result<Export> {
+        if format == Format::Xlsx {
+            let rows = self.count(scope, query).await?;
+            if rows >= XLSX_MAX_ROWS {
+                return Err(Error::TooLargeForXlsx {
+                    rows,
+                    max: XLSX_MAX_ROWS,
+                });
+            }
+        }
+        let scan = self.scan(scope, query).await?;
+        self.runtime()
+            .run(async move { Ok(encode(scan, format)) })
+            .await
+    }
+
+    /// Exports the scope's changed rows between two versions, encoded as `format`.
+    pub async fn export_changes(
+        self: &Arc<Self>,
+        scope: &dap_schema::AccessScope,
+        from: u64,
+        to: Option<u64>,
+        select: &[String],
+        format: Format,
+    ) -> Result<Export> {
+        let scan = self.changes(scope, from, to, select).await?;
+        self.runtime()
+            .run(async move { Ok(encode(scan, format)) })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_resolve_by_name_and_media_type() {
+        for name in Format::NAMES.split(", ") {
+            let format = Format::from_name(name).expect("named format");
+            assert_eq!(
+                Format::from_media_type(
+                    format.content_type().split(';').next().unwrap_or_default()
+                ),
+                Some(format)
+            );
+        }
+        assert_eq!(Format::from_name("xml"), None);
+    }
+
+    #[test]
+    fn decimal_comma_rewrites_only_fractional_columns() {
+        use deltalake::arrow::array::{Decimal128Array, Int32Array};
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("n", DataType::Int32, false),
+            Field::new("d", DataType::Decimal128(10, 2), true),
+        ]));
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(Int32Array::from(vec![1, 2])),
+                Arc::new(
+                    Decimal128Array::from(vec![Some(12345), None])
+                        .with_precision_and_scale(10, 2)
+                        .expect("decimal"),
+                ),
+            ],
+        )
+        .expect("batch");
+        let format = Format::Csv(CsvOptions {
+            delimiter: b';',
+            decimal_comma: true,
+            bom: true,
+        });
+        let out = decimal_comma(&batch, &csv_schema(&schema, format)).expect("rewrite");
+        assert_eq!(out.column(1).as_string::<i32>().value(0), "123,45");
+        assert!(out.column(1).is_null(1));
+        assert_eq!(out.column(0).data_type(), &DataType::Int32);
+    }
+}
