@@ -8,6 +8,7 @@ pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod openapi;
+pub mod pull;
 pub mod routes;
 pub mod settings;
 pub mod startup;

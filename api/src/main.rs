@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use dap_api::demo::{self, DemoOptions};
+use dap_api::pull::{MirrorFormat, PullOptions, pull};
 use dap_api::{Application, Settings, telemetry};
 use dap_auth::DevIssuer;
 use dap_schema::{MunicipalityCode, NsisLevel};
@@ -41,6 +42,28 @@ enum Command {
         bind: Option<SocketAddr>,
         #[arg(long)]
         database_url: Option<String>,
+    },
+    /// Mirror a dataset into a local Delta table (or Parquet files): a full export the
+    /// first time, only the changes on every later run.
+    Pull {
+        /// dap's base URL, e.g. http://127.0.0.1:8080
+        #[arg(long)]
+        server: url::Url,
+        /// Bearer token (or set DAP_TOKEN).
+        #[arg(long, env = "DAP_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Dataset id, e.g. oekonomi.posteringer
+        #[arg(long)]
+        dataset: String,
+        /// Directory of the mirror.
+        #[arg(long)]
+        into: PathBuf,
+        /// delta (default) or parquet.
+        #[arg(long, default_value = "delta")]
+        format: String,
+        /// Municipality code, when the token grants several.
+        #[arg(long)]
+        municipality: Option<String>,
     },
     /// Print the OpenAPI document (the committed openapi/openapi.json).
     Openapi,
@@ -104,6 +127,31 @@ async fn main() -> anyhow::Result<()> {
             let app = Application::build(settings).await?;
             tracing::info!(port = app.port(), "dap is serving");
             app.run_until_stopped().await?;
+        }
+        Command::Pull {
+            server,
+            token,
+            dataset,
+            into,
+            format,
+            municipality,
+        } => {
+            let format = match format.as_str() {
+                "delta" => MirrorFormat::Delta,
+                "parquet" => MirrorFormat::Parquet,
+                other => bail!("--format {other}: use delta or parquet"),
+            };
+            let options = PullOptions {
+                server,
+                token,
+                dataset,
+                into,
+                format,
+                municipality,
+                progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            };
+            let report = pull(&options).await?;
+            println!("{}", serde_json::to_string(&report)?);
         }
         Command::Openapi => print!("{}", dap_api::openapi::document_json()?),
         Command::Token {

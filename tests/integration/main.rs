@@ -7,5 +7,6 @@ mod export;
 mod helpers;
 mod isolation;
 mod openapi;
+mod pull;
 mod rows;
 mod tokens;
