@@ -179,8 +179,9 @@ impl Lake {
                 let frame = ctx
                     .read_table(Arc::new(DeltaCdfTableProvider::try_new(cdf)?))?
                     .filter(ident(&dataset.tenant_column).eq(lit(tenant)))?
-                    .sort(order)?
-                    .select(columns.iter().map(ident).collect::<Vec<_>>())?;
+                    .sort(order)?;
+                let projection = crate::lake::plain_columns(&frame, &columns);
+                let frame = frame.select(projection)?;
                 Ok(Scan::start(to, frame.execute_stream().await?))
             })
             .await

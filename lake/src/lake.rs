@@ -8,10 +8,13 @@ use std::task::{Context, Poll};
 
 use chrono::{DateTime, TimeZone, Utc};
 use dap_schema::{AccessScope, DatasetDef};
+use deltalake::arrow::datatypes::DataType;
 use deltalake::arrow::datatypes::SchemaRef;
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::datafusion::execution::SendableRecordBatchStream;
-use deltalake::datafusion::prelude::{DataFrame, SessionConfig, SessionContext, ident, lit};
+use deltalake::datafusion::prelude::{
+    DataFrame, Expr, SessionConfig, SessionContext, cast, ident, lit,
+};
 use deltalake::{DeltaTable, FilterOp, FilterValue};
 use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
@@ -290,7 +293,8 @@ impl Lake {
         if skip > 0 || fetch.is_some() {
             frame = frame.limit(skip, fetch)?;
         }
-        frame = frame.select(query.select.iter().map(ident).collect::<Vec<_>>())?;
+        let columns = plain_columns(&frame, &query.select);
+        frame = frame.select(columns)?;
         Ok((version, frame))
     }
 
@@ -379,6 +383,37 @@ impl Lake {
                 Ok(table)
             }
         }
+    }
+}
+
+/// Projection of `columns` with plain Arrow types: dictionary-encoded partition values
+/// and view types are cast to their plain forms, which every client reads (pandas, for
+/// one, cannot turn a stream of per-file dictionaries into a categorical).
+pub(crate) fn plain_columns(frame: &DataFrame, columns: &[String]) -> Vec<Expr> {
+    let schema = frame.schema();
+    columns
+        .iter()
+        .map(|c| {
+            let target = schema
+                .field_with_unqualified_name(c)
+                .ok()
+                .and_then(|f| plain_type(f.data_type()));
+            match target {
+                Some(t) => cast(ident(c), t).alias(c),
+                None => ident(c),
+            }
+        })
+        .collect()
+}
+
+fn plain_type(t: &DataType) -> Option<DataType> {
+    match t {
+        DataType::Dictionary(_, value) => {
+            Some(plain_type(value).unwrap_or_else(|| value.as_ref().clone()))
+        }
+        DataType::Utf8View => Some(DataType::Utf8),
+        DataType::BinaryView => Some(DataType::Binary),
+        _ => None,
     }
 }
 

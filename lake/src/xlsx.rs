@@ -1,15 +1,24 @@
 //! XLSX export with `rust_xlsxwriter` in constant-memory mode (rows go to a temporary
 //! file as they are written; the finished workbook is returned as bytes).
 
-use deltalake::arrow::array::{Array, AsArray, RecordBatch};
+use std::sync::Arc;
+
+use deltalake::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use deltalake::arrow::compute::cast;
-use deltalake::arrow::datatypes::{DataType, Date32Type, Float64Type, Int32Type, SchemaRef};
+use deltalake::arrow::datatypes::{DataType, Date32Type, Float64Type, SchemaRef};
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
 
 use crate::{Error, Result};
 
 /// Days from Excel's epoch (1899-12-30) to 1970-01-01.
 const EXCEL_UNIX_EPOCH: f64 = 25_569.0;
+
+/// A column's values, converted once per batch.
+enum Cells {
+    Number(ArrayRef),
+    Date(ArrayRef),
+    Text(ArrayRef),
+}
 
 /// One worksheet being filled batch by batch.
 pub(crate) struct Sheet {
@@ -48,52 +57,52 @@ impl Sheet {
                 max: crate::export::XLSX_MAX_ROWS,
             });
         }
+        // Constant-memory mode flushes a row once a later row is written: write row by row.
+        let columns = batch
+            .columns()
+            .iter()
+            .map(|array| {
+                Ok(match array.data_type() {
+                    DataType::Int8
+                    | DataType::Int16
+                    | DataType::Int32
+                    | DataType::Int64
+                    | DataType::UInt8
+                    | DataType::UInt16
+                    | DataType::UInt32
+                    | DataType::UInt64
+                    | DataType::Float32
+                    | DataType::Float64
+                    | DataType::Decimal128(_, _) => Cells::Number(cast(array, &DataType::Float64)?),
+                    DataType::Date32 => Cells::Date(Arc::clone(array)),
+                    _ => Cells::Text(cast(array, &DataType::Utf8)?),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         let worksheet = self.workbook.worksheet_from_index(0).map_err(xlsx)?;
-        for (c, array) in batch.columns().iter().enumerate() {
-            let col = column(c)?;
-            match array.data_type() {
-                DataType::Int32 => {
-                    let values = array.as_primitive::<Int32Type>();
-                    for i in (0..values.len()).filter(|i| values.is_valid(*i)) {
+        for i in 0..batch.num_rows() {
+            let row = self.next_row + u32::try_from(i).unwrap_or(u32::MAX);
+            for (c, cells) in columns.iter().enumerate() {
+                let col = column(c)?;
+                match cells {
+                    Cells::Number(a) if a.is_valid(i) => {
                         worksheet
-                            .write_number(self.next_row + i as u32, col, f64::from(values.value(i)))
+                            .write_number(row, col, a.as_primitive::<Float64Type>().value(i))
                             .map_err(xlsx)?;
                     }
-                }
-                DataType::Int64
-                | DataType::Float64
-                | DataType::Decimal128(_, _)
-                | DataType::Float32 => {
-                    let values = cast(array, &DataType::Float64)?;
-                    let values = values.as_primitive::<Float64Type>();
-                    for i in (0..values.len()).filter(|i| values.is_valid(*i)) {
+                    Cells::Date(a) if a.is_valid(i) => {
+                        let serial =
+                            f64::from(a.as_primitive::<Date32Type>().value(i)) + EXCEL_UNIX_EPOCH;
                         worksheet
-                            .write_number(self.next_row + i as u32, col, values.value(i))
+                            .write_number_with_format(row, col, serial, &self.date)
                             .map_err(xlsx)?;
                     }
-                }
-                DataType::Date32 => {
-                    let values = array.as_primitive::<Date32Type>();
-                    for i in (0..values.len()).filter(|i| values.is_valid(*i)) {
-                        let serial = f64::from(values.value(i)) + EXCEL_UNIX_EPOCH;
+                    Cells::Text(a) if a.is_valid(i) => {
                         worksheet
-                            .write_number_with_format(
-                                self.next_row + i as u32,
-                                col,
-                                serial,
-                                &self.date,
-                            )
+                            .write_string(row, col, a.as_string::<i32>().value(i))
                             .map_err(xlsx)?;
                     }
-                }
-                _ => {
-                    let values = cast(array, &DataType::Utf8)?;
-                    let values = values.as_string::<i32>();
-                    for i in (0..values.len()).filter(|i| values.is_valid(*i)) {
-                        worksheet
-                            .write_string(self.next_row + i as u32, col, values.value(i))
-                            .map_err(xlsx)?;
-                    }
+                    _ => {}
                 }
             }
         }
@@ -116,8 +125,6 @@ fn xlsx(e: XlsxError) -> Error {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use deltalake::arrow::array::Int32Array;
     use deltalake::arrow::datatypes::{Field, Schema};
 
