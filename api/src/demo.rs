@@ -51,6 +51,8 @@ pub async fn prepare_with(
     let root = url::Url::from_directory_path(lake_dir)
         .map_err(|_| anyhow::anyhow!("{} is not an absolute path", lake_dir.display()))?;
     let created = dap_lake::demo::create_lake(&root, options.rows_per_municipality).await?;
+    // The demo issuer's key, so `dap token` works as soon as the data directory exists.
+    dap_auth::DevIssuer::load_or_create(&std::path::absolute(&options.data_dir)?)?;
     let control = ControlPlane::connect(&settings.database_url).await?;
     let existing = control.load_catalogue().await?;
     for def in dap_lake::demo::datasets() {

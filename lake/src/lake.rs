@@ -12,6 +12,7 @@ use deltalake::arrow::datatypes::DataType;
 use deltalake::arrow::datatypes::SchemaRef;
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::datafusion::execution::SendableRecordBatchStream;
+use deltalake::datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use deltalake::datafusion::prelude::{
     DataFrame, Expr, SessionConfig, SessionContext, cast, ident, lit,
 };
@@ -23,6 +24,8 @@ use url::Url;
 use crate::query::ResolvedQuery;
 use crate::{Error, LakeRuntime, Result};
 
+/// Memory one query may use before it spills (sorts) or fails (other operators).
+const QUERY_MEMORY_BYTES: usize = 256 * 1024 * 1024;
 /// Batches buffered between the scan and its consumer; bounds memory per request.
 const SCAN_BUFFER_BATCHES: usize = 2;
 
@@ -106,13 +109,19 @@ impl Lake {
         Ok(Self::new(url, runtime))
     }
 
-    /// A session for one query.
+    /// A session for one query. Its memory pool is bounded: sorts and aggregations
+    /// beyond it spill to disk instead of growing the process.
     pub(crate) fn session() -> SessionContext {
-        SessionContext::new_with_config(
-            SessionConfig::new()
-                .with_target_partitions(2)
-                .with_batch_size(8192),
-        )
+        let config = SessionConfig::new()
+            .with_target_partitions(2)
+            .with_batch_size(8192);
+        match RuntimeEnvBuilder::new()
+            .with_memory_limit(QUERY_MEMORY_BYTES, 1.0)
+            .build_arc()
+        {
+            Ok(runtime) => SessionContext::new_with_config_rt(config, runtime),
+            Err(_) => SessionContext::new_with_config(config),
+        }
     }
 
     /// The runtime scans run on.

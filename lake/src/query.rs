@@ -119,7 +119,9 @@ impl RowQuery {
             }
         }
         // Key columns make the order total, so offset paging is stable at a fixed version.
-        for key in &dataset.key_columns {
+        // An unpaged, unordered export is not sorted at all: it streams in file order.
+        let needs_total_order = self.limit.is_some() || !order.is_empty();
+        for key in dataset.key_columns.iter().filter(|_| needs_total_order) {
             if scope.can_see(key) && !order.iter().any(|o| &o.column == key) {
                 order.push(OrderBy {
                     column: key.clone(),

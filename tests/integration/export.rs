@@ -114,7 +114,7 @@ async fn danish_excel_csv_has_bom_semicolons_and_decimal_commas() {
     let app = spawn_app().await;
     let (status, _, body) = download(
         &app,
-        &format!("/api/v1/datasets/oekonomi.posteringer/export?format=csv&delimiter=;&decimal=comma&bom=true&{QUERY}"),
+        &format!("/api/v1/datasets/oekonomi.posteringer/export?format=csv&delimiter=;&decimal=comma&bom=true&{QUERY}&order_by=posteringsid"),
         None,
     )
     .await;
