@@ -42,6 +42,10 @@ impl FromRequest for Caller {
                 Some(Err(_)) => Err(dap_auth::Error::Malformed("header is not ASCII".into())),
                 None => Err(dap_auth::Error::MissingToken),
             };
+            let verified = match verified {
+                Ok(principal) => still_active(&state, principal).await,
+                Err(e) => Err(e),
+            };
             match verified {
                 Ok(principal) => Ok(Caller(principal)),
                 Err(cause) => {
@@ -59,4 +63,25 @@ fn bearer(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// A machine token stops working as soon as its client is disabled or expires, on every
+/// replica: the client's state is read from the shared control plane.
+async fn still_active(
+    state: &AppState,
+    principal: Principal,
+) -> Result<Principal, dap_auth::Error> {
+    if principal.issuer != dap_auth::dap_issuer::DAP_ISSUER {
+        return Ok(principal);
+    }
+    let client_id = principal.client_id.clone().unwrap_or_default();
+    match state.control.machine_client(&client_id).await {
+        Ok(Some((client, _))) if client.is_active(chrono::Utc::now()) => Ok(principal),
+        Ok(_) => Err(dap_auth::Error::Claims(
+            "the machine client is disabled, expired or deleted".into(),
+        )),
+        Err(e) => Err(dap_auth::Error::Claims(format!(
+            "client state unavailable: {e}"
+        ))),
+    }
 }

@@ -7,6 +7,7 @@ pub mod cursor;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod keys;
 pub mod openapi;
 pub mod pull;
 pub mod routes;

@@ -65,6 +65,16 @@ enum Command {
         #[arg(long)]
         municipality: Option<String>,
     },
+    /// Machine clients (OAuth 2 client credentials) of a municipality.
+    Client {
+        #[command(subcommand)]
+        action: ClientAction,
+    },
+    /// dap's token signing keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Print the OpenAPI document (the committed openapi/openapi.json).
     Openapi,
     /// Print a demo token (demo mode only: signed with the data directory's dev issuer key).
@@ -85,6 +95,71 @@ enum Command {
         ttl: String,
         #[arg(long, default_value = "demo-analyst")]
         subject: String,
+    },
+}
+
+/// Where the control plane is: a demo data directory or a database URL.
+#[derive(Debug, clap::Args)]
+struct Database {
+    /// Demo data directory (uses its SQLite database).
+    #[arg(long, conflicts_with = "database_url")]
+    data_dir: Option<PathBuf>,
+    /// Control-plane database URL (or DAP_DATABASE_URL).
+    #[arg(long, env = "DAP_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+impl Database {
+    async fn connect(&self) -> anyhow::Result<dap_schema::ControlPlane> {
+        let url = match (&self.database_url, &self.data_dir) {
+            (Some(url), _) => url.clone(),
+            (None, Some(dir)) => {
+                let options = DemoOptions {
+                    data_dir: dir.clone(),
+                    bind: "127.0.0.1:0".parse()?,
+                    rows_per_municipality: 0,
+                };
+                demo::settings(&options)?.database_url
+            }
+            (None, None) => {
+                bail!("name the control plane: --data-dir DIR (demo) or --database-url URL")
+            }
+        };
+        Ok(dap_schema::ControlPlane::connect(&url).await?)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientAction {
+    /// Register a client; prints its id and secret once.
+    Create {
+        #[command(flatten)]
+        database: Database,
+        /// The municipality the client reads for.
+        #[arg(long)]
+        municipality: String,
+        /// Comma-separated dataset ids the client may read.
+        #[arg(long, value_delimiter = ',', required = true)]
+        datasets: Vec<String>,
+        /// Days until the client expires.
+        #[arg(long, default_value_t = 365)]
+        days: i64,
+    },
+    /// Disable a client: its tokens are refused from the next request on.
+    Disable {
+        #[command(flatten)]
+        database: Database,
+        #[arg(long)]
+        client_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysAction {
+    /// Create a new signing key; older keys keep verifying the tokens they signed.
+    Rotate {
+        #[command(flatten)]
+        database: Database,
     },
 }
 
@@ -152,6 +227,15 @@ async fn main() -> anyhow::Result<()> {
             };
             let report = pull(&options).await?;
             println!("{}", serde_json::to_string(&report)?);
+        }
+        Command::Client { action } => client(action).await?,
+        Command::Keys {
+            action: KeysAction::Rotate { database },
+        } => {
+            let control = database.connect().await?;
+            let (kid, seed) = dap_auth::DapKeys::generate();
+            control.rotate_signing_key(&kid, &seed).await?;
+            println!("{{\"kid\": \"{kid}\"}}");
         }
         Command::Openapi => print!("{}", dap_api::openapi::document_json()?),
         Command::Token {
@@ -225,4 +309,60 @@ fn print_demo_help(options: &DemoOptions, port: u16) {
          \x20 curl -s -H \"Authorization: Bearer $TOKEN\" 'http://{host}:{port}/api/v1/datasets/oekonomi.posteringer/rows?limit=5&filter=aar:eq:2025'\n\n\
          List datasets:  curl -s -H \"Authorization: Bearer $TOKEN\" http://{host}:{port}/api/v1/datasets\n"
     );
+}
+
+async fn client(action: ClientAction) -> anyhow::Result<()> {
+    match action {
+        ClientAction::Create {
+            database,
+            municipality,
+            datasets,
+            days,
+        } => {
+            let control = database.connect().await?;
+            let municipality = MunicipalityCode::parse(&municipality)?;
+            let catalogue = control.load_catalogue().await?;
+            for id in &datasets {
+                if !catalogue.iter().any(|d| d.id.as_str() == id) {
+                    bail!("dataset {id} is not in the catalogue");
+                }
+            }
+            if !(1..=730).contains(&days) {
+                bail!("--days must be between 1 and 730");
+            }
+            let secret = dap_auth::secrets::new_secret();
+            let client = dap_schema::MachineClient {
+                client_id: dap_auth::secrets::new_id("dap-"),
+                municipality: municipality.to_string(),
+                datasets,
+                expires_at: chrono::Utc::now() + chrono::Duration::days(days),
+                disabled: false,
+            };
+            control
+                .insert_machine_client(&client, &dap_auth::secrets::hash_secret(&secret)?)
+                .await?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "client_id": client.client_id,
+                    "client_secret": secret,
+                    "municipality": client.municipality,
+                    "datasets": client.datasets,
+                    "expires_at": client.expires_at,
+                    "note": "the secret is shown once; dap stores only its hash",
+                })
+            );
+        }
+        ClientAction::Disable {
+            database,
+            client_id,
+        } => {
+            let control = database.connect().await?;
+            if !control.disable_machine_client(&client_id).await? {
+                bail!("no client {client_id}");
+            }
+            println!("{{\"disabled\": \"{client_id}\"}}");
+        }
+    }
+    Ok(())
 }

@@ -11,7 +11,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{self, Next};
 use actix_web::{App, HttpServer, web};
 use anyhow::{Context, bail};
-use dap_auth::{DevIssuer, IssuerConfig, TokenVerifier};
+use dap_auth::{DapKeys, DevIssuer, IssuerConfig, TokenVerifier};
 use dap_lake::{Lake, LakeRuntime};
 use dap_schema::ControlPlane;
 use secrecy::ExposeSecret;
@@ -20,6 +20,7 @@ use utoipa_actix_web::AppExt;
 
 use crate::catalogue::Catalogue;
 use crate::cursor::CursorSigner;
+use crate::keys::IssuerKeys;
 use crate::routes;
 use crate::routes::fallback::{RouteTable, fallback};
 use crate::settings::Settings;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub cursors: CursorSigner,
     /// The demo issuer's JWKS, in demo mode only.
     pub dev_jwks: Option<serde_json::Value>,
+    /// dap's own signing keys (machine-client tokens).
+    pub issuer_keys: IssuerKeys,
     /// The API's routes, for 405 answers.
     pub routes: RouteTable,
 }
@@ -58,7 +61,11 @@ impl Application {
             .context("cannot open the control-plane database")?;
         let runtime = Arc::new(LakeRuntime::new(settings.lake.threads)?);
         let lake = Arc::new(open_lake(&settings.lake.root, runtime)?);
-        let mut verifier = TokenVerifier::new();
+        let issuer_keys = IssuerKeys::load(&control).await?;
+        let mut verifier = TokenVerifier::new().with_shared_issuer(
+            DapKeys::issuer_config(),
+            Arc::clone(&issuer_keys.verifier_keys),
+        );
         let mut dev_jwks = None;
         if let Some(dir) = &settings.demo_dir {
             let issuer = DevIssuer::load_or_create(dir)?;
@@ -87,6 +94,7 @@ impl Application {
             catalogue,
             cursors,
             dev_jwks,
+            issuer_keys,
             routes: RouteTable::from_document(&crate::openapi::document()),
         });
         let listener = TcpListener::bind(settings.bind)
@@ -140,6 +148,9 @@ impl Application {
                 }
                 if let Err(error) = state.catalogue.reload(&state.control).await {
                     tracing::warn!(%error, "catalogue reload failed");
+                }
+                if let Err(error) = state.issuer_keys.reload(&state.control).await {
+                    tracing::warn!(%error, "signing key reload failed");
                 }
             }
         });

@@ -78,7 +78,11 @@ impl ClaimMapper for PlainClaims {
             Some("machine") => CallerKind::Machine,
             _ => CallerKind::User,
         };
+        let datasets = claims
+            .get("datasets")
+            .map(|d| strings(Some(d)).into_iter().collect::<BTreeSet<_>>());
         Ok(Principal {
+            datasets,
             subject: subject.to_owned(),
             issuer: issuer.to_owned(),
             kind,

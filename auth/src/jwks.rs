@@ -48,6 +48,11 @@ impl KeySet {
         })
     }
 
+    /// Replaces the keys (after a rotation elsewhere).
+    pub async fn replace(&self, keys: JwkSet) {
+        *self.keys.write().await = keys;
+    }
+
     /// The decoding key for `kid`. A key set with a single key serves tokens without a
     /// `kid`. An unknown `kid` refetches a remote set at most once per [`REFETCH_INTERVAL`]
     /// (key rotation), so hostile `kid`s cannot make dap hammer the issuer.

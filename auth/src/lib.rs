@@ -5,15 +5,18 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod claims;
+pub mod dap_issuer;
 pub mod dev_issuer;
 mod error;
 pub mod jwks;
 pub mod policy;
 pub mod principal;
 pub mod roles;
+pub mod secrets;
 pub mod verifier;
 
 pub use claims::{ClaimMapper, PlainClaims};
+pub use dap_issuer::DapKeys;
 pub use dev_issuer::DevIssuer;
 pub use error::{Denial, Error, Result};
 pub use principal::{CallerKind, Principal};

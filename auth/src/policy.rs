@@ -11,7 +11,11 @@ use crate::{Denial, Principal, roles};
 
 /// True when the principal's roles open the dataset (ignoring assurance level).
 pub fn can_list(principal: &Principal, dataset: &DatasetDef) -> bool {
-    principal.has_role(&dataset.read_role) && !principal.municipalities.is_empty()
+    let allowed = principal
+        .datasets
+        .as_ref()
+        .is_none_or(|d| d.contains(dataset.id.as_str()));
+    allowed && principal.has_role(&dataset.read_role) && !principal.municipalities.is_empty()
 }
 
 /// Columns the principal may read of the dataset, in table order.
@@ -101,6 +105,7 @@ mod tests {
                 .collect::<BTreeSet<_>>(),
             nsis,
             client_id: None,
+            datasets: None,
         }
     }
 

@@ -40,6 +40,8 @@ pub struct Principal {
     pub nsis: NsisLevel,
     /// OAuth client id, when the token says.
     pub client_id: Option<String>,
+    /// Datasets the token is limited to (machine clients); `None`: whatever the roles open.
+    pub datasets: Option<BTreeSet<String>>,
 }
 
 impl Principal {

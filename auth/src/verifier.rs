@@ -36,7 +36,7 @@ pub struct IssuerConfig {
 #[derive(Debug)]
 struct Issuer {
     config: IssuerConfig,
-    keys: KeySet,
+    keys: Arc<KeySet>,
 }
 
 /// Verifies bearer tokens of any configured issuer.
@@ -52,7 +52,12 @@ impl TokenVerifier {
     }
 
     /// Adds an issuer whose keys are known.
-    pub fn with_issuer(mut self, config: IssuerConfig, keys: KeySet) -> Self {
+    pub fn with_issuer(self, config: IssuerConfig, keys: KeySet) -> Self {
+        self.with_shared_issuer(config, Arc::new(keys))
+    }
+
+    /// Adds an issuer whose key set the caller keeps and may replace (key rotation).
+    pub fn with_shared_issuer(mut self, config: IssuerConfig, keys: Arc<KeySet>) -> Self {
         self.issuers.push(Issuer { config, keys });
         self
     }

@@ -40,7 +40,8 @@ Filters: `filter=column:operator:value` (repeatable, AND), operators `eq ne lt l
     tags(
         (name = "datasets", description = "The catalogue and the data of the datasets the caller may see"),
         (name = "health", description = "Liveness and readiness"),
-        (name = "identity", description = "Keys of the demo token issuer"),
+        (name = "identity", description = "Keys of dap's token issuer"),
+        (name = "oauth", description = "Tokens for machine clients (client credentials)"),
     ),
 )]
 struct BaseDoc;
@@ -64,12 +65,23 @@ impl Modify for SecuritySchemes {
             ),
         );
         components.add_security_scheme(
+            "client_secret_basic",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "A machine client's id and secret (OAuth 2 client_secret_basic).",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
             DAP_TOKEN_SCHEME,
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
-                    .description(Some("A token dap issued (in demo mode: `dap token`)."))
+                    .description(Some("A token dap issued: from POST /oauth/token (machine clients), or `dap token` in demo mode."))
                     .build(),
             ),
         );

@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod catalogue;
+pub mod clients;
 pub mod entity;
 mod error;
 pub mod migration;
@@ -14,6 +15,7 @@ mod store;
 
 pub use audit::{AuditOutcome, AuditRecord};
 pub use catalogue::{Classification, ColumnDef, ColumnType, DatasetDef, DatasetId, NsisLevel};
+pub use clients::MachineClient;
 pub use error::{Error, Result};
 pub use municipality::{Municipality, MunicipalityCode, municipalities};
 pub use scope::AccessScope;

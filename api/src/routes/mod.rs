@@ -5,6 +5,7 @@
 pub mod datasets;
 pub mod fallback;
 pub mod health;
+pub mod oauth;
 pub mod wellknown;
 
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -14,4 +15,5 @@ pub fn configure(cfg: &mut ServiceConfig) {
     health::configure(cfg);
     wellknown::configure(cfg);
     datasets::configure(cfg);
+    oauth::configure(cfg);
 }

@@ -1,4 +1,4 @@
-//! The demo issuer's public keys. Served only in demo mode.
+//! The public keys of dap's token issuer (and, in demo mode, of the demo issuer).
 
 use actix_web::{HttpResponse, get, web};
 use dap_openapi::ErrorBody;
@@ -11,19 +11,30 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(jwks);
 }
 
-/// The demo issuer's JSON Web Key Set (public keys only).
+/// dap's JSON Web Key Set: the keys of machine-client tokens and, in demo mode, of demo tokens.
 #[utoipa::path(
     tag = "identity",
     responses(
-        (status = 200, description = "JWK set of the demo issuer", content_type = "application/json",
+        (status = 200, description = "JWK set", content_type = "application/json",
          body = Object, example = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "…", "kid": "dev-…", "alg": "EdDSA", "use": "sig"}]})),
-        (status = 404, description = "Not in demo mode", body = ErrorBody),
+        (status = 500, description = "Internal error (opaque)", body = ErrorBody),
     )
 )]
 #[get("/.well-known/jwks.json")]
 async fn jwks(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    match &state.dev_jwks {
-        Some(keys) => Ok(HttpResponse::Ok().json(keys)),
-        None => Err(ApiError::RouteNotFound),
+    let mut keys = serde_json::to_value(
+        state
+            .issuer_keys
+            .signer()
+            .jwks()
+            .map_err(|e| ApiError::Internal(e.into()))?,
+    )
+    .map_err(|e| ApiError::Internal(e.into()))?;
+    if let (Some(all), Some(dev)) = (
+        keys["keys"].as_array_mut(),
+        state.dev_jwks.as_ref().and_then(|d| d["keys"].as_array()),
+    ) {
+        all.extend(dev.iter().cloned());
     }
+    Ok(HttpResponse::Ok().json(keys))
 }

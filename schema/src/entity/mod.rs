@@ -3,3 +3,5 @@
 pub mod audit_event;
 pub mod dataset;
 pub mod dataset_column;
+pub mod machine_client;
+pub mod signing_key;

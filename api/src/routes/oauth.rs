@@ -1,0 +1,214 @@
+//! `POST /oauth/token`: the OAuth 2 client-credentials grant for machine clients
+//! (RFC 6749 §4.4), with `client_secret_basic` or `client_secret_post`.
+//! Errors here use the OAuth error body (`error`, `error_description`), as clients expect.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::Utc;
+use dap_auth::dap_issuer::MACHINE_TOKEN_SECONDS;
+use dap_auth::secrets::verify_secret;
+use dap_schema::AuditOutcome;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::audit::RequestContext;
+use crate::startup::AppState;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(issue_token);
+}
+
+/// The token request (form-encoded).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TokenRequest {
+    /// Must be `client_credentials`.
+    #[schema(example = "client_credentials")]
+    pub grant_type: String,
+    /// With `client_secret_post`; otherwise use HTTP Basic authentication.
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    /// Ignored: the client's datasets are fixed at registration.
+    pub scope: Option<String>,
+}
+
+/// A successful token response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: String,
+    /// Seconds until the token expires.
+    #[schema(example = 900)]
+    pub expires_in: i64,
+}
+
+/// An OAuth error (RFC 6749 §5.2).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OAuthError {
+    #[schema(example = "invalid_client")]
+    pub error: String,
+    pub error_description: String,
+}
+
+fn oauth_error(status: u16, error: &str, description: &str) -> HttpResponse {
+    let mut response =
+        HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or_default());
+    response.insert_header((header::CACHE_CONTROL, "no-store"));
+    if status == 401 {
+        response.insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="dap""#));
+    }
+    response.json(OAuthError {
+        error: error.into(),
+        error_description: description.into(),
+    })
+}
+
+/// Exchanges client credentials for a short-lived access token scoped to the client's
+/// municipality and datasets.
+#[utoipa::path(
+    tag = "oauth",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    security((), ("client_secret_basic" = [])),
+    responses(
+        (status = 200, description = "An access token", body = TokenResponse),
+        (status = 400, description = "Malformed request or unsupported grant", body = OAuthError),
+        (status = 401, description = "Unknown, disabled or expired client, or wrong secret", body = OAuthError,
+         headers(("WWW-Authenticate" = String, description = "Basic realm=\"dap\""))),
+        (status = 500, description = "Internal error", body = OAuthError),
+    )
+)]
+#[post("/oauth/token")]
+async fn issue_token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let ctx = RequestContext::of(&req);
+    let form: TokenRequest = match serde_urlencoded::from_bytes(&body) {
+        Ok(form) => form,
+        Err(_) => {
+            return oauth_error(
+                400,
+                "invalid_request",
+                "send grant_type=client_credentials as application/x-www-form-urlencoded",
+            );
+        }
+    };
+    if form.grant_type != "client_credentials" {
+        return oauth_error(
+            400,
+            "unsupported_grant_type",
+            "only grant_type=client_credentials is supported",
+        );
+    }
+    let basic = basic_credentials(&req);
+    let (client_id, secret) = match (basic, form.client_id, form.client_secret) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            return oauth_error(
+                400,
+                "invalid_request",
+                "authenticate with one method: HTTP Basic or client_id/client_secret in the body",
+            );
+        }
+        (Some(pair), None, None) => pair,
+        (None, Some(id), Some(secret)) => (id, secret),
+        _ => return oauth_error(401, "invalid_client", "client authentication is required"),
+    };
+    let outcome = issue(&state, &client_id, &secret).await;
+    let mut record = ctx.record(
+        None,
+        if outcome.is_ok() {
+            AuditOutcome::Allowed
+        } else {
+            AuditOutcome::Denied
+        },
+    );
+    record.subject = Some(client_id.chars().take(64).collect());
+    record.caller_kind = Some("machine".into());
+    match &outcome {
+        Ok((_, municipality)) => record.municipality = Some(municipality.clone()),
+        Err(reason) => record.reason = Some((*reason).into()),
+    }
+    if state.control.append_audit(&record).await.is_err() {
+        return oauth_error(500, "server_error", "internal error");
+    }
+    match outcome {
+        Ok((access_token, _)) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(TokenResponse {
+                access_token,
+                token_type: "Bearer".into(),
+                expires_in: MACHINE_TOKEN_SECONDS,
+            }),
+        Err("server_error") => oauth_error(500, "server_error", "internal error"),
+        Err(_) => oauth_error(
+            401,
+            "invalid_client",
+            "unknown client, wrong secret, or the client is disabled or expired",
+        ),
+    }
+}
+
+/// Checks the client and signs a token; the error is the audited reason.
+async fn issue(
+    state: &AppState,
+    client_id: &str,
+    secret: &str,
+) -> Result<(String, String), &'static str> {
+    // A hash to verify against when the client does not exist, so timing does not tell.
+    const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$8dhdAEXnQRnOrjwwSR+ykT+wwt3j1gDcUlYV2QbOtkk";
+    let found = state
+        .control
+        .machine_client(client_id)
+        .await
+        .map_err(|_| "server_error")?;
+    let Some((client, hash)) = found else {
+        verify_secret(secret, DUMMY);
+        return Err("invalid_client");
+    };
+    if !verify_secret(secret, &hash) {
+        return Err("invalid_client");
+    }
+    if !client.is_active(Utc::now()) {
+        return Err("client_inactive");
+    }
+    let mut roles: Vec<String> = client
+        .datasets
+        .iter()
+        .filter_map(|id| state.catalogue.get(id))
+        .map(|d| d.read_role.clone())
+        .collect();
+    roles.sort();
+    roles.dedup();
+    let token = state
+        .issuer_keys
+        .signer()
+        .machine_token(
+            &client.client_id,
+            &client.municipality,
+            &client.datasets,
+            &roles,
+        )
+        .map_err(|_| "server_error")?;
+    Ok((token, client.municipality))
+}
+
+/// `Authorization: Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1).
+fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    let unescape = |s: &str| {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+    };
+    Some((unescape(id)?, unescape(secret)?))
+}

@@ -1,0 +1,22 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "machine_clients")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub client_id: String,
+    pub municipality: String,
+    /// Comma-separated dataset ids the client may read.
+    #[sea_orm(column_type = "Text")]
+    pub datasets: String,
+    /// Argon2id PHC string of the client secret; the secret itself is never stored.
+    pub secret_hash: String,
+    pub expires_at: DateTimeUtc,
+    pub disabled: bool,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,290 @@
+//! Machine clients: client credentials at /oauth/token, tokens scoped to one
+//! municipality and a set of datasets, refused at once when the client is disabled.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+async fn register(
+    app: &TestApp,
+    municipality: &str,
+    datasets: &[&str],
+    expires_in_days: i64,
+) -> (String, String) {
+    let secret = dap_auth::secrets::new_secret();
+    let client = dap_schema::MachineClient {
+        client_id: dap_auth::secrets::new_id("dap-"),
+        municipality: municipality.into(),
+        datasets: datasets.iter().map(|d| (*d).to_owned()).collect(),
+        expires_at: chrono::Utc::now() + chrono::Duration::days(expires_in_days),
+        disabled: false,
+    };
+    let hash = dap_auth::secrets::hash_secret(&secret).expect("hash");
+    app.state
+        .control
+        .insert_machine_client(&client, &hash)
+        .await
+        .expect("insert");
+    (client.client_id, secret)
+}
+
+async fn token_request(
+    app: &TestApp,
+    basic: Option<(&str, &str)>,
+    form: &[(&str, &str)],
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let mut request = app
+        .client
+        .post(format!("{}/oauth/token", app.address))
+        .form(form);
+    if let Some((id, secret)) = basic {
+        request = request.basic_auth(id, Some(secret));
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    (
+        status,
+        headers,
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
+async fn access_token(app: &TestApp, id: &str, secret: &str) -> String {
+    let (status, headers, body) = token_request(
+        app,
+        Some((id, secret)),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 900);
+    body["access_token"].as_str().expect("token").to_owned()
+}
+
+#[tokio::test]
+async fn a_machine_token_reads_only_its_municipality_and_datasets() {
+    let app = spawn_app().await;
+    let (id, secret) = register(
+        &app,
+        "0751",
+        &["oekonomi.posteringer", "aeldre.hjemmepleje"],
+        30,
+    )
+    .await;
+    let token = access_token(&app, &id, &secret).await;
+    let listing = app.get("/api/v1/datasets", Some(&token)).await;
+    let ids: Vec<&str> = listing.body["datasets"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|d| d["id"].as_str())
+        .collect();
+    assert_eq!(ids, vec!["aeldre.hjemmepleje", "oekonomi.posteringer"]);
+    let rows = app.all_rows("aeldre.hjemmepleje", "limit=50", &token).await;
+    assert!(!rows.is_empty() && rows.iter().all(|r| r["kommunekode"] == "0751"));
+    assert!(rows.iter().all(|r| r.get("cpr").is_none()));
+    let other = app
+        .get("/api/v1/datasets/borger.befolkning/rows", Some(&token))
+        .await;
+    assert_eq!(
+        other.status, 404,
+        "a dataset outside the client's set is invisible"
+    );
+    // client_secret_post works too, and the request is audited with the client.
+    let (status, headers, _) = token_request(
+        &app,
+        None,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &id),
+            ("client_secret", &secret),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let request_id = headers["x-request-id"].to_str().expect("id");
+    let records = app
+        .state
+        .control
+        .audit_by_request(request_id)
+        .await
+        .expect("audit");
+    assert_eq!(records[0].subject.as_deref(), Some(id.as_str()));
+    assert_eq!(records[0].municipality.as_deref(), Some("0751"));
+}
+
+#[tokio::test]
+async fn bad_client_credentials_get_oauth_errors() {
+    let app = spawn_app().await;
+    let (id, secret) = register(&app, "0101", &["borger.befolkning"], 30).await;
+    type Case<'a> = (Option<(&'a str, &'a str)>, Vec<(&'a str, &'a str)>, u16, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            Some((&id, "wrong")),
+            vec![("grant_type", "client_credentials")],
+            401,
+            "invalid_client",
+        ),
+        (
+            Some(("dap-unknown", &secret)),
+            vec![("grant_type", "client_credentials")],
+            401,
+            "invalid_client",
+        ),
+        (
+            None,
+            vec![("grant_type", "client_credentials")],
+            401,
+            "invalid_client",
+        ),
+        (
+            Some((&id, &secret)),
+            vec![("grant_type", "password")],
+            400,
+            "unsupported_grant_type",
+        ),
+        (
+            Some((&id, &secret)),
+            vec![("grant_type", "client_credentials"), ("client_id", &id)],
+            400,
+            "invalid_request",
+        ),
+        (Some((&id, &secret)), vec![], 400, "invalid_request"),
+    ];
+    for (basic, form, status, error) in cases {
+        let (got, headers, body) = token_request(&app, basic, &form).await;
+        assert_eq!(
+            (got, body["error"].as_str()),
+            (status, Some(error)),
+            "{form:?}"
+        );
+        if status == 401 {
+            assert_eq!(headers["www-authenticate"], "Basic realm=\"dap\"");
+        }
+        assert!(body.get("access_token").is_none());
+    }
+    let stored = app
+        .state
+        .control
+        .machine_client(&id)
+        .await
+        .expect("lookup")
+        .expect("client");
+    assert!(
+        stored.1.starts_with("$argon2id$") && !stored.1.contains(&secret),
+        "the secret is stored hashed"
+    );
+}
+
+#[tokio::test]
+async fn disabled_and_expired_clients_are_refused_at_once() {
+    let app = spawn_app().await;
+    let (id, secret) = register(&app, "0101", &["borger.befolkning"], 30).await;
+    let token = access_token(&app, &id, &secret).await;
+    let path = "/api/v1/datasets/borger.befolkning/rows?limit=1";
+    assert_eq!(app.get(path, Some(&token)).await.status, 200);
+    app.state
+        .control
+        .disable_machine_client(&id)
+        .await
+        .expect("disable");
+    let refused = app.get(path, Some(&token)).await;
+    assert_eq!(
+        (refused.status, refused.body["code"].as_str()),
+        (401, Some("invalid_token"))
+    );
+    let (status, _, _) = token_request(
+        &app,
+        Some((&id, &secret)),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(status, 401);
+
+    let (expired_id, expired_secret) = register(&app, "0101", &["borger.befolkning"], -1).await;
+    let (status, _, _) = token_request(
+        &app,
+        Some((&expired_id, &expired_secret)),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(status, 401, "an expired client gets no token");
+
+    let (live_id, _) = register(&app, "0101", &["borger.befolkning"], 30).await;
+    let now = chrono::Utc::now().timestamp();
+    let expired_token = app
+        .state
+        .issuer_keys
+        .signer()
+        .sign(&json!({
+            "iss": "urn:dap:issuer", "aud": "dap", "sub": live_id, "client_id": live_id, "caller_kind": "machine",
+            "exp": now - 600, "iat": now - 1500, "kommunekode": "0101", "loa": "Substantial",
+            "datasets": ["borger.befolkning"], "roles": ["laes-borger"],
+        }))
+        .expect("sign");
+    assert_eq!(
+        app.get(path, Some(&expired_token)).await.status,
+        401,
+        "an expired token is refused"
+    );
+}
+
+#[tokio::test]
+async fn dap_pull_works_with_a_client_credentials_token() {
+    let app = spawn_app().await;
+    let (id, secret) = register(&app, "0101", &["oekonomi.posteringer"], 30).await;
+    let token = access_token(&app, &id, &secret).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let options = dap_api::pull::PullOptions {
+        server: app.address.parse().expect("url"),
+        token,
+        dataset: "oekonomi.posteringer".into(),
+        into: dir.path().to_path_buf(),
+        format: dap_api::pull::MirrorFormat::Delta,
+        municipality: None,
+        progress: false,
+    };
+    let report = dap_api::pull::pull(&options).await.expect("pull");
+    assert_eq!((report.kind, report.rows), ("full", crate::helpers::ROWS));
+}
+
+#[tokio::test]
+async fn a_rotated_key_signs_new_tokens_and_old_tokens_keep_working() {
+    let app = spawn_app().await;
+    let (id, secret) = register(&app, "0101", &["borger.befolkning"], 30).await;
+    let before = access_token(&app, &id, &secret).await;
+    let old_kids = app.state.issuer_keys.signer().kids();
+    let (kid, seed) = dap_auth::DapKeys::generate();
+    app.state
+        .control
+        .rotate_signing_key(&kid, &seed)
+        .await
+        .expect("rotate");
+    app.state
+        .issuer_keys
+        .reload(&app.state.control)
+        .await
+        .expect("reload");
+    assert_eq!(app.state.issuer_keys.signer().kids()[0], kid);
+    let after = access_token(&app, &id, &secret).await;
+    let header = jsonwebtoken::decode_header(&after).expect("header");
+    assert_eq!(header.kid.as_deref(), Some(kid.as_str()));
+    let path = "/api/v1/datasets/borger.befolkning/rows?limit=1";
+    assert_eq!(
+        app.get(path, Some(&before)).await.status,
+        200,
+        "signed with {old_kids:?}"
+    );
+    assert_eq!(app.get(path, Some(&after)).await.status, 200);
+    let jwks = app.get("/.well-known/jwks.json", None).await;
+    assert!(
+        jwks.body["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .any(|k| k["kid"] == kid.as_str())
+    );
+}
