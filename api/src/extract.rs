@@ -75,8 +75,34 @@ async fn still_active(
         return Ok(principal);
     }
     let client_id = principal.client_id.clone().unwrap_or_default();
+    if principal.subject != client_id {
+        return Err(dap_auth::Error::Claims(
+            "machine token subject and client differ".into(),
+        ));
+    }
     match state.control.machine_client(&client_id).await {
-        Ok(Some((client, _))) if client.is_active(chrono::Utc::now()) => Ok(principal),
+        Ok(Some((client, _))) if client.is_active(chrono::Utc::now()) => {
+            // Municipality, datasets and roles come from the client's record, not from
+            // the token: a change to the client applies to tokens already handed out.
+            let municipality = dap_schema::MunicipalityCode::parse(&client.municipality)
+                .map_err(|e| dap_auth::Error::Claims(e.to_string()))?;
+            let roles = client
+                .datasets
+                .iter()
+                .filter_map(|id| state.catalogue.get(id))
+                .map(|d| d.read_role.clone())
+                .collect();
+            let mut rebuilt = Principal::from_grants(
+                principal.subject,
+                principal.issuer,
+                dap_auth::CallerKind::Machine,
+                std::collections::BTreeMap::from([(municipality, roles)]),
+                principal.nsis,
+            );
+            rebuilt.client_id = Some(client.client_id);
+            rebuilt.datasets = Some(client.datasets.into_iter().collect());
+            Ok(rebuilt)
+        }
         Ok(_) => Err(dap_auth::Error::Claims(
             "the machine client is disabled, expired or deleted".into(),
         )),

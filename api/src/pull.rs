@@ -343,11 +343,15 @@ async fn apply_changes(
         .map(|c| quote(c))
         .collect::<Vec<_>>()
         .join(", ");
+    // The last change per key wins. Within one commit an insert or post-image beats a
+    // delete (a rewritten row), and a pre-image without a post-image (a row that left the
+    // caller's municipality) counts as a delete.
     let latest = ctx
         .sql(&format!(
-            "SELECT {cols_sql}, \"_change_type\" FROM (\
-               SELECT *, row_number() OVER (PARTITION BY {keys_sql} ORDER BY \"_commit_version\" DESC) AS dap_rank \
-               FROM changes WHERE \"_change_type\" <> 'update_preimage') WHERE dap_rank = 1"
+            "SELECT {cols_sql}, CASE WHEN \"_change_type\" = 'update_preimage' THEN 'delete' ELSE \"_change_type\" END AS \"_change_type\" FROM (\
+               SELECT *, row_number() OVER (PARTITION BY {keys_sql} ORDER BY \"_commit_version\" DESC, \
+                 CASE \"_change_type\" WHEN 'update_preimage' THEN 2 WHEN 'delete' THEN 1 ELSE 0 END) AS dap_rank \
+               FROM changes) WHERE dap_rank = 1"
         ))
         .await?;
     let on = keys

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use dap_auth::PlainClaims;
+use dap_auth::{KombitClaims, PlainClaims};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use jsonwebtoken::Algorithm;
@@ -27,8 +27,10 @@ pub struct Settings {
     /// Token issuers whose bearer tokens are accepted (OIDC discovery).
     #[serde(default)]
     pub issuers: Vec<IssuerSettings>,
-    /// Demo mode: the dev issuer's key lives in this directory and its tokens are accepted.
-    #[serde(default)]
+    /// Demo mode: the dev issuer's key lives in this directory and its tokens are
+    /// accepted. Set only by `dap demo`, never from a config file or the environment, so a
+    /// production server cannot be switched into accepting demo tokens.
+    #[serde(skip)]
     pub demo_dir: Option<PathBuf>,
     /// Key that signs paging cursors; at least 32 bytes. Replicas must share it.
     #[serde(skip_serializing)]
@@ -66,9 +68,35 @@ pub struct IssuerSettings {
     /// Clock-skew leeway in seconds (at most 120).
     #[serde(default = "default_leeway")]
     pub leeway_secs: u64,
-    /// Names of the claims that carry municipality, roles and NSIS level.
+    /// How claims become a principal: `claims` (plain claim names, see `claims`) or
+    /// `kombit` (OIO BPP privilege list from KOMBIT's Context Handler, see `kombit`).
+    #[serde(default)]
+    pub profile: ClaimProfile,
+    /// Names of the claims that carry municipality, roles and NSIS level (`claims` profile).
     #[serde(default)]
     pub claims: PlainClaims,
+    /// Claim names of the `kombit` profile.
+    #[serde(default)]
+    pub kombit: KombitClaims,
+}
+
+/// The claim mapping profile of an issuer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimProfile {
+    #[default]
+    Claims,
+    Kombit,
+}
+
+impl IssuerSettings {
+    /// The configured claim mapper.
+    pub fn mapper(&self) -> std::sync::Arc<dyn dap_auth::ClaimMapper> {
+        match self.profile {
+            ClaimProfile::Claims => std::sync::Arc::new(self.claims.clone()),
+            ClaimProfile::Kombit => std::sync::Arc::new(self.kombit.clone()),
+        }
+    }
 }
 
 fn default_log_format() -> String {

@@ -78,7 +78,7 @@ impl Application {
                 audience: issuer.audience.clone(),
                 algorithms: issuer.algorithms.clone(),
                 leeway_secs: issuer.leeway_secs,
-                mapper: Arc::new(issuer.claims.clone()),
+                mapper: issuer.mapper(),
             };
             verifier = verifier
                 .discover(config, ISSUER_TIMEOUT)

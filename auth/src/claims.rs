@@ -50,16 +50,20 @@ impl ClaimMapper for PlainClaims {
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
             .ok_or_else(|| Error::Claims("the token has no sub".into()))?;
-        let municipalities = strings(claims.get(&self.municipality_claim))
-            .into_iter()
-            // A code that is no municipality grants nothing; it is not an error.
-            .filter_map(|c| MunicipalityCode::parse(&c).ok())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let roles = strings(claims.get(&self.roles_claim))
+        let municipalities: BTreeSet<MunicipalityCode> =
+            strings(claims.get(&self.municipality_claim))
+                .into_iter()
+                // A code that is no municipality grants nothing; it is not an error.
+                .filter_map(|c| MunicipalityCode::parse(&c).ok())
+                .collect();
+        let roles: BTreeSet<String> = strings(claims.get(&self.roles_claim))
             .iter()
             .filter_map(|r| roles::short_name(r))
+            .collect();
+        // Plain claims carry one role list for all the caller's municipalities.
+        let grants = municipalities
+            .into_iter()
+            .map(|m| (m, roles.clone()))
             .collect();
         let nsis = match claims.get(&self.loa_claim).and_then(Value::as_str) {
             Some(loa) => loa
@@ -74,23 +78,21 @@ impl ClaimMapper for PlainClaims {
             .or_else(|| claims.get("azp"))
             .and_then(Value::as_str)
             .map(str::to_owned);
+        // Only dap's own tokens may say they are a machine client limited to datasets.
+        let own = issuer == crate::dap_issuer::DAP_ISSUER;
         let kind = match claims.get("caller_kind").and_then(Value::as_str) {
-            Some("machine") => CallerKind::Machine,
+            Some("machine") if own => CallerKind::Machine,
             _ => CallerKind::User,
         };
         let datasets = claims
             .get("datasets")
+            .filter(|_| own)
             .map(|d| strings(Some(d)).into_iter().collect::<BTreeSet<_>>());
-        Ok(Principal {
-            datasets,
-            subject: subject.to_owned(),
-            issuer: issuer.to_owned(),
-            kind,
-            municipalities,
-            roles,
-            nsis,
-            client_id,
-        })
+        let mut principal =
+            Principal::from_grants(subject.to_owned(), issuer.to_owned(), kind, grants, nsis);
+        principal.client_id = client_id;
+        principal.datasets = datasets;
+        Ok(principal)
     }
 }
 

@@ -4,11 +4,13 @@
 //! into an [`dap_schema::AccessScope`].
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod bpp;
 pub mod claims;
 pub mod dap_issuer;
 pub mod dev_issuer;
 mod error;
 pub mod jwks;
+pub mod kombit;
 pub mod policy;
 pub mod principal;
 pub mod roles;
@@ -19,5 +21,6 @@ pub use claims::{ClaimMapper, PlainClaims};
 pub use dap_issuer::DapKeys;
 pub use dev_issuer::DevIssuer;
 pub use error::{Denial, Error, Result};
+pub use kombit::KombitClaims;
 pub use principal::{CallerKind, Principal};
 pub use verifier::{IssuerConfig, TokenVerifier};

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use dap_schema::{AccessScope, Classification, DatasetDef};
+use dap_schema::{AccessScope, Classification, DatasetDef, MunicipalityCode};
 
 use crate::{Denial, Principal, roles};
 
@@ -18,9 +18,13 @@ pub fn can_list(principal: &Principal, dataset: &DatasetDef) -> bool {
     allowed && principal.has_role(&dataset.read_role) && !principal.municipalities.is_empty()
 }
 
-/// Columns the principal may read of the dataset, in table order.
-pub fn visible_columns(principal: &Principal, dataset: &DatasetDef) -> Vec<String> {
-    let sensitive_ok = principal.has_role(roles::SENSITIVE);
+/// Columns the principal may read of the dataset in `municipality`, in table order.
+pub fn visible_columns(
+    principal: &Principal,
+    dataset: &DatasetDef,
+    municipality: &MunicipalityCode,
+) -> Vec<String> {
+    let sensitive_ok = principal.has_role_in(municipality, roles::SENSITIVE);
     dataset
         .columns
         .iter()
@@ -46,10 +50,15 @@ pub fn authorize(
         });
     }
     let municipality = principal.acting_for(requested)?;
+    // The role must be held in the municipality acted for, not just somewhere.
+    if !principal.has_role_in(&municipality, &dataset.read_role) {
+        return Err(Denial::NotFound);
+    }
+    let columns = visible_columns(principal, dataset, &municipality);
     Ok(AccessScope::granted_by_policy(
         Arc::clone(dataset),
         municipality,
-        visible_columns(principal, dataset),
+        columns,
         principal.subject.clone(),
     ))
 }
@@ -58,7 +67,7 @@ pub fn authorize(
 mod tests {
     use std::collections::BTreeSet;
 
-    use dap_schema::{ColumnDef, ColumnType, DatasetId, MunicipalityCode, NsisLevel};
+    use dap_schema::{ColumnDef, ColumnType, DatasetId, NsisLevel};
 
     use super::*;
     use crate::CallerKind;
@@ -91,22 +100,13 @@ mod tests {
     }
 
     fn principal(roles: &[&str], nsis: NsisLevel, municipalities: &[&str]) -> Principal {
-        Principal {
-            subject: "s".into(),
-            issuer: "i".into(),
-            kind: CallerKind::User,
-            municipalities: municipalities
-                .iter()
-                .filter_map(|m| MunicipalityCode::parse(m).ok())
-                .collect(),
-            roles: roles
-                .iter()
-                .map(|r| (*r).to_owned())
-                .collect::<BTreeSet<_>>(),
-            nsis,
-            client_id: None,
-            datasets: None,
-        }
+        let roles: BTreeSet<String> = roles.iter().map(|r| (*r).to_owned()).collect();
+        let grants = municipalities
+            .iter()
+            .filter_map(|m| MunicipalityCode::parse(m).ok())
+            .map(|m| (m, roles.clone()))
+            .collect();
+        Principal::from_grants("s".into(), "i".into(), CallerKind::User, grants, nsis)
     }
 
     #[test]
@@ -180,5 +180,60 @@ mod tests {
             .err(),
             Some(Denial::NotFound)
         );
+    }
+}
+
+#[cfg(test)]
+mod grant_tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use dap_schema::{ColumnDef, ColumnType, DatasetId, NsisLevel};
+
+    use super::*;
+    use crate::CallerKind;
+
+    #[test]
+    fn a_role_held_in_one_municipality_opens_nothing_in_another() {
+        let dataset = Arc::new(DatasetDef {
+            id: DatasetId::parse("oekonomi.posteringer").unwrap_or_else(|e| panic!("{e}")),
+            domain: "oekonomi".into(),
+            title_da: String::new(),
+            title_en: String::new(),
+            description_da: String::new(),
+            description_en: String::new(),
+            location: "x".into(),
+            tenant_column: "kommunekode".into(),
+            read_role: "laes-oekonomi".into(),
+            min_nsis: NsisLevel::Low,
+            key_columns: vec![],
+            columns: vec![ColumnDef {
+                name: "kommunekode".into(),
+                data_type: ColumnType::String,
+                classification: Classification::Public,
+                description: String::new(),
+            }],
+        });
+        let code = |c: &str| MunicipalityCode::parse(c).unwrap_or_else(|e| panic!("{e}"));
+        let grants = BTreeMap::from([
+            (code("0250"), BTreeSet::from(["laes-oekonomi".to_owned()])),
+            (code("0101"), BTreeSet::from(["laes-borger".to_owned()])),
+        ]);
+        let p = Principal::from_grants(
+            "s".into(),
+            "i".into(),
+            CallerKind::User,
+            grants,
+            NsisLevel::High,
+        );
+        assert!(can_list(&p, &dataset));
+        assert!(authorize(&p, &dataset, Some("0250")).is_ok());
+        assert_eq!(
+            authorize(&p, &dataset, Some("0101")).err(),
+            Some(Denial::NotFound)
+        );
+        assert!(matches!(
+            authorize(&p, &dataset, None),
+            Err(Denial::MunicipalityRequired(_))
+        ));
     }
 }

@@ -1,6 +1,6 @@
 //! The verified caller.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use dap_schema::{MunicipalityCode, NsisLevel};
 use serde::Serialize;
@@ -35,8 +35,11 @@ pub struct Principal {
     pub kind: CallerKind,
     /// Municipalities the caller may act for (usually one).
     pub municipalities: Vec<MunicipalityCode>,
-    /// Role short names (see [`crate::roles`]).
+    /// Role short names (see [`crate::roles`]) held in any municipality.
     pub roles: BTreeSet<String>,
+    /// The roles held per municipality: a KOMBIT privilege list grants roles per
+    /// organisation, so a role in one municipality says nothing about another.
+    pub grants: BTreeMap<MunicipalityCode, BTreeSet<String>>,
     pub nsis: NsisLevel,
     /// OAuth client id, when the token says.
     pub client_id: Option<String>,
@@ -45,9 +48,37 @@ pub struct Principal {
 }
 
 impl Principal {
-    /// True when the caller holds the role `name`.
+    /// True when the caller holds the role `name` in some municipality.
     pub fn has_role(&self, name: &str) -> bool {
         self.roles.contains(name)
+    }
+
+    /// True when the caller holds the role `name` in `municipality`.
+    pub fn has_role_in(&self, municipality: &MunicipalityCode, name: &str) -> bool {
+        self.grants
+            .get(municipality)
+            .is_some_and(|r| r.contains(name))
+    }
+
+    /// Builds the per-municipality view from grants (municipalities and the union of roles).
+    pub fn from_grants(
+        subject: String,
+        issuer: String,
+        kind: CallerKind,
+        grants: BTreeMap<MunicipalityCode, BTreeSet<String>>,
+        nsis: NsisLevel,
+    ) -> Self {
+        Self {
+            subject,
+            issuer,
+            kind,
+            municipalities: grants.keys().cloned().collect(),
+            roles: grants.values().flatten().cloned().collect(),
+            grants,
+            nsis,
+            client_id: None,
+            datasets: None,
+        }
     }
 
     /// The municipality this request acts for: the requested one if granted, the only

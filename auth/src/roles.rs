@@ -37,6 +37,16 @@ pub fn short_name(role: &str) -> Option<String> {
     }
 }
 
+/// The short name of one of dap's role URIs; `None` for anything else (a privilege
+/// list only ever grants dap's roles through their full URIs).
+pub fn short_name_of_uri(uri: &str) -> Option<String> {
+    uri.trim()
+        .strip_prefix(ROLE_URI_PREFIX)
+        .and_then(|rest| rest.split('/').next())
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,11 +7,10 @@ use chrono::{DateTime, TimeZone, Utc};
 use dap_schema::AccessScope;
 use deltalake::arrow::array::{Array, AsArray};
 use deltalake::arrow::compute::cast;
-use deltalake::arrow::datatypes::{DataType, Int64Type};
-use deltalake::datafusion::functions_aggregate::expr_fn::count;
+use deltalake::arrow::datatypes::{DataType, Int64Type, TimeUnit, TimestampMillisecondType};
+use deltalake::datafusion::functions_aggregate::expr_fn::{count, max};
 use deltalake::datafusion::prelude::{col, ident, lit};
 use deltalake::delta_datafusion::DeltaCdfTableProvider;
-use futures::StreamExt;
 use serde::Serialize;
 
 use crate::{Error, Lake, Result, Scan};
@@ -24,7 +23,7 @@ pub const CHANGE_COLUMNS: [&str; 3] = ["_change_type", "_commit_version", "_comm
 pub struct VersionInfo {
     pub version: u64,
     pub timestamp: Option<DateTime<Utc>>,
-    /// Delta operation, e.g. `WRITE`, `UPDATE`, `DELETE`, `MERGE`.
+    /// What the version did to the caller's rows: `insert`, `update`, `delete` or `merge`.
     pub operation: Option<String>,
     /// Rows of the caller's municipality inserted, updated and deleted by this commit
     /// (from the change data feed; `None` where the table has none for the version).
@@ -34,7 +33,9 @@ pub struct VersionInfo {
 }
 
 impl Lake {
-    /// The table's commits, newest first, with the scope's municipality's row counts.
+    /// The versions that changed the scope's municipality's rows, newest first, with the
+    /// row counts. Commits that touched only other municipalities are not listed: their
+    /// existence, time and kind are other municipalities' business.
     pub async fn versions(self: &Arc<Self>, scope: &AccessScope) -> Result<Vec<VersionInfo>> {
         let lake = Arc::clone(self);
         let dataset = scope.dataset().clone();
@@ -43,30 +44,19 @@ impl Lake {
             .run(async move {
                 let table = lake.current(&dataset).await?;
                 let latest = table.version().unwrap_or_default();
-                let counts = lake
-                    .change_counts(&dataset, &tenant, latest)
-                    .await
-                    .unwrap_or_default();
-                let mut out = Vec::new();
-                let mut history = table.history(None);
-                let mut version = latest;
-                while let Some(commit) = history.next().await {
-                    let commit = commit?;
-                    let v = commit.read_version.map(|r| r + 1).unwrap_or(version);
-                    let c = counts.get(&v);
-                    out.push(VersionInfo {
-                        version: v,
-                        timestamp: commit
-                            .timestamp
-                            .and_then(|ms| Utc.timestamp_millis_opt(ms).single()),
-                        operation: commit.operation.clone(),
-                        rows_inserted: c.map(|c| c.0),
-                        rows_updated: c.map(|c| c.1),
-                        rows_deleted: c.map(|c| c.2),
-                    });
-                    version = v.saturating_sub(1);
-                }
-                Ok(out)
+                let counts = lake.change_counts(&dataset, &tenant, latest).await?;
+                Ok(counts
+                    .into_iter()
+                    .rev()
+                    .map(|(version, c)| VersionInfo {
+                        version,
+                        timestamp: c.timestamp,
+                        operation: Some(c.operation().to_owned()),
+                        rows_inserted: Some(c.inserted),
+                        rows_updated: Some(c.updated),
+                        rows_deleted: Some(c.deleted),
+                    })
+                    .collect())
             })
             .await
     }
@@ -77,7 +67,7 @@ impl Lake {
         dataset: &dap_schema::DatasetDef,
         tenant: &str,
         latest: u64,
-    ) -> Result<BTreeMap<u64, (u64, u64, u64)>> {
+    ) -> Result<BTreeMap<u64, Counts>> {
         let table = self.current(dataset).await?;
         let ctx = Lake::session();
         let cdf = (*table)
@@ -90,9 +80,12 @@ impl Lake {
             .filter(ident(&dataset.tenant_column).eq(lit(tenant.to_owned())))?
             .aggregate(
                 vec![col("_commit_version"), col("_change_type")],
-                vec![count(lit(1)).alias("n")],
+                vec![
+                    count(lit(1)).alias("n"),
+                    max(col("_commit_timestamp")).alias("t"),
+                ],
             )?;
-        let mut counts: BTreeMap<u64, (u64, u64, u64)> = BTreeMap::new();
+        let mut counts: BTreeMap<u64, Counts> = BTreeMap::new();
         for batch in frame.collect().await? {
             // Cast first: the feed's column types differ between delta-rs versions.
             let versions = cast(batch.column(0), &DataType::Int64)?;
@@ -101,6 +94,11 @@ impl Lake {
             let kinds = kinds.as_string::<i32>();
             let n = cast(batch.column(2), &DataType::Int64)?;
             let n = n.as_primitive::<Int64Type>();
+            let t = cast(
+                batch.column(3),
+                &DataType::Timestamp(TimeUnit::Millisecond, None),
+            )?;
+            let t = t.as_primitive::<TimestampMillisecondType>();
             for i in 0..batch.num_rows() {
                 if versions.is_null(i) {
                     continue;
@@ -109,10 +107,16 @@ impl Lake {
                     .entry(u64::try_from(versions.value(i)).unwrap_or_default())
                     .or_default();
                 let rows = u64::try_from(n.value(i)).unwrap_or_default();
+                if t.is_valid(i) {
+                    entry.timestamp = Utc
+                        .timestamp_millis_opt(t.value(i))
+                        .single()
+                        .or(entry.timestamp);
+                }
                 match kinds.value(i) {
-                    "insert" => entry.0 += rows,
-                    "update_postimage" => entry.1 += rows,
-                    "delete" => entry.2 += rows,
+                    "insert" => entry.inserted += rows,
+                    "update_postimage" => entry.updated += rows,
+                    "delete" => entry.deleted += rows,
                     _ => {}
                 }
             }
@@ -185,6 +189,27 @@ impl Lake {
                 Ok(Scan::start(to, frame.execute_stream().await?))
             })
             .await
+    }
+}
+
+/// One version's changes to one municipality's rows.
+#[derive(Debug, Default)]
+struct Counts {
+    inserted: u64,
+    updated: u64,
+    deleted: u64,
+    timestamp: Option<DateTime<Utc>>,
+}
+
+impl Counts {
+    /// What the version did to these rows.
+    fn operation(&self) -> &'static str {
+        match (self.inserted > 0, self.updated > 0, self.deleted > 0) {
+            (true, false, false) => "insert",
+            (false, true, false) => "update",
+            (false, false, true) => "delete",
+            _ => "merge",
+        }
     }
 }
 

@@ -394,3 +394,62 @@ mod tests {
         assert!(parse_decimal(".5", 18, 2).is_err());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use dap_schema::Classification;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn columns() -> Vec<ColumnDef> {
+        [
+            ("aar", ColumnType::Int32),
+            (
+                "beloeb",
+                ColumnType::Decimal {
+                    precision: 18,
+                    scale: 2,
+                },
+            ),
+            ("funktion", ColumnType::String),
+            ("dato", ColumnType::Date),
+            ("aktiv", ColumnType::Boolean),
+            ("antal", ColumnType::Int64),
+            ("rate", ColumnType::Float64),
+        ]
+        .into_iter()
+        .map(|(name, data_type)| ColumnDef {
+            name: name.into(),
+            data_type,
+            classification: Classification::Public,
+            description: String::new(),
+        })
+        .collect()
+    }
+
+    proptest! {
+        /// Any input either parses into a filter on a visible column or is refused; it
+        /// never panics, and a parsed filter's normal form parses to the same filter.
+        #[test]
+        fn filters_parse_or_refuse(
+            column in "(aar|beloeb|funktion|dato|aktiv|antal|rate|cpr|[a-z]{1,6})",
+            op in "(eq|ne|lt|lte|gt|gte|in|prefix|is_null|[a-z]{1,5})",
+            value in ".{0,30}",
+        ) {
+            let cols = columns();
+            let visible: Vec<&ColumnDef> = cols.iter().collect();
+            if let Ok(filter) = Filter::parse(&format!("{column}:{op}:{value}"), &visible) {
+                prop_assert!(visible.iter().any(|c| c.name == filter.column));
+                let _ = filter.to_expr();
+            }
+        }
+
+        #[test]
+        fn integer_and_decimal_literals_round_trip(n in any::<i32>(), cents in -1_000_000_000_000i128..1_000_000_000_000) {
+            prop_assert_eq!(Literal::parse(&n.to_string(), ColumnType::Int32), Ok(Literal::Int32(n)));
+            let text = format_decimal(cents, 2);
+            prop_assert_eq!(parse_decimal(&text, 18, 2), Ok(cents));
+        }
+    }
+}

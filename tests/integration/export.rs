@@ -284,7 +284,7 @@ async fn the_history_counts_only_the_callers_rows() {
         .filter_map(|v| v["version"].as_u64())
         .collect();
     assert_eq!(numbers, vec![2, 1, 0]);
-    assert_eq!(versions[0]["operation"], "UPDATE");
+    assert_eq!(versions[0]["operation"], "update");
     let corrected = app
         .oracle(
             "oekonomi.posteringer",

@@ -7,7 +7,7 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use dap_api::demo::{self, DemoOptions};
-use dap_api::settings::IssuerSettings;
+use dap_api::settings::{ClaimProfile, IssuerSettings};
 use dap_api::{AppState, Application};
 use dap_auth::{DevIssuer, PlainClaims};
 use dap_schema::NsisLevel;
@@ -34,6 +34,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub dev: DevIssuer,
     pub issuer: TestIssuer,
+    /// A broker issuing KOMBIT-style claims (BPP privilege lists).
+    pub kombit: TestIssuer,
     pub state: actix_web::web::Data<AppState>,
     pub data_dir: tempfile::TempDir,
 }
@@ -67,6 +69,7 @@ pub async fn spawn_app() -> TestApp {
 /// Spawns dap on a fresh demo lake; `database_url` replaces the SQLite default.
 pub async fn spawn_app_with(database_url: Option<String>) -> TestApp {
     let issuer = TestIssuer::start().await;
+    let kombit = TestIssuer::start().await;
     let data_dir = tempfile::tempdir().expect("tempdir");
     let options = DemoOptions {
         data_dir: data_dir.path().to_path_buf(),
@@ -86,7 +89,18 @@ pub async fn spawn_app_with(database_url: Option<String>) -> TestApp {
         audience: "dap-test".into(),
         algorithms: vec![Algorithm::RS256],
         leeway_secs: 5,
+        profile: ClaimProfile::Claims,
         claims: PlainClaims::default(),
+        kombit: Default::default(),
+    });
+    settings.issuers.push(IssuerSettings {
+        issuer: kombit.issuer.clone(),
+        audience: "dap-test".into(),
+        algorithms: vec![Algorithm::RS256],
+        leeway_secs: 5,
+        profile: ClaimProfile::Kombit,
+        claims: PlainClaims::default(),
+        kombit: Default::default(),
     });
     let app = Application::build(settings).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -97,6 +111,7 @@ pub async fn spawn_app_with(database_url: Option<String>) -> TestApp {
         client: reqwest::Client::new(),
         dev: DevIssuer::load(data_dir.path()).expect("dev issuer"),
         issuer,
+        kombit,
         state,
         data_dir,
     }
@@ -292,6 +307,30 @@ impl TestIssuer {
             "iss": self.issuer, "aud": "dap-test", "sub": "broker-user",
             "iat": now, "nbf": now, "exp": now + 600,
             "kommunekode": municipality, "roles": roles, "loa": "Substantial",
+        })
+    }
+
+    /// KOMBIT-style claims: a base64 BPP privilege list with one group per CVR.
+    pub fn kombit_claims(&self, groups: &[(&str, &[&str])], loa: &str) -> Value {
+        let body: String = groups
+            .iter()
+            .map(|(cvr, roles)| {
+                let privileges: String = roles
+                    .iter()
+                    .map(|r| format!("<Privilege>{}</Privilege>", dap_auth::roles::role_uri(r)))
+                    .collect();
+                format!(r#"<PrivilegeGroup Scope="urn:dk:gov:saml:cvrNumberIdentifier:{cvr}">{privileges}</PrivilegeGroup>"#)
+            })
+            .collect();
+        let list = format!(
+            r#"<bpp:PrivilegeList xmlns:bpp="http://itst.dk/oiosaml/basic_privilege_profile">{body}</bpp:PrivilegeList>"#
+        );
+        let now = chrono::Utc::now().timestamp();
+        json!({
+            "iss": self.issuer, "aud": "dap-test", "sub": "kombit-user",
+            "iat": now, "nbf": now, "exp": now + 600,
+            "https://data.gov.dk/concept/core/nsis/loa": loa,
+            "https://data.gov.dk/model/core/eid/privilegesIntermediate": base64::engine::general_purpose::STANDARD.encode(list),
         })
     }
 

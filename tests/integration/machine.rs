@@ -120,7 +120,12 @@ async fn a_machine_token_reads_only_its_municipality_and_datasets() {
 async fn bad_client_credentials_get_oauth_errors() {
     let app = spawn_app().await;
     let (id, secret) = register(&app, "0101", &["borger.befolkning"], 30).await;
-    type Case<'a> = (Option<(&'a str, &'a str)>, Vec<(&'a str, &'a str)>, u16, &'a str);
+    type Case<'a> = (
+        Option<(&'a str, &'a str)>,
+        Vec<(&'a str, &'a str)>,
+        u16,
+        &'a str,
+    );
     let cases: Vec<Case> = vec![
         (
             Some((&id, "wrong")),

@@ -6,6 +6,7 @@ mod control_plane;
 mod export;
 mod helpers;
 mod isolation;
+mod kombit;
 mod machine;
 mod openapi;
 mod pull;

@@ -133,6 +133,24 @@ async fn pulling_twice_after_updates_and_deletes_equals_a_fresh_export() {
     assert_eq!(mirror_rows(dir.path()).await, expected(&app).await);
 
     let version = change_the_lake(&app).await;
+    // Aarhus sees the commit that appended its rows, not 0101's update and delete.
+    let aarhus = app
+        .get(
+            &format!("/api/v1/datasets/{DATASET}/versions"),
+            Some(&app.analyst("0751")),
+        )
+        .await;
+    let listed: Vec<u64> = aarhus.body["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .filter_map(|v| v["version"].as_u64())
+        .collect();
+    assert_eq!(listed.first(), Some(&version), "{listed:?}");
+    assert!(
+        !listed.contains(&(version - 1)) && !listed.contains(&(version - 2)),
+        "{listed:?}"
+    );
     let second = pull(&opts).await.expect("second pull");
     assert_eq!(
         (second.kind, second.from_version, second.to_version),

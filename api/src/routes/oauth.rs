@@ -87,37 +87,8 @@ async fn issue_token(
     body: web::Bytes,
 ) -> HttpResponse {
     let ctx = RequestContext::of(&req);
-    let form: TokenRequest = match serde_urlencoded::from_bytes(&body) {
-        Ok(form) => form,
-        Err(_) => {
-            return oauth_error(
-                400,
-                "invalid_request",
-                "send grant_type=client_credentials as application/x-www-form-urlencoded",
-            );
-        }
-    };
-    if form.grant_type != "client_credentials" {
-        return oauth_error(
-            400,
-            "unsupported_grant_type",
-            "only grant_type=client_credentials is supported",
-        );
-    }
-    let basic = basic_credentials(&req);
-    let (client_id, secret) = match (basic, form.client_id, form.client_secret) {
-        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
-            return oauth_error(
-                400,
-                "invalid_request",
-                "authenticate with one method: HTTP Basic or client_id/client_secret in the body",
-            );
-        }
-        (Some(pair), None, None) => pair,
-        (None, Some(id), Some(secret)) => (id, secret),
-        _ => return oauth_error(401, "invalid_client", "client authentication is required"),
-    };
-    let outcome = issue(&state, &client_id, &secret).await;
+    let (client_id, outcome) = exchange(&req, &state, &body).await;
+    // Every answer is audited, refusals included; without the record there is no token.
     let mut record = ctx.record(
         None,
         if outcome.is_ok() {
@@ -126,11 +97,11 @@ async fn issue_token(
             AuditOutcome::Denied
         },
     );
-    record.subject = Some(client_id.chars().take(64).collect());
+    record.subject = client_id.map(|id| id.chars().take(64).collect());
     record.caller_kind = Some("machine".into());
     match &outcome {
         Ok((_, municipality)) => record.municipality = Some(municipality.clone()),
-        Err(reason) => record.reason = Some((*reason).into()),
+        Err(refusal) => record.reason = Some(refusal.reason.into()),
     }
     if state.control.append_audit(&record).await.is_err() {
         return oauth_error(500, "server_error", "internal error");
@@ -143,13 +114,96 @@ async fn issue_token(
                 token_type: "Bearer".into(),
                 expires_in: MACHINE_TOKEN_SECONDS,
             }),
-        Err("server_error") => oauth_error(500, "server_error", "internal error"),
-        Err(_) => oauth_error(
-            401,
-            "invalid_client",
-            "unknown client, wrong secret, or the client is disabled or expired",
-        ),
+        Err(refusal) => oauth_error(refusal.status, refusal.error, refusal.description),
     }
+}
+
+/// Why a token request was refused, and how to say it.
+struct Refusal {
+    status: u16,
+    error: &'static str,
+    description: &'static str,
+    reason: &'static str,
+}
+
+const fn refuse(
+    status: u16,
+    error: &'static str,
+    description: &'static str,
+    reason: &'static str,
+) -> Refusal {
+    Refusal {
+        status,
+        error,
+        description,
+        reason,
+    }
+}
+
+const BAD_CLIENT: Refusal = refuse(
+    401,
+    "invalid_client",
+    "unknown client, wrong secret, or the client is disabled or expired",
+    "invalid_client",
+);
+
+/// Parses the request and authenticates the client; returns the client id it named.
+async fn exchange(
+    req: &HttpRequest,
+    state: &AppState,
+    body: &[u8],
+) -> (Option<String>, Result<(String, String), Refusal>) {
+    let Ok(form) = serde_urlencoded::from_bytes::<TokenRequest>(body) else {
+        let r = refuse(
+            400,
+            "invalid_request",
+            "send grant_type=client_credentials as application/x-www-form-urlencoded",
+            "invalid_request",
+        );
+        return (None, Err(r));
+    };
+    if form.grant_type != "client_credentials" {
+        let r = refuse(
+            400,
+            "unsupported_grant_type",
+            "only grant_type=client_credentials is supported",
+            "unsupported_grant_type",
+        );
+        return (form.client_id, Err(r));
+    }
+    let (client_id, secret) = match (basic_credentials(req), form.client_id, form.client_secret) {
+        (Some((id, _)), Some(_), _) | (Some((id, _)), _, Some(_)) => {
+            let r = refuse(
+                400,
+                "invalid_request",
+                "authenticate with one method: HTTP Basic or client_id/client_secret in the body",
+                "invalid_request",
+            );
+            return (Some(id), Err(r));
+        }
+        (Some(pair), None, None) => pair,
+        (None, Some(id), Some(secret)) => (id, secret),
+        (None, id, _) => {
+            let r = refuse(
+                401,
+                "invalid_client",
+                "client authentication is required",
+                "invalid_client",
+            );
+            return (id, Err(r));
+        }
+    };
+    let outcome = issue(state, &client_id, &secret)
+        .await
+        .map_err(|reason| match reason {
+            "server_error" => refuse(500, "server_error", "internal error", "server_error"),
+            "client_inactive" => Refusal {
+                reason: "client_inactive",
+                ..BAD_CLIENT
+            },
+            _ => BAD_CLIENT,
+        });
+    (Some(client_id), outcome)
 }
 
 /// Checks the client and signs a token; the error is the audited reason.

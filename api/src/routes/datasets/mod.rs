@@ -186,7 +186,12 @@ async fn describe_dataset(
             summary: DatasetSummary::from(dataset),
             municipality: scope.municipality().to_string(),
             tenant_column: dataset.tenant_column.clone(),
-            key_columns: dataset.key_columns.clone(),
+            key_columns: dataset
+                .key_columns
+                .iter()
+                .filter(|k| scope.can_see(k))
+                .cloned()
+                .collect(),
             min_nsis_level: dataset.min_nsis.to_string(),
             columns: dataset
                 .columns

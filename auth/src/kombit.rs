@@ -1,0 +1,168 @@
+//! The KOMBIT profile: claims as an OIDC broker in front of KOMBIT's Context Handler
+//! re-issues them. Privileges come as a base64 OIO BPP privilege list; each privilege
+//! group names an organisation by CVR, and grants its privileges there only.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use dap_schema::{MunicipalityCode, NsisLevel};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::{CallerKind, ClaimMapper, Error, Principal, Result, bpp, roles};
+
+/// Claim names of the KOMBIT profile.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KombitClaims {
+    /// Claims that may carry the base64 privilege list, tried in order.
+    pub privilege_claims: Vec<String>,
+    /// Claims that may carry the NSIS level, tried in order.
+    pub loa_claims: Vec<String>,
+    /// NSIS level assumed when no level claim is present; `None` refuses such tokens.
+    pub default_loa: Option<NsisLevel>,
+}
+
+impl Default for KombitClaims {
+    fn default() -> Self {
+        Self {
+            privilege_claims: vec![
+                "privileges_intermediate".into(),
+                "https://data.gov.dk/model/core/eid/privilegesIntermediate".into(),
+                "dk:gov:saml:attribute:Privileges_intermediate".into(),
+            ],
+            loa_claims: vec![
+                "loa".into(),
+                "https://data.gov.dk/concept/core/nsis/loa".into(),
+                "dk:gov:saml:attribute:AssuranceLevel".into(),
+            ],
+            default_loa: None,
+        }
+    }
+}
+
+impl ClaimMapper for KombitClaims {
+    fn map(&self, issuer: &str, claims: &Map<String, Value>) -> Result<Principal> {
+        let subject = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| Error::Claims("the token has no sub".into()))?;
+        let mut grants: BTreeMap<MunicipalityCode, BTreeSet<String>> = BTreeMap::new();
+        let list = self
+            .privilege_claims
+            .iter()
+            .find_map(|name| claims.get(name).and_then(Value::as_str));
+        if let Some(list) = list {
+            for group in bpp::decode(list).map_err(|e| Error::Claims(e.to_string()))? {
+                // A CVR that is no municipality (a supplier, a region) grants nothing here.
+                let Some(municipality) = MunicipalityCode::from_cvr(&group.cvr) else {
+                    continue;
+                };
+                let held: BTreeSet<String> = group
+                    .privileges
+                    .iter()
+                    .filter_map(|p| roles::short_name_of_uri(p))
+                    .collect();
+                if !held.is_empty() {
+                    grants.entry(municipality).or_default().extend(held);
+                }
+            }
+        }
+        let nsis = match self
+            .loa_claims
+            .iter()
+            .find_map(|name| claims.get(name).and_then(Value::as_str))
+        {
+            Some(loa) => loa
+                .parse()
+                .map_err(|e: dap_schema::Error| Error::Claims(e.to_string()))?,
+            None => self
+                .default_loa
+                .ok_or_else(|| Error::Claims("the token has no NSIS level claim".into()))?,
+        };
+        let mut principal = Principal::from_grants(
+            subject.to_owned(),
+            issuer.to_owned(),
+            CallerKind::User,
+            grants,
+            nsis,
+        );
+        principal.client_id = claims
+            .get("azp")
+            .or_else(|| claims.get("client_id"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        Ok(principal)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde_json::json;
+
+    use super::*;
+
+    fn list(groups: &[(&str, &[&str])]) -> String {
+        let body: String = groups
+            .iter()
+            .map(|(cvr, roles)| {
+                let privileges: String = roles
+                    .iter()
+                    .map(|r| format!("<Privilege>{}</Privilege>", roles::role_uri(r)))
+                    .collect();
+                format!(r#"<PrivilegeGroup Scope="urn:dk:gov:saml:cvrNumberIdentifier:{cvr}">{privileges}</PrivilegeGroup>"#)
+            })
+            .collect();
+        STANDARD.encode(format!(
+            r#"<bpp:PrivilegeList xmlns:bpp="http://digst.dk/oiosaml/basic_privilege_profile">{body}</bpp:PrivilegeList>"#
+        ))
+    }
+
+    fn map(claims: Value) -> Result<Principal> {
+        let Value::Object(claims) = claims else {
+            return Err(Error::Claims("object".into()));
+        };
+        KombitClaims::default().map("https://broker.example", &claims)
+    }
+
+    #[test]
+    fn privilege_groups_become_per_municipality_grants() {
+        let p = map(json!({
+            "sub": "u1",
+            "https://data.gov.dk/concept/core/nsis/loa": "https://data.gov.dk/concept/core/nsis/loa/Substantial",
+            "dk:gov:saml:attribute:Privileges_intermediate": list(&[
+                ("29189129", &["laes-oekonomi"]),          // Frederikssund
+                ("64942212", &["laes-borger", "laes-aeldre"]), // København
+                ("12345678", &["laes-oekonomi"]),          // not a municipality
+            ]),
+        }))
+        .expect("principal");
+        let codes: Vec<&str> = p.municipalities.iter().map(|m| m.as_str()).collect();
+        assert_eq!(codes, vec!["0101", "0250"]);
+        let code = |c: &str| MunicipalityCode::parse(c).expect("code");
+        assert!(p.has_role_in(&code("0250"), "laes-oekonomi"));
+        assert!(!p.has_role_in(&code("0101"), "laes-oekonomi"));
+        assert!(p.has_role_in(&code("0101"), "laes-aeldre"));
+        assert_eq!(p.nsis, NsisLevel::Substantial);
+    }
+
+    #[test]
+    fn foreign_privileges_and_missing_levels_grant_nothing() {
+        let foreign = STANDARD.encode(
+            r#"<bpp:PrivilegeList xmlns:bpp="http://itst.dk/oiosaml/basic_privilege_profile"><PrivilegeGroup Scope="urn:dk:gov:saml:cvrNumberIdentifier:29189129"><Privilege>http://other.example/roles/usersystemrole/laes-oekonomi/1</Privilege></PrivilegeGroup></bpp:PrivilegeList>"#,
+        );
+        let p = map(json!({"sub": "u", "loa": "High", "privileges_intermediate": foreign}))
+            .expect("principal");
+        assert!(p.municipalities.is_empty() && p.roles.is_empty());
+        assert!(
+            map(json!({"sub": "u", "privileges_intermediate": list(&[])})).is_err(),
+            "no NSIS level"
+        );
+        assert!(
+            map(json!({"sub": "u", "loa": "Low", "privileges_intermediate": "!!"})).is_err(),
+            "garbage list"
+        );
+    }
+}
