@@ -68,6 +68,10 @@ pub struct IssuerSettings {
     /// Clock-skew leeway in seconds (at most 120).
     #[serde(default = "default_leeway")]
     pub leeway_secs: u64,
+    /// Accepted JOSE `typ` header values, e.g. `["at+jwt"]` (RFC 9068) to refuse ID
+    /// tokens; absent: any `typ`.
+    #[serde(default)]
+    pub typ: Option<Vec<String>>,
     /// How claims become a principal: `claims` (plain claim names, see `claims`) or
     /// `kombit` (OIO BPP privilege list from KOMBIT's Context Handler, see `kombit`).
     #[serde(default)]

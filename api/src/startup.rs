@@ -79,6 +79,7 @@ impl Application {
                 algorithms: issuer.algorithms.clone(),
                 leeway_secs: issuer.leeway_secs,
                 mapper: issuer.mapper(),
+                allowed_typ: issuer.typ.clone(),
             };
             verifier = verifier
                 .discover(config, ISSUER_TIMEOUT)

@@ -93,6 +93,7 @@ impl DapKeys {
             algorithms: vec![Algorithm::EdDSA],
             leeway_secs: 30,
             mapper: Arc::new(PlainClaims::default()),
+            allowed_typ: Some(vec!["at+jwt".into()]),
         }
     }
 

@@ -95,6 +95,7 @@ impl DevIssuer {
             algorithms: vec![Algorithm::EdDSA],
             leeway_secs: 30,
             mapper: Arc::new(PlainClaims::default()),
+            allowed_typ: Some(vec!["at+jwt".into()]),
         }
     }
 

@@ -31,6 +31,9 @@ pub struct IssuerConfig {
     pub leeway_secs: u64,
     /// How claims become a principal.
     pub mapper: Arc<dyn ClaimMapper>,
+    /// Accepted JOSE `typ` values (case-insensitive, `application/` prefix allowed);
+    /// `None` accepts any. `Some(["at+jwt"])` refuses ID tokens used as access tokens.
+    pub allowed_typ: Option<Vec<String>>,
 }
 
 #[derive(Debug)]
@@ -96,12 +99,37 @@ impl TokenVerifier {
         // configured issuer.
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| Error::Malformed(e.to_string()))?;
+        if let Some(kid) = header.kid.as_deref()
+            && !plausible_kid(kid)
+        {
+            // Never look such a kid up, let alone fetch keys for it.
+            return Err(Error::Malformed(
+                "key id has characters or a length no issuer uses".into(),
+            ));
+        }
         let claimed_issuer = unverified_issuer(token)?;
         let issuer = self
             .issuers
             .iter()
             .find(|i| i.config.issuer == claimed_issuer)
             .ok_or(Error::UnknownIssuer)?;
+        if let Some(allowed) = &issuer.config.allowed_typ {
+            let typ = header
+                .typ
+                .as_deref()
+                .map(|t| t.to_ascii_lowercase())
+                .map(|t| {
+                    t.strip_prefix("application/")
+                        .map(str::to_owned)
+                        .unwrap_or(t)
+                });
+            if !typ.is_some_and(|t| allowed.iter().any(|a| a.eq_ignore_ascii_case(&t))) {
+                return Err(Error::Malformed(format!(
+                    "token typ {:?} is not accepted",
+                    header.typ
+                )));
+            }
+        }
         if !issuer.config.algorithms.contains(&header.alg) {
             return Err(Error::AlgorithmNotAllowed(format!("{:?}", header.alg)));
         }
@@ -124,6 +152,15 @@ impl TokenVerifier {
             .mapper
             .map(&issuer.config.issuer, &data.claims)
     }
+}
+
+/// Key ids are short tokens of URL-safe characters.
+fn plausible_kid(kid: &str) -> bool {
+    !kid.is_empty()
+        && kid.len() <= 128
+        && kid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'=' | b'+'))
 }
 
 /// Reads `iss` from the unverified payload, only to choose which issuer's rules apply.

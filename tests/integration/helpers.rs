@@ -89,6 +89,7 @@ pub async fn spawn_app_with(database_url: Option<String>) -> TestApp {
         audience: "dap-test".into(),
         algorithms: vec![Algorithm::RS256],
         leeway_secs: 5,
+        typ: Some(vec!["at+jwt".into()]),
         profile: ClaimProfile::Claims,
         claims: PlainClaims::default(),
         kombit: Default::default(),
@@ -98,6 +99,7 @@ pub async fn spawn_app_with(database_url: Option<String>) -> TestApp {
         audience: "dap-test".into(),
         algorithms: vec![Algorithm::RS256],
         leeway_secs: 5,
+        typ: None,
         profile: ClaimProfile::Kombit,
         claims: PlainClaims::default(),
         kombit: Default::default(),
@@ -241,6 +243,7 @@ impl TestApp {
 pub struct TestIssuer {
     pub issuer: String,
     key: EncodingKey,
+    fetches: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 const TEST_KEY: &str = include_str!("../fixtures/test-issuer-rsa.pem");
@@ -270,9 +273,12 @@ impl TestIssuer {
             "id_token_signing_alg_values_supported": ["RS256"],
         }));
         let jwks = Arc::new(jwks);
+        let fetches = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = Arc::clone(&fetches);
         let server = HttpServer::new(move || {
             let discovery = Arc::clone(&discovery);
             let jwks = Arc::clone(&jwks);
+            let counter = Arc::clone(&counter);
             App::new()
                 .route(
                     "/.well-known/openid-configuration",
@@ -285,6 +291,7 @@ impl TestIssuer {
                     "/jwks",
                     web::get().to(move || {
                         let j = Arc::clone(&jwks);
+                        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         async move { HttpResponse::Ok().json(j.as_ref()) }
                     }),
                 )
@@ -297,6 +304,7 @@ impl TestIssuer {
         Self {
             issuer,
             key: EncodingKey::from_rsa_pem(TEST_KEY.as_bytes()).expect("encoding key"),
+            fetches,
         }
     }
 
@@ -338,6 +346,17 @@ impl TestIssuer {
     pub fn sign(&self, claims: &Value) -> String {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(TEST_KID.into());
+        header.typ = Some("at+jwt".into());
+        self.sign_with(header, claims)
+    }
+
+    /// Signs with a chosen header (hostile-token tests).
+    pub fn sign_with(&self, header: Header, claims: &Value) -> String {
         jsonwebtoken::encode(&header, claims, &self.key).expect("sign")
+    }
+
+    /// How many times the issuer's JWKS was fetched.
+    pub fn jwks_fetches(&self) -> usize {
+        self.fetches.load(std::sync::atomic::Ordering::SeqCst)
     }
 }

@@ -13,6 +13,13 @@ fn with(mut claims: Value, key: &str, value: Value) -> Value {
     claims
 }
 
+fn header(typ: &str, kid: &str) -> jsonwebtoken::Header {
+    let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    h.typ = Some(typ.into());
+    h.kid = Some(kid.into());
+    h
+}
+
 fn unsigned(header: &Value, claims: &Value) -> String {
     format!(
         "{}.{}.",
@@ -139,6 +146,49 @@ async fn hostile_and_broken_tokens_get_401() {
             Some(app.dev.sign(&good).expect("sign")),
         ),
         ("oversized", Some(format!("{}.{}.x", "a".repeat(9000), "b"))),
+        ("two segments", Some(payload.clone())),
+        (
+            "four segments",
+            Some(format!("{payload}.{signature}.extra")),
+        ),
+        (
+            "HS256 signed with the issuer's public key",
+            Some({
+                use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
+                let private = rsa::RsaPrivateKey::from_pkcs8_pem(include_str!(
+                    "../fixtures/test-issuer-rsa.pem"
+                ))
+                .expect("key");
+                let public_pem = private
+                    .to_public_key()
+                    .to_public_key_pem(rsa::pkcs8::LineEnding::LF)
+                    .expect("pem");
+                let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+                header.kid = Some(crate::helpers::TEST_KID.into());
+                header.typ = Some("at+jwt".into());
+                jsonwebtoken::encode(
+                    &header,
+                    &good,
+                    &jsonwebtoken::EncodingKey::from_secret(public_pem.as_bytes()),
+                )
+                .expect("hs256")
+            }),
+        ),
+        (
+            "ID token used as access token (typ JWT)",
+            Some(issuer.sign_with(header("JWT", crate::helpers::TEST_KID), &good)),
+        ),
+        (
+            "no typ",
+            Some(issuer.sign_with(
+                {
+                    let mut h = header("at+jwt", crate::helpers::TEST_KID);
+                    h.typ = None;
+                    h
+                },
+                &good,
+            )),
+        ),
     ];
     for (name, token) in &cases {
         assert_refused(&app, name, token.as_deref()).await;
@@ -179,4 +229,57 @@ async fn the_demo_issuer_publishes_its_keys_and_its_tokens_verify() {
     let answer = app.get(ROWS, Some(&app.analyst("0860"))).await;
     assert_eq!(answer.status, 200);
     assert_eq!(answer.body["municipality"], "0860");
+}
+
+#[tokio::test]
+async fn hostile_key_ids_and_key_urls_cause_no_fetch_and_unknown_kids_at_most_one() {
+    let app = spawn_app().await;
+    let attacker = crate::helpers::TestIssuer::start().await;
+    let issuer = &app.issuer;
+    let good = issuer.claims("0101", READ_ROLES);
+    let before = issuer.jwks_fetches();
+
+    for hostile_kid in [
+        "../../../etc/passwd",
+        &"k".repeat(300),
+        "kid with spaces",
+        "kid\u{0}",
+    ] {
+        let token = issuer.sign_with(header("at+jwt", hostile_kid), &good);
+        assert_refused(&app, "hostile kid", Some(&token)).await;
+    }
+    assert_eq!(
+        issuer.jwks_fetches(),
+        before,
+        "a hostile kid made dap fetch keys"
+    );
+
+    let mut jku = header("at+jwt", "attacker-key");
+    jku.jku = Some(format!("{}/jwks", attacker.issuer));
+    jku.x5u = Some(format!("{}/x5u", attacker.issuer));
+    assert_refused(
+        &app,
+        "jku/x5u to an attacker",
+        Some(&issuer.sign_with(jku, &good)),
+    )
+    .await;
+    assert_eq!(attacker.jwks_fetches(), 0, "dap followed a jku header");
+
+    // An unknown but plausible kid (rotation) refetches once; a second does not.
+    let after_jku = issuer.jwks_fetches();
+    assert!(after_jku <= before + 1);
+    for kid in ["rotated-1", "rotated-2", "rotated-3"] {
+        assert_refused(
+            &app,
+            "unknown kid",
+            Some(&issuer.sign_with(header("at+jwt", kid), &good)),
+        )
+        .await;
+    }
+    assert!(
+        issuer.jwks_fetches() <= before + 1,
+        "unknown kids are refetched at most once a minute"
+    );
+    // The known key still works afterwards.
+    assert_eq!(app.get(ROWS, Some(&issuer.sign(&good))).await.status, 200);
 }
