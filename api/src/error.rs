@@ -27,6 +27,10 @@ pub enum ApiError {
     DatasetNotFound,
     #[error("no such resource")]
     RouteNotFound,
+    #[error("no such token")]
+    TokenNotFound,
+    #[error("{0}")]
+    Forbidden(String),
     /// The path exists, but not for this method; carries the allowed methods.
     #[error("method not allowed here; allowed: {0}")]
     MethodNotAllowed(String),
@@ -63,6 +67,8 @@ impl ApiError {
             Self::MunicipalityRequired(_) => ("municipality_required", StatusCode::BAD_REQUEST),
             Self::DatasetNotFound => ("dataset_not_found", StatusCode::NOT_FOUND),
             Self::RouteNotFound => ("not_found", StatusCode::NOT_FOUND),
+            Self::TokenNotFound => ("token_not_found", StatusCode::NOT_FOUND),
+            Self::Forbidden(_) => ("forbidden", StatusCode::FORBIDDEN),
             Self::MethodNotAllowed(_) => ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED),
             Self::InvalidParameter(_) => ("invalid_parameter", StatusCode::BAD_REQUEST),
             Self::InvalidCursor(_) => ("invalid_cursor", StatusCode::BAD_REQUEST),
@@ -169,6 +175,8 @@ mod tests {
             ),
             (ApiError::DatasetNotFound, "dataset_not_found", 404),
             (ApiError::RouteNotFound, "not_found", 404),
+            (ApiError::TokenNotFound, "token_not_found", 404),
+            (ApiError::Forbidden("x".into()), "forbidden", 403),
             (
                 ApiError::MethodNotAllowed("GET".into()),
                 "method_not_allowed",

@@ -36,6 +36,9 @@ impl FromRequest for Caller {
                 state.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("app state missing")))?;
             let verified = match header {
                 Some(Ok(value)) => match bearer(&value) {
+                    Some(token) if token.starts_with(dap_auth::secrets::PAT_PREFIX) => {
+                        personal_token(&state, token).await
+                    }
                     Some(token) => state.verifier.verify(token).await,
                     None => Err(dap_auth::Error::MissingToken),
                 },
@@ -110,4 +113,49 @@ async fn still_active(
             "client state unavailable: {e}"
         ))),
     }
+}
+
+/// The `iss` of principals that came with a personal access token.
+pub const PAT_ISSUER: &str = "urn:dap:personal-token";
+
+/// A personal access token acts as its owner did at creation, limited to its datasets,
+/// until it expires or is revoked (checked in the shared database on every request).
+async fn personal_token(state: &AppState, token: &str) -> Result<Principal, dap_auth::Error> {
+    let invalid = |why: &str| dap_auth::Error::Claims(format!("personal token {why}"));
+    if token.len() > 128 {
+        return Err(invalid("malformed"));
+    }
+    let stored = state
+        .control
+        .personal_token_by_hash(&dap_auth::secrets::token_digest(token))
+        .await
+        .map_err(|e| invalid(&format!("lookup failed: {e}")))?
+        .ok_or_else(|| invalid("unknown"))?;
+    if stored.revoked_at.is_some() || stored.expires_at <= chrono::Utc::now() {
+        return Err(invalid("revoked or expired"));
+    }
+    let grants: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        serde_json::from_str(&stored.grants).map_err(|_| invalid("corrupt"))?;
+    let grants = grants
+        .into_iter()
+        .filter_map(|(m, r)| dap_schema::MunicipalityCode::parse(&m).ok().map(|m| (m, r)))
+        .collect();
+    let nsis = stored.nsis_level.parse().map_err(|_| invalid("corrupt"))?;
+    let mut principal = Principal::from_grants(
+        stored.subject,
+        PAT_ISSUER.into(),
+        dap_auth::CallerKind::User,
+        grants,
+        nsis,
+    );
+    principal.client_id = Some(stored.id);
+    principal.datasets = Some(
+        stored
+            .datasets
+            .split(',')
+            .filter(|d| !d.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    );
+    Ok(principal)
 }

@@ -28,6 +28,24 @@ pub fn new_id(prefix: &str) -> String {
     )
 }
 
+/// Prefix of personal access tokens, so they are recognised (and found by secret scanners).
+pub const PAT_PREFIX: &str = "dap_pat_";
+
+/// A new personal access token.
+pub fn new_personal_token() -> String {
+    format!("{PAT_PREFIX}{}", new_secret())
+}
+
+/// The stored digest of a high-entropy token (SHA-256, hex). Argon2 is for secrets a person
+/// might choose; a 256-bit random token is safe with a fast digest, checked per request.
+pub fn token_digest(token: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The Argon2id PHC string of `secret`.
 pub fn hash_secret(secret: &str) -> Result<String> {
     let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);

@@ -10,6 +10,7 @@ pub mod entity;
 mod error;
 pub mod migration;
 pub mod municipality;
+pub mod personal_tokens;
 pub mod scope;
 mod store;
 
@@ -18,5 +19,6 @@ pub use catalogue::{Classification, ColumnDef, ColumnType, DatasetDef, DatasetId
 pub use clients::MachineClient;
 pub use error::{Error, Result};
 pub use municipality::{Municipality, MunicipalityCode, municipalities};
+pub use personal_tokens::PersonalToken;
 pub use scope::AccessScope;
 pub use store::ControlPlane;

@@ -9,6 +9,7 @@ mod isolation;
 mod kombit;
 mod machine;
 mod openapi;
+mod personal_tokens;
 mod pull;
 mod rows;
 mod tokens;

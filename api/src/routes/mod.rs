@@ -5,6 +5,7 @@
 pub mod datasets;
 pub mod fallback;
 pub mod health;
+pub mod me;
 pub mod oauth;
 pub mod wellknown;
 
@@ -16,4 +17,5 @@ pub fn configure(cfg: &mut ServiceConfig) {
     wellknown::configure(cfg);
     datasets::configure(cfg);
     oauth::configure(cfg);
+    me::configure(cfg);
 }

@@ -4,4 +4,5 @@ pub mod audit_event;
 pub mod dataset;
 pub mod dataset_column;
 pub mod machine_client;
+pub mod personal_token;
 pub mod signing_key;

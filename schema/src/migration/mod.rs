@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 
 mod m0001_catalogue_and_audit;
 mod m0002_machine_clients;
+mod m0003_personal_tokens;
 
 /// All migrations of the control plane, oldest first.
 pub struct Migrator;
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_catalogue_and_audit::Migration),
             Box::new(m0002_machine_clients::Migration),
+            Box::new(m0003_personal_tokens::Migration),
         ]
     }
 }
