@@ -45,11 +45,7 @@ impl Default for PlainClaims {
 
 impl ClaimMapper for PlainClaims {
     fn map(&self, issuer: &str, claims: &Map<String, Value>) -> Result<Principal> {
-        let subject = claims
-            .get("sub")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| Error::Claims("the token has no sub".into()))?;
+        let subject = subject(claims)?;
         let municipalities: BTreeSet<MunicipalityCode> =
             strings(claims.get(&self.municipality_claim))
                 .into_iter()
@@ -94,6 +90,15 @@ impl ClaimMapper for PlainClaims {
         principal.datasets = datasets;
         Ok(principal)
     }
+}
+
+/// The non-empty `sub` of verified claims.
+pub(crate) fn subject(claims: &Map<String, Value>) -> Result<&str> {
+    claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| Error::Claims("the token has no sub".into()))
 }
 
 /// A claim that is a string, a space-separated string, or an array of strings.

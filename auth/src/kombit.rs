@@ -42,11 +42,7 @@ impl Default for KombitClaims {
 
 impl ClaimMapper for KombitClaims {
     fn map(&self, issuer: &str, claims: &Map<String, Value>) -> Result<Principal> {
-        let subject = claims
-            .get("sub")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| Error::Claims("the token has no sub".into()))?;
+        let subject = crate::claims::subject(claims)?;
         let mut grants: BTreeMap<MunicipalityCode, BTreeSet<String>> = BTreeMap::new();
         let list = self
             .privilege_claims

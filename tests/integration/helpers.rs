@@ -190,21 +190,7 @@ impl TestApp {
         let table = deltalake::open_table(self.lake_url(dataset))
             .await
             .expect("open");
-        let ctx = SessionContext::new();
-        table
-            .update_datafusion_session(&ctx.state())
-            .expect("session");
-        ctx.register_table("t", table.table_provider().await.expect("provider"))
-            .expect("register");
-        let batches = ctx
-            .sql(sql)
-            .await
-            .expect("sql")
-            .collect()
-            .await
-            .expect("collect");
-        let json = dap_lake::encode::json_array(&batches).expect("json");
-        serde_json::from_slice::<Vec<Value>>(&json).expect("rows")
+        query(&table, sql).await
     }
 
     /// The oracle at an older table version.
@@ -212,21 +198,7 @@ impl TestApp {
         let table = deltalake::open_table_with_version(self.lake_url(dataset), version)
             .await
             .expect("open version");
-        let ctx = SessionContext::new();
-        table
-            .update_datafusion_session(&ctx.state())
-            .expect("session");
-        ctx.register_table("t", table.table_provider().await.expect("provider"))
-            .expect("register");
-        let batches = ctx
-            .sql(sql)
-            .await
-            .expect("sql")
-            .collect()
-            .await
-            .expect("collect");
-        let json = dap_lake::encode::json_array(&batches).expect("json");
-        serde_json::from_slice::<Vec<Value>>(&json).expect("rows")
+        query(&table, sql).await
     }
 
     /// Audit records of one request.
@@ -237,6 +209,25 @@ impl TestApp {
             .await
             .expect("audit query")
     }
+}
+
+/// Runs `sql` over `table` registered as `t`, rows as JSON values.
+async fn query(table: &deltalake::DeltaTable, sql: &str) -> Vec<Value> {
+    let ctx = SessionContext::new();
+    table
+        .update_datafusion_session(&ctx.state())
+        .expect("session");
+    ctx.register_table("t", table.table_provider().await.expect("provider"))
+        .expect("register");
+    let batches = ctx
+        .sql(sql)
+        .await
+        .expect("sql")
+        .collect()
+        .await
+        .expect("collect");
+    let json = dap_lake::encode::json_array(&batches).expect("json");
+    serde_json::from_slice::<Vec<Value>>(&json).expect("rows")
 }
 
 /// A mock OIDC provider: discovery document and JWKS over HTTP, RS256 tokens.

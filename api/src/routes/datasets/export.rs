@@ -150,6 +150,33 @@ fn attachment(name: String) -> ContentDisposition {
     }
 }
 
+/// A streamed file download whose stream ends with the closing audit record.
+#[allow(clippy::too_many_arguments)]
+fn download(
+    state: &web::Data<AppState>,
+    ctx: &RequestContext,
+    principal: &Principal,
+    id: &str,
+    export: dap_lake::export::Export,
+    facts: AuditFacts,
+    filename: String,
+    format: Format,
+) -> (HttpResponse, AuditFacts) {
+    let body = audited_body(
+        export,
+        state.clone(),
+        ctx.clone(),
+        principal.clone(),
+        id.to_owned(),
+        facts.clone(),
+    );
+    let response = HttpResponse::Ok()
+        .content_type(format.content_type())
+        .insert_header(attachment(filename))
+        .streaming(body);
+    (response, facts)
+}
+
 /// All rows the query selects, streamed in the requested format.
 #[utoipa::path(
     tag = "datasets",
@@ -234,19 +261,9 @@ async fn start_export(
         export.version,
         format.extension()
     );
-    let body = audited_body(
-        export,
-        state.clone(),
-        ctx.clone(),
-        principal.clone(),
-        id.to_owned(),
-        facts.clone(),
-    );
-    let response = HttpResponse::Ok()
-        .content_type(format.content_type())
-        .insert_header(attachment(filename))
-        .streaming(body);
-    Ok((response, facts))
+    Ok(download(
+        state, ctx, principal, id, export, facts, filename, format,
+    ))
 }
 
 /// The caller's municipality's changed rows between two versions (Delta change data feed).
@@ -343,19 +360,9 @@ async fn start_changes(
         export.version,
         format.extension()
     );
-    let body = audited_body(
-        export,
-        state.clone(),
-        ctx.clone(),
-        principal.clone(),
-        id.to_owned(),
-        facts.clone(),
-    );
-    let response = HttpResponse::Ok()
-        .content_type(format.content_type())
-        .insert_header(attachment(filename))
-        .streaming(body);
-    Ok((response, facts))
+    Ok(download(
+        state, ctx, principal, id, export, facts, filename, format,
+    ))
 }
 
 /// The table's versions, newest first, with the caller's municipality's row counts.
