@@ -6,13 +6,17 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 use serde::Serialize;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{
+    ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme,
+};
 use utoipa::openapi::{OpenApi as OpenApiDoc, Server};
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 /// Security scheme: a bearer JWT from the municipal identity broker (OIDC).
 pub const BROKER_SCHEME: &str = "municipal_broker";
+/// Security scheme: OAuth 2 client credentials for machine clients.
+pub const CLIENT_CREDENTIALS_SCHEME: &str = "machine_client";
 /// Security scheme: a bearer token dap issued (demo tokens, later personal access tokens).
 pub const DAP_TOKEN_SCHEME: &str = "dap_token";
 
@@ -63,6 +67,13 @@ impl Modify for SecuritySchemes {
                     ))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            CLIENT_CREDENTIALS_SCHEME,
+            SecurityScheme::OAuth2(OAuth2::with_description(
+                [Flow::ClientCredentials(ClientCredentials::new("/oauth/token", Scopes::new()))],
+                "Machine clients registered by the municipality get 15-minute tokens from /oauth/token.",
+            )),
         );
         components.add_security_scheme(
             "client_secret_basic",

@@ -19,7 +19,26 @@ CHECKS = ",".join([
 def test_schemathesis_finds_no_failures(dap):
     token = dap.token(roles="laes-oekonomi,laes-personale,laes-borger,laes-aeldre,laes-infrastruktur,laes-foelsomme")
     st = os.path.join(os.path.dirname(sys.executable), "st")
-    result = subprocess.run(
+    for attempt in range(2):
+        result = run_schemathesis(st, dap, token)
+        output = result.stdout + result.stderr
+        # CPython 3.11 occasionally crashes inside hypothesis with this SystemError (an
+        # interpreter bug, not a finding about dap). Only that crash is retried, once;
+        # any failed check fails the test at once.
+        crashed = "AST constructor recursion depth mismatch" in output and "Test Case ID" not in output
+        if result.returncode == 0 or not crashed:
+            break
+    print(output[-4000:])
+    assert result.returncode == 0, output[-6000:]
+    operations = re.search(r"Tested:\s+(\d+)", output)
+    cases = re.search(r"(\d+) generated", output)
+    assert operations and int(operations.group(1)) >= 6, output[-2000:]
+    assert cases and int(cases.group(1)) > 100, output[-2000:]
+    print(f"schemathesis: {operations.group(1)} operations, {cases.group(1)} test cases, 0 failures")
+
+
+def run_schemathesis(st, dap, token):
+    return subprocess.run(
         [st, "run", f"{dap.base}/openapi.json",
          "-H", f"Authorization: Bearer {token}",
          "--checks", CHECKS,
@@ -28,11 +47,3 @@ def test_schemathesis_finds_no_failures(dap):
          "--seed", "20261122"],
         capture_output=True, text=True, timeout=1200,
     )
-    output = result.stdout + result.stderr
-    print(output[-4000:])
-    assert result.returncode == 0, output[-6000:]
-    operations = re.search(r"Tested:\s+(\d+)", output)
-    cases = re.search(r"(\d+) generated", output)
-    assert operations and int(operations.group(1)) >= 6, output[-2000:]
-    assert cases and int(cases.group(1)) > 100, output[-2000:]
-    print(f"schemathesis: {operations.group(1)} operations, {cases.group(1)} test cases, 0 failures")

@@ -180,7 +180,7 @@ fn download(
 /// All rows the query selects, streamed in the requested format.
 #[utoipa::path(
     tag = "datasets",
-    security(("municipal_broker" = []), ("dap_token" = [])),
+    security(("municipal_broker" = []), ("dap_token" = []), ("machine_client" = [])),
     params(
         ("id" = String, Path, description = "Dataset id", example = "oekonomi.posteringer"),
         ("format" = Option<String>, Query, description = "json, ndjson, csv, parquet, arrow (IPC stream) or xlsx; else chosen by Accept; default ndjson", example = "csv"),
@@ -269,7 +269,7 @@ async fn start_export(
 /// The caller's municipality's changed rows between two versions (Delta change data feed).
 #[utoipa::path(
     tag = "datasets",
-    security(("municipal_broker" = []), ("dap_token" = [])),
+    security(("municipal_broker" = []), ("dap_token" = []), ("machine_client" = [])),
     params(
         ("id" = String, Path, description = "Dataset id", example = "oekonomi.posteringer"),
         ("from_version" = u64, Query, description = "First version to include", example = 1),
@@ -368,7 +368,7 @@ async fn start_changes(
 /// The table's versions, newest first, with the caller's municipality's row counts.
 #[utoipa::path(
     tag = "datasets",
-    security(("municipal_broker" = []), ("dap_token" = [])),
+    security(("municipal_broker" = []), ("dap_token" = []), ("machine_client" = [])),
     params(
         ("id" = String, Path, description = "Dataset id", example = "oekonomi.posteringer"),
         ("municipality" = Option<String>, Query, description = "Municipality code to act for, when the token grants several"),

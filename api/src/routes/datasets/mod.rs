@@ -119,7 +119,7 @@ impl AppState {
 /// Lists the datasets the caller's roles open.
 #[utoipa::path(
     tag = "datasets",
-    security(("municipal_broker" = []), ("dap_token" = [])),
+    security(("municipal_broker" = []), ("dap_token" = []), ("machine_client" = [])),
     responses(
         (status = 200, description = "Datasets the caller may see", body = DatasetList),
         (status = 401, description = "Missing or invalid bearer token", body = ErrorBody,
@@ -153,7 +153,7 @@ async fn list_datasets(
 /// One dataset: the columns the caller may see, and the table's current version.
 #[utoipa::path(
     tag = "datasets",
-    security(("municipal_broker" = []), ("dap_token" = [])),
+    security(("municipal_broker" = []), ("dap_token" = []), ("machine_client" = [])),
     params(
         ("id" = String, Path, description = "Dataset id, `<domain>.<name>`", example = "oekonomi.posteringer"),
         ("municipality" = Option<String>, Query, description = "Municipality code to act for, when the token grants several", example = "0101"),

@@ -49,7 +49,7 @@ pub struct RowsPage {
 /// One page of the caller's municipality's rows.
 #[utoipa::path(
     tag = "datasets",
-    security(("municipal_broker" = []), ("dap_token" = [])),
+    security(("municipal_broker" = []), ("dap_token" = []), ("machine_client" = [])),
     params(
         ("id" = String, Path, description = "Dataset id, `<domain>.<name>`", example = "oekonomi.posteringer"),
         ("select" = Option<String>, Query, description = "Comma-separated columns (default: all the caller may see)", example = "aar,funktion,beloeb"),
