@@ -112,9 +112,16 @@ impl Lake {
     /// A session for one query. Its memory pool is bounded: sorts and aggregations
     /// beyond it spill to disk instead of growing the process.
     pub(crate) fn session() -> SessionContext {
-        let config = SessionConfig::new()
+        let mut config = SessionConfig::new()
             .with_target_partitions(2)
             .with_batch_size(8192);
+        // Plain string arrays straight from Parquet: every export format needs them, and
+        // casting view arrays afterwards copies every string once more.
+        config
+            .options_mut()
+            .execution
+            .parquet
+            .schema_force_view_types = false;
         match RuntimeEnvBuilder::new()
             .with_memory_limit(QUERY_MEMORY_BYTES, 1.0)
             .build_arc()
