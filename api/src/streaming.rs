@@ -3,7 +3,9 @@
 //! An export is audited twice: before the first byte (in [`AppState::audited`], which
 //! fails the request if the record cannot be written) and when the stream ends, with
 //! the number of rows sent. If the closing record cannot be written the stream ends
-//! with an error, so the client never sees a complete, unaudited download.
+//! with an error, so the client never sees a complete, unaudited download. A client that
+//! disconnects mid-way gets an `export_aborted` record with the rows encoded so far. A client that
+//! disconnects mid-way gets an `export_aborted` record with the rows encoded so far.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -85,11 +87,37 @@ pub fn audited_body(
     })
 }
 
+impl Drop for State {
+    /// A client that goes away mid-download drops the body: record how far it got.
+    fn drop(&mut self) {
+        if let Phase::Done = self.phase {
+            return;
+        }
+        let record = closing_record(self, AuditOutcome::Failed, "export_aborted");
+        let app = self.app.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(error) = app.control.append_audit(&record).await {
+                    tracing::error!(%error, "the audit record of an aborted export could not be written");
+                }
+            });
+        }
+    }
+}
+
 async fn close(
     state: &State,
     outcome: AuditOutcome,
     reason: &str,
 ) -> Result<(), dap_schema::Error> {
+    state
+        .app
+        .control
+        .append_audit(&closing_record(state, outcome, reason))
+        .await
+}
+
+fn closing_record(state: &State, outcome: AuditOutcome, reason: &str) -> dap_schema::AuditRecord {
     let mut record = state.ctx.record(Some(&state.principal), outcome);
     record.dataset = Some(state.dataset.clone());
     record.municipality = state.facts.municipality.clone();
@@ -101,5 +129,5 @@ async fn close(
     record.filter = state.facts.filter.clone();
     record.rows_returned = i64::try_from(state.export.rows.load(Ordering::Relaxed)).ok();
     record.reason = Some(reason.to_owned());
-    state.app.control.append_audit(&record).await
+    record
 }
