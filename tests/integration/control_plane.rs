@@ -128,3 +128,79 @@ async fn drop_postgres(url: &str) {
             .await;
     }
 }
+
+#[tokio::test]
+async fn two_processes_on_one_postgres_see_each_others_revocations_at_once() {
+    let Some(url) = fresh_postgres().await else {
+        return;
+    };
+    let first = spawn_app_with(Some(url.clone())).await;
+    let second = spawn_app_with(Some(url.clone())).await;
+    let path = "/api/v1/datasets/borger.befolkning/rows?limit=1";
+
+    // A personal token made through the first process works on the second…
+    let response = first
+        .client
+        .post(format!("{}/api/v1/me/tokens", first.address))
+        .bearer_auth(first.analyst("0101"))
+        .json(&serde_json::json!({"name": "bi", "datasets": ["borger.befolkning"]}))
+        .send()
+        .await
+        .expect("create");
+    let created: serde_json::Value = response.json().await.expect("json");
+    let pat = created["token"].as_str().expect("token").to_owned();
+    assert_eq!(second.get(path, Some(&pat)).await.status, 200);
+    // …and revoking it through the first is refused by the second on the next request.
+    let id = created["id"].as_str().expect("id");
+    let revoked = first
+        .client
+        .delete(format!("{}/api/v1/me/tokens/{id}", first.address))
+        .bearer_auth(first.analyst("0101"))
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(revoked.status().as_u16(), 204);
+    assert_eq!(second.get(path, Some(&pat)).await.status, 401);
+
+    // The same for a machine client's token: both processes share the signing keys.
+    let secret = dap_auth::secrets::new_secret();
+    let client = dap_schema::MachineClient {
+        client_id: dap_auth::secrets::new_id("dap-"),
+        municipality: "0101".into(),
+        datasets: vec!["borger.befolkning".into()],
+        expires_at: chrono::Utc::now() + chrono::Duration::days(1),
+        disabled: false,
+    };
+    let hash = dap_auth::secrets::hash_secret(&secret).expect("hash");
+    first
+        .state
+        .control
+        .insert_machine_client(&client, &hash)
+        .await
+        .expect("insert");
+    let token: serde_json::Value = first
+        .client
+        .post(format!("{}/oauth/token", first.address))
+        .basic_auth(&client.client_id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    let machine = token["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_owned();
+    assert_eq!(second.get(path, Some(&machine)).await.status, 200);
+    first
+        .state
+        .control
+        .disable_machine_client(&client.client_id)
+        .await
+        .expect("disable");
+    assert_eq!(second.get(path, Some(&machine)).await.status, 401);
+    drop((first, second));
+    drop_postgres(&url).await;
+}
