@@ -10,7 +10,7 @@ use utoipa::openapi::security::{
     ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme,
 };
 use utoipa::openapi::{OpenApi as OpenApiDoc, Server};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 /// Security scheme: a bearer JWT from the municipal identity broker (OIDC).
@@ -28,6 +28,29 @@ pub struct ErrorBody {
     pub code: String,
     /// What went wrong and, for 4xx, how to fix the request.
     pub message: String,
+}
+
+/// The error responses every dataset route shares.
+#[derive(IntoResponses)]
+pub enum DatasetErrors {
+    /// Bad parameter, cursor, version or range; the message says how to fix it
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// Missing or invalid bearer token
+    #[response(
+        status = 401,
+        headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))
+    )]
+    Unauthorized(ErrorBody),
+    /// NSIS level too low, or municipality not granted
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// No such dataset, or the caller may not see it
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    /// Internal error (opaque)
+    #[response(status = 500)]
+    Internal(ErrorBody),
 }
 
 #[derive(OpenApi)]

@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use dap_auth::Principal;
 use dap_lake::export::{CsvOptions, Format};
 use dap_lake::{RowQuery, VersionInfo};
-use dap_openapi::ErrorBody;
+use dap_openapi::{DatasetErrors, ErrorBody};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -205,13 +205,8 @@ fn download(
             (Vec<u8> = "application/vnd.apache.arrow.stream"),
             (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
         )),
-        (status = 400, description = "Bad parameter, version not available, or too many rows for XLSX", body = ErrorBody),
-        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))),
-        (status = 403, description = "NSIS level too low, or municipality not granted", body = ErrorBody),
-        (status = 404, description = "No such dataset, or the caller may not see it", body = ErrorBody),
         (status = 406, description = "No offered format in Accept", body = ErrorBody),
-        (status = 500, description = "Internal error (opaque)", body = ErrorBody),
+        DatasetErrors,
     )
 )]
 #[get("/api/v1/datasets/{id}/export")]
@@ -291,13 +286,8 @@ async fn start_export(
             (Vec<u8> = "application/vnd.apache.parquet"),
             (Vec<u8> = "application/vnd.apache.arrow.stream"),
         )),
-        (status = 400, description = "Bad parameter, or a version range the table cannot answer (the message gives the available range)", body = ErrorBody),
-        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))),
-        (status = 403, description = "NSIS level too low, or municipality not granted", body = ErrorBody),
-        (status = 404, description = "No such dataset, or the caller may not see it", body = ErrorBody),
         (status = 406, description = "No offered format in Accept", body = ErrorBody),
-        (status = 500, description = "Internal error (opaque)", body = ErrorBody),
+        DatasetErrors,
     )
 )]
 #[get("/api/v1/datasets/{id}/changes")]
@@ -375,12 +365,7 @@ async fn start_changes(
     ),
     responses(
         (status = 200, description = "The table's history", body = VersionList),
-        (status = 400, description = "Bad parameter", body = ErrorBody),
-        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))),
-        (status = 403, description = "NSIS level too low, or municipality not granted", body = ErrorBody),
-        (status = 404, description = "No such dataset, or the caller may not see it", body = ErrorBody),
-        (status = 500, description = "Internal error (opaque)", body = ErrorBody),
+        DatasetErrors,
     )
 )]
 #[get("/api/v1/datasets/{id}/versions")]

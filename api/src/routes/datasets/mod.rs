@@ -9,7 +9,7 @@ use std::sync::Arc;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::{DateTime, Utc};
 use dap_auth::{Principal, policy};
-use dap_openapi::ErrorBody;
+use dap_openapi::{DatasetErrors, ErrorBody};
 use dap_schema::{AccessScope, DatasetDef};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -160,12 +160,7 @@ async fn list_datasets(
     ),
     responses(
         (status = 200, description = "The dataset", body = DatasetDetail),
-        (status = 400, description = "Bad parameter, or a municipality must be named", body = ErrorBody),
-        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))),
-        (status = 403, description = "NSIS level too low, or municipality not granted", body = ErrorBody),
-        (status = 404, description = "No such dataset, or the caller may not see it", body = ErrorBody),
-        (status = 500, description = "Internal error (opaque)", body = ErrorBody),
+        DatasetErrors,
     )
 )]
 #[get("/api/v1/datasets/{id}")]

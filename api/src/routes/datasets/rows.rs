@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use arrow::compute::concat_batches;
 use dap_auth::Principal;
 use dap_lake::{RowQuery, encode, query::DEFAULT_LIMIT};
-use dap_openapi::ErrorBody;
+use dap_openapi::DatasetErrors;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
@@ -63,12 +63,7 @@ pub struct RowsPage {
     ),
     responses(
         (status = 200, description = "A page of rows", body = RowsPage),
-        (status = 400, description = "Bad parameter or cursor; the message says how to fix it", body = ErrorBody),
-        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))),
-        (status = 403, description = "NSIS level too low, or municipality not granted", body = ErrorBody),
-        (status = 404, description = "No such dataset, or the caller may not see it", body = ErrorBody),
-        (status = 500, description = "Internal error (opaque)", body = ErrorBody),
+        DatasetErrors,
     )
 )]
 #[get("/api/v1/datasets/{id}/rows")]
