@@ -21,11 +21,17 @@ impl FromRequest for Caller {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        // Only the Authorization header carries tokens; never query strings or cookies.
+        // Only the Authorization header carries tokens; never query strings. A browser
+        // that logged in has a session cookie instead (an opaque handle, not a token).
         let header = req
             .headers()
             .get(AUTHORIZATION)
             .map(|v| v.to_str().map(str::to_owned));
+        let session = req
+            .cookie(crate::login::SESSION_COOKIE)
+            .map(|c| c.value().to_owned())
+            .filter(|_| header.is_none());
+        let cross_site = session.is_some() && cross_site_write(req);
         let ctx = RequestContext::of(req);
         let dataset = req
             .match_info()
@@ -43,7 +49,13 @@ impl FromRequest for Caller {
                     None => Err(dap_auth::Error::MissingToken),
                 },
                 Some(Err(_)) => Err(dap_auth::Error::Malformed("header is not ASCII".into())),
-                None => Err(dap_auth::Error::MissingToken),
+                None => match session {
+                    Some(_) if cross_site => Err(dap_auth::Error::Claims(
+                        "a session cookie on a cross-site write request".into(),
+                    )),
+                    Some(value) => browser_session(&state, &value).await,
+                    None => Err(dap_auth::Error::MissingToken),
+                },
             };
             let verified = match verified {
                 Ok(principal) => still_active(&state, principal).await,
@@ -59,6 +71,76 @@ impl FromRequest for Caller {
             }
         })
     }
+}
+
+/// A state-changing request that a browser says comes from another site: with a session
+/// cookie that would be cross-site request forgery (SameSite=Lax already keeps the cookie
+/// off such requests in current browsers; this is the second lock).
+fn cross_site_write(req: &HttpRequest) -> bool {
+    use actix_web::http::Method;
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return false;
+    }
+    let site = req
+        .headers()
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok());
+    if site.is_some_and(|s| s != "same-origin" && s != "none") {
+        return true;
+    }
+    let origin = req.headers().get("origin").and_then(|v| v.to_str().ok());
+    let public = req
+        .app_data::<web::Data<AppState>>()
+        .and_then(|s| s.public_url.as_ref())
+        .map(|u| u.origin().ascii_serialization());
+    match (origin, public) {
+        (Some(origin), Some(public)) => origin != public,
+        _ => false,
+    }
+}
+
+/// A browser session: the principal the login established, until it expires or the
+/// user logs out (checked in the shared database on every request).
+async fn browser_session(state: &AppState, value: &str) -> Result<Principal, dap_auth::Error> {
+    let invalid = |why: &str| dap_auth::Error::Claims(format!("session {why}"));
+    if value.len() > 128 || !value.starts_with(crate::routes::auth::SESSION_PREFIX) {
+        return Err(invalid("malformed"));
+    }
+    let stored = state
+        .control
+        .session_by_hash(&dap_auth::secrets::token_digest(value))
+        .await
+        .map_err(|e| invalid(&format!("lookup failed: {e}")))?
+        .ok_or_else(|| invalid("unknown or expired"))?;
+    stored_principal(
+        stored.subject,
+        stored.issuer,
+        &stored.grants,
+        &stored.nsis_level,
+        stored.constraints.as_deref(),
+    )
+}
+
+/// Rebuilds a principal kept in the control plane (personal token or session).
+fn stored_principal(
+    subject: String,
+    issuer: String,
+    grants: &str,
+    nsis: &str,
+    constraints: Option<&str>,
+) -> Result<Principal, dap_auth::Error> {
+    let corrupt = || dap_auth::Error::Claims("stored grants are corrupt".into());
+    let grants: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        serde_json::from_str(grants).map_err(|_| corrupt())?;
+    let grants = grants
+        .into_iter()
+        .filter_map(|(m, r)| dap_schema::MunicipalityCode::parse(&m).ok().map(|m| (m, r)))
+        .collect();
+    let nsis = nsis.parse().map_err(|_| corrupt())?;
+    let mut principal =
+        Principal::from_grants(subject, issuer, dap_auth::CallerKind::User, grants, nsis);
+    principal.restore_constraints(constraints)?;
+    Ok(principal)
 }
 
 /// The token of `Bearer <token>` (scheme case-insensitive).
@@ -134,20 +216,13 @@ async fn personal_token(state: &AppState, token: &str) -> Result<Principal, dap_
     if stored.revoked_at.is_some() || stored.expires_at <= chrono::Utc::now() {
         return Err(invalid("revoked or expired"));
     }
-    let grants: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
-        serde_json::from_str(&stored.grants).map_err(|_| invalid("corrupt"))?;
-    let grants = grants
-        .into_iter()
-        .filter_map(|(m, r)| dap_schema::MunicipalityCode::parse(&m).ok().map(|m| (m, r)))
-        .collect();
-    let nsis = stored.nsis_level.parse().map_err(|_| invalid("corrupt"))?;
-    let mut principal = Principal::from_grants(
+    let mut principal = stored_principal(
         stored.subject,
         PAT_ISSUER.into(),
-        dap_auth::CallerKind::User,
-        grants,
-        nsis,
-    );
+        &stored.grants,
+        &stored.nsis_level,
+        stored.constraints.as_deref(),
+    )?;
     principal.client_id = Some(stored.id);
     principal.datasets = Some(
         stored

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod keys;
+pub mod login;
 pub mod openapi;
 pub mod pull;
 pub mod routes;

@@ -33,6 +33,10 @@ enum Command {
         /// Rows per municipality per dataset, generated on first start.
         #[arg(long, default_value_t = dap_lake::demo::DEFAULT_ROWS_PER_MUNICIPALITY)]
         rows_per_municipality: usize,
+        /// A config file whose identity settings (`issuers`, `public_url`, `login`) apply
+        /// too: the demo data behind a real OIDC broker.
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Serve with a configuration file and DAP_* environment variables.
     Serve {
@@ -144,6 +148,10 @@ enum ClientAction {
         /// Days until the client expires.
         #[arg(long, default_value_t = 365)]
         days: i64,
+        /// A file with the client's public key as a JWK (RSA, EC P-256 or Ed25519): the
+        /// client then authenticates with `private_key_jwt` and gets no secret.
+        #[arg(long)]
+        public_key: Option<PathBuf>,
     },
     /// Disable a client: its tokens are refused from the next request on.
     Disable {
@@ -171,6 +179,7 @@ async fn main() -> anyhow::Result<()> {
             data_dir,
             bind,
             rows_per_municipality,
+            config,
         } => {
             telemetry::init(false);
             let options = DemoOptions {
@@ -182,7 +191,14 @@ async fn main() -> anyhow::Result<()> {
             if !created.is_empty() {
                 eprintln!("created demo tables: {}", created.join(", "));
             }
-            let app = Application::build(demo::settings(&options)?).await?;
+            let mut settings = demo::settings(&options)?;
+            if let Some(path) = config {
+                let identity = Settings::load(Some(&path))?;
+                settings.issuers = identity.issuers;
+                settings.public_url = identity.public_url;
+                settings.login = identity.login;
+            }
+            let app = Application::build(settings).await?;
             print_demo_help(&options, app.port());
             app.run_until_stopped().await?;
         }
@@ -318,7 +334,16 @@ async fn client(action: ClientAction) -> anyhow::Result<()> {
             municipality,
             datasets,
             days,
+            public_key,
         } => {
+            let public_key = match public_key {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    Some(dap_auth::client_assertion::public_jwk(&text)?)
+                }
+                None => None,
+            };
             let control = database.connect().await?;
             let municipality = MunicipalityCode::parse(&municipality)?;
             let catalogue = control.load_catalogue().await?;
@@ -330,6 +355,7 @@ async fn client(action: ClientAction) -> anyhow::Result<()> {
             if !(1..=730).contains(&days) {
                 bail!("--days must be between 1 and 730");
             }
+            let key_only = public_key.is_some();
             let secret = dap_auth::secrets::new_secret();
             let client = dap_schema::MachineClient {
                 client_id: dap_auth::secrets::new_id("dap-"),
@@ -337,21 +363,27 @@ async fn client(action: ClientAction) -> anyhow::Result<()> {
                 datasets,
                 expires_at: chrono::Utc::now() + chrono::Duration::days(days),
                 disabled: false,
+                public_key,
             };
-            control
-                .insert_machine_client(&client, &dap_auth::secrets::hash_secret(&secret)?)
-                .await?;
-            println!(
-                "{}",
-                serde_json::json!({
-                    "client_id": client.client_id,
-                    "client_secret": secret,
-                    "municipality": client.municipality,
-                    "datasets": client.datasets,
-                    "expires_at": client.expires_at,
-                    "note": "the secret is shown once; dap stores only its hash",
-                })
-            );
+            let secret_hash = if key_only {
+                dap_auth::secrets::NO_SECRET.to_owned()
+            } else {
+                dap_auth::secrets::hash_secret(&secret)?
+            };
+            control.insert_machine_client(&client, &secret_hash).await?;
+            let mut shown = serde_json::json!({
+                "client_id": client.client_id,
+                "municipality": client.municipality,
+                "datasets": client.datasets,
+                "expires_at": client.expires_at,
+            });
+            if key_only {
+                shown["token_endpoint_auth_method"] = "private_key_jwt".into();
+            } else {
+                shown["client_secret"] = secret.into();
+                shown["note"] = "the secret is shown once; dap stores only its hash".into();
+            }
+            println!("{shown}");
         }
         ClientAction::Disable {
             database,

@@ -38,6 +38,43 @@ pub struct Settings {
     /// `text` or `json` logs.
     #[serde(default = "default_log_format")]
     pub log_format: String,
+    /// The address clients reach dap at, e.g. `https://dap.kommune.dk/`: the login's
+    /// redirect URI is built from it, and `<public_url>oauth/token` is accepted as the
+    /// audience of client assertions.
+    #[serde(default)]
+    pub public_url: Option<url::Url>,
+    /// Interactive login for browsers (authorization code + PKCE); off when absent.
+    #[serde(default)]
+    pub login: Option<LoginSettings>,
+}
+
+/// dap as an OpenID Connect client of the broker, for browser logins.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginSettings {
+    /// The broker; must also be one of `[[issuers]]`, whose rules check its access tokens.
+    pub issuer: String,
+    pub client_id: String,
+    /// Absent: a public client (PKCE only).
+    #[serde(default, skip_serializing)]
+    pub client_secret: Option<SecretString>,
+    /// Scopes to ask for (`openid` is always included).
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    /// RFC 8707 resource indicator to send, for brokers that issue JWT access tokens per
+    /// resource (e.g. `https://dap.kommune.dk`).
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// Session lifetime in hours (1 to 24).
+    #[serde(default = "default_session_hours")]
+    pub session_hours: i64,
+}
+
+fn default_scopes() -> Vec<String> {
+    vec!["openid".into()]
+}
+fn default_session_hours() -> i64 {
+    8
 }
 
 /// Where the Delta tables live and how often dap looks for new versions.
@@ -133,6 +170,8 @@ impl Default for Settings {
             demo_dir: None,
             cursor_secret: None,
             log_format: default_log_format(),
+            public_url: None,
+            login: None,
         }
     }
 }
@@ -148,7 +187,12 @@ impl Settings {
             figment = figment.merge(Toml::file(path));
         }
         let settings: Self = figment
-            .merge(Env::prefixed("DAP_").split("__"))
+            // DAP_TOKEN (dap pull) and the test scripts' variables are not settings.
+            .merge(
+                Env::prefixed("DAP_")
+                    .ignore(&["token", "bin", "venv", "require_postgres"])
+                    .split("__"),
+            )
             .extract()
             .context("invalid configuration")?;
         Ok(settings)
@@ -178,6 +222,22 @@ impl Settings {
             }
             if issuer.audience.is_empty() {
                 bail!("issuer {}: audience is required", issuer.issuer);
+            }
+        }
+        if let Some(login) = &self.login {
+            if self.public_url.is_none() {
+                bail!(
+                    "login needs public_url: the broker redirects browsers back to <public_url>auth/callback"
+                );
+            }
+            if !self.issuers.iter().any(|i| i.issuer == login.issuer) {
+                bail!(
+                    "login.issuer {} must also be configured under [[issuers]]: its access tokens are checked by those rules",
+                    login.issuer
+                );
+            }
+            if !(1..=24).contains(&login.session_hours) {
+                bail!("login.session_hours must be between 1 and 24");
             }
         }
         if self.lake.refresh_secs == 0 {

@@ -43,6 +43,24 @@ pub struct AppState {
     pub issuer_keys: IssuerKeys,
     /// The API's routes, for 405 answers.
     pub routes: RouteTable,
+    /// Where clients reach dap, when configured.
+    pub public_url: Option<url::Url>,
+    /// Browser login, when configured.
+    pub login: Option<crate::login::Login>,
+}
+
+impl AppState {
+    /// Audiences a client assertion (`private_key_jwt`) may name: dap's issuer
+    /// identifier, and the token endpoint's URL when dap knows its public address.
+    pub fn assertion_audiences(&self) -> Vec<String> {
+        let mut audiences = vec![dap_auth::dap_issuer::DAP_ISSUER.to_owned()];
+        if let Some(url) = &self.public_url
+            && let Ok(endpoint) = url.join("oauth/token")
+        {
+            audiences.push(endpoint.to_string());
+        }
+        audiences
+    }
 }
 
 /// A bound, ready-to-run dap server.
@@ -87,7 +105,15 @@ impl Application {
                 .await
                 .with_context(|| format!("cannot use token issuer {}", issuer.issuer))?;
         }
-        let cursors = CursorSigner::new(cursor_key(&settings)?);
+        let key = cursor_key(&settings)?;
+        let login = match (&settings.login, &settings.public_url) {
+            (Some(login), Some(public_url)) => Some(
+                crate::login::Login::discover(login, public_url, key.clone(), ISSUER_TIMEOUT)
+                    .await?,
+            ),
+            _ => None,
+        };
+        let cursors = CursorSigner::new(key);
         let catalogue = Catalogue::load(&control).await?;
         let state = web::Data::new(AppState {
             control,
@@ -98,6 +124,8 @@ impl Application {
             dev_jwks,
             issuer_keys,
             routes: RouteTable::from_document(&crate::openapi::document()),
+            public_url: settings.public_url.clone(),
+            login,
         });
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;

@@ -8,7 +8,9 @@ use dap_schema::{MunicipalityCode, NsisLevel};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::{CallerKind, ClaimMapper, Error, Principal, Result, bpp, roles};
+use crate::{
+    CallerKind, ClaimMapper, ConstraintSet, Constraints, Error, Principal, Result, bpp, roles,
+};
 
 /// Claim names of the KOMBIT profile.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -44,6 +46,10 @@ impl ClaimMapper for KombitClaims {
     fn map(&self, issuer: &str, claims: &Map<String, Value>) -> Result<Principal> {
         let subject = crate::claims::subject(claims)?;
         let mut grants: BTreeMap<MunicipalityCode, BTreeSet<String>> = BTreeMap::new();
+        // Per municipality and role: the constraint set of each group granting it; an
+        // empty set (a group without constraints) means the role is held unrestricted.
+        let mut held_under: BTreeMap<MunicipalityCode, BTreeMap<String, Vec<ConstraintSet>>> =
+            BTreeMap::new();
         let list = self
             .privilege_claims
             .iter()
@@ -59,11 +65,36 @@ impl ClaimMapper for KombitClaims {
                     .iter()
                     .filter_map(|p| roles::short_name_of_uri(p))
                     .collect();
+                let mut set = ConstraintSet::new();
+                for (name, values) in &group.constraints {
+                    set.entry(name.clone())
+                        .or_default()
+                        .extend(values.iter().cloned());
+                }
+                for role in &held {
+                    held_under
+                        .entry(municipality.clone())
+                        .or_default()
+                        .entry(role.clone())
+                        .or_default()
+                        .push(set.clone());
+                }
                 if !held.is_empty() {
                     grants.entry(municipality).or_default().extend(held);
                 }
             }
         }
+        let constraints: Constraints = held_under
+            .into_iter()
+            .map(|(m, roles)| {
+                let constrained = roles
+                    .into_iter()
+                    .filter(|(_, sets)| sets.iter().all(|s| !s.is_empty()))
+                    .collect::<BTreeMap<_, _>>();
+                (m, constrained)
+            })
+            .filter(|(_, roles)| !roles.is_empty())
+            .collect();
         let nsis = match self
             .loa_claims
             .iter()
@@ -83,6 +114,7 @@ impl ClaimMapper for KombitClaims {
             grants,
             nsis,
         );
+        principal.constraints = constraints;
         principal.client_id = claims
             .get("azp")
             .or_else(|| claims.get("client_id"))

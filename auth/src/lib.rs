@@ -6,6 +6,7 @@
 
 pub mod bpp;
 pub mod claims;
+pub mod client_assertion;
 pub mod dap_issuer;
 pub mod dev_issuer;
 mod error;
@@ -22,5 +23,5 @@ pub use dap_issuer::DapKeys;
 pub use dev_issuer::DevIssuer;
 pub use error::{Denial, Error, Result};
 pub use kombit::KombitClaims;
-pub use principal::{CallerKind, Principal};
+pub use principal::{CallerKind, ConstraintSet, Constraints, Principal};
 pub use verifier::{IssuerConfig, TokenVerifier};

@@ -5,8 +5,9 @@
 
 use std::sync::Arc;
 
-use dap_schema::{AccessScope, Classification, DatasetDef, MunicipalityCode};
+use dap_schema::{AccessScope, Classification, DatasetDef, MunicipalityCode, RowConstraint};
 
+use crate::principal::ConstraintSet;
 use crate::{Denial, Principal, roles};
 
 /// True when the principal's roles open the dataset (ignoring assurance level).
@@ -55,12 +56,41 @@ pub fn authorize(
         return Err(Denial::NotFound);
     }
     let columns = visible_columns(principal, dataset, &municipality);
-    Ok(AccessScope::granted_by_policy(
+    let constraints = principal
+        .constraints_on(&municipality, &dataset.read_role)
+        .map(|sets| row_constraints(dataset, sets));
+    let scope = AccessScope::granted_by_policy(
         Arc::clone(dataset),
         municipality,
         columns,
         principal.subject.clone(),
-    ))
+    );
+    match constraints {
+        None => Ok(scope),
+        // Every group holding the role carries a constraint this dataset does not know:
+        // nothing is visible, so the dataset is not there for this caller.
+        Some(rows) if rows.is_empty() => Err(Denial::NotFound),
+        Some(rows) => Ok(scope.restricted_to(rows)),
+    }
+}
+
+/// Turns the data constraints on the caller's role into row constraints on the columns
+/// that declare them. A group with a constraint the dataset does not declare opens
+/// nothing of it (fail closed): dap cannot honour a restriction it does not understand.
+pub fn row_constraints(dataset: &DatasetDef, sets: &[ConstraintSet]) -> Vec<RowConstraint> {
+    sets.iter()
+        .filter_map(|set| {
+            set.iter()
+                .map(|(name, values)| {
+                    let column = dataset
+                        .columns
+                        .iter()
+                        .find(|c| c.constraint.as_deref() == Some(name.as_str()))?;
+                    Some((column.name.clone(), values.iter().cloned().collect()))
+                })
+                .collect::<Option<RowConstraint>>()
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -78,6 +108,7 @@ mod tests {
             data_type: ColumnType::String,
             classification,
             description: String::new(),
+            constraint: None,
         };
         Arc::new(DatasetDef {
             id: DatasetId::parse("aeldre.hjemmepleje").unwrap_or_else(|e| panic!("{e}")),
@@ -211,6 +242,7 @@ mod grant_tests {
                 data_type: ColumnType::String,
                 classification: Classification::Public,
                 description: String::new(),
+                constraint: None,
             }],
         });
         let code = |c: &str| MunicipalityCode::parse(c).unwrap_or_else(|e| panic!("{e}"));

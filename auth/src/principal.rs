@@ -45,7 +45,17 @@ pub struct Principal {
     pub client_id: Option<String>,
     /// Datasets the token is limited to (machine clients); `None`: whatever the roles open.
     pub datasets: Option<BTreeSet<String>>,
+    /// Data constraints per municipality and role (BPP `Constraint`s). A role with no
+    /// entry is held without constraints; otherwise each set is one privilege group's
+    /// constraints, and a row is visible when any one set admits it.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub constraints: Constraints,
 }
+
+/// A privilege group's data constraints: constraint name (URI) → allowed values.
+pub type ConstraintSet = BTreeMap<String, BTreeSet<String>>;
+/// Municipality → role → the constraint sets it is held under.
+pub type Constraints = BTreeMap<MunicipalityCode, BTreeMap<String, Vec<ConstraintSet>>>;
 
 impl Principal {
     /// True when the caller holds the role `name` in some municipality.
@@ -78,7 +88,51 @@ impl Principal {
             nsis,
             client_id: None,
             datasets: None,
+            constraints: BTreeMap::new(),
         }
+    }
+
+    /// The constraint sets `role` is held under in `municipality`; `None` when it is held
+    /// without constraints (or not at all).
+    pub fn constraints_on(
+        &self,
+        municipality: &MunicipalityCode,
+        role: &str,
+    ) -> Option<&[ConstraintSet]> {
+        self.constraints
+            .get(municipality)
+            .and_then(|r| r.get(role))
+            .map(Vec::as_slice)
+    }
+
+    /// The data constraints as stored with a personal token or session; `None` when the
+    /// caller has none.
+    pub fn constraints_json(&self) -> Option<String> {
+        if self.constraints.is_empty() {
+            return None;
+        }
+        let plain: BTreeMap<&str, &BTreeMap<String, Vec<ConstraintSet>>> = self
+            .constraints
+            .iter()
+            .map(|(m, r)| (m.as_str(), r))
+            .collect();
+        serde_json::to_string(&plain).ok()
+    }
+
+    /// Restores stored data constraints (see [`Self::constraints_json`]).
+    pub fn restore_constraints(&mut self, json: Option<&str>) -> Result<(), crate::Error> {
+        let Some(json) = json else {
+            return Ok(());
+        };
+        let plain: BTreeMap<String, BTreeMap<String, Vec<ConstraintSet>>> =
+            serde_json::from_str(json)
+                .map_err(|_| crate::Error::Claims("stored constraints are corrupt".into()))?;
+        for (m, roles) in plain {
+            let code = MunicipalityCode::parse(&m)
+                .map_err(|_| crate::Error::Claims("stored constraints are corrupt".into()))?;
+            self.constraints.insert(code, roles);
+        }
+        Ok(())
     }
 
     /// The municipality this request acts for: the requested one if granted, the only

@@ -28,6 +28,10 @@ pub fn new_id(prefix: &str) -> String {
     )
 }
 
+/// The stored "hash" of a client without a secret (`private_key_jwt` only): not a PHC
+/// string, so no secret ever verifies against it.
+pub const NO_SECRET: &str = "!private_key_jwt";
+
 /// Prefix of personal access tokens, so they are recognised (and found by secret scanners).
 pub const PAT_PREFIX: &str = "dap_pat_";
 

@@ -164,7 +164,7 @@ fn plausible_kid(kid: &str) -> bool {
 }
 
 /// Reads `iss` from the unverified payload, only to choose which issuer's rules apply.
-fn unverified_issuer(token: &str) -> Result<String> {
+pub(crate) fn unverified_issuer(token: &str) -> Result<String> {
     let payload = token
         .split('.')
         .nth(1)

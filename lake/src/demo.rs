@@ -26,6 +26,8 @@ pub const DEFAULT_ROWS_PER_MUNICIPALITY: usize = 120;
 /// Months of history in the demo (2023-01 … 2025-12).
 const MONTHS: usize = 36;
 const TENANT: &str = "kommunekode";
+/// KOMBIT's organisation-unit data constraint; restricts `personale.fravaer` by unit.
+pub const ORG_UNIT_CONSTRAINT: &str = "http://sts.kombit.dk/constraints/orgenhed/1";
 
 /// The 14 IT domains of `infrastruktur.it_systemer`.
 pub const IT_DOMAINS: [&str; 14] = [
@@ -461,6 +463,7 @@ fn col(
         data_type,
         classification,
         description: description.into(),
+        constraint: None,
     }
 }
 
@@ -566,12 +569,15 @@ fn fravaer_def() -> DatasetDef {
             col("aar", Int32, Public, "År"),
             col("maaned", Int32, Public, "Måned (1-12)"),
             col("afdeling", String, Public, "Afdeling"),
-            col(
-                "organisationsenhed",
-                String,
-                Public,
-                "Organisationsenhedens id",
-            ),
+            ColumnDef {
+                constraint: Some(ORG_UNIT_CONSTRAINT.into()),
+                ..col(
+                    "organisationsenhed",
+                    String,
+                    Public,
+                    "Organisationsenhedens id",
+                )
+            },
             col("stillingskategori", String, Public, "Stillingskategori"),
             col("fravaersdage", Float64, Public, "Fraværsdage"),
             col("aarsvaerk", Float64, Public, "Årsværk (fuldtidsstillinger)"),

@@ -9,7 +9,7 @@ use deltalake::arrow::array::{Array, AsArray};
 use deltalake::arrow::compute::cast;
 use deltalake::arrow::datatypes::{DataType, Int64Type, TimeUnit, TimestampMillisecondType};
 use deltalake::datafusion::functions_aggregate::expr_fn::{count, max};
-use deltalake::datafusion::prelude::{col, ident, lit};
+use deltalake::datafusion::prelude::{Expr, col, ident, lit};
 use deltalake::delta_datafusion::DeltaCdfTableProvider;
 use serde::Serialize;
 
@@ -39,12 +39,12 @@ impl Lake {
     pub async fn versions(self: &Arc<Self>, scope: &AccessScope) -> Result<Vec<VersionInfo>> {
         let lake = Arc::clone(self);
         let dataset = scope.dataset().clone();
-        let tenant = scope.municipality().as_str().to_owned();
+        let rows = crate::lake::row_predicate(scope);
         self.runtime()
             .run(async move {
                 let table = lake.current(&dataset).await?;
                 let latest = table.version().unwrap_or_default();
-                let counts = lake.change_counts(&dataset, &tenant, latest).await?;
+                let counts = lake.change_counts(&dataset, rows, latest).await?;
                 Ok(counts
                     .into_iter()
                     .rev()
@@ -61,11 +61,11 @@ impl Lake {
             .await
     }
 
-    /// Per version: (inserted, updated, deleted) rows of `tenant`.
+    /// Per version: (inserted, updated, deleted) rows that `rows` admits.
     async fn change_counts(
         self: &Arc<Self>,
         dataset: &dap_schema::DatasetDef,
-        tenant: &str,
+        rows: Expr,
         latest: u64,
     ) -> Result<BTreeMap<u64, Counts>> {
         let table = self.current(dataset).await?;
@@ -77,7 +77,7 @@ impl Lake {
             .with_ending_version(latest);
         let frame = ctx
             .read_table(Arc::new(DeltaCdfTableProvider::try_new(cdf)?))?
-            .filter(ident(&dataset.tenant_column).eq(lit(tenant.to_owned())))?
+            .filter(rows)?
             .aggregate(
                 vec![col("_commit_version"), col("_change_type")],
                 vec![
@@ -143,7 +143,7 @@ impl Lake {
         }
         let lake = Arc::clone(self);
         let dataset = scope.dataset().clone();
-        let tenant = scope.municipality().as_str().to_owned();
+        let rows = crate::lake::row_predicate(scope);
         let mut columns: Vec<String> = if select.is_empty() {
             scope.visible_columns().to_vec()
         } else {
@@ -182,7 +182,7 @@ impl Lake {
                 order.push(col("_change_type").sort(false, false));
                 let frame = ctx
                     .read_table(Arc::new(DeltaCdfTableProvider::try_new(cdf)?))?
-                    .filter(ident(&dataset.tenant_column).eq(lit(tenant)))?
+                    .filter(rows)?
                     .sort(order)?;
                 let projection = crate::lake::plain_columns(&frame, &columns);
                 let frame = frame.select(projection)?;

@@ -234,9 +234,10 @@ impl Lake {
         let dataset = scope.dataset().clone();
         let lake = Arc::clone(self);
         let tenant = scope.municipality().as_str().to_owned();
+        let rows = row_predicate(scope);
         let query = query.clone();
         self.runtime
-            .run(async move { lake.start_scan(&dataset, tenant, query).await })
+            .run(async move { lake.start_scan(&dataset, tenant, rows, query).await })
             .await
     }
 
@@ -244,9 +245,10 @@ impl Lake {
         self: Arc<Self>,
         dataset: &DatasetDef,
         tenant: String,
+        rows: Expr,
         query: ResolvedQuery,
     ) -> Result<Scan> {
-        let (version, frame) = self.frame(dataset, tenant, &query).await?;
+        let (version, frame) = self.frame(dataset, tenant, rows, &query).await?;
         Ok(Scan::start(version, frame.execute_stream().await?))
     }
 
@@ -260,22 +262,24 @@ impl Lake {
         let lake = Arc::clone(self);
         let dataset = scope.dataset().clone();
         let tenant = scope.municipality().as_str().to_owned();
+        let rows = row_predicate(scope);
         let mut query = query.clone();
         query.order.clear();
         self.runtime
             .run(async move {
-                let (_, frame) = lake.frame(&dataset, tenant, &query).await?;
+                let (_, frame) = lake.frame(&dataset, tenant, rows, &query).await?;
                 Ok(u64::try_from(frame.count().await?).unwrap_or(u64::MAX))
             })
             .await
     }
 
-    /// The logical plan of a scoped read: tenant partition files only, tenant predicate,
-    /// then the caller's filters, order, page and projection.
+    /// The logical plan of a scoped read: tenant partition files only, the scope's row
+    /// predicate, then the caller's filters, order, page and projection.
     async fn frame(
         self: &Arc<Self>,
         dataset: &DatasetDef,
         tenant: String,
+        rows: Expr,
         query: &ResolvedQuery,
     ) -> Result<(u64, DataFrame)> {
         let table = self.at_version(dataset, query.version, query.as_of).await?;
@@ -288,9 +292,7 @@ impl Lake {
             .await?;
         let ctx = Self::session();
         table.update_datafusion_session(&ctx.state())?;
-        let mut frame = ctx
-            .read_table(provider)?
-            .filter(ident(tenant_column).eq(lit(tenant)))?;
+        let mut frame = ctx.read_table(provider)?.filter(rows)?;
         for filter in &query.filters {
             frame = frame.filter(filter.to_expr())?;
         }
@@ -431,6 +433,34 @@ fn plain_type(t: &DataType) -> Option<DataType> {
         DataType::BinaryView => Some(DataType::Binary),
         _ => None,
     }
+}
+
+/// The rows a scope admits: the municipality's, narrowed by the data constraints on the
+/// caller's role (any one constraint admits a row when all its columns hold one of its
+/// values). Values compare as text, whatever the column's type.
+pub(crate) fn row_predicate(scope: &AccessScope) -> Expr {
+    let dataset = scope.dataset();
+    let tenant = ident(&dataset.tenant_column).eq(lit(scope.municipality().as_str().to_owned()));
+    let Some(constraints) = scope.row_constraints() else {
+        return tenant;
+    };
+    let admitted = constraints
+        .iter()
+        .map(|constraint| {
+            constraint
+                .iter()
+                .map(|(column, values)| {
+                    if values.is_empty() {
+                        return lit(false);
+                    }
+                    cast(ident(column), DataType::Utf8)
+                        .in_list(values.iter().map(|v| lit(v.clone())).collect(), false)
+                })
+                .fold(lit(true), Expr::and)
+        })
+        .reduce(Expr::or)
+        .unwrap_or(lit(false));
+    tenant.and(admitted)
 }
 
 /// Files of the tenant's partition, chosen from the Delta log's partition values.

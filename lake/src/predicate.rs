@@ -322,6 +322,7 @@ mod tests {
             data_type,
             classification: Classification::Public,
             description: String::new(),
+            constraint: None,
         };
         vec![
             col("aar", ColumnType::Int32),
@@ -424,6 +425,7 @@ mod properties {
             data_type,
             classification: Classification::Public,
             description: String::new(),
+            constraint: None,
         })
         .collect()
     }

@@ -221,6 +221,11 @@ pub struct ColumnDef {
     pub data_type: ColumnType,
     pub classification: Classification,
     pub description: String,
+    /// A BPP data constraint (its `Name` URI, e.g.
+    /// `http://sts.kombit.dk/constraints/orgenhed/1`) whose values, when a caller's role
+    /// carries it, restrict the rows to those where this column holds one of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraint: Option<String>,
 }
 
 /// A dataset in the catalogue: where its Delta table lives and who may read it.

@@ -17,6 +17,8 @@ pub struct MachineClient {
     pub datasets: Vec<String>,
     pub expires_at: DateTime<Utc>,
     pub disabled: bool,
+    /// Public key (JWK JSON) when the client authenticates with `private_key_jwt`.
+    pub public_key: Option<String>,
 }
 
 impl From<&machine_client::Model> for MachineClient {
@@ -32,6 +34,7 @@ impl From<&machine_client::Model> for MachineClient {
                 .collect(),
             expires_at: m.expires_at,
             disabled: m.disabled,
+            public_key: m.public_key.clone(),
         }
     }
 }
@@ -44,7 +47,8 @@ impl MachineClient {
 }
 
 impl ControlPlane {
-    /// Registers a client with an already hashed secret.
+    /// Registers a client with an already hashed secret (a client that authenticates
+    /// only with `private_key_jwt` gets a hash nothing verifies against).
     pub async fn insert_machine_client(
         &self,
         client: &MachineClient,
@@ -58,6 +62,7 @@ impl ControlPlane {
             expires_at: Set(client.expires_at),
             disabled: Set(client.disabled),
             created_at: Set(Utc::now()),
+            public_key: Set(client.public_key.clone()),
         }
         .insert(self.connection())
         .await?;

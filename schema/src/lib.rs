@@ -12,6 +12,7 @@ pub mod migration;
 pub mod municipality;
 pub mod personal_tokens;
 pub mod scope;
+pub mod sessions;
 mod store;
 
 pub use audit::{AuditOutcome, AuditRecord};
@@ -20,5 +21,6 @@ pub use clients::MachineClient;
 pub use error::{Error, Result};
 pub use municipality::{Municipality, MunicipalityCode, municipalities};
 pub use personal_tokens::PersonalToken;
-pub use scope::AccessScope;
+pub use scope::{AccessScope, RowConstraint};
+pub use sessions::Session;
 pub use store::ControlPlane;

@@ -26,6 +26,7 @@ impl ControlPlane {
             created_at: Set(token.created_at),
             expires_at: Set(token.expires_at),
             revoked_at: Set(token.revoked_at),
+            constraints: Set(token.constraints),
         }
         .insert(self.connection())
         .await?;

@@ -1,5 +1,6 @@
 //! The resolved access scope: the only ticket the lake accepts for a read.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::{DatasetDef, MunicipalityCode};
@@ -15,7 +16,12 @@ pub struct AccessScope {
     municipality: MunicipalityCode,
     visible_columns: Vec<String>,
     subject: String,
+    rows: Option<Vec<RowConstraint>>,
 }
+
+/// Rows a data constraint leaves visible: for every column, one of its values (all
+/// columns must match). A scope with several admits a row when any one admits it.
+pub type RowConstraint = BTreeMap<String, Vec<String>>;
 
 impl AccessScope {
     /// Records a policy decision. Call only from the access policy.
@@ -30,7 +36,21 @@ impl AccessScope {
             municipality,
             visible_columns,
             subject,
+            rows: None,
         }
+    }
+
+    /// Narrows the scope to rows that one of `constraints` admits (from the data
+    /// constraints on the caller's role). Call only from the access policy.
+    pub fn restricted_to(mut self, constraints: Vec<RowConstraint>) -> Self {
+        self.rows = Some(constraints);
+        self
+    }
+
+    /// The row constraints, if the caller's role carries data constraints; `None`: all
+    /// of the municipality's rows.
+    pub fn row_constraints(&self) -> Option<&[RowConstraint]> {
+        self.rows.as_deref()
     }
 
     /// The dataset this scope opens.

@@ -75,6 +75,7 @@ impl ControlPlane {
                 data_type: Set(c.data_type.to_string()),
                 classification: Set(c.classification.as_str().to_owned()),
                 description: Set(c.description.clone()),
+                constraint_uri: Set(c.constraint.clone()),
             });
         dataset_column::Entity::insert_many(columns)
             .exec(&txn)
@@ -161,6 +162,7 @@ fn to_def(d: dataset::Model, cols: Vec<dataset_column::Model>) -> Result<Dataset
                     .map_err(|e: Error| invalid(e.to_string()))?,
                 name: c.name,
                 description: c.description,
+                constraint: c.constraint_uri,
             })
         })
         .collect::<Result<Vec<_>>>()?;

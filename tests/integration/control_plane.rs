@@ -170,6 +170,7 @@ async fn two_processes_on_one_postgres_see_each_others_revocations_at_once() {
         datasets: vec!["borger.befolkning".into()],
         expires_at: chrono::Utc::now() + chrono::Duration::days(1),
         disabled: false,
+        public_key: None,
     };
     let hash = dap_auth::secrets::hash_secret(&secret).expect("hash");
     first

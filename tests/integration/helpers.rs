@@ -230,6 +230,9 @@ async fn query(table: &deltalake::DeltaTable, sql: &str) -> Vec<Value> {
     serde_json::from_slice::<Vec<Value>>(&json).expect("rows")
 }
 
+/// A BPP privilege group: CVR, roles, and data constraints (name, comma-separated values).
+pub type Group<'a> = (&'a str, &'a [&'a str], &'a [(&'a str, &'a str)]);
+
 /// A mock OIDC provider: discovery document and JWKS over HTTP, RS256 tokens.
 pub struct TestIssuer {
     pub issuer: String,
@@ -240,15 +243,20 @@ pub struct TestIssuer {
 const TEST_KEY: &str = include_str!("../fixtures/test-issuer-rsa.pem");
 pub const TEST_KID: &str = "test-key-1";
 
+/// The public half of the fixture RSA key as a JWK.
+pub fn fixture_jwk() -> Value {
+    let private = rsa::RsaPrivateKey::from_pkcs8_pem(TEST_KEY).expect("test key");
+    let public = private.to_public_key();
+    json!({
+        "kty": "RSA", "kid": TEST_KID, "alg": "RS256", "use": "sig",
+        "n": URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
+        "e": URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
+    })
+}
+
 impl TestIssuer {
     pub async fn start() -> Self {
-        let private = rsa::RsaPrivateKey::from_pkcs8_pem(TEST_KEY).expect("test key");
-        let public = private.to_public_key();
-        let jwks = json!({"keys": [{
-            "kty": "RSA", "kid": TEST_KID, "alg": "RS256", "use": "sig",
-            "n": URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
-            "e": URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
-        }]});
+        let jwks = json!({"keys": [fixture_jwk()]});
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let issuer = format!(
             "http://127.0.0.1:{}",
@@ -311,14 +319,32 @@ impl TestIssuer {
 
     /// KOMBIT-style claims: a base64 BPP privilege list with one group per CVR.
     pub fn kombit_claims(&self, groups: &[(&str, &[&str])], loa: &str) -> Value {
+        let groups: Vec<Group<'_>> = groups
+            .iter()
+            .map(|(cvr, roles)| (*cvr, *roles, &[][..]))
+            .collect();
+        self.kombit_claims_constrained(&groups, loa)
+    }
+
+    /// Like [`Self::kombit_claims`], with data constraints (name, comma-separated values)
+    /// per group.
+    pub fn kombit_claims_constrained(
+        &self,
+        groups: &[Group<'_>],
+        loa: &str,
+    ) -> Value {
         let body: String = groups
             .iter()
-            .map(|(cvr, roles)| {
+            .map(|(cvr, roles, constraints)| {
                 let privileges: String = roles
                     .iter()
                     .map(|r| format!("<Privilege>{}</Privilege>", dap_auth::roles::role_uri(r)))
                     .collect();
-                format!(r#"<PrivilegeGroup Scope="urn:dk:gov:saml:cvrNumberIdentifier:{cvr}">{privileges}</PrivilegeGroup>"#)
+                let constraints: String = constraints
+                    .iter()
+                    .map(|(name, values)| format!(r#"<Constraint Name="{name}">{values}</Constraint>"#))
+                    .collect();
+                format!(r#"<PrivilegeGroup Scope="urn:dk:gov:saml:cvrNumberIdentifier:{cvr}">{privileges}{constraints}</PrivilegeGroup>"#)
             })
             .collect();
         let list = format!(

@@ -93,3 +93,110 @@ async fn a_low_token_is_refused_personal_data_and_foreign_cvrs_grant_nothing() {
     assert_eq!(listing.body["datasets"], serde_json::json!([]));
     assert_eq!(app.get(ROWS, Some(&supplier)).await.status, 404);
 }
+
+const ORG_UNIT: &str = dap_lake::demo::ORG_UNIT_CONSTRAINT;
+const ABSENCE: &str = "personale.fravaer";
+
+fn units_sql(units: &[&str]) -> String {
+    let list: Vec<String> = units.iter().map(|u| format!("'{u}'")).collect();
+    format!(
+        "SELECT organisationsenhed FROM t WHERE kommunekode = '0250' AND organisationsenhed IN ({})",
+        list.join(",")
+    )
+}
+
+#[tokio::test]
+async fn an_org_unit_constraint_narrows_rows_counts_versions_changes_and_personal_tokens() {
+    let app = spawn_app().await;
+    let units = ["0250-org-01", "0250-org-03"];
+    let token = app.kombit.sign(&app.kombit.kombit_claims_constrained(
+        &[(
+            "29189129",
+            &["laes-personale"],
+            &[(ORG_UNIT, "0250-org-01,0250-org-03")],
+        )],
+        "Substantial",
+    ));
+    let expected = app.oracle(ABSENCE, &units_sql(&units)).await;
+    assert!(!expected.is_empty(), "the demo has rows in those units");
+    let rows = app.all_rows(ABSENCE, "", &token).await;
+    assert_eq!(rows.len(), expected.len());
+    assert!(rows.iter().all(|r| r["kommunekode"] == "0250"
+        && units.contains(&r["organisationsenhed"].as_str().unwrap_or_default())));
+    // Filtering for another unit finds nothing rather than widening the scope.
+    let other = app
+        .get(
+            &format!("/api/v1/datasets/{ABSENCE}/rows?filter=organisationsenhed:eq:0250-org-02"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(other.status, 200);
+    assert!(other.rows().is_empty());
+    let changes = app
+        .client
+        .get(format!(
+            "{}/api/v1/datasets/{ABSENCE}/changes?from_version=0",
+            app.address
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("changes");
+    assert_eq!(changes.status(), 200);
+    let text = changes.text().await.expect("body");
+    assert!(
+        text.contains("0250-org-01"),
+        "the feed has the caller's rows"
+    );
+    assert!(!text.contains("0250-org-02") && !text.contains("0250-org-04"));
+
+    // A personal access token made with this token keeps the constraint.
+    let created = app
+        .client
+        .post(format!("{}/api/v1/me/tokens", app.address))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"name": "BI", "datasets": [ABSENCE]}))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(created.status(), 201);
+    let pat: serde_json::Value = created.json().await.expect("json");
+    let pat = pat["token"].as_str().expect("token");
+    assert_eq!(app.all_rows(ABSENCE, "", pat).await.len(), expected.len());
+}
+
+#[tokio::test]
+async fn an_unconstrained_group_widens_and_an_unknown_constraint_closes() {
+    let app = spawn_app().await;
+    let both = app.kombit.sign(&app.kombit.kombit_claims_constrained(
+        &[
+            (
+                "29189129",
+                &["laes-personale"],
+                &[(ORG_UNIT, "0250-org-01")],
+            ),
+            ("29189129", &["laes-personale"], &[]),
+        ],
+        "Substantial",
+    ));
+    let all = app
+        .oracle(ABSENCE, "SELECT aar FROM t WHERE kommunekode = '0250'")
+        .await;
+    assert_eq!(app.all_rows(ABSENCE, "", &both).await.len(), all.len());
+
+    let unknown = app.kombit.sign(&app.kombit.kombit_claims_constrained(
+        &[(
+            "29189129",
+            &["laes-oekonomi", "laes-personale"],
+            &[("http://sts.kombit.dk/constraints/kle/1", "27.24.00")],
+        )],
+        "Substantial",
+    ));
+    // Neither dataset declares the KLE constraint: dap cannot honour it, so it opens nothing.
+    for dataset in ["oekonomi.posteringer", ABSENCE] {
+        let answer = app
+            .get(&format!("/api/v1/datasets/{dataset}/rows"), Some(&unknown))
+            .await;
+        assert_eq!(answer.status, 404, "{dataset}: {}", answer.body);
+    }
+}

@@ -18,6 +18,7 @@ async fn register(
         datasets: datasets.iter().map(|d| (*d).to_owned()).collect(),
         expires_at: chrono::Utc::now() + chrono::Duration::days(expires_in_days),
         disabled: false,
+        public_key: None,
     };
     let hash = dap_auth::secrets::hash_secret(&secret).expect("hash");
     app.state
@@ -291,5 +292,143 @@ async fn a_rotated_key_signs_new_tokens_and_old_tokens_keep_working() {
             .expect("keys")
             .iter()
             .any(|k| k["kid"] == kid.as_str())
+    );
+}
+
+async fn register_key_client(app: &TestApp, municipality: &str) -> String {
+    let jwk = dap_auth::client_assertion::public_jwk(&crate::helpers::fixture_jwk().to_string())
+        .expect("public jwk");
+    let client = dap_schema::MachineClient {
+        client_id: dap_auth::secrets::new_id("dap-"),
+        municipality: municipality.into(),
+        datasets: vec!["oekonomi.posteringer".into()],
+        expires_at: chrono::Utc::now() + chrono::Duration::days(30),
+        disabled: false,
+        public_key: Some(jwk),
+    };
+    app.state
+        .control
+        .insert_machine_client(&client, dap_auth::secrets::NO_SECRET)
+        .await
+        .expect("insert");
+    client.client_id
+}
+
+fn assertion(app: &TestApp, claims: Value) -> String {
+    let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    app.kombit.sign_with(header, &claims)
+}
+
+fn assertion_claims(client_id: &str, jti: &str) -> Value {
+    let now = chrono::Utc::now().timestamp();
+    json!({"iss": client_id, "sub": client_id, "aud": "urn:dap:issuer",
+           "iat": now, "exp": now + 120, "jti": jti})
+}
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+#[tokio::test]
+async fn private_key_jwt_gets_a_token_once_per_assertion() {
+    let app = spawn_app().await;
+    let id = register_key_client(&app, "0751").await;
+    let signed = assertion(&app, assertion_claims(&id, "jti-1"));
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_assertion_type", JWT_BEARER),
+        ("client_assertion", signed.as_str()),
+    ];
+    let (status, _, body) = token_request(&app, None, &form).await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["access_token"].as_str().expect("token");
+    let rows = app
+        .get(
+            "/api/v1/datasets/oekonomi.posteringer/rows?limit=5",
+            Some(token),
+        )
+        .await;
+    assert_eq!(rows.status, 200);
+    assert!(rows.rows().iter().all(|r| r["kommunekode"] == "0751"));
+    // The same assertion again is a replay.
+    let (status, _, body) = token_request(&app, None, &form).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+}
+
+#[tokio::test]
+async fn hostile_client_assertions_are_refused() {
+    let app = spawn_app().await;
+    let id = register_key_client(&app, "0751").await;
+    let now = chrono::Utc::now().timestamp();
+    let mut cases: Vec<(&str, String)> = Vec::new();
+    let mut claims = assertion_claims(&id, "a");
+    claims["aud"] = json!("https://elsewhere.example/token");
+    cases.push(("foreign audience", assertion(&app, claims)));
+    let mut claims = assertion_claims(&id, "b");
+    claims["exp"] = json!(now + 3600);
+    cases.push(("lives an hour", assertion(&app, claims)));
+    let mut claims = assertion_claims(&id, "c");
+    claims.as_object_mut().expect("object").remove("jti");
+    cases.push(("no jti", assertion(&app, claims)));
+    let mut claims = assertion_claims(&id, "d");
+    claims["exp"] = json!(now - 600);
+    cases.push(("expired", assertion(&app, claims)));
+    let mut claims = assertion_claims(&id, "e");
+    claims["sub"] = json!("someone-else");
+    cases.push(("sub is not the client", assertion(&app, claims)));
+    let hs = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &assertion_claims(&id, "f"),
+        &jsonwebtoken::EncodingKey::from_secret(
+            crate::helpers::fixture_jwk()["n"]
+                .as_str()
+                .expect("n")
+                .as_bytes(),
+        ),
+    )
+    .expect("hs256");
+    cases.push(("HS256 with the public key", hs));
+    cases.push(("not a JWT", "a.b.c".into()));
+    for (name, signed) in &cases {
+        let (status, _, body) = token_request(
+            &app,
+            None,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_assertion_type", JWT_BEARER),
+                ("client_assertion", signed.as_str()),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_client")),
+            "{name}: {body}"
+        );
+    }
+    // A key-only client has no secret that could be guessed.
+    let (status, _, _) = token_request(
+        &app,
+        Some((&id, dap_auth::secrets::NO_SECRET)),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(status, 401);
+    // A wrong assertion type is a malformed request.
+    let signed = assertion(&app, assertion_claims(&id, "g"));
+    let (status, _, body) = token_request(
+        &app,
+        None,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", "urn:other"),
+            ("client_assertion", signed.as_str()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
     );
 }

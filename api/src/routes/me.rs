@@ -209,6 +209,8 @@ async fn create_token(
             created_at: now,
             expires_at: now + chrono::Duration::days(i64::from(days)),
             revoked_at: None,
+            // The owner's data constraints go with the token: it must not see more.
+            constraints: principal.constraints_json(),
         };
         state
             .control

@@ -2,6 +2,7 @@
 //! `utoipa_actix_web`'s `service(...)`, which only accepts handlers annotated with
 //! `#[utoipa::path]`: a route cannot exist without being in the OpenAPI document.
 
+pub mod auth;
 pub mod datasets;
 pub mod fallback;
 pub mod health;
@@ -18,4 +19,5 @@ pub fn configure(cfg: &mut ServiceConfig) {
     datasets::configure(cfg);
     oauth::configure(cfg);
     me::configure(cfg);
+    auth::configure(cfg);
 }

@@ -1,5 +1,6 @@
 //! `POST /oauth/token`: the OAuth 2 client-credentials grant for machine clients
-//! (RFC 6749 §4.4), with `client_secret_basic` or `client_secret_post`.
+//! (RFC 6749 §4.4), with `client_secret_basic`, `client_secret_post` or `private_key_jwt`
+//! (RFC 7523 §2.2).
 //! Errors here use the OAuth error body (`error`, `error_description`), as clients expect.
 
 use actix_web::http::header;
@@ -30,6 +31,12 @@ pub struct TokenRequest {
     /// With `client_secret_post`; otherwise use HTTP Basic authentication.
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
+    /// With `private_key_jwt`: `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.
+    pub client_assertion_type: Option<String>,
+    /// With `private_key_jwt`: a JWT signed with the client's key, `iss` = `sub` = client
+    /// id, `aud` = `urn:dap:issuer` or this endpoint's URL, `exp` at most 5 minutes
+    /// ahead, and a `jti` used once.
+    pub client_assertion: Option<String>,
     /// Ignored: the client's datasets are fixed at registration.
     pub scope: Option<String>,
 }
@@ -171,6 +178,9 @@ async fn exchange(
         );
         return (form.client_id, Err(r));
     }
+    if form.client_assertion.is_some() || form.client_assertion_type.is_some() {
+        return assertion_exchange(req, state, form).await;
+    }
     let (client_id, secret) = match (basic_credentials(req), form.client_id, form.client_secret) {
         (Some((id, _)), Some(_), _) | (Some((id, _)), _, Some(_)) => {
             let r = refuse(
@@ -193,24 +203,66 @@ async fn exchange(
             return (id, Err(r));
         }
     };
-    let outcome = issue(state, &client_id, &secret)
+    let outcome = issue(state, &client_id, Credential::Secret(&secret))
         .await
-        .map_err(|reason| match reason {
-            "server_error" => refuse(500, "server_error", "internal error", "server_error"),
-            "client_inactive" => Refusal {
-                reason: "client_inactive",
-                ..BAD_CLIENT
-            },
-            _ => BAD_CLIENT,
-        });
+        .map_err(refusal_for);
     (Some(client_id), outcome)
+}
+
+fn refusal_for(reason: &'static str) -> Refusal {
+    match reason {
+        "server_error" => refuse(500, "server_error", "internal error", "server_error"),
+        "invalid_request" => refuse(
+            400,
+            "invalid_request",
+            "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer with a client_assertion, and no other client authentication",
+            "invalid_request",
+        ),
+        reason => Refusal {
+            reason,
+            ..BAD_CLIENT
+        },
+    }
+}
+
+/// `private_key_jwt`: the client proves itself with an assertion signed by its key.
+async fn assertion_exchange(
+    req: &HttpRequest,
+    state: &AppState,
+    form: TokenRequest,
+) -> (Option<String>, Result<(String, String), Refusal>) {
+    let (Some(kind), Some(assertion)) = (form.client_assertion_type, form.client_assertion) else {
+        return (form.client_id, Err(refusal_for("invalid_request")));
+    };
+    if kind != dap_auth::client_assertion::ASSERTION_TYPE
+        || form.client_secret.is_some()
+        || basic_credentials(req).is_some()
+    {
+        return (form.client_id, Err(refusal_for("invalid_request")));
+    }
+    let Ok(client_id) = dap_auth::client_assertion::claimed_client(&assertion) else {
+        return (form.client_id, Err(refusal_for("invalid_assertion")));
+    };
+    if form.client_id.as_ref().is_some_and(|id| *id != client_id) {
+        return (Some(client_id), Err(refusal_for("invalid_assertion")));
+    }
+    let outcome = issue(state, &client_id, Credential::Assertion(&assertion))
+        .await
+        .map_err(refusal_for);
+    (Some(client_id), outcome)
+}
+
+/// How the client authenticated.
+enum Credential<'a> {
+    Secret(&'a str),
+    Assertion(&'a str),
 }
 
 /// Checks the client and signs a token; the error is the audited reason.
 async fn issue(
     state: &AppState,
     client_id: &str,
-    secret: &str,
+    credential: Credential<'_>,
 ) -> Result<(String, String), &'static str> {
     // A hash to verify against when the client does not exist, so timing does not tell.
     const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$8dhdAEXnQRnOrjwwSR+ykT+wwt3j1gDcUlYV2QbOtkk";
@@ -219,13 +271,51 @@ async fn issue(
         .machine_client(client_id)
         .await
         .map_err(|_| "server_error")?;
-    let Some((client, hash)) = found else {
-        verify_secret(secret, DUMMY);
-        return Err("invalid_client");
+    let client = match (credential, found) {
+        (Credential::Secret(secret), None) => {
+            verify_secret(secret, DUMMY);
+            return Err("invalid_client");
+        }
+        (Credential::Assertion(_), None) => return Err("invalid_client"),
+        (Credential::Secret(secret), Some((client, hash))) => {
+            if !verify_secret(secret, &hash) {
+                return Err("invalid_client");
+            }
+            client
+        }
+        (Credential::Assertion(assertion), Some((client, _))) => {
+            let Some(key) = client.public_key.as_deref() else {
+                return Err("invalid_client");
+            };
+            let verified = dap_auth::client_assertion::verify(
+                assertion,
+                &client.client_id,
+                key,
+                &state.assertion_audiences(),
+            )
+            .map_err(|e| {
+                tracing::info!(client_id = %client.client_id, reason = %e, "client assertion refused");
+                "invalid_assertion"
+            })?;
+            // One use per assertion, across replicas: a captured assertion is worthless.
+            let digest = dap_auth::secrets::token_digest(&format!(
+                "{}\n{}",
+                verified.client_id, verified.jti
+            ));
+            let expires = chrono::DateTime::from_timestamp(verified.expires_at, 0)
+                .unwrap_or_else(Utc::now)
+                + chrono::Duration::seconds(120);
+            if !state
+                .control
+                .use_assertion_once(&digest, expires)
+                .await
+                .map_err(|_| "server_error")?
+            {
+                return Err("assertion_replayed");
+            }
+            client
+        }
     };
-    if !verify_secret(secret, &hash) {
-        return Err("invalid_client");
-    }
     if !client.is_active(Utc::now()) {
         return Err("client_inactive");
     }

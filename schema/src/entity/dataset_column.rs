@@ -12,6 +12,8 @@ pub struct Model {
     pub classification: String,
     #[sea_orm(column_type = "Text")]
     pub description: String,
+    /// The BPP data constraint (its `Name` URI) whose values restrict this column.
+    pub constraint_uri: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

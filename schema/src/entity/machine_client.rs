@@ -14,6 +14,9 @@ pub struct Model {
     pub expires_at: DateTimeUtc,
     pub disabled: bool,
     pub created_at: DateTimeUtc,
+    /// Public key (JWK JSON) for `private_key_jwt` client authentication.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub public_key: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

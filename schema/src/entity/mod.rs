@@ -5,4 +5,6 @@ pub mod dataset;
 pub mod dataset_column;
 pub mod machine_client;
 pub mod personal_token;
+pub mod session;
 pub mod signing_key;
+pub mod used_assertion;

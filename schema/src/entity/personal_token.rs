@@ -21,6 +21,9 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
+    /// JSON: the owner's data constraints at creation (see `dap_auth::Principal`).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub constraints: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 mod m0001_catalogue_and_audit;
 mod m0002_machine_clients;
 mod m0003_personal_tokens;
+mod m0004_identity;
 
 /// All migrations of the control plane, oldest first.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_catalogue_and_audit::Migration),
             Box::new(m0002_machine_clients::Migration),
             Box::new(m0003_personal_tokens::Migration),
+            Box::new(m0004_identity::Migration),
         ]
     }
 }

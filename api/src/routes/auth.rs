@@ -1,0 +1,260 @@
+//! Browser login: `/auth/login` sends the browser to the broker (authorization code +
+//! PKCE), `/auth/callback` turns the answer into a session cookie, `/auth/logout` ends
+//! the session. Logins, refused logins and logouts are audited.
+
+use actix_web::cookie::{Cookie, SameSite, time};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::Utc;
+use dap_auth::Principal;
+use dap_auth::secrets::{PAT_PREFIX, new_secret, token_digest};
+use dap_openapi::ErrorBody;
+use dap_schema::{AuditOutcome, Session};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::audit::RequestContext;
+use crate::error::ApiError;
+use crate::login::{Login, SESSION_COOKIE, STATE_COOKIE, safe_return_to};
+use crate::startup::AppState;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(start_login).service(callback).service(logout);
+}
+
+/// Prefix of session cookie values (distinct from personal access tokens).
+pub const SESSION_PREFIX: &str = "dap_s_";
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct LoginQuery {
+    /// A path on this server to return to after login (default `/api/v1/me`).
+    pub return_to: Option<String>,
+}
+
+fn configured(state: &AppState) -> Result<&Login, ApiError> {
+    state.login.as_ref().ok_or(ApiError::RouteNotFound)
+}
+
+fn cookie<'c>(login: &Login, name: &'c str, value: String, max_age: time::Duration) -> Cookie<'c> {
+    Cookie::build(name, value)
+        .path("/")
+        .http_only(true)
+        .secure(login.secure_cookies)
+        // Lax: sent on the broker's top-level redirect back, not on cross-site posts.
+        .same_site(SameSite::Lax)
+        .max_age(max_age)
+        .finish()
+}
+
+/// Starts a browser login: redirects to the broker's authorization endpoint.
+#[utoipa::path(
+    tag = "auth",
+    params(LoginQuery),
+    security(()),
+    responses(
+        (status = 302, description = "To the broker's login page",
+         headers(("Location" = String, description = "The broker's authorization URL"))),
+        (status = 404, description = "Browser login is not configured", body = ErrorBody),
+    )
+)]
+#[get("/auth/login")]
+async fn start_login(
+    state: web::Data<AppState>,
+    query: web::Query<LoginQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let login = configured(&state)?;
+    let (url, pending) = login.start(safe_return_to(query.return_to.as_deref()));
+    let sealed = login.seal(&pending).map_err(ApiError::Internal)?;
+    Ok(HttpResponse::Found()
+        .insert_header((header::LOCATION, url.to_string()))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .cookie(cookie(
+            login,
+            STATE_COOKIE,
+            sealed,
+            time::Duration::seconds(crate::login::LOGIN_SECONDS),
+        ))
+        .finish())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct CallbackQuery {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    /// Set by the broker when the login failed.
+    pub error: Option<String>,
+}
+
+/// The broker's redirect back: checks state, exchanges the code, verifies the ID token
+/// and the access token, and starts a session.
+#[utoipa::path(
+    tag = "auth",
+    params(CallbackQuery),
+    security(()),
+    responses(
+        (status = 302, description = "Logged in: to the page the login started from, with the session cookie",
+         headers(("Location" = String), ("Set-Cookie" = String, description = "dap_session, HttpOnly"))),
+        (status = 400, description = "State missing, wrong or expired, or the broker reported an error", body = ErrorBody),
+        (status = 401, description = "The broker's tokens were not accepted", body = ErrorBody,
+         headers(("WWW-Authenticate" = String))),
+        (status = 404, description = "Browser login is not configured", body = ErrorBody),
+    )
+)]
+#[get("/auth/callback")]
+async fn callback(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<CallbackQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let login = configured(&state)?;
+    let ctx = RequestContext::of(&req);
+    let result = complete(&state, login, &req, query.into_inner()).await;
+    let mut record = ctx.record(
+        result.as_ref().ok().map(|(p, _)| p),
+        if result.is_ok() {
+            AuditOutcome::Allowed
+        } else {
+            AuditOutcome::Denied
+        },
+    );
+    if let Err(e) = &result {
+        record.reason = Some(e.reason());
+    }
+    state
+        .control
+        .append_audit(&record)
+        .await
+        .map_err(ApiError::AuditUnavailable)?;
+    let (_, (value, return_to)) = result?;
+    let mut clear = cookie(login, STATE_COOKIE, String::new(), time::Duration::ZERO);
+    clear.make_removal();
+    Ok(HttpResponse::Found()
+        .insert_header((header::LOCATION, return_to))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .cookie(clear)
+        .cookie(cookie(
+            login,
+            SESSION_COOKIE,
+            value,
+            time::Duration::hours(login.session_hours),
+        ))
+        .finish())
+}
+
+async fn complete(
+    state: &AppState,
+    login: &Login,
+    req: &HttpRequest,
+    query: CallbackQuery,
+) -> Result<(Principal, (String, String)), ApiError> {
+    if let Some(error) = query.error {
+        return Err(ApiError::InvalidParameter(format!(
+            "the broker ended the login with error '{}'; start again at /auth/login",
+            error.chars().take(64).collect::<String>()
+        )));
+    }
+    let restart =
+        |what: &str| ApiError::InvalidParameter(format!("{what}; start again at /auth/login"));
+    let pending = req
+        .cookie(STATE_COOKIE)
+        .and_then(|c| login.open(c.value()))
+        .ok_or_else(|| restart("no login in progress in this browser, or it expired"))?;
+    let (Some(code), Some(got)) = (query.code, query.state) else {
+        return Err(restart("code and state are required"));
+    };
+    let same = got.len() == pending.state.len()
+        && got
+            .bytes()
+            .zip(pending.state.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if !same {
+        return Err(restart(
+            "state does not match the login this browser started",
+        ));
+    }
+    let completed = login.complete(&pending, code).await.map_err(|e| {
+        tracing::info!(reason = %format!("{e:#}"), "login refused");
+        ApiError::InvalidToken(dap_auth::Error::Claims("login refused".into()))
+    })?;
+    // The access token carries the privileges; it must pass the same checks as a
+    // bearer token from this broker, and belong to the person who logged in.
+    let principal = state
+        .verifier
+        .verify(&completed.access_token)
+        .await
+        .map_err(ApiError::InvalidToken)?;
+    if principal.subject != completed.id_subject {
+        return Err(ApiError::InvalidToken(dap_auth::Error::Claims(
+            "ID token and access token name different subjects".into(),
+        )));
+    }
+    let value = format!("{SESSION_PREFIX}{}", new_secret());
+    let now = Utc::now();
+    let grants: std::collections::BTreeMap<String, &std::collections::BTreeSet<String>> = principal
+        .grants
+        .iter()
+        .map(|(m, r)| (m.to_string(), r))
+        .collect();
+    state
+        .control
+        .insert_session(Session {
+            id_hash: token_digest(&value),
+            issuer: principal.issuer.clone(),
+            subject: principal.subject.clone(),
+            grants: serde_json::to_string(&grants).map_err(|e| ApiError::Internal(e.into()))?,
+            constraints: principal.constraints_json(),
+            nsis_level: principal.nsis.to_string(),
+            created_at: now,
+            expires_at: now + chrono::Duration::hours(login.session_hours),
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    debug_assert!(!value.starts_with(PAT_PREFIX));
+    Ok((principal, (value, pending.return_to)))
+}
+
+/// Ends the browser session (server-side too) and clears the cookie.
+#[utoipa::path(
+    tag = "auth",
+    security(()),
+    responses(
+        (status = 204, description = "Logged out (also when there was no session)"),
+        (status = 404, description = "Browser login is not configured", body = ErrorBody),
+    )
+)]
+#[post("/auth/logout")]
+async fn logout(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let login = configured(&state)?;
+    let ctx = RequestContext::of(&req);
+    if let Some(value) = req.cookie(SESSION_COOKIE) {
+        let hash = token_digest(value.value());
+        let session = state
+            .control
+            .session_by_hash(&hash)
+            .await
+            .map_err(|e| ApiError::Internal(e.into()))?;
+        state
+            .control
+            .delete_session(&hash)
+            .await
+            .map_err(|e| ApiError::Internal(e.into()))?;
+        if let Some(session) = session {
+            let mut record = ctx.record(None, AuditOutcome::Allowed);
+            record.subject = Some(session.subject);
+            record.caller_kind = Some("user".into());
+            state
+                .control
+                .append_audit(&record)
+                .await
+                .map_err(ApiError::AuditUnavailable)?;
+        }
+    }
+    let mut clear = cookie(login, SESSION_COOKIE, String::new(), time::Duration::ZERO);
+    clear.make_removal();
+    Ok(HttpResponse::NoContent()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .cookie(clear)
+        .finish())
+}
