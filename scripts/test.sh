@@ -40,4 +40,16 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "NOTE: chromium is not installed and cannot be installed here: the browser check will be SKIPPED" >&2
   fi
 fi
+# The municipal broker of the identity tests: the npm package oidc-provider, installed
+# exactly as locked in tests/e2e/broker/package-lock.json.
+if ! command -v npm >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+  else
+    echo "NOTE: Node.js/npm is not installed and cannot be installed here: the OIDC-provider tests will be SKIPPED" >&2
+  fi
+fi
+if command -v npm >/dev/null 2>&1; then
+  (cd tests/e2e/broker && npm ci --no-audit --no-fund --loglevel=error)
+fi
 DAP_BIN="$CARGO_TARGET_DIR/debug/dap" "$VENV/bin/pytest" tests/e2e -q -rs
