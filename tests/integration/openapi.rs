@@ -65,6 +65,17 @@ async fn every_documented_operation_is_served() {
     let document = dap_api::openapi::document();
     assert!(document.paths.paths.len() >= 6);
     for (path, item) in &document.paths.paths {
+        if path.starts_with("/auth/") {
+            // Browser login needs a broker with a login page: tests/e2e/test_broker.py
+            // drives these against oidc-provider. Without [login] they answer 404.
+            let answer = app.get(&format!("{path}?code=x&state=y"), None).await;
+            assert!(
+                matches!(answer.status, 404 | 405),
+                "{path}: {}",
+                answer.status
+            );
+            continue;
+        }
         if item.delete.is_some() {
             let response = app
                 .client
