@@ -55,6 +55,7 @@ impl RequestContext {
             record.subject = Some(p.subject.clone());
             record.caller_kind = Some(p.kind.as_str().to_owned());
             record.nsis_level = Some(p.nsis.as_str().to_owned());
+            record.client_id = p.client_id.clone();
             record.municipality = match p.municipalities.as_slice() {
                 [only] => Some(only.to_string()),
                 _ => None,

@@ -79,6 +79,11 @@ enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// The tamper-evident audit log.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
     /// Print the OpenAPI document (the committed openapi/openapi.json).
     Openapi,
     /// Print a demo token (demo mode only: signed with the data directory's dev issuer key).
@@ -159,6 +164,24 @@ enum ClientAction {
         database: Database,
         #[arg(long)]
         client_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditAction {
+    /// Walk the hash chain; exit 1 and name the first record that was changed, removed
+    /// or reordered.
+    Verify {
+        #[command(flatten)]
+        database: Database,
+    },
+    /// Remove records older than the retention period; the chain stays verifiable.
+    Prune {
+        #[command(flatten)]
+        database: Database,
+        /// Keep this many days of records.
+        #[arg(long)]
+        keep_days: u32,
     },
 }
 
@@ -245,6 +268,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&report)?);
         }
         Command::Client { action } => client(action).await?,
+        Command::Audit { action } => audit(action).await?,
         Command::Keys {
             action: KeysAction::Rotate { database },
         } => {
@@ -325,6 +349,47 @@ fn print_demo_help(options: &DemoOptions, port: u16) {
          \x20 curl -s -H \"Authorization: Bearer $TOKEN\" 'http://{host}:{port}/api/v1/datasets/oekonomi.posteringer/rows?limit=5&filter=aar:eq:2025'\n\n\
          List datasets:  curl -s -H \"Authorization: Bearer $TOKEN\" http://{host}:{port}/api/v1/datasets\n"
     );
+}
+
+async fn audit(action: AuditAction) -> anyhow::Result<()> {
+    match action {
+        AuditAction::Verify { database } => {
+            let control = database.connect().await?;
+            let report = control.verify_audit().await?;
+            println!("{}", serde_json::to_string(&report)?);
+            if let Some((kind, id, seq)) = report.first_break {
+                let at = id
+                    .map(|id| format!(" (database id {id})"))
+                    .unwrap_or_default();
+                let what = match kind {
+                    dap_schema::audit_chain::Break::Changed => "was changed",
+                    dap_schema::audit_chain::Break::Removed => "was removed",
+                    dap_schema::audit_chain::Break::Reordered => "is out of place (reordered)",
+                    dap_schema::audit_chain::Break::TailRemoved => {
+                        "and every later record were removed (the chain head says more were written)"
+                    }
+                };
+                bail!("audit chain broken: record {seq}{at} {what}");
+            }
+            eprintln!(
+                "audit chain intact: {} records verified",
+                report.records_checked
+            );
+        }
+        AuditAction::Prune {
+            database,
+            keep_days,
+        } => {
+            let control = database.connect().await?;
+            let before = chrono::Utc::now() - chrono::Duration::days(i64::from(keep_days));
+            let pruned = control.prune_audit(before).await?;
+            println!(
+                "{}",
+                serde_json::json!({"pruned": pruned, "before": before})
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn client(action: ClientAction) -> anyhow::Result<()> {

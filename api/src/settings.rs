@@ -46,6 +46,10 @@ pub struct Settings {
     /// Interactive login for browsers (authorization code + PKCE); off when absent.
     #[serde(default)]
     pub login: Option<LoginSettings>,
+    /// Days of audit records to keep; older ones are pruned hourly, leaving a checkpoint
+    /// so the chain still verifies. Absent: keep everything.
+    #[serde(default)]
+    pub audit_retention_days: Option<u32>,
 }
 
 /// dap as an OpenID Connect client of the broker, for browser logins.
@@ -172,6 +176,7 @@ impl Default for Settings {
             log_format: default_log_format(),
             public_url: None,
             login: None,
+            audit_retention_days: None,
         }
     }
 }

@@ -69,6 +69,7 @@ pub struct Application {
     server: Server,
     state: web::Data<AppState>,
     refresh: Duration,
+    retention_days: Option<u32>,
 }
 
 impl Application {
@@ -160,6 +161,7 @@ impl Application {
             server,
             state,
             refresh: Duration::from_secs(settings.lake.refresh_secs),
+            retention_days: settings.audit_retention_days,
         })
     }
 
@@ -177,6 +179,21 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let state = self.state.clone();
         let refresh = self.refresh;
+        let pruner = self.retention_days.map(|days| {
+            let state = self.state.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(3600));
+                loop {
+                    tick.tick().await;
+                    let before = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+                    match state.control.prune_audit(before).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(pruned = n, "audit records past retention pruned"),
+                        Err(error) => tracing::warn!(%error, "audit pruning failed"),
+                    }
+                }
+            })
+        });
         let refresher = tokio::spawn(async move {
             let mut tick = tokio::time::interval(refresh);
             tick.tick().await;
@@ -195,6 +212,9 @@ impl Application {
         });
         let result = self.server.await;
         refresher.abort();
+        if let Some(pruner) = pruner {
+            pruner.abort();
+        }
         result
     }
 }

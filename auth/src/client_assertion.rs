@@ -62,7 +62,9 @@ pub fn claimed_client(assertion: &str) -> Result<String> {
     }
     let client = crate::verifier::unverified_issuer(assertion)?;
     if client.is_empty() || client.len() > 128 {
-        return Err(Error::Malformed("client assertion iss is no client id".into()));
+        return Err(Error::Malformed(
+            "client assertion iss is no client id".into(),
+        ));
     }
     Ok(client)
 }

@@ -52,6 +52,8 @@ pub struct AuditRecord {
     pub reason: Option<String>,
     pub duration_ms: i64,
     pub source_addr: Option<String>,
+    /// OAuth client id (machine client, personal token id), when there was one.
+    pub client_id: Option<String>,
 }
 
 impl AuditRecord {
@@ -78,6 +80,7 @@ impl AuditRecord {
             reason: None,
             duration_ms: 0,
             source_addr: None,
+            client_id: None,
         }
     }
 }

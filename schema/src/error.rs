@@ -12,6 +12,9 @@ pub enum Error {
     /// A value that should be a municipality code is not one of the 98.
     #[error("'{0}' is not a municipality code: use the four-digit code, e.g. 0101 for København")]
     UnknownMunicipality(String),
+    /// The audit chain's bookkeeping is missing or inconsistent.
+    #[error("audit chain: {0}")]
+    AuditChain(String),
     /// A value could not be parsed into a domain type.
     #[error("invalid {what} '{value}': {hint}")]
     Parse {

@@ -4,6 +4,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod audit;
+pub mod audit_chain;
 pub mod catalogue;
 pub mod clients;
 pub mod entity;

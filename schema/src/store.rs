@@ -10,7 +10,7 @@ use sea_orm_migration::MigratorTrait;
 
 use crate::entity::{audit_event, dataset, dataset_column};
 use crate::migration::Migrator;
-use crate::{AuditRecord, ColumnDef, DatasetDef, DatasetId, Error, Result};
+use crate::{ColumnDef, DatasetDef, DatasetId, Error, Result};
 
 /// Handle on the control-plane database. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -105,32 +105,6 @@ impl ControlPlane {
                 to_def(d, cols)
             })
             .collect()
-    }
-
-    /// Appends one audit record. Callers must fail the request when this fails.
-    pub async fn append_audit(&self, record: &AuditRecord) -> Result<()> {
-        audit_event::Entity::insert(audit_event::ActiveModel {
-            occurred_at: Set(record.occurred_at),
-            request_id: Set(record.request_id.clone()),
-            action: Set(record.action.clone()),
-            subject: Set(record.subject.clone()),
-            caller_kind: Set(record.caller_kind.clone()),
-            nsis_level: Set(record.nsis_level.clone()),
-            municipality: Set(record.municipality.clone()),
-            dataset: Set(record.dataset.clone()),
-            table_version: Set(record.table_version),
-            columns: Set(record.columns.clone()),
-            filter: Set(record.filter.clone()),
-            rows_returned: Set(record.rows_returned),
-            outcome: Set(record.outcome.as_str().to_owned()),
-            reason: Set(record.reason.clone()),
-            duration_ms: Set(record.duration_ms),
-            source_addr: Set(record.source_addr.clone()),
-            ..Default::default()
-        })
-        .exec(&self.db)
-        .await?;
-        Ok(())
     }
 
     /// Audit records with the given request id, oldest first.

@@ -13,7 +13,7 @@ use crate::helpers::spawn_app_with;
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 /// A fresh PostgreSQL database, or `None` (with a loud note) when none is reachable.
-async fn fresh_postgres() -> Option<String> {
+pub(crate) async fn fresh_postgres() -> Option<String> {
     let admin = std::env::var("DAP_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.into());
     let required = std::env::var("DAP_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
     let connection = match Database::connect(admin.as_str()).await {
@@ -117,7 +117,7 @@ async fn the_whole_app_serves_and_audits_on_postgres() {
 }
 
 /// Drops a test database (best effort; connections still open are terminated).
-async fn drop_postgres(url: &str) {
+pub(crate) async fn drop_postgres(url: &str) {
     let Some((_, name)) = url.rsplit_once('/') else {
         return;
     };

@@ -328,11 +328,7 @@ impl TestIssuer {
 
     /// Like [`Self::kombit_claims`], with data constraints (name, comma-separated values)
     /// per group.
-    pub fn kombit_claims_constrained(
-        &self,
-        groups: &[Group<'_>],
-        loa: &str,
-    ) -> Value {
+    pub fn kombit_claims_constrained(&self, groups: &[Group<'_>], loa: &str) -> Value {
         let body: String = groups
             .iter()
             .map(|(cvr, roles, constraints)| {

@@ -2,6 +2,7 @@
 //! temporary Delta tables, a mock OIDC issuer and the demo issuer.
 
 mod audit;
+mod audit_chain;
 mod control_plane;
 mod export;
 mod helpers;

@@ -23,6 +23,15 @@ pub struct Model {
     pub reason: Option<String>,
     pub duration_ms: i64,
     pub source_addr: Option<String>,
+    /// OAuth client id (machine client, personal token id), when there was one.
+    pub client_id: Option<String>,
+    /// Position in the hash chain (1, 2, …); gaps mean removed records.
+    #[sea_orm(unique)]
+    pub seq: i64,
+    /// The previous record's hash (or the checkpoint's, or all zeros for the first).
+    pub prev_hash: String,
+    /// SHA-256 over `prev_hash`, `seq` and the record's canonical form (hex).
+    pub hash: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,6 +1,8 @@
 //! sea-orm entities of the control plane.
 
+pub mod audit_checkpoint;
 pub mod audit_event;
+pub mod audit_head;
 pub mod dataset;
 pub mod dataset_column;
 pub mod machine_client;

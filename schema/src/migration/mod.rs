@@ -6,6 +6,7 @@ mod m0001_catalogue_and_audit;
 mod m0002_machine_clients;
 mod m0003_personal_tokens;
 mod m0004_identity;
+mod m0005_audit_chain;
 
 /// All migrations of the control plane, oldest first.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_machine_clients::Migration),
             Box::new(m0003_personal_tokens::Migration),
             Box::new(m0004_identity::Migration),
+            Box::new(m0005_audit_chain::Migration),
         ]
     }
 }

@@ -1,0 +1,278 @@
+//! The audit log as a hash chain. Each record's hash covers the previous record's hash,
+//! its position and its canonical form, so changing, removing or reordering a record
+//! breaks the chain at exactly that record; `verify_audit` walks it.
+
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
+};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::entity::{audit_checkpoint, audit_event, audit_head};
+use crate::{AuditRecord, ControlPlane, Error, Result};
+
+/// The `prev_hash` of the first record.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The hashed form of a record: every stored fact, in a fixed order, timestamps in
+/// RFC 3339 with microseconds (what both databases keep).
+#[derive(Serialize)]
+struct Canonical<'a> {
+    v: u8,
+    seq: i64,
+    occurred_at: String,
+    request_id: &'a str,
+    action: &'a str,
+    subject: Option<&'a str>,
+    caller_kind: Option<&'a str>,
+    client_id: Option<&'a str>,
+    nsis_level: Option<&'a str>,
+    municipality: Option<&'a str>,
+    dataset: Option<&'a str>,
+    table_version: Option<i64>,
+    columns: Option<&'a str>,
+    filter: Option<&'a str>,
+    rows_returned: Option<i64>,
+    outcome: &'a str,
+    reason: Option<&'a str>,
+    duration_ms: i64,
+    source_addr: Option<&'a str>,
+}
+
+/// SHA-256 (hex) of `prev_hash`, a newline and the canonical JSON of `record` at `seq`.
+pub fn chain_hash(prev_hash: &str, seq: i64, r: &audit_event::Model) -> String {
+    let canonical = Canonical {
+        v: 1,
+        seq,
+        occurred_at: r.occurred_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+        request_id: &r.request_id,
+        action: &r.action,
+        subject: r.subject.as_deref(),
+        caller_kind: r.caller_kind.as_deref(),
+        client_id: r.client_id.as_deref(),
+        nsis_level: r.nsis_level.as_deref(),
+        municipality: r.municipality.as_deref(),
+        dataset: r.dataset.as_deref(),
+        table_version: r.table_version,
+        columns: r.columns.as_deref(),
+        filter: r.filter.as_deref(),
+        rows_returned: r.rows_returned,
+        outcome: &r.outcome,
+        reason: r.reason.as_deref(),
+        duration_ms: r.duration_ms,
+        source_addr: r.source_addr.as_deref(),
+    };
+    let json = serde_json::to_string(&canonical).unwrap_or_default();
+    let mut hasher = Sha256::new();
+    hasher.update(prev_hash.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(json.as_bytes());
+    hex(&hasher.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What is wrong at one place in the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Break {
+    /// The record's content no longer matches its hash: it was changed.
+    Changed,
+    /// Records are missing before this one (removed).
+    Removed,
+    /// The record is not where its position says (reordered or swapped).
+    Reordered,
+    /// The newest records are missing (the chain head points further).
+    TailRemoved,
+}
+
+/// The result of walking the chain.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verification {
+    pub records_checked: u64,
+    /// The chain position a checkpoint (retention) starts from, if any.
+    pub starts_after: i64,
+    /// The first problem: its kind, the record's database id and chain position.
+    pub first_break: Option<(Break, Option<i64>, i64)>,
+    /// The chain head when verification started: keep it elsewhere to anchor the chain.
+    pub head_seq: i64,
+    pub head_hash: String,
+}
+
+impl ControlPlane {
+    /// Appends one audit record to the chain. Callers must fail the request when this fails.
+    pub async fn append_audit(&self, record: &AuditRecord) -> Result<()> {
+        let txn = self.connection().begin().await?;
+        // Take the head's lock first (an UPDATE), so concurrent appends on any replica
+        // queue here instead of forking the chain.
+        let moved = audit_head::Entity::update_many()
+            .col_expr(
+                audit_head::Column::Seq,
+                Expr::col(audit_head::Column::Seq).add(Expr::val(1)),
+            )
+            .filter(audit_head::Column::Id.eq(1))
+            .exec(&txn)
+            .await?;
+        if moved.rows_affected != 1 {
+            return Err(Error::AuditChain("the audit chain head is missing".into()));
+        }
+        let head = audit_head::Entity::find_by_id(1)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::AuditChain("the audit chain head is missing".into()))?;
+        let mut model = audit_event::Model {
+            id: 0,
+            occurred_at: record.occurred_at.trunc_subsecs(6),
+            request_id: record.request_id.clone(),
+            action: record.action.clone(),
+            subject: record.subject.clone(),
+            caller_kind: record.caller_kind.clone(),
+            nsis_level: record.nsis_level.clone(),
+            municipality: record.municipality.clone(),
+            dataset: record.dataset.clone(),
+            table_version: record.table_version,
+            columns: record.columns.clone(),
+            filter: record.filter.clone(),
+            rows_returned: record.rows_returned,
+            outcome: record.outcome.as_str().to_owned(),
+            reason: record.reason.clone(),
+            duration_ms: record.duration_ms,
+            source_addr: record.source_addr.clone(),
+            client_id: record.client_id.clone(),
+            seq: head.seq,
+            prev_hash: head.hash.clone(),
+            hash: String::new(),
+        };
+        model.hash = chain_hash(&head.hash, head.seq, &model);
+        let hash = model.hash.clone();
+        let mut active: audit_event::ActiveModel = model.into();
+        active.id = sea_orm::ActiveValue::NotSet;
+        audit_event::Entity::insert(active).exec(&txn).await?;
+        audit_head::Entity::update_many()
+            .col_expr(audit_head::Column::Hash, Expr::value(hash))
+            .filter(audit_head::Column::Id.eq(1))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Walks the whole chain in insertion order and reports the first record that was
+    /// changed, removed or reordered (or a removed tail).
+    pub async fn verify_audit(&self) -> Result<Verification> {
+        let head = audit_head::Entity::find_by_id(1)
+            .one(self.connection())
+            .await?
+            .ok_or_else(|| Error::AuditChain("the audit chain head is missing".into()))?;
+        let checkpoint = audit_checkpoint::Entity::find()
+            .order_by_desc(audit_checkpoint::Column::Seq)
+            .one(self.connection())
+            .await?;
+        let (mut expected_seq, mut prev) = match &checkpoint {
+            Some(c) => (c.seq + 1, c.hash.clone()),
+            None => (1, GENESIS.to_owned()),
+        };
+        let starts_after = expected_seq - 1;
+        let mut checked = 0u64;
+        let mut after_id = i64::MIN;
+        // Records appended while this runs are newer than the head read above: the walk
+        // ends at the head's position.
+        'walk: loop {
+            let page = audit_event::Entity::find()
+                .filter(audit_event::Column::Id.gt(after_id))
+                .order_by_asc(audit_event::Column::Id)
+                .limit(1000)
+                .all(self.connection())
+                .await?;
+            let Some(last) = page.last() else { break };
+            after_id = last.id;
+            for record in page {
+                if expected_seq > head.seq {
+                    break 'walk;
+                }
+                checked += 1;
+                let problem = if record.seq > expected_seq && record.prev_hash != prev {
+                    // Later in the table, or gone?
+                    let moved = audit_event::Entity::find()
+                        .filter(audit_event::Column::Seq.eq(expected_seq))
+                        .count(self.connection())
+                        .await?;
+                    if moved > 0 {
+                        Some((Break::Reordered, expected_seq))
+                    } else {
+                        Some((Break::Removed, expected_seq))
+                    }
+                } else if record.seq != expected_seq {
+                    Some((Break::Reordered, expected_seq))
+                } else if record.prev_hash != prev
+                    || chain_hash(&prev, record.seq, &record) != record.hash
+                {
+                    Some((Break::Changed, record.seq))
+                } else {
+                    None
+                };
+                if let Some((kind, seq)) = problem {
+                    return Ok(Verification {
+                        records_checked: checked,
+                        starts_after,
+                        first_break: Some((kind, Some(record.id), seq)),
+                        head_seq: head.seq,
+                        head_hash: head.hash,
+                    });
+                }
+                prev = record.hash;
+                expected_seq += 1;
+            }
+        }
+        let first_break = (head.seq != expected_seq - 1 || head.hash != prev).then_some((
+            Break::TailRemoved,
+            None,
+            expected_seq,
+        ));
+        Ok(Verification {
+            records_checked: checked,
+            starts_after,
+            first_break,
+            head_seq: head.seq,
+            head_hash: head.hash,
+        })
+    }
+
+    /// Removes records older than `before` (retention) and leaves a checkpoint, so the
+    /// remaining chain still verifies. Returns how many records went.
+    pub async fn prune_audit(&self, before: DateTime<Utc>) -> Result<u64> {
+        let txn = self.connection().begin().await?;
+        let last = audit_event::Entity::find()
+            .filter(audit_event::Column::OccurredAt.lt(before))
+            .order_by_desc(audit_event::Column::Seq)
+            .one(&txn)
+            .await?;
+        let Some(last) = last else {
+            return Ok(0);
+        };
+        let doomed = Condition::all().add(audit_event::Column::Seq.lte(last.seq));
+        let count = audit_event::Entity::find()
+            .filter(doomed.clone())
+            .count(&txn)
+            .await?;
+        audit_checkpoint::Entity::insert(audit_checkpoint::ActiveModel {
+            seq: Set(last.seq),
+            hash: Set(last.hash.clone()),
+            pruned_at: Set(Utc::now()),
+            records_pruned: Set(i64::try_from(count).unwrap_or(i64::MAX)),
+        })
+        .exec(&txn)
+        .await?;
+        audit_event::Entity::delete_many()
+            .filter(doomed)
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(count)
+    }
+}
