@@ -1,6 +1,7 @@
 //! dap's HTTP gateway: settings, app assembly, error mapping, extractors and routes.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod admin;
 pub mod audit;
 pub mod catalogue;
 pub mod cursor;

@@ -50,6 +50,10 @@ pub struct Settings {
     /// so the chain still verifies. Absent: keep everything.
     #[serde(default)]
     pub audit_retention_days: Option<u32>,
+    /// People who manage the catalogue (register datasets, classify columns, map roles),
+    /// by issuer and subject.
+    #[serde(default)]
+    pub platform_operators: Vec<crate::admin::Operator>,
 }
 
 /// dap as an OpenID Connect client of the broker, for browser logins.
@@ -177,6 +181,7 @@ impl Default for Settings {
             public_url: None,
             login: None,
             audit_retention_days: None,
+            platform_operators: Vec::new(),
         }
     }
 }

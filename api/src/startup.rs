@@ -47,6 +47,10 @@ pub struct AppState {
     pub public_url: Option<url::Url>,
     /// Browser login, when configured.
     pub login: Option<crate::login::Login>,
+    /// Platform operators (catalogue administration).
+    pub operators: Vec<crate::admin::Operator>,
+    /// Municipality settings and delegations, as the policy applies them.
+    pub admin: crate::admin::AdminCache,
 }
 
 impl AppState {
@@ -127,7 +131,14 @@ impl Application {
             routes: RouteTable::from_document(&crate::openapi::document()),
             public_url: settings.public_url.clone(),
             login,
+            operators: settings.platform_operators.clone(),
+            admin: crate::admin::AdminCache::default(),
         });
+        state
+            .admin
+            .reload(&state.control)
+            .await
+            .context("cannot read municipality settings")?;
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -201,6 +212,9 @@ impl Application {
                 tick.tick().await;
                 if let Err(error) = state.lake.refresh().await {
                     tracing::warn!(%error, "table refresh failed");
+                }
+                if let Err(error) = state.admin.reload(&state.control).await {
+                    tracing::warn!(%error, "municipality settings reload failed");
                 }
                 if let Err(error) = state.catalogue.reload(&state.control).await {
                     tracing::warn!(%error, "catalogue reload failed");

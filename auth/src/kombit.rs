@@ -48,6 +48,7 @@ impl ClaimMapper for KombitClaims {
         let mut grants: BTreeMap<MunicipalityCode, BTreeSet<String>> = BTreeMap::new();
         // Per municipality and role: the constraint set of each group granting it; an
         // empty set (a group without constraints) means the role is held unrestricted.
+        let mut organisations: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         let mut held_under: BTreeMap<MunicipalityCode, BTreeMap<String, Vec<ConstraintSet>>> =
             BTreeMap::new();
         let list = self
@@ -56,15 +57,22 @@ impl ClaimMapper for KombitClaims {
             .find_map(|name| claims.get(name).and_then(Value::as_str));
         if let Some(list) = list {
             for group in bpp::decode(list).map_err(|e| Error::Claims(e.to_string()))? {
-                // A CVR that is no municipality (a supplier, a region) grants nothing here.
-                let Some(municipality) = MunicipalityCode::from_cvr(&group.cvr) else {
-                    continue;
-                };
                 let held: BTreeSet<String> = group
                     .privileges
                     .iter()
                     .filter_map(|p| roles::short_name_of_uri(p))
                     .collect();
+                // Unconstrained roles per organisation: the key to delegations.
+                if group.constraints.is_empty() && !held.is_empty() {
+                    organisations
+                        .entry(group.cvr.clone())
+                        .or_default()
+                        .extend(held.iter().cloned());
+                }
+                // A CVR that is no municipality (a supplier, a region) grants nothing here.
+                let Some(municipality) = MunicipalityCode::from_cvr(&group.cvr) else {
+                    continue;
+                };
                 let mut set = ConstraintSet::new();
                 for (name, values) in &group.constraints {
                     set.entry(name.clone())
@@ -115,6 +123,7 @@ impl ClaimMapper for KombitClaims {
             nsis,
         );
         principal.constraints = constraints;
+        principal.organisations = organisations;
         principal.client_id = claims
             .get("azp")
             .or_else(|| claims.get("client_id"))

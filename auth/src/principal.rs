@@ -50,6 +50,10 @@ pub struct Principal {
     /// constraints, and a row is visible when any one set admits it.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub constraints: Constraints,
+    /// Roles per organisation (CVR) from the privilege list, municipalities or not: an
+    /// organisation a municipality delegated datasets to is found here.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub organisations: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// A privilege group's data constraints: constraint name (URI) → allowed values.
@@ -89,6 +93,7 @@ impl Principal {
             client_id: None,
             datasets: None,
             constraints: BTreeMap::new(),
+            organisations: BTreeMap::new(),
         }
     }
 

@@ -3,6 +3,7 @@
 //! sea-orm entities and migrations, and the [`ControlPlane`] store over them.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod admin;
 pub mod audit;
 pub mod audit_chain;
 pub mod catalogue;

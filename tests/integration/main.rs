@@ -1,6 +1,7 @@
 //! dap's integration tests: one binary, the real app spawned in-process against
 //! temporary Delta tables, a mock OIDC issuer and the demo issuer.
 
+mod admin;
 mod audit;
 mod audit_chain;
 mod control_plane;

@@ -2,6 +2,7 @@
 //! `utoipa_actix_web`'s `service(...)`, which only accepts handlers annotated with
 //! `#[utoipa::path]`: a route cannot exist without being in the OpenAPI document.
 
+pub mod admin;
 pub mod auth;
 pub mod datasets;
 pub mod fallback;
@@ -20,4 +21,5 @@ pub fn configure(cfg: &mut ServiceConfig) {
     oauth::configure(cfg);
     me::configure(cfg);
     auth::configure(cfg);
+    admin::configure(cfg);
 }

@@ -7,6 +7,7 @@ mod m0002_machine_clients;
 mod m0003_personal_tokens;
 mod m0004_identity;
 mod m0005_audit_chain;
+mod m0006_admin;
 
 /// All migrations of the control plane, oldest first.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_personal_tokens::Migration),
             Box::new(m0004_identity::Migration),
             Box::new(m0005_audit_chain::Migration),
+            Box::new(m0006_admin::Migration),
         ]
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::{DateTime, Utc};
-use dap_auth::{Principal, policy};
+use dap_auth::{Denial, Principal, policy};
 use dap_openapi::{DatasetErrors, ErrorBody};
 use dap_schema::{AccessScope, DatasetDef};
 use serde::Serialize;
@@ -112,7 +112,21 @@ impl AppState {
         municipality: Option<&str>,
     ) -> Result<AccessScope, ApiError> {
         let dataset: Arc<DatasetDef> = self.catalogue.get(id).ok_or(ApiError::DatasetNotFound)?;
-        Ok(policy::authorize(principal, &dataset, municipality)?)
+        let (scope, acting) = match policy::authorize(principal, &dataset, municipality) {
+            Ok(scope) => (scope, None),
+            Err(denial @ (Denial::NotFound | Denial::MunicipalityNotGranted(_))) => {
+                // A municipality may have delegated the dataset to the caller's organisation.
+                let delegate = municipality
+                    .and_then(|m| self.admin.delegated(principal, &dataset, m))
+                    .ok_or(denial)?;
+                let scope = policy::authorize(&delegate, &dataset, municipality)?;
+                (scope, Some(delegate))
+            }
+            Err(denial) => return Err(denial.into()),
+        };
+        self.admin
+            .check(&scope, acting.as_ref().unwrap_or(principal))?;
+        Ok(scope)
     }
 }
 
@@ -139,6 +153,15 @@ async fn list_datasets(
             .catalogue
             .visible_to(&principal)
             .iter()
+            // A dataset every one of the caller's municipalities switched off is not listed.
+            .filter(|d| {
+                principal.municipalities.iter().any(|m| {
+                    state
+                        .admin
+                        .settings_of(m.as_str())
+                        .is_none_or(|s| !s.disabled_datasets.split(',').any(|x| x == d.id.as_str()))
+                })
+            })
             .map(|d| DatasetSummary::from(d.as_ref()))
             .collect();
         let facts = AuditFacts {
