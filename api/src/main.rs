@@ -275,6 +275,13 @@ async fn main() -> anyhow::Result<()> {
             let control = database.connect().await?;
             let (kid, seed) = dap_auth::DapKeys::generate();
             control.rotate_signing_key(&kid, &seed).await?;
+            audit_cli(
+                &control,
+                "keys rotate",
+                None,
+                format!("new signing key {kid}"),
+            )
+            .await?;
             println!("{{\"kid\": \"{kid}\"}}");
         }
         Command::Openapi => print!("{}", dap_api::openapi::document_json()?),
@@ -351,6 +358,30 @@ fn print_demo_help(options: &DemoOptions, port: u16) {
     );
 }
 
+/// Administrative commands are audited like the API's admin routes (subject: the local
+/// user running the command).
+async fn audit_cli(
+    control: &dap_schema::ControlPlane,
+    action: &str,
+    municipality: Option<String>,
+    what: String,
+) -> anyhow::Result<()> {
+    let mut record = dap_schema::AuditRecord::new(
+        uuid::Uuid::new_v4().to_string(),
+        format!("cli {action}"),
+        dap_schema::AuditOutcome::Allowed,
+    );
+    record.subject = Some(std::env::var("USER").unwrap_or_else(|_| "local-operator".into()));
+    record.caller_kind = Some("cli".into());
+    record.municipality = municipality;
+    record.columns = Some(what);
+    control
+        .append_audit(&record)
+        .await
+        .context("cannot write the audit record; nothing was reported as done")?;
+    Ok(())
+}
+
 async fn audit(action: AuditAction) -> anyhow::Result<()> {
     match action {
         AuditAction::Verify { database } => {
@@ -383,6 +414,13 @@ async fn audit(action: AuditAction) -> anyhow::Result<()> {
             let control = database.connect().await?;
             let before = chrono::Utc::now() - chrono::Duration::days(i64::from(keep_days));
             let pruned = control.prune_audit(before).await?;
+            audit_cli(
+                &control,
+                "audit prune",
+                None,
+                format!("pruned {pruned} audit records before {before}"),
+            )
+            .await?;
             println!(
                 "{}",
                 serde_json::json!({"pruned": pruned, "before": before})
@@ -436,6 +474,17 @@ async fn client(action: ClientAction) -> anyhow::Result<()> {
                 dap_auth::secrets::hash_secret(&secret)?
             };
             control.insert_machine_client(&client, &secret_hash).await?;
+            audit_cli(
+                &control,
+                "client create",
+                Some(client.municipality.clone()),
+                format!(
+                    "registered machine client {} for {}",
+                    client.client_id,
+                    client.datasets.join(",")
+                ),
+            )
+            .await?;
             let mut shown = serde_json::json!({
                 "client_id": client.client_id,
                 "municipality": client.municipality,
@@ -458,6 +507,13 @@ async fn client(action: ClientAction) -> anyhow::Result<()> {
             if !control.disable_machine_client(&client_id).await? {
                 bail!("no client {client_id}");
             }
+            audit_cli(
+                &control,
+                "client disable",
+                None,
+                format!("disabled machine client {client_id}"),
+            )
+            .await?;
             println!("{{\"disabled\": \"{client_id}\"}}");
         }
     }

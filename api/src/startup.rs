@@ -161,6 +161,12 @@ impl Application {
                             .into()
                         },
                     ))
+                    .app_data(web::QueryConfig::default().error_handler(|error, _| {
+                        ApiError::InvalidParameter(format!(
+                            "the query string is not valid: {error}"
+                        ))
+                        .into()
+                    }))
                     .service(dap_openapi::docs_ui(document))
                     .route("/docs", web::get().to(docs_redirect))
                     .default_service(web::to(fallback))

@@ -35,3 +35,17 @@ def test_audit_verify_names_the_edited_record(dap):
         db.commit()
         db.close()
     assert verify(dap.data_dir).returncode == 0
+
+
+def test_administrative_commands_are_audited_and_keep_the_chain(dap):
+    rotated = subprocess.run([DAP_BIN, "keys", "rotate", "--data-dir", dap.data_dir],
+                             capture_output=True, text=True, timeout=60)
+    assert rotated.returncode == 0, rotated.stderr
+    db = sqlite3.connect(os.path.join(dap.data_dir, "dap.sqlite"))
+    try:
+        rows = db.execute(
+            "SELECT caller_kind, columns FROM audit_events WHERE action = 'cli keys rotate'").fetchall()
+    finally:
+        db.close()
+    assert len(rows) == 1 and rows[0][0] == "cli" and rows[0][1].startswith("new signing key ")
+    assert verify(dap.data_dir).returncode == 0

@@ -17,7 +17,9 @@ CHECKS = ",".join([
 
 
 def test_schemathesis_finds_no_failures(dap):
-    token = dap.token(roles="laes-oekonomi,laes-personale,laes-borger,laes-aeldre,laes-infrastruktur,laes-foelsomme")
+    # An analyst who is also the municipality's IT administrator, so the admin routes
+    # are fuzzed too (on the throwaway demo: they may disable and delete things).
+    token = dap.token(roles="laes-oekonomi,laes-personale,laes-borger,laes-aeldre,laes-infrastruktur,laes-foelsomme,it-administration")
     st = os.path.join(os.path.dirname(sys.executable), "st")
     for attempt in range(2):
         result = run_schemathesis(st, dap, token)

@@ -58,6 +58,21 @@ fn routes_are_only_registered_through_documented_services() {
     );
 }
 
+#[test]
+fn operation_ids_are_unique() {
+    let document = dap_api::openapi::document();
+    let mut seen = std::collections::BTreeSet::new();
+    for (path, item) in &document.paths.paths {
+        for operation in [&item.get, &item.post, &item.put, &item.delete, &item.patch]
+            .into_iter()
+            .flatten()
+        {
+            let id = operation.operation_id.clone().unwrap_or_default();
+            assert!(seen.insert(id.clone()), "operation id {id} of {path} is not unique");
+        }
+    }
+}
+
 #[tokio::test]
 async fn every_documented_operation_is_served() {
     let app = spawn_app().await;

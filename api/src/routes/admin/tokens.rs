@@ -15,7 +15,8 @@ use crate::extract::Caller;
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(list_tokens).service(revoke_token);
+    cfg.service(list_municipal_tokens)
+        .service(revoke_municipal_token);
 }
 
 /// A personal access token as administrators see it (never the token).
@@ -48,7 +49,7 @@ pub struct MunicipalTokenList {
     )
 )]
 #[get("/api/v1/admin/tokens")]
-async fn list_tokens(
+async fn list_municipal_tokens(
     req: HttpRequest,
     state: web::Data<AppState>,
     Caller(principal): Caller,
@@ -99,7 +100,7 @@ async fn list_tokens(
     )
 )]
 #[delete("/api/v1/admin/tokens/{id}")]
-async fn revoke_token(
+async fn revoke_municipal_token(
     req: HttpRequest,
     state: web::Data<AppState>,
     Caller(principal): Caller,
