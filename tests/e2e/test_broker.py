@@ -68,6 +68,7 @@ audience = "{RESOURCE}"
 algorithms = ["RS256"]
 typ = ["at+jwt"]
 profile = "kombit"
+leeway_secs = 0
 
 [login]
 issuer = "{broker_base}"
@@ -153,6 +154,20 @@ def test_client_credentials_token_of_frederikssund_sees_only_0250(stack):
     r = requests.get(stack["dap"] + "/api/v1/datasets/aeldre.hjemmepleje/rows",
                      headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert r.status_code == 404 and r.json()["code"] == "dataset_not_found"
+
+
+def test_an_expired_machine_token_is_refused_at_once(stack):
+    token = machine_token(stack, "short-job")
+    headers = {"Authorization": f"Bearer {token}"}
+    r = requests.get(stack["dap"] + "/api/v1/datasets/oekonomi.posteringer/rows",
+                     params={"limit": 1}, headers=headers, timeout=10)
+    assert r.status_code == 200, r.text
+    time.sleep(3.5)
+    r = requests.get(stack["dap"] + "/api/v1/datasets/oekonomi.posteringer/rows",
+                     params={"limit": 1}, headers=headers, timeout=10)
+    assert r.status_code == 401
+    assert r.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    assert "rows" not in r.json()
 
 
 def test_browser_login_then_session_personal_token_and_logout(stack):

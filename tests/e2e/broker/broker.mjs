@@ -51,6 +51,10 @@ const subjects = {
       { cvr: CVR.frederikssund, roles: ['laes-personale'], constraints: [[ORG_UNIT, '0250-org-01,0250-org-03']] },
     ],
   },
+  'short-job': {
+    loa: 'Substantial',
+    groups: [{ cvr: CVR.frederikssund, roles: ['laes-oekonomi'] }],
+  },
   'nightly-job': {
     loa: 'Substantial',
     groups: [{ cvr: CVR.frederikssund, roles: ['laes-oekonomi'] }],
@@ -74,6 +78,15 @@ const configuration = {
       token_endpoint_auth_method: 'client_secret_basic',
     },
     {
+      // Its tokens live two seconds: the expiry test.
+      client_id: 'short-job',
+      client_secret: 'short-job-secret',
+      redirect_uris: [],
+      response_types: [],
+      grant_types: ['client_credentials'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    {
       client_id: 'nightly-job',
       client_secret: 'nightly-job-secret',
       redirect_uris: [],
@@ -89,11 +102,11 @@ const configuration = {
       enabled: true,
       defaultResource: () => RESOURCE,
       useGrantedResource: () => true,
-      getResourceServerInfo: () => ({
+      getResourceServerInfo: (ctx, resource, client) => ({
         scope: 'dap',
         audience: RESOURCE,
         accessTokenFormat: 'jwt',
-        accessTokenTTL: 600,
+        accessTokenTTL: client.clientId === 'short-job' ? 2 : 600,
         jwt: { sign: { alg: 'RS256' } },
       }),
     },
@@ -123,7 +136,11 @@ const configuration = {
     if (!s) return undefined;
     return { loa: s.loa, privileges_intermediate: privileges(s.groups) };
   },
-  ttl: { AccessToken: 600, ClientCredentials: 600, IdToken: 600 },
+  ttl: {
+    AccessToken: 600,
+    ClientCredentials: (ctx, token, client) => (client.clientId === 'short-job' ? 2 : 600),
+    IdToken: 600,
+  },
 };
 
 const provider = new Provider(issuer, configuration);
