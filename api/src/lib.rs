@@ -7,6 +7,7 @@ pub mod cursor;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod graphql;
 pub mod keys;
 pub mod login;
 pub mod openapi;

@@ -47,6 +47,8 @@ pub struct AppState {
     pub public_url: Option<url::Url>,
     /// Browser login, when configured.
     pub login: Option<crate::login::Login>,
+    /// The GraphQL schema of the current catalogue.
+    pub graphql: crate::graphql::SchemaCache,
 }
 
 impl AppState {
@@ -127,6 +129,7 @@ impl Application {
             routes: RouteTable::from_document(&crate::openapi::document()),
             public_url: settings.public_url.clone(),
             login,
+            graphql: Default::default(),
         });
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;

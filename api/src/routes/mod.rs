@@ -20,4 +20,5 @@ pub fn configure(cfg: &mut ServiceConfig) {
     oauth::configure(cfg);
     me::configure(cfg);
     auth::configure(cfg);
+    crate::graphql::configure(cfg);
 }
