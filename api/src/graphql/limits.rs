@@ -21,8 +21,9 @@ pub const MAX_ALIASES: usize = 16;
 pub const MAX_DATASET_FIELDS: usize = 10;
 /// Most operations in one batch.
 pub const MAX_BATCH: usize = 10;
-/// Deepest selection nesting (async-graphql's limit).
-pub const MAX_DEPTH: usize = 10;
+/// Deepest selection nesting (async-graphql's limit); standard introspection queries
+/// (graphql-core, GraphiQL) nest about 13 levels.
+pub const MAX_DEPTH: usize = 15;
 /// Deepest bracket nesting in the query text, checked before parsing.
 pub const MAX_NESTING: usize = 32;
 /// Cost of each group of an aggregate, times its selected fields.

@@ -104,7 +104,7 @@ impl SchemaCache {
 /// `<domain>_<name>_aggregate` (count, sum/avg/min/max, `groupBy`); `datasets` and `me`
 /// describe the catalogue and the caller. Errors carry a stable code in
 /// `extensions.code`. Limits: body 64 KiB, batch 10, 16 aliases, 10 dataset fields,
-/// depth 10, estimated cost 50,000 (a page costs `first` × its selected fields), 20 s.
+/// depth 15, estimated cost 50,000 (a page costs `first` × its selected fields), 20 s.
 #[utoipa::path(
     tag = "graphql",
     security(("municipal_broker" = []), ("dap_token" = []), ("machine_client" = [])),
