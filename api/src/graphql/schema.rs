@@ -433,3 +433,53 @@ fn municipality_field<T: Send + Sync + 'static>(get: fn(&T) -> String) -> Field 
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema(suggestions: bool) -> (Schema, DatasetFields) {
+        let datasets: Vec<Arc<DatasetDef>> = dap_lake::demo::datasets()
+            .into_iter()
+            .map(Arc::new)
+            .collect();
+        build(&datasets, suggestions).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    #[tokio::test]
+    async fn every_demo_dataset_has_a_page_and_an_aggregate_field() {
+        let (schema, fields) = schema(false);
+        for id in dap_lake::demo::datasets()
+            .iter()
+            .map(|d| d.id.as_str().replace('.', "_"))
+        {
+            assert!(fields.pages.contains(&id), "{id}");
+            assert!(
+                fields.aggregates.contains(&format!("{id}_aggregate")),
+                "{id}"
+            );
+        }
+        let sdl = schema.sdl();
+        assert!(sdl.contains("beloeb: Decimal"), "decimals are exact");
+        assert!(sdl.contains("bogfoeringsdato: Date"));
+        assert!(sdl.contains("input DecimalFilter"));
+    }
+
+    #[tokio::test]
+    async fn suggestions_only_in_demo_mode() {
+        let query = "{ oekonomi_posteringr { tableVersion } }";
+        let quiet = schema(false).0.execute(query).await;
+        let chatty = schema(true).0.execute(query).await;
+        assert_eq!(quiet.errors.len(), 1);
+        assert!(
+            !quiet.errors[0].message.contains("Did you mean"),
+            "{:?}",
+            quiet.errors
+        );
+        assert!(
+            chatty.errors[0].message.contains("Did you mean"),
+            "{:?}",
+            chatty.errors
+        );
+    }
+}
