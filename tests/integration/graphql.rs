@@ -23,6 +23,37 @@ async fn post_raw(app: &TestApp, body: Vec<u8>, token: Option<&str>) -> (u16, Va
     )
 }
 
+/// Posts `body` and returns the audit records of that request.
+async fn audit_of_post(
+    app: &TestApp,
+    body: Vec<u8>,
+    token: &str,
+) -> (u16, Vec<dap_schema::entity::audit_event::Model>) {
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .header("content-type", "application/json")
+        .bearer_auth(token)
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    let id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let records = app
+        .state
+        .control
+        .audit_by_request(&id)
+        .await
+        .expect("audit");
+    (status, records)
+}
+
 async fn gql(app: &TestApp, token: &str, query: &str, variables: Value) -> Value {
     let body = json!({"query": query, "variables": variables});
     let (status, body) = post_raw(app, body.to_string().into_bytes(), Some(token)).await;
@@ -302,6 +333,17 @@ async fn abuse_is_refused_precisely_and_the_server_stays_responsive() {
     .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(codes(&body), vec!["batch_too_large"]);
+    // Refusals are audited as denials with their code, and no dataset was read.
+    let (status, records) =
+        audit_of_post(&app, serde_json::to_vec(&batch).unwrap_or_default(), &token).await;
+    assert_eq!(status, 400);
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0].outcome, "denied");
+    assert_eq!(records[0].reason.as_deref(), Some("batch_too_large"));
+    let (status, records) = audit_of_post(&app, vec![b' '; 100_000], &token).await;
+    assert_eq!(status, 413);
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].reason.as_deref(), Some("payload_too_large"));
     // 8 MiB is refused before parsing, with the project's error body.
     let padding = " ".repeat(8 * 1024 * 1024);
     let big = format!(r#"{{"query": "{{ me {{ subject }} }}{padding}"}}"#);

@@ -24,13 +24,14 @@ use async_graphql::dynamic::Schema;
 use async_graphql::{BatchRequest, BatchResponse, Response, ServerError};
 use bytes::BytesMut;
 use dap_openapi::ErrorBody;
+use dap_schema::AuditOutcome;
 use futures::StreamExt;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use self::error::{ensure_codes, gql_error};
 use self::limits::{DatasetFields, MAX_BATCH};
 use self::resolve::Gql;
-use crate::audit::{AuditFacts, RequestContext};
+use crate::audit::RequestContext;
 use crate::error::ApiError;
 use crate::extract::Caller;
 use crate::startup::AppState;
@@ -128,21 +129,36 @@ pub async fn graphql(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let ctx = RequestContext::of(&req);
-    let body = match read_body(&req, payload).await {
-        Ok(body) => body,
-        Err(response) => return Ok(response),
-    };
     let gql = Gql {
         state: state.clone(),
         principal: principal.clone(),
         request: ctx.clone(),
     };
-    let work = async {
-        let built = state.graphql.get(&state)?;
-        let response = run(&built, body, gql).await;
-        Ok((response, AuditFacts::default()))
+    let answer = match read_body(&req, payload).await {
+        Err(response) => Ok((response, Some("payload_too_large"))),
+        Ok(body) => match state.graphql.get(&state) {
+            Ok(built) => Ok(run(&built, body, gql).await),
+            Err(e) => Err(e),
+        },
     };
-    state.audited(&ctx, &principal, None, work).await
+    // The request's own record (dataset fields have theirs): refusals before execution
+    // are denials with their code; if the record cannot be written, nothing is returned.
+    let outcome = match &answer {
+        Ok((_, None)) => AuditOutcome::Allowed,
+        Ok((_, Some(_))) => AuditOutcome::Denied,
+        Err(_) => AuditOutcome::Failed,
+    };
+    let mut record = ctx.record(Some(&principal), outcome);
+    record.reason = match &answer {
+        Ok((_, refusal)) => refusal.map(str::to_owned),
+        Err(e) => Some(e.reason()),
+    };
+    state
+        .control
+        .append_audit(&record)
+        .await
+        .map_err(ApiError::AuditUnavailable)?;
+    answer.map(|(response, _)| response)
 }
 
 /// Reads at most [`MAX_BODY_BYTES`]; answers 413 as soon as the body is known to be larger.
@@ -180,21 +196,26 @@ async fn read_body(
     Ok(body.freeze())
 }
 
-fn refuse(status: StatusCode, error: ServerError) -> HttpResponse {
-    HttpResponse::build(status).json(Response::from_errors(vec![error]))
+fn refuse(
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+) -> (HttpResponse, Option<&'static str>) {
+    let error: ServerError = gql_error(code, message);
+    let response = HttpResponse::build(status).json(Response::from_errors(vec![error]));
+    (response, Some(code))
 }
 
-async fn run(built: &Built, body: web::Bytes, gql: Gql) -> HttpResponse {
+/// Runs the request; the second value is the code of a refusal before execution.
+async fn run(built: &Built, body: web::Bytes, gql: Gql) -> (HttpResponse, Option<&'static str>) {
     let batch: BatchRequest = match serde_json::from_slice(&body) {
         Ok(batch) => batch,
         Err(e) => {
             return refuse(
                 StatusCode::BAD_REQUEST,
-                gql_error(
-                    "invalid_query",
-                    format!(
-                        "the body is not a GraphQL request ({{\"query\": ...}} or a list of those): {e}"
-                    ),
+                "invalid_query",
+                format!(
+                    "the body is not a GraphQL request ({{\"query\": ...}} or a list of those): {e}"
                 ),
             );
         }
@@ -207,12 +228,10 @@ async fn run(built: &Built, body: web::Bytes, gql: Gql) -> HttpResponse {
     if requests.len() > MAX_BATCH || requests.is_empty() {
         return refuse(
             StatusCode::BAD_REQUEST,
-            gql_error(
-                "batch_too_large",
-                format!(
-                    "a batch holds 1 to {MAX_BATCH} operations; this one has {}",
-                    requests.len()
-                ),
+            "batch_too_large",
+            format!(
+                "a batch holds 1 to {MAX_BATCH} operations; this one has {}",
+                requests.len()
             ),
         );
     }
@@ -236,12 +255,10 @@ async fn run(built: &Built, body: web::Bytes, gql: Gql) -> HttpResponse {
         Err(_) => {
             return refuse(
                 StatusCode::OK,
-                gql_error(
-                    "timeout",
-                    format!(
-                        "the request took longer than {} s; ask for fewer rows or narrow the filter",
-                        EXECUTION_TIMEOUT.as_secs()
-                    ),
+                "timeout",
+                format!(
+                    "the request took longer than {} s; ask for fewer rows or narrow the filter",
+                    EXECUTION_TIMEOUT.as_secs()
                 ),
             );
         }
@@ -256,5 +273,5 @@ async fn run(built: &Built, body: web::Bytes, gql: Gql) -> HttpResponse {
             BatchResponse::Batch(responses)
         }
     };
-    HttpResponse::Ok().json(response)
+    (HttpResponse::Ok().json(response), None)
 }
