@@ -96,6 +96,17 @@ impl SchemaCache {
     }
 }
 
+/// A GraphQL request or response (`{"query": ...}` / `{"data": ..., "errors": [...]}`), or a
+/// list of up to 10 of them (a batch).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum GraphqlDocument {
+    #[schema(value_type = Object)]
+    One(serde_json::Value),
+    #[schema(value_type = Vec<Object>)]
+    Batch(Vec<serde_json::Value>),
+}
+
 /// Runs GraphQL operations (one, or a batch of up to 10) over the datasets the caller may
 /// see.
 ///
@@ -109,12 +120,12 @@ impl SchemaCache {
 #[utoipa::path(
     tag = "graphql",
     security(("municipal_broker" = []), ("dap_token" = []), ("machine_client" = [])),
-    request_body(content = Object, content_type = "application/json",
+    request_body(content = GraphqlDocument, content_type = "application/json",
         description = "A GraphQL request or a list of up to 10",
         example = json!({"query": "{ oekonomi_posteringer(first: 2) { tableVersion nodes { aar beloeb } pageInfo { hasNextPage endCursor } } }"})),
     responses(
-        (status = 200, description = "GraphQL response (or a list); errors carry `extensions.code`", body = Object),
-        (status = 400, description = "Body is not a GraphQL request, or the batch is too large", body = Object),
+        (status = 200, description = "GraphQL response (or a list); errors carry `extensions.code`", body = GraphqlDocument),
+        (status = 400, description = "Body is not a GraphQL request, or the batch is too large", body = GraphqlDocument),
         (status = 401, description = "Missing or invalid bearer token", body = ErrorBody,
          headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))),
         (status = 413, description = "Body larger than 64 KiB", body = ErrorBody),
