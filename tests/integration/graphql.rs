@@ -195,6 +195,15 @@ async fn aggregates_equal_the_oracle_within_the_scope() {
         assert_eq!(number(&g["max"]["beloeb"]), number(&o["hi"]));
         assert!((number(&g["avg"]["beloeb"]) - number(&o["av"])).abs() < 0.01);
     }
+    // Only grouped columns can be read in key (cpr is not visible either: no value).
+    for query in [
+        "{ oekonomi_posteringer_aggregate(groupBy: [aar]) { groups { key { beloeb } count } } }",
+        "{ aeldre_hjemmepleje_aggregate { groups { key { cpr } } } }",
+    ] {
+        let body = gql(&app, &token, query, json!({})).await;
+        assert_eq!(codes(&body), vec!["invalid_parameter"], "{body}");
+        assert_eq!(body["errors"].as_array().map(Vec::len), Some(1));
+    }
     // Grouped by the municipality column: only the caller's group exists.
     let body = gql(
         &app,

@@ -547,6 +547,16 @@ async fn read_aggregate(
             }
         }
     }
+    // `key` shows group columns only; saying so once beats one error per group.
+    if let Some(column) = selected(ctx, &["groups", "key"])
+        .into_iter()
+        .find(|c| !group_by.contains(c))
+    {
+        return Err(field_error(
+            "invalid_parameter",
+            format!("key.{column} is not grouped; add it to groupBy to read it in key"),
+        ));
+    }
     let mut measures = Vec::new();
     for measure in [Measure::Sum, Measure::Avg, Measure::Min, Measure::Max] {
         for column in selected(ctx, &["groups", measure.as_str()]) {
