@@ -7,7 +7,9 @@
 //! timeout → one audit record for the request (fail closed) besides one per dataset
 //! field.
 
+mod catalogue;
 mod error;
+mod filter;
 pub mod limits;
 mod resolve;
 mod schema;

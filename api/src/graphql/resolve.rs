@@ -10,14 +10,14 @@ use arrow::compute::concat_batches;
 use arrow::datatypes::{
     DataType, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type,
 };
-use async_graphql::dynamic::{Field, FieldFuture, FieldValue, Object, ResolverContext, TypeRef};
-use async_graphql::{Name, Value};
+use async_graphql::Value;
+use async_graphql::dynamic::{FieldFuture, FieldValue, ResolverContext};
 use chrono::{DateTime, Utc};
 use dap_auth::Principal;
-use dap_lake::predicate::{Condition, Filter, FilterTree};
+use dap_lake::predicate::FilterTree;
 use dap_lake::query::{MAX_LIMIT, ResolvedQuery};
 use dap_lake::{Measure, RowQuery, encode};
-use dap_schema::{AccessScope, AuditOutcome, ColumnDef, DatasetDef};
+use dap_schema::{AccessScope, AuditOutcome, ColumnDef};
 
 use super::error::{field_error, from_api, from_lake};
 use crate::audit::{AuditFacts, RequestContext};
@@ -25,7 +25,7 @@ use crate::cursor::{Cursor, CursorSigner};
 use crate::error::ApiError;
 use crate::startup::AppState;
 
-type GqlResult<T> = Result<T, async_graphql::Error>;
+pub(super) type GqlResult<T> = Result<T, async_graphql::Error>;
 
 /// What every resolver of one request knows: the state, the verified caller, the request.
 pub struct Gql {
@@ -122,7 +122,7 @@ fn float(f: f64) -> Value {
     async_graphql::Number::from_f64(f).map_or(Value::Null, Value::Number)
 }
 
-fn gql<'a>(ctx: &ResolverContext<'a>) -> GqlResult<&'a Gql> {
+pub(super) fn gql<'a>(ctx: &ResolverContext<'a>) -> GqlResult<&'a Gql> {
     ctx.ctx.data::<Arc<Gql>>().map(AsRef::as_ref)
 }
 
@@ -196,7 +196,7 @@ fn common(gql: &Gql, ctx: &ResolverContext<'_>, id: &str) -> GqlResult<Common> {
                 .iter()
                 .filter(|c| scope.can_see(&c.name))
                 .collect();
-            let tree = where_tree(w.as_value(), &visible, 0)?;
+            let tree = super::filter::where_tree(w.as_value(), &visible, 0)?;
             tree.check_size().map_err(from_lake)?;
             Some(tree)
         }
@@ -230,114 +230,6 @@ fn common(gql: &Gql, ctx: &ResolverContext<'_>, id: &str) -> GqlResult<Common> {
         version,
         as_of,
     })
-}
-
-/// A `where` object → filters on visible columns, parsed by the lake's filter language.
-fn where_tree(value: &Value, visible: &[&ColumnDef], depth: usize) -> GqlResult<FilterTree> {
-    let too_deep = || {
-        field_error(
-            "invalid_parameter",
-            format!(
-                "where nests and/or more than {} levels",
-                dap_lake::predicate::MAX_TREE_DEPTH
-            ),
-        )
-    };
-    if depth > dap_lake::predicate::MAX_TREE_DEPTH {
-        return Err(too_deep());
-    }
-    let Value::Object(fields) = value else {
-        return Err(field_error("invalid_parameter", "where must be an object"));
-    };
-    let mut all = Vec::new();
-    for (name, value) in fields {
-        match (name.as_str(), value) {
-            (_, Value::Null) => {}
-            ("and" | "or", Value::List(items)) => {
-                let branches = items
-                    .iter()
-                    .map(|item| where_tree(item, visible, depth + 1))
-                    .collect::<GqlResult<Vec<_>>>()?;
-                all.push(if name.as_str() == "and" {
-                    FilterTree::All(branches)
-                } else {
-                    FilterTree::Any(branches)
-                });
-            }
-            (column, Value::Object(ops)) => {
-                for (op, operand) in ops {
-                    if !matches!(operand, Value::Null) {
-                        all.push(FilterTree::Leaf(leaf(column, op, operand, visible)?));
-                    }
-                }
-            }
-            _ => {
-                return Err(field_error(
-                    "invalid_parameter",
-                    "where has an unexpected shape",
-                ));
-            }
-        }
-    }
-    Ok(FilterTree::All(all))
-}
-
-fn text(value: &Value) -> GqlResult<String> {
-    match value {
-        Value::String(s) => Ok(s.clone()),
-        Value::Number(n) => Ok(n.to_string()),
-        Value::Boolean(b) => Ok(b.to_string()),
-        _ => Err(field_error(
-            "invalid_parameter",
-            "a filter value must be a scalar",
-        )),
-    }
-}
-
-/// One condition, through `Filter::parse` so the REST rules (types, visibility) apply.
-fn leaf(column: &str, op: &Name, operand: &Value, visible: &[&ColumnDef]) -> GqlResult<Filter> {
-    let parse = |op: &str, value: &str| {
-        Filter::parse(&format!("{column}:{op}:{value}"), visible).map_err(from_lake)
-    };
-    match (op.as_str(), operand) {
-        ("in", Value::List(items)) => {
-            if items.len() > dap_lake::predicate::MAX_IN_VALUES {
-                return Err(field_error(
-                    "invalid_parameter",
-                    format!(
-                        "in takes at most {} values",
-                        dap_lake::predicate::MAX_IN_VALUES
-                    ),
-                ));
-            }
-            let mut literals = Vec::new();
-            for item in items {
-                match parse("eq", &text(item)?)?.condition {
-                    Condition::Compare(_, literal) => literals.push(literal),
-                    _ => return Err(field_error("invalid_parameter", "in takes values")),
-                }
-            }
-            // `in: []` must match nothing, like SQL; refuse it instead of guessing.
-            if literals.is_empty() {
-                return Err(field_error(
-                    "invalid_parameter",
-                    "in needs at least one value",
-                ));
-            }
-            Ok(Filter {
-                column: column.to_owned(),
-                condition: Condition::In(literals),
-            })
-        }
-        ("isNull", value) => parse("is_null", &text(value)?),
-        (op @ ("eq" | "ne" | "lt" | "lte" | "gt" | "gte" | "prefix"), value) => {
-            parse(op, &text(value)?)
-        }
-        (other, _) => Err(field_error(
-            "invalid_parameter",
-            format!("unknown operator {other}"),
-        )),
-    }
 }
 
 /// Columns selected under `nodes` (all aliases and fragments).
@@ -612,189 +504,4 @@ async fn read_aggregate(
         batch: Arc::new(batch),
     };
     Ok((data, facts))
-}
-
-/// A dataset in `datasets`, for the municipality asked for.
-struct DatasetItem {
-    def: Arc<DatasetDef>,
-    municipality: Option<String>,
-}
-
-impl DatasetItem {
-    fn scope(&self, gql: &Gql) -> GqlResult<AccessScope> {
-        gql.state
-            .scope(
-                &gql.principal,
-                self.def.id.as_str(),
-                self.municipality.as_deref(),
-            )
-            .map_err(from_api)
-    }
-}
-
-/// `datasets(municipality)`: the catalogue the caller may see.
-pub fn datasets_field() -> Field {
-    Field::new("datasets", TypeRef::named_nn_list_nn("Dataset"), |ctx| {
-        FieldFuture::new(async move {
-            let gql = gql(&ctx)?;
-            let municipality = ctx
-                .args
-                .get("municipality")
-                .map(|v| v.string().map(str::to_owned))
-                .transpose()?;
-            let items = gql
-                .state
-                .catalogue
-                .visible_to(&gql.principal)
-                .into_iter()
-                .map(|def| {
-                    FieldValue::owned_any(DatasetItem {
-                        def,
-                        municipality: municipality.clone(),
-                    })
-                });
-            Ok(Some(FieldValue::list(items)))
-        })
-    })
-    .argument(async_graphql::dynamic::InputValue::new(
-        "municipality",
-        TypeRef::named(TypeRef::STRING),
-    ))
-}
-
-fn item_field(name: &str, ty: TypeRef, get: fn(&DatasetDef) -> String) -> Field {
-    Field::new(name, ty, move |ctx| {
-        FieldFuture::new(async move {
-            let item = ctx.parent_value.try_downcast_ref::<DatasetItem>()?;
-            Ok(Some(Value::from(get(&item.def))))
-        })
-    })
-}
-
-pub fn dataset_object() -> Object {
-    let nn = || TypeRef::named_nn(TypeRef::STRING);
-    Object::new("Dataset")
-        .field(item_field("id", nn(), |d| d.id.to_string()))
-        .field(item_field("domain", nn(), |d| d.domain.clone()))
-        .field(item_field("title", nn(), |d| d.title_da.clone()))
-        .field(item_field("titleEn", nn(), |d| d.title_en.clone()))
-        .field(Field::new(
-            "columns",
-            TypeRef::named_list_nn("Column"),
-            |ctx| {
-                FieldFuture::new(async move {
-                    let gql = gql(&ctx)?;
-                    let item = ctx.parent_value.try_downcast_ref::<DatasetItem>()?;
-                    let scope = item.scope(gql)?;
-                    let columns: Vec<ColumnDef> = scope
-                        .dataset()
-                        .columns
-                        .iter()
-                        .filter(|c| scope.can_see(&c.name))
-                        .cloned()
-                        .collect();
-                    Ok(Some(FieldValue::list(
-                        columns.into_iter().map(FieldValue::owned_any),
-                    )))
-                })
-            },
-        ))
-        .field(Field::new("version", TypeRef::named("Int64"), |ctx| {
-            FieldFuture::new(async move {
-                let gql = gql(&ctx)?;
-                let item = ctx.parent_value.try_downcast_ref::<DatasetItem>()?;
-                let info = gql
-                    .state
-                    .lake
-                    .table_info(&item.scope(gql)?)
-                    .await
-                    .map_err(from_lake)?;
-                Ok(Some(Value::from(info.version)))
-            })
-        }))
-        .field(Field::new("updatedAt", TypeRef::named("DateTime"), |ctx| {
-            FieldFuture::new(async move {
-                let gql = gql(&ctx)?;
-                let item = ctx.parent_value.try_downcast_ref::<DatasetItem>()?;
-                let info = gql
-                    .state
-                    .lake
-                    .table_info(&item.scope(gql)?)
-                    .await
-                    .map_err(from_lake)?;
-                Ok(info.timestamp.map(|t| Value::from(t.to_rfc3339())))
-            })
-        }))
-}
-
-fn column_field(name: &str, get: fn(&ColumnDef) -> String) -> Field {
-    Field::new(name, TypeRef::named_nn(TypeRef::STRING), move |ctx| {
-        FieldFuture::new(async move {
-            let column = ctx.parent_value.try_downcast_ref::<ColumnDef>()?;
-            Ok(Some(Value::from(get(column))))
-        })
-    })
-}
-
-pub fn column_object() -> Object {
-    Object::new("Column")
-        .field(column_field("name", |c| c.name.clone()))
-        .field(column_field("type", |c| c.data_type.to_string()))
-        .field(column_field("classification", |c| {
-            c.classification.as_str().to_owned()
-        }))
-        .field(column_field("description", |c| c.description.clone()))
-}
-
-/// `me`: the caller as dap sees it.
-pub fn me_field() -> Field {
-    Field::new("me", TypeRef::named_nn("Me"), |ctx| {
-        FieldFuture::new(async move {
-            let gql = gql(&ctx)?;
-            let p = &gql.principal;
-            let mut me = async_graphql::indexmap::IndexMap::new();
-            me.insert(Name::new("subject"), Value::from(p.subject.clone()));
-            me.insert(
-                Name::new("municipalities"),
-                Value::List(
-                    p.municipalities
-                        .iter()
-                        .map(|m| Value::from(m.to_string()))
-                        .collect(),
-                ),
-            );
-            me.insert(
-                Name::new("roles"),
-                Value::List(p.roles.iter().map(|r| Value::from(r.clone())).collect()),
-            );
-            me.insert(Name::new("assuranceLevel"), Value::from(p.nsis.as_str()));
-            Ok(Some(FieldValue::owned_any(Value::Object(me))))
-        })
-    })
-}
-
-fn me_part(name: &'static str, ty: TypeRef) -> Field {
-    Field::new(name, ty, move |ctx| {
-        FieldFuture::new(async move {
-            let me = ctx.parent_value.try_downcast_ref::<Value>()?;
-            match me {
-                Value::Object(map) => Ok(map.get(name).cloned()),
-                _ => Ok(None),
-            }
-        })
-    })
-}
-
-pub fn me_object() -> Object {
-    Object::new("Me")
-        .field(me_part("subject", TypeRef::named_nn(TypeRef::STRING)))
-        .field(me_part(
-            "municipalities",
-            TypeRef::named_nn_list_nn(TypeRef::STRING),
-        ))
-        .field(me_part("roles", TypeRef::named_nn_list_nn(TypeRef::STRING)))
-        .field(me_part(
-            "assuranceLevel",
-            TypeRef::named_nn(TypeRef::STRING),
-        ))
 }

@@ -152,9 +152,9 @@ fn shared_types(builder: SchemaBuilder) -> SchemaBuilder {
                     },
                 )),
         )
-        .register(resolve::dataset_object())
-        .register(resolve::column_object())
-        .register(resolve::me_object());
+        .register(super::catalogue::dataset_object())
+        .register(super::catalogue::column_object())
+        .register(super::catalogue::me_object());
     for t in [
         ColumnType::String,
         ColumnType::Int32,
@@ -197,8 +197,8 @@ fn filter_input(t: ColumnType) -> InputObject {
 
 fn root_fields(query: Object) -> Object {
     query
-        .field(resolve::datasets_field())
-        .field(resolve::me_field())
+        .field(super::catalogue::datasets_field())
+        .field(super::catalogue::me_field())
 }
 
 fn scope_arguments(field: Field, p: &str) -> Field {
