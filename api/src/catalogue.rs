@@ -40,6 +40,12 @@ impl Catalogue {
             .unwrap_or_default()
     }
 
+    /// Every dataset, whoever asks (the GraphQL schema is built from it); reads must
+    /// still pass the policy.
+    pub fn all(&self) -> Arc<Vec<Arc<DatasetDef>>> {
+        self.snapshot()
+    }
+
     /// Number of datasets.
     pub fn len(&self) -> usize {
         self.snapshot().len()

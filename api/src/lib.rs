@@ -8,6 +8,7 @@ pub mod cursor;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod graphql;
 pub mod keys;
 pub mod login;
 pub mod openapi;

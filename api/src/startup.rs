@@ -51,6 +51,8 @@ pub struct AppState {
     pub operators: Vec<crate::admin::Operator>,
     /// Municipality settings and delegations, as the policy applies them.
     pub admin: crate::admin::AdminCache,
+    /// The GraphQL schema of the current catalogue.
+    pub graphql: crate::graphql::SchemaCache,
 }
 
 impl AppState {
@@ -133,6 +135,7 @@ impl Application {
             login,
             operators: settings.platform_operators.clone(),
             admin: crate::admin::AdminCache::default(),
+            graphql: Default::default(),
         });
         state
             .admin

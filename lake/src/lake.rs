@@ -275,7 +275,7 @@ impl Lake {
 
     /// The logical plan of a scoped read: tenant partition files only, the scope's row
     /// predicate, then the caller's filters, order, page and projection.
-    async fn frame(
+    pub(crate) async fn frame(
         self: &Arc<Self>,
         dataset: &DatasetDef,
         tenant: String,
@@ -295,6 +295,10 @@ impl Lake {
         let mut frame = ctx.read_table(provider)?.filter(rows)?;
         for filter in &query.filters {
             frame = frame.filter(filter.to_expr())?;
+        }
+        // After the scope's predicate: an OR inside the tree cannot widen the scope.
+        if let Some(tree) = &query.tree {
+            frame = frame.filter(tree.to_expr())?;
         }
         let order = query
             .order
@@ -318,7 +322,7 @@ impl Lake {
 
     /// Defence in depth: the query was resolved for this scope's dataset and names only
     /// columns the scope shows.
-    fn check(&self, scope: &AccessScope, query: &ResolvedQuery) -> Result<()> {
+    pub(crate) fn check(&self, scope: &AccessScope, query: &ResolvedQuery) -> Result<()> {
         if query.dataset != scope.dataset().id.as_str() {
             return Err(Error::InvalidParameter {
                 parameter: "query",
@@ -328,13 +332,15 @@ impl Lake {
         if let Some(column) = query
             .select
             .iter()
-            .chain(query.filters.iter().map(|f| &f.column))
-            .chain(query.order.iter().map(|o| &o.column))
+            .map(String::as_str)
+            .chain(query.filters.iter().map(|f| f.column.as_str()))
+            .chain(query.tree.iter().flat_map(|t| t.columns()))
+            .chain(query.order.iter().map(|o| o.column.as_str()))
             .find(|c| !scope.can_see(c))
         {
             return Err(Error::UnknownColumn {
                 parameter: "query",
-                column: column.clone(),
+                column: column.to_owned(),
                 valid: scope.visible_columns().join(", "),
             });
         }

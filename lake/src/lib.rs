@@ -6,6 +6,7 @@
 //! result encoders ([`encode`]) and the demo lake generator ([`demo`]).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod aggregate;
 pub mod demo;
 pub mod encode;
 mod error;
@@ -17,6 +18,7 @@ pub mod query;
 mod runtime;
 mod xlsx;
 
+pub use aggregate::{Aggregation, Measure};
 pub use error::{Error, Result};
 pub use history::VersionInfo;
 pub use lake::{Lake, Scan, TableInfo};

@@ -264,6 +264,98 @@ impl fmt::Display for Filter {
     }
 }
 
+/// Most leaf filters one [`FilterTree`] may hold.
+pub const MAX_TREE_FILTERS: usize = 50;
+/// Deepest nesting of `and`/`or` in one [`FilterTree`].
+pub const MAX_TREE_DEPTH: usize = 8;
+
+/// Filters combined with AND and OR (the GraphQL `where`). A tree only narrows a scan:
+/// the lake applies it after the scope's tenant and row predicates, which are always
+/// ANDed, so an OR can never reach rows outside the scope.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FilterTree {
+    Leaf(Filter),
+    /// Every branch holds (an empty list holds for every row).
+    All(Vec<FilterTree>),
+    /// At least one branch holds (an empty list holds for no row).
+    Any(Vec<FilterTree>),
+}
+
+impl FilterTree {
+    /// The DataFusion expression for this tree.
+    pub fn to_expr(&self) -> Expr {
+        match self {
+            Self::Leaf(filter) => filter.to_expr(),
+            Self::All(branches) => branches
+                .iter()
+                .map(Self::to_expr)
+                .reduce(Expr::and)
+                .unwrap_or(lit(true)),
+            Self::Any(branches) => branches
+                .iter()
+                .map(Self::to_expr)
+                .reduce(Expr::or)
+                .unwrap_or(lit(false)),
+        }
+    }
+
+    /// Every column the tree names.
+    pub fn columns(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        self.visit(&mut |f| out.push(f.column.as_str()));
+        out
+    }
+
+    /// Number of leaf filters.
+    pub fn leaf_count(&self) -> usize {
+        let mut n = 0;
+        self.visit(&mut |_| n += 1);
+        n
+    }
+
+    /// Nesting depth: a leaf is 1.
+    pub fn depth(&self) -> usize {
+        match self {
+            Self::Leaf(_) => 1,
+            Self::All(b) | Self::Any(b) => 1 + b.iter().map(Self::depth).max().unwrap_or(0),
+        }
+    }
+
+    /// Refuses trees larger than [`MAX_TREE_FILTERS`] or deeper than [`MAX_TREE_DEPTH`].
+    pub fn check_size(&self) -> Result<()> {
+        if self.depth() > MAX_TREE_DEPTH || self.leaf_count() > MAX_TREE_FILTERS {
+            return Err(Error::InvalidParameter {
+                parameter: "where",
+                reason: format!(
+                    "at most {MAX_TREE_FILTERS} conditions nested at most {MAX_TREE_DEPTH} levels deep"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn visit<'a>(&'a self, f: &mut dyn FnMut(&'a Filter)) {
+        match self {
+            Self::Leaf(filter) => f(filter),
+            Self::All(b) | Self::Any(b) => b.iter().for_each(|t| t.visit(f)),
+        }
+    }
+}
+
+impl fmt::Display for FilterTree {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let join = |f: &mut fmt::Formatter<'_>, branches: &[FilterTree], op: &str| {
+            let parts: Vec<String> = branches.iter().map(ToString::to_string).collect();
+            write!(f, "({})", parts.join(op))
+        };
+        match self {
+            Self::Leaf(filter) => write!(f, "{filter}"),
+            Self::All(b) => join(f, b, " and "),
+            Self::Any(b) => join(f, b, " or "),
+        }
+    }
+}
+
 /// Comma-separated names of `columns`, for error messages.
 pub fn names(columns: &[&ColumnDef]) -> String {
     columns
@@ -379,6 +471,36 @@ mod tests {
         assert!(message("aar").contains("column:operator:value"));
         let many = format!("aar:in:{}", vec!["1"; 101].join(","));
         assert!(message(&many).contains("at most 100"));
+    }
+
+    #[test]
+    fn trees_combine_with_and_or_and_are_bounded() {
+        let leaf = |raw: &str| parse(raw).map(FilterTree::Leaf);
+        let tree = (|| -> Result<FilterTree> {
+            Ok(FilterTree::Any(vec![
+                leaf("aar:eq:2020")?,
+                FilterTree::All(vec![leaf("aar:gte:2023")?, leaf("aktiv:eq:true")?]),
+            ]))
+        })();
+        let tree = tree.ok();
+        assert_eq!(
+            tree.as_ref().map(ToString::to_string).as_deref(),
+            Some("(aar eq 2020 or (aar gte 2023 and aktiv eq true))")
+        );
+        assert_eq!(tree.as_ref().map(FilterTree::leaf_count), Some(3));
+        assert_eq!(
+            tree.as_ref().map(FilterTree::columns),
+            Some(vec!["aar", "aar", "aktiv"])
+        );
+        assert!(tree.as_ref().is_some_and(|t| t.check_size().is_ok()));
+        let mut deep = FilterTree::All(Vec::new());
+        for _ in 0..MAX_TREE_DEPTH {
+            deep = FilterTree::Any(vec![deep]);
+        }
+        assert!(deep.check_size().is_err());
+        let wide = FilterTree::All(vec![FilterTree::All(Vec::new()); MAX_TREE_FILTERS + 1]);
+        assert!(wide.check_size().is_ok(), "empty groups hold no conditions");
+        assert_eq!(FilterTree::Any(Vec::new()).to_expr(), lit(false));
     }
 
     #[test]

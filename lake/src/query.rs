@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use dap_schema::{AccessScope, ColumnDef};
 
-use crate::predicate::{Filter, names};
+use crate::predicate::{Filter, FilterTree, names};
 use crate::{Error, Result};
 
 /// Default page size of the rows endpoint.
@@ -43,6 +43,8 @@ pub struct ResolvedQuery {
     pub dataset: String,
     pub select: Vec<String>,
     pub filters: Vec<Filter>,
+    /// Filters with AND/OR (GraphQL `where`), ANDed with `filters`.
+    pub tree: Option<FilterTree>,
     /// The caller's order followed by the dataset's key columns as tie-break.
     pub order: Vec<OrderBy>,
     pub offset: u64,
@@ -145,6 +147,7 @@ impl RowQuery {
             dataset: dataset.id.to_string(),
             select,
             filters,
+            tree: None,
             order,
             offset: self.offset,
             limit: self.limit,
@@ -160,6 +163,7 @@ impl ResolvedQuery {
         self.filters
             .iter()
             .map(ToString::to_string)
+            .chain(self.tree.iter().map(ToString::to_string))
             .collect::<Vec<_>>()
             .join(" and ")
     }

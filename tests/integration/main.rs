@@ -6,6 +6,7 @@ mod audit;
 mod audit_chain;
 mod control_plane;
 mod export;
+mod graphql;
 mod helpers;
 mod isolation;
 mod kombit;

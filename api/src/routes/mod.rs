@@ -22,4 +22,5 @@ pub fn configure(cfg: &mut ServiceConfig) {
     me::configure(cfg);
     auth::configure(cfg);
     admin::configure(cfg);
+    crate::graphql::configure(cfg);
 }

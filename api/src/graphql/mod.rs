@@ -1,0 +1,290 @@
+//! `POST /graphql`: the catalogue as a GraphQL schema, read through the same access
+//! scope and lake scan as REST.
+//!
+//! Order of work per request: authenticate (`Caller`, 401 like REST) → read the body with
+//! a hard cap (413 before any parsing) → parse the JSON → cap the batch → per operation
+//! check nesting, aliases, dataset fields and the estimated cost → execute under a
+//! timeout → one audit record for the request (fail closed) besides one per dataset
+//! field.
+
+mod catalogue;
+mod error;
+mod filter;
+pub mod limits;
+mod resolve;
+mod schema;
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::CONTENT_LENGTH;
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use async_graphql::dynamic::Schema;
+use async_graphql::{BatchRequest, BatchResponse, Response, ServerError};
+use bytes::BytesMut;
+use dap_openapi::ErrorBody;
+use dap_schema::AuditOutcome;
+use futures::StreamExt;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use self::error::{ensure_codes, gql_error};
+use self::limits::{DatasetFields, MAX_BATCH};
+use self::resolve::Gql;
+use crate::audit::RequestContext;
+use crate::error::ApiError;
+use crate::extract::Caller;
+use crate::startup::AppState;
+
+/// Largest request body; larger ones get 413 before anything is parsed.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Longest a request may run.
+pub const EXECUTION_TIMEOUT: Duration = Duration::from_secs(20);
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(graphql);
+}
+
+/// The schema of the current catalogue, rebuilt when the catalogue changes.
+#[derive(Default)]
+pub struct SchemaCache {
+    current: RwLock<Option<Arc<Built>>>,
+}
+
+impl std::fmt::Debug for SchemaCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SchemaCache")
+    }
+}
+
+struct Built {
+    fingerprint: u64,
+    schema: Schema,
+    fields: DatasetFields,
+}
+
+impl SchemaCache {
+    fn get(&self, state: &AppState) -> Result<Arc<Built>, ApiError> {
+        let datasets = state.catalogue.all();
+        let mut hasher = DefaultHasher::new();
+        for d in datasets.iter() {
+            serde_json::to_string(d.as_ref())
+                .map_err(|e| ApiError::Internal(e.into()))?
+                .hash(&mut hasher);
+        }
+        let fingerprint = hasher.finish();
+        if let Ok(current) = self.current.read()
+            && let Some(built) = current.as_ref()
+            && built.fingerprint == fingerprint
+        {
+            return Ok(Arc::clone(built));
+        }
+        // Suggestions name fields; outside demo mode they stay off.
+        let suggestions = state.dev_jwks.is_some();
+        let (schema, fields) = schema::build(&datasets, suggestions)
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("graphql schema: {e:?}")))?;
+        tracing::info!(datasets = datasets.len(), "GraphQL schema built");
+        let built = Arc::new(Built {
+            fingerprint,
+            schema,
+            fields,
+        });
+        if let Ok(mut current) = self.current.write() {
+            *current = Some(Arc::clone(&built));
+        }
+        Ok(built)
+    }
+}
+
+/// A GraphQL request or response (`{"query": ...}` / `{"data": ..., "errors": [...]}`), or a
+/// list of up to 10 of them (a batch).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum GraphqlDocument {
+    #[schema(value_type = Object)]
+    One(serde_json::Value),
+    #[schema(value_type = Vec<Object>)]
+    Batch(Vec<serde_json::Value>),
+}
+
+/// Runs GraphQL operations (one, or a batch of up to 10) over the datasets the caller may
+/// see.
+///
+/// Body: `{"query": "...", "variables": {...}, "operationName": "..."}` or a list of
+/// those. Every dataset has a field `<domain>_<name>` (rows: `where`, `orderBy`,
+/// `first`/`after`, `asOfVersion`/`asOfTimestamp`, `municipality`) and
+/// `<domain>_<name>_aggregate` (count, sum/avg/min/max, `groupBy`); `datasets` and `me`
+/// describe the catalogue and the caller. Errors carry a stable code in
+/// `extensions.code`. Limits: body 64 KiB, batch 10, 16 aliases, 10 dataset fields,
+/// depth 15, estimated cost 50,000 (a page costs `first` × its selected fields), 20 s.
+#[utoipa::path(
+    tag = "graphql",
+    security(("municipal_broker" = []), ("dap_token" = []), ("machine_client" = [])),
+    request_body(content = GraphqlDocument, content_type = "application/json",
+        description = "A GraphQL request or a list of up to 10",
+        example = json!({"query": "{ oekonomi_posteringer(first: 2) { tableVersion nodes { aar beloeb } pageInfo { hasNextPage endCursor } } }"})),
+    responses(
+        (status = 200, description = "GraphQL response (or a list); errors carry `extensions.code`", body = GraphqlDocument),
+        (status = 400, description = "Body is not a GraphQL request, or the batch is too large", body = GraphqlDocument),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody,
+         headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))),
+        (status = 413, description = "Body larger than 64 KiB", body = ErrorBody),
+        (status = 500, description = "Internal error (opaque)", body = ErrorBody),
+    )
+)]
+#[post("/graphql")]
+pub async fn graphql(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(principal): Caller,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let ctx = RequestContext::of(&req);
+    let gql = Gql {
+        state: state.clone(),
+        principal: principal.clone(),
+        request: ctx.clone(),
+    };
+    let answer = match read_body(&req, payload).await {
+        Err(response) => Ok((response, Some("payload_too_large"))),
+        Ok(body) => match state.graphql.get(&state) {
+            Ok(built) => Ok(run(&built, body, gql).await),
+            Err(e) => Err(e),
+        },
+    };
+    // The request's own record (dataset fields have theirs): refusals before execution
+    // are denials with their code; if the record cannot be written, nothing is returned.
+    let outcome = match &answer {
+        Ok((_, None)) => AuditOutcome::Allowed,
+        Ok((_, Some(_))) => AuditOutcome::Denied,
+        Err(_) => AuditOutcome::Failed,
+    };
+    let mut record = ctx.record(Some(&principal), outcome);
+    record.reason = match &answer {
+        Ok((_, refusal)) => refusal.map(str::to_owned),
+        Err(e) => Some(e.reason()),
+    };
+    state
+        .control
+        .append_audit(&record)
+        .await
+        .map_err(ApiError::AuditUnavailable)?;
+    answer.map(|(response, _)| response)
+}
+
+/// Reads at most [`MAX_BODY_BYTES`]; answers 413 as soon as the body is known to be larger.
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<web::Bytes, HttpResponse> {
+    let too_large = || {
+        HttpResponse::build(StatusCode::PAYLOAD_TOO_LARGE).json(ErrorBody {
+            code: "payload_too_large".into(),
+            message: format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+        })
+    };
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(too_large());
+    }
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| {
+            HttpResponse::BadRequest().json(ErrorBody {
+                code: "invalid_parameter".into(),
+                message: "the request body could not be read".into(),
+            })
+        })?;
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+fn refuse(
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+) -> (HttpResponse, Option<&'static str>) {
+    let error: ServerError = gql_error(code, message);
+    let response = HttpResponse::build(status).json(Response::from_errors(vec![error]));
+    (response, Some(code))
+}
+
+/// Runs the request; the second value is the code of a refusal before execution.
+async fn run(built: &Built, body: web::Bytes, gql: Gql) -> (HttpResponse, Option<&'static str>) {
+    let batch: BatchRequest = match serde_json::from_slice(&body) {
+        Ok(batch) => batch,
+        Err(e) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                format!(
+                    "the body is not a GraphQL request ({{\"query\": ...}} or a list of those): {e}"
+                ),
+            );
+        }
+    };
+    let (requests, single) = match batch {
+        BatchRequest::Single(request) => (vec![request], true),
+        BatchRequest::Batch(requests) => (requests, false),
+    };
+    // Checked before anything is parsed or run: a batch of 1,000 runs nothing.
+    if requests.len() > MAX_BATCH || requests.is_empty() {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "batch_too_large",
+            format!(
+                "a batch holds 1 to {MAX_BATCH} operations; this one has {}",
+                requests.len()
+            ),
+        );
+    }
+    let gql = Arc::new(gql);
+    let execute = async {
+        let mut responses = Vec::with_capacity(requests.len());
+        for mut request in requests {
+            let response = match limits::check(&mut request, &built.fields) {
+                Err(error) => Response::from_errors(vec![error]),
+                Ok(()) => {
+                    let request = request.data(Arc::clone(&gql));
+                    built.schema.execute(request).await
+                }
+            };
+            responses.push(response);
+        }
+        responses
+    };
+    let mut responses = match tokio::time::timeout(EXECUTION_TIMEOUT, execute).await {
+        Ok(responses) => responses,
+        Err(_) => {
+            return refuse(
+                StatusCode::OK,
+                "timeout",
+                format!(
+                    "the request took longer than {} s; ask for fewer rows or narrow the filter",
+                    EXECUTION_TIMEOUT.as_secs()
+                ),
+            );
+        }
+    };
+    for response in &mut responses {
+        ensure_codes(&mut response.errors);
+    }
+    let response = match (single, responses.pop()) {
+        (true, Some(response)) => BatchResponse::Single(response),
+        (_, last) => {
+            responses.extend(last);
+            BatchResponse::Batch(responses)
+        }
+    };
+    (HttpResponse::Ok().json(response), None)
+}
