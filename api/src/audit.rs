@@ -96,6 +96,20 @@ impl AppState {
     where
         F: Future<Output = Result<(HttpResponse, AuditFacts), ApiError>>,
     {
+        self.audited_with(ctx, principal, dataset, work).await
+    }
+
+    /// [`Self::audited`] for work that yields any value (e.g. a GraphQL field's).
+    pub async fn audited_with<T, F>(
+        &self,
+        ctx: &RequestContext,
+        principal: &Principal,
+        dataset: Option<&str>,
+        work: F,
+    ) -> Result<T, ApiError>
+    where
+        F: Future<Output = Result<(T, AuditFacts), ApiError>>,
+    {
         let result = work.await;
         let outcome = match &result {
             Ok(_) => AuditOutcome::Allowed,

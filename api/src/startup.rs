@@ -146,36 +146,35 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let server_state = state.clone();
-        let server =
-            HttpServer::new(move || {
-                let (app, document) = App::new()
-                    .into_utoipa_app()
-                    .openapi(dap_openapi::base())
-                    .configure(routes::configure)
-                    .split_for_parts();
-                app.wrap(middleware::from_fn(request_id_header))
-                    .wrap(TracingLogger::default())
-                    .app_data(server_state.clone())
-                    .app_data(web::JsonConfig::default().limit(16 * 1024).error_handler(
-                        |error, _| {
+        let server = HttpServer::new(move || {
+            let (app, document) = App::new()
+                .into_utoipa_app()
+                .openapi(dap_openapi::base())
+                .configure(routes::configure)
+                .split_for_parts();
+            app.wrap(middleware::from_fn(request_id_header))
+                .wrap(TracingLogger::default())
+                .app_data(server_state.clone())
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(16 * 1024)
+                        .error_handler(|error, _| {
                             ApiError::InvalidParameter(format!(
                                 "the JSON body is not valid: {error}"
                             ))
                             .into()
-                        },
-                    ))
-                    .app_data(web::QueryConfig::default().error_handler(|error, _| {
-                        ApiError::InvalidParameter(format!(
-                            "the query string is not valid: {error}"
-                        ))
+                        }),
+                )
+                .app_data(web::QueryConfig::default().error_handler(|error, _| {
+                    ApiError::InvalidParameter(format!("the query string is not valid: {error}"))
                         .into()
-                    }))
-                    .service(dap_openapi::docs_ui(document))
-                    .route("/docs", web::get().to(docs_redirect))
-                    .default_service(web::to(fallback))
-            })
-            .listen(listener)?
-            .run();
+                }))
+                .service(dap_openapi::docs_ui(document))
+                .route("/docs", web::get().to(docs_redirect))
+                .default_service(web::to(fallback))
+        })
+        .listen(listener)?
+        .run();
         Ok(Self {
             port,
             server,

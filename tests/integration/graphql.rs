@@ -572,3 +572,91 @@ async fn the_server_answers_others_while_abuse_is_sent() {
         );
     }
 }
+
+#[tokio::test]
+async fn admin_mutations_follow_the_rest_rules_and_are_audited() {
+    let app = spawn_app().await;
+    let person = |subject: &str, municipality: &str, roles: &[&str]| {
+        let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
+        app.dev
+            .token(
+                subject,
+                municipality,
+                &roles,
+                dap_schema::NsisLevel::Substantial,
+                chrono::Duration::minutes(10),
+            )
+            .expect("token")
+    };
+    let admin_a = person("admin-a", "0101", &["it-administration"]);
+    let admin_b = person("admin-b", "0751", &["it-administration"]);
+    let register = "mutation($input: JSON!) { registerMachineClient(input: $input) }";
+    let input = json!({"input": {"datasets": ["oekonomi.posteringer"], "expires_in_days": 7}});
+    let body = gql(&app, &admin_a, register, input.clone()).await;
+    let client = &body["data"]["registerMachineClient"];
+    assert_eq!(client["municipality"], "0101", "{body}");
+    assert!(
+        client["client_secret"]
+            .as_str()
+            .is_some_and(|s| s.len() > 30)
+    );
+    let id = client["client_id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        app.state.control.clients_of("0101").await.expect("clients")[0]
+            .0
+            .client_id,
+        id
+    );
+
+    // Another municipality's administrator: the client is not there for them.
+    let disable = "mutation($id: String!) { disableMachineClient(id: $id) }";
+    let body = gql(&app, &admin_b, disable, json!({"id": id})).await;
+    assert_eq!(codes(&body), vec!["not_found"], "{body}");
+    // A body naming another municipality, and an analyst.
+    let forged = json!({"input": {"datasets": ["oekonomi.posteringer"], "municipality": "0101"}});
+    assert_eq!(
+        codes(&gql(&app, &admin_b, register, forged).await),
+        vec!["forbidden"]
+    );
+    assert_eq!(
+        codes(&gql(&app, &app.analyst("0101"), register, input).await),
+        vec!["forbidden"]
+    );
+    assert_eq!(
+        codes(
+            &gql(
+                &app,
+                &admin_a,
+                "mutation { putDataset(id: \"x.y\", input: {}) }",
+                json!({})
+            )
+            .await
+        ),
+        vec!["forbidden"],
+        "the catalogue is for platform operators"
+    );
+
+    // The owner disables it; the change is audited as a GraphQL mutation.
+    let (status, records) = audit_of_post(
+        &app,
+        json!({"query": disable, "variables": {"id": id}})
+            .to_string()
+            .into_bytes(),
+        &admin_a,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mutation = records
+        .iter()
+        .find(|r| r.action == "graphql mutation disableMachineClient")
+        .expect("audit record of the mutation");
+    assert_eq!(
+        (mutation.outcome.as_str(), mutation.municipality.as_deref()),
+        ("allowed", Some("0101"))
+    );
+    assert!(
+        app.state.control.clients_of("0101").await.expect("clients")[0]
+            .0
+            .disabled
+    );
+}

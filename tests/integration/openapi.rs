@@ -68,7 +68,10 @@ fn operation_ids_are_unique() {
             .flatten()
         {
             let id = operation.operation_id.clone().unwrap_or_default();
-            assert!(seen.insert(id.clone()), "operation id {id} of {path} is not unique");
+            assert!(
+                seen.insert(id.clone()),
+                "operation id {id} of {path} is not unique"
+            );
         }
     }
 }

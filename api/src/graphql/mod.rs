@@ -7,6 +7,7 @@
 //! timeout → one audit record for the request (fail closed) besides one per dataset
 //! field.
 
+mod admin;
 mod catalogue;
 mod error;
 mod filter;

@@ -21,7 +21,9 @@ pub fn build(
     datasets: &[Arc<DatasetDef>],
     suggestions: bool,
 ) -> Result<(Schema, DatasetFields), SchemaError> {
-    let mut builder = Schema::build("Query", None, None);
+    let mut builder = Schema::build("Query", Some("Mutation"), None)
+        .register(super::admin::json_scalar())
+        .register(super::admin::mutation());
     let mut query = root_fields(Object::new("Query"));
     let mut fields = DatasetFields::default();
     builder = shared_types(builder);

@@ -2,6 +2,7 @@
 //! columns, map a read role to a dataset, declare data constraints on columns.
 
 use actix_web::{HttpRequest, HttpResponse, get, put, web};
+use dap_auth::Principal;
 use dap_openapi::ErrorBody;
 use dap_schema::{DatasetDef, DatasetId};
 use serde::Serialize;
@@ -127,26 +128,37 @@ async fn put_dataset(
 ) -> Result<HttpResponse, ApiError> {
     let ctx = RequestContext::of(&req);
     let work = async {
-        operator(&state.operators, &principal)?;
-        let def: DatasetDef = serde_json::from_value(body.into_inner())
-            .map_err(|e| ApiError::InvalidParameter(format!("not a dataset definition: {e}")))?;
-        validate(&id, &def).map_err(ApiError::InvalidParameter)?;
-        state.control.upsert_dataset(&def).await.map_err(internal)?;
-        state
-            .catalogue
-            .reload(&state.control)
-            .await
-            .map_err(internal)?;
-        let facts = AuditFacts {
-            columns: Some(format!(
-                "catalogue: {} read by {} (min NSIS {})",
-                def.id.as_str(),
-                def.read_role,
-                def.min_nsis
-            )),
-            ..AuditFacts::default()
-        };
-        Ok((HttpResponse::Ok().json(&def), facts))
+        let (value, facts) = put(&state, &principal, &id, body.into_inner()).await?;
+        Ok((HttpResponse::Ok().json(value), facts))
     };
     state.audited(&ctx, &principal, Some(&id), work).await
+}
+
+/// Registers or replaces a dataset definition (REST and GraphQL).
+pub(crate) async fn put(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    body: serde_json::Value,
+) -> Result<(DatasetDef, AuditFacts), ApiError> {
+    operator(&state.operators, principal)?;
+    let def: DatasetDef = serde_json::from_value(body)
+        .map_err(|e| ApiError::InvalidParameter(format!("not a dataset definition: {e}")))?;
+    validate(id, &def).map_err(ApiError::InvalidParameter)?;
+    state.control.upsert_dataset(&def).await.map_err(internal)?;
+    state
+        .catalogue
+        .reload(&state.control)
+        .await
+        .map_err(internal)?;
+    let facts = AuditFacts {
+        columns: Some(format!(
+            "catalogue: {} read by {} (min NSIS {})",
+            def.id.as_str(),
+            def.read_role,
+            def.min_nsis
+        )),
+        ..AuditFacts::default()
+    };
+    Ok((def, facts))
 }

@@ -2,6 +2,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
+use dap_auth::Principal;
 use dap_auth::secrets::{NO_SECRET, hash_secret, new_id, new_secret};
 use dap_openapi::ErrorBody;
 use dap_schema::MachineClient;
@@ -148,56 +149,13 @@ async fn create_client(
 ) -> Result<HttpResponse, ApiError> {
     let ctx = RequestContext::of(&req);
     let work = async {
-        let m = administered(&principal, acting.municipality.as_deref())?;
-        let body = body.into_inner();
-        same_municipality(body.municipality.as_deref(), m.as_str())?;
-        let datasets = known_datasets(&state, &body.datasets)?;
-        let days = body.expires_in_days.unwrap_or(365);
-        if !(1..=730).contains(&days) {
-            return Err(ApiError::InvalidParameter(
-                "expires_in_days must be between 1 and 730".into(),
-            ));
-        }
-        let public_key = match &body.public_key {
-            Some(jwk) => Some(
-                dap_auth::client_assertion::public_jwk(&jwk.to_string())
-                    .map_err(|e| ApiError::InvalidParameter(e.to_string()))?,
-            ),
-            None => None,
-        };
-        let client = MachineClient {
-            client_id: new_id("dap-"),
-            municipality: m.to_string(),
-            datasets,
-            expires_at: Utc::now() + chrono::Duration::days(i64::from(days)),
-            disabled: false,
-            public_key,
-        };
-        let (secret, hash) = if client.public_key.is_some() {
-            (None, NO_SECRET.to_owned())
-        } else {
-            let secret = new_secret();
-            let hash = hash_secret(&secret).map_err(|e| ApiError::Internal(e.into()))?;
-            (Some(secret), hash)
-        };
-        state
-            .control
-            .insert_machine_client(&client, &hash)
-            .await
-            .map_err(internal)?;
-        let facts = AuditFacts {
-            municipality: Some(m.to_string()),
-            columns: Some(format!(
-                "registered machine client {} for {}",
-                client.client_id,
-                client.datasets.join(",")
-            )),
-            ..AuditFacts::default()
-        };
-        let created = CreatedClient {
-            client: ClientInfo::of(&client, Some(Utc::now())),
-            client_secret: secret,
-        };
+        let (created, facts) = register(
+            &state,
+            &principal,
+            acting.municipality.as_deref(),
+            body.into_inner(),
+        )
+        .await?;
         Ok((
             HttpResponse::Created()
                 .insert_header(("cache-control", "no-store"))
@@ -206,6 +164,65 @@ async fn create_client(
         ))
     };
     state.audited(&ctx, &principal, None, work).await
+}
+
+/// Registers a machine client (REST and GraphQL).
+pub(crate) async fn register(
+    state: &AppState,
+    principal: &Principal,
+    acting: Option<&str>,
+    body: NewClient,
+) -> Result<(CreatedClient, AuditFacts), ApiError> {
+    let m = administered(principal, acting)?;
+    same_municipality(body.municipality.as_deref(), m.as_str())?;
+    let datasets = known_datasets(state, &body.datasets)?;
+    let days = body.expires_in_days.unwrap_or(365);
+    if !(1..=730).contains(&days) {
+        return Err(ApiError::InvalidParameter(
+            "expires_in_days must be between 1 and 730".into(),
+        ));
+    }
+    let public_key = match &body.public_key {
+        Some(jwk) => Some(
+            dap_auth::client_assertion::public_jwk(&jwk.to_string())
+                .map_err(|e| ApiError::InvalidParameter(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let client = MachineClient {
+        client_id: new_id("dap-"),
+        municipality: m.to_string(),
+        datasets,
+        expires_at: Utc::now() + chrono::Duration::days(i64::from(days)),
+        disabled: false,
+        public_key,
+    };
+    let (secret, hash) = if client.public_key.is_some() {
+        (None, NO_SECRET.to_owned())
+    } else {
+        let secret = new_secret();
+        let hash = hash_secret(&secret).map_err(|e| ApiError::Internal(e.into()))?;
+        (Some(secret), hash)
+    };
+    state
+        .control
+        .insert_machine_client(&client, &hash)
+        .await
+        .map_err(internal)?;
+    let facts = AuditFacts {
+        municipality: Some(m.to_string()),
+        columns: Some(format!(
+            "registered machine client {} for {}",
+            client.client_id,
+            client.datasets.join(",")
+        )),
+        ..AuditFacts::default()
+    };
+    let created = CreatedClient {
+        client: ClientInfo::of(&client, Some(Utc::now())),
+        client_secret: secret,
+    };
+    Ok((created, facts))
 }
 
 /// A new secret for a client.
@@ -239,42 +256,57 @@ async fn rotate_client(
 ) -> Result<HttpResponse, ApiError> {
     let ctx = RequestContext::of(&req);
     let work = async {
-        let m = administered(&principal, acting.municipality.as_deref())?;
-        let found = state.control.machine_client(&id).await.map_err(internal)?;
-        let Some((client, _)) = found.filter(|(c, _)| c.municipality == m.as_str()) else {
-            return Err(ApiError::RouteNotFound);
-        };
-        if client.public_key.is_some() {
-            return Err(ApiError::InvalidParameter(
-                "this client authenticates with private_key_jwt; register a new key instead".into(),
-            ));
-        }
-        let secret = new_secret();
-        let hash = hash_secret(&secret).map_err(|e| ApiError::Internal(e.into()))?;
-        if !state
-            .control
-            .set_client_secret(m.as_str(), &id, &hash)
-            .await
-            .map_err(internal)?
-        {
-            return Err(ApiError::RouteNotFound);
-        }
-        let facts = AuditFacts {
-            municipality: Some(m.to_string()),
-            columns: Some(format!("rotated the secret of machine client {id}")),
-            ..AuditFacts::default()
-        };
+        let (rotated, facts) =
+            rotate(&state, &principal, acting.municipality.as_deref(), &id).await?;
         Ok((
             HttpResponse::Ok()
                 .insert_header(("cache-control", "no-store"))
-                .json(RotatedSecret {
-                    client_id: id.to_string(),
-                    client_secret: secret,
-                }),
+                .json(rotated),
             facts,
         ))
     };
     state.audited(&ctx, &principal, None, work).await
+}
+
+/// Gives a client a new secret (REST and GraphQL).
+pub(crate) async fn rotate(
+    state: &AppState,
+    principal: &Principal,
+    acting: Option<&str>,
+    id: &str,
+) -> Result<(RotatedSecret, AuditFacts), ApiError> {
+    let m = administered(principal, acting)?;
+    let found = state.control.machine_client(id).await.map_err(internal)?;
+    let Some((client, _)) = found.filter(|(c, _)| c.municipality == m.as_str()) else {
+        return Err(ApiError::RouteNotFound);
+    };
+    if client.public_key.is_some() {
+        return Err(ApiError::InvalidParameter(
+            "this client authenticates with private_key_jwt; register a new key instead".into(),
+        ));
+    }
+    let secret = new_secret();
+    let hash = hash_secret(&secret).map_err(|e| ApiError::Internal(e.into()))?;
+    if !state
+        .control
+        .set_client_secret(m.as_str(), id, &hash)
+        .await
+        .map_err(internal)?
+    {
+        return Err(ApiError::RouteNotFound);
+    }
+    let facts = AuditFacts {
+        municipality: Some(m.to_string()),
+        columns: Some(format!("rotated the secret of machine client {id}")),
+        ..AuditFacts::default()
+    };
+    Ok((
+        RotatedSecret {
+            client_id: id.to_owned(),
+            client_secret: secret,
+        },
+        facts,
+    ))
 }
 
 /// Disables a client: its tokens are refused from the next request on, on every replica.
@@ -326,32 +358,50 @@ async fn delete_client(
 async fn change_client(
     req: HttpRequest,
     state: web::Data<AppState>,
-    principal: dap_auth::Principal,
+    principal: Principal,
     acting: web::Query<ActingFor>,
     id: web::Path<String>,
     delete: bool,
 ) -> Result<HttpResponse, ApiError> {
     let ctx = RequestContext::of(&req);
     let work = async {
-        let m = administered(&principal, acting.municipality.as_deref())?;
-        let done = if delete {
-            state.control.delete_client_of(m.as_str(), &id).await
-        } else {
-            state.control.disable_client_of(m.as_str(), &id).await
-        }
-        .map_err(internal)?;
-        if !done {
-            return Err(ApiError::RouteNotFound);
-        }
-        let facts = AuditFacts {
-            municipality: Some(m.to_string()),
-            columns: Some(format!(
-                "{} machine client {id}",
-                if delete { "deleted" } else { "disabled" }
-            )),
-            ..AuditFacts::default()
-        };
+        let facts = change(
+            &state,
+            &principal,
+            acting.municipality.as_deref(),
+            &id,
+            delete,
+        )
+        .await?;
         Ok((HttpResponse::NoContent().finish(), facts))
     };
     state.audited(&ctx, &principal, None, work).await
+}
+
+/// Disables or deletes a client (REST and GraphQL).
+pub(crate) async fn change(
+    state: &AppState,
+    principal: &Principal,
+    acting: Option<&str>,
+    id: &str,
+    delete: bool,
+) -> Result<AuditFacts, ApiError> {
+    let m = administered(principal, acting)?;
+    let done = if delete {
+        state.control.delete_client_of(m.as_str(), id).await
+    } else {
+        state.control.disable_client_of(m.as_str(), id).await
+    }
+    .map_err(internal)?;
+    if !done {
+        return Err(ApiError::RouteNotFound);
+    }
+    Ok(AuditFacts {
+        municipality: Some(m.to_string()),
+        columns: Some(format!(
+            "{} machine client {id}",
+            if delete { "deleted" } else { "disabled" }
+        )),
+        ..AuditFacts::default()
+    })
 }

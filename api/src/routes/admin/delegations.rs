@@ -4,6 +4,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
+use dap_auth::Principal;
 use dap_auth::secrets::new_id;
 use dap_openapi::ErrorBody;
 use dap_schema::admin::Delegation;
@@ -146,57 +147,70 @@ async fn create_delegation(
 ) -> Result<HttpResponse, ApiError> {
     let ctx = RequestContext::of(&req);
     let work = async {
-        let m = administered(&principal, acting.municipality.as_deref())?;
-        let body = body.into_inner();
-        same_municipality(body.grantor.as_deref(), m.as_str())?;
-        let cvr = body.grantee_cvr.trim();
-        if cvr.len() != 8 || !cvr.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(ApiError::InvalidParameter(
-                "grantee_cvr must be a CVR number of 8 digits".into(),
-            ));
-        }
-        if m.municipality().is_some_and(|x| x.cvr == cvr) {
-            return Err(ApiError::InvalidParameter(
-                "a municipality cannot delegate to itself".into(),
-            ));
-        }
-        let datasets = known_datasets(&state, &body.datasets)?;
-        let now = Utc::now();
-        if body.valid_until <= now || body.valid_until > now + chrono::Duration::days(MAX_DAYS) {
-            return Err(ApiError::InvalidParameter(
-                "valid_until must be in the future and at most three years ahead".into(),
-            ));
-        }
-        let stored = Delegation {
-            id: new_id("del-"),
-            grantor: m.to_string(),
-            grantee_cvr: cvr.to_owned(),
-            datasets: datasets.join(","),
-            valid_until: body.valid_until,
-            created_at: now,
-            created_by: principal.subject.chars().take(512).collect(),
-            revoked_at: None,
-        };
-        state
-            .control
-            .insert_delegation(stored.clone())
-            .await
-            .map_err(internal)?;
-        state.admin.reload(&state.control).await.map_err(internal)?;
-        let facts = AuditFacts {
-            municipality: Some(m.to_string()),
-            columns: Some(format!(
-                "delegated {} to CVR {} until {} ({})",
-                stored.datasets, stored.grantee_cvr, stored.valid_until, stored.id
-            )),
-            ..AuditFacts::default()
-        };
-        Ok((
-            HttpResponse::Created().json(info(stored, m.as_str())),
-            facts,
-        ))
+        let (value, facts) = delegate(
+            &state,
+            &principal,
+            acting.municipality.as_deref(),
+            body.into_inner(),
+        )
+        .await?;
+        Ok((HttpResponse::Created().json(value), facts))
     };
     state.audited(&ctx, &principal, None, work).await
+}
+
+/// Delegates datasets to an organisation (REST and GraphQL).
+pub(crate) async fn delegate(
+    state: &AppState,
+    principal: &Principal,
+    acting: Option<&str>,
+    body: NewDelegation,
+) -> Result<(DelegationInfo, AuditFacts), ApiError> {
+    let m = administered(principal, acting)?;
+    same_municipality(body.grantor.as_deref(), m.as_str())?;
+    let cvr = body.grantee_cvr.trim();
+    if cvr.len() != 8 || !cvr.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::InvalidParameter(
+            "grantee_cvr must be a CVR number of 8 digits".into(),
+        ));
+    }
+    if m.municipality().is_some_and(|x| x.cvr == cvr) {
+        return Err(ApiError::InvalidParameter(
+            "a municipality cannot delegate to itself".into(),
+        ));
+    }
+    let datasets = known_datasets(state, &body.datasets)?;
+    let now = Utc::now();
+    if body.valid_until <= now || body.valid_until > now + chrono::Duration::days(MAX_DAYS) {
+        return Err(ApiError::InvalidParameter(
+            "valid_until must be in the future and at most three years ahead".into(),
+        ));
+    }
+    let stored = Delegation {
+        id: new_id("del-"),
+        grantor: m.to_string(),
+        grantee_cvr: cvr.to_owned(),
+        datasets: datasets.join(","),
+        valid_until: body.valid_until,
+        created_at: now,
+        created_by: principal.subject.chars().take(512).collect(),
+        revoked_at: None,
+    };
+    state
+        .control
+        .insert_delegation(stored.clone())
+        .await
+        .map_err(internal)?;
+    state.admin.reload(&state.control).await.map_err(internal)?;
+    let facts = AuditFacts {
+        municipality: Some(m.to_string()),
+        columns: Some(format!(
+            "delegated {} to CVR {} until {} ({})",
+            stored.datasets, stored.grantee_cvr, stored.valid_until, stored.id
+        )),
+        ..AuditFacts::default()
+    };
+    Ok((info(stored, m.as_str()), facts))
 }
 
 /// Revokes a delegation the municipality granted; it stops at once on this replica and
@@ -222,22 +236,33 @@ async fn revoke_delegation(
 ) -> Result<HttpResponse, ApiError> {
     let ctx = RequestContext::of(&req);
     let work = async {
-        let m = administered(&principal, acting.municipality.as_deref())?;
-        if !state
-            .control
-            .revoke_delegation(m.as_str(), &id, Utc::now())
-            .await
-            .map_err(internal)?
-        {
-            return Err(ApiError::RouteNotFound);
-        }
-        state.admin.reload(&state.control).await.map_err(internal)?;
-        let facts = AuditFacts {
-            municipality: Some(m.to_string()),
-            columns: Some(format!("revoked delegation {id}")),
-            ..AuditFacts::default()
-        };
+        let ((), facts) = revoke(&state, &principal, acting.municipality.as_deref(), &id).await?;
         Ok((HttpResponse::NoContent().finish(), facts))
     };
     state.audited(&ctx, &principal, None, work).await
+}
+
+/// Revokes a delegation the municipality granted (REST and GraphQL).
+pub(crate) async fn revoke(
+    state: &AppState,
+    principal: &Principal,
+    acting: Option<&str>,
+    id: &str,
+) -> Result<((), AuditFacts), ApiError> {
+    let m = administered(principal, acting)?;
+    if !state
+        .control
+        .revoke_delegation(m.as_str(), id, Utc::now())
+        .await
+        .map_err(internal)?
+    {
+        return Err(ApiError::RouteNotFound);
+    }
+    state.admin.reload(&state.control).await.map_err(internal)?;
+    let facts = AuditFacts {
+        municipality: Some(m.to_string()),
+        columns: Some(format!("revoked delegation {id}")),
+        ..AuditFacts::default()
+    };
+    Ok(((), facts))
 }

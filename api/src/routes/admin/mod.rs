@@ -6,11 +6,11 @@
 //! body says. Another municipality's records answer 404, like records that do not exist.
 
 mod audit_log;
-mod catalogue;
-mod clients;
-mod delegations;
-mod settings;
-mod tokens;
+pub(crate) mod catalogue;
+pub(crate) mod clients;
+pub(crate) mod delegations;
+pub(crate) mod settings;
+pub(crate) mod tokens;
 
 use serde::Deserialize;
 use utoipa::IntoParams;

@@ -2,6 +2,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, put, web};
 use chrono::{DateTime, Utc};
+use dap_auth::Principal;
 use dap_openapi::ErrorBody;
 use dap_schema::NsisLevel;
 use dap_schema::admin::MunicipalitySettings;
@@ -118,49 +119,62 @@ async fn put_settings(
 ) -> Result<HttpResponse, ApiError> {
     let ctx = RequestContext::of(&req);
     let work = async {
-        let m = administered(&principal, acting.municipality.as_deref())?;
-        let body = body.into_inner();
-        same_municipality(body.municipality.as_deref(), m.as_str())?;
-        let disabled = if body.disabled_datasets.is_empty() {
-            Vec::new()
-        } else {
-            super::known_datasets(&state, &body.disabled_datasets)?
-        };
-        let min_nsis = match body.min_nsis.as_deref() {
-            Some(level) => Some(
-                level
-                    .parse::<NsisLevel>()
-                    .map_err(|e| ApiError::InvalidParameter(e.to_string()))?
-                    .to_string(),
-            ),
-            None => None,
-        };
-        let stored = MunicipalitySettings {
-            municipality: m.to_string(),
-            disabled_datasets: disabled.join(","),
-            min_nsis,
-            updated_at: Utc::now(),
-            updated_by: principal.subject.chars().take(512).collect(),
-        };
-        state
-            .control
-            .put_municipality_settings(stored.clone())
-            .await
-            .map_err(internal)?;
-        state.admin.reload(&state.control).await.map_err(internal)?;
-        let facts = AuditFacts {
-            municipality: Some(m.to_string()),
-            columns: Some(format!(
-                "settings: disabled [{}], min_nsis {}",
-                stored.disabled_datasets,
-                stored.min_nsis.as_deref().unwrap_or("default")
-            )),
-            ..AuditFacts::default()
-        };
-        Ok((
-            HttpResponse::Ok().json(view(m.as_str(), Some(stored))),
-            facts,
-        ))
+        let (value, facts) = replace(
+            &state,
+            &principal,
+            acting.municipality.as_deref(),
+            body.into_inner(),
+        )
+        .await?;
+        Ok((HttpResponse::Ok().json(value), facts))
     };
     state.audited(&ctx, &principal, None, work).await
+}
+
+/// Replaces the municipality's settings (REST and GraphQL).
+pub(crate) async fn replace(
+    state: &AppState,
+    principal: &Principal,
+    acting: Option<&str>,
+    body: NewSettings,
+) -> Result<(Settings, AuditFacts), ApiError> {
+    let m = administered(principal, acting)?;
+    same_municipality(body.municipality.as_deref(), m.as_str())?;
+    let disabled = if body.disabled_datasets.is_empty() {
+        Vec::new()
+    } else {
+        super::known_datasets(state, &body.disabled_datasets)?
+    };
+    let min_nsis = match body.min_nsis.as_deref() {
+        Some(level) => Some(
+            level
+                .parse::<NsisLevel>()
+                .map_err(|e| ApiError::InvalidParameter(e.to_string()))?
+                .to_string(),
+        ),
+        None => None,
+    };
+    let stored = MunicipalitySettings {
+        municipality: m.to_string(),
+        disabled_datasets: disabled.join(","),
+        min_nsis,
+        updated_at: Utc::now(),
+        updated_by: principal.subject.chars().take(512).collect(),
+    };
+    state
+        .control
+        .put_municipality_settings(stored.clone())
+        .await
+        .map_err(internal)?;
+    state.admin.reload(&state.control).await.map_err(internal)?;
+    let facts = AuditFacts {
+        municipality: Some(m.to_string()),
+        columns: Some(format!(
+            "settings: disabled [{}], min_nsis {}",
+            stored.disabled_datasets,
+            stored.min_nsis.as_deref().unwrap_or("default")
+        )),
+        ..AuditFacts::default()
+    };
+    Ok((view(m.as_str(), Some(stored)), facts))
 }

@@ -2,6 +2,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, web};
 use chrono::{DateTime, Utc};
+use dap_auth::Principal;
 use dap_openapi::ErrorBody;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -109,21 +110,32 @@ async fn revoke_municipal_token(
 ) -> Result<HttpResponse, ApiError> {
     let ctx = RequestContext::of(&req);
     let work = async {
-        let m = administered(&principal, acting.municipality.as_deref())?;
-        if !state
-            .control
-            .revoke_token_for(m.as_str(), &id, Utc::now())
-            .await
-            .map_err(internal)?
-        {
-            return Err(ApiError::TokenNotFound);
-        }
-        let facts = AuditFacts {
-            municipality: Some(m.to_string()),
-            columns: Some(format!("revoked personal token {id}")),
-            ..AuditFacts::default()
-        };
+        let ((), facts) = revoke(&state, &principal, acting.municipality.as_deref(), &id).await?;
         Ok((HttpResponse::NoContent().finish(), facts))
     };
     state.audited(&ctx, &principal, None, work).await
+}
+
+/// Revokes a personal token acting for the municipality (REST and GraphQL).
+pub(crate) async fn revoke(
+    state: &AppState,
+    principal: &Principal,
+    acting: Option<&str>,
+    id: &str,
+) -> Result<((), AuditFacts), ApiError> {
+    let m = administered(principal, acting)?;
+    if !state
+        .control
+        .revoke_token_for(m.as_str(), id, Utc::now())
+        .await
+        .map_err(internal)?
+    {
+        return Err(ApiError::TokenNotFound);
+    }
+    let facts = AuditFacts {
+        municipality: Some(m.to_string()),
+        columns: Some(format!("revoked personal token {id}")),
+        ..AuditFacts::default()
+    };
+    Ok(((), facts))
 }
