@@ -144,6 +144,17 @@ impl AdminCache {
         Ok(())
     }
 
+    /// True when some municipality delegated `dataset` to an organisation in which the
+    /// caller holds its read role (so the dataset is in the caller's GraphQL schema).
+    pub fn delegated_to(&self, principal: &Principal, dataset: &DatasetDef) -> bool {
+        let now = Utc::now();
+        self.delegations.read().is_ok_and(|delegations| {
+            delegations
+                .iter()
+                .any(|d| opens(d, principal, dataset, now))
+        })
+    }
+
     /// The caller as a delegate of `municipality` for `dataset`: when `municipality`
     /// delegated the dataset to an organisation (CVR) in whose privilege group the caller
     /// holds the dataset's read role. Only that role, and only for that municipality.
@@ -158,16 +169,9 @@ impl AdminCache {
         }
         let now = Utc::now();
         let delegations = self.delegations.read().ok()?;
-        let granted = delegations.iter().any(|d| {
-            d.grantor == municipality
-                && d.revoked_at.is_none()
-                && d.valid_until > now
-                && d.datasets.split(',').any(|id| id == dataset.id.as_str())
-                && principal
-                    .organisations
-                    .get(&d.grantee_cvr)
-                    .is_some_and(|r| r.contains(&dataset.read_role))
-        });
+        let granted = delegations
+            .iter()
+            .any(|d| d.grantor == municipality && opens(d, principal, dataset, now));
         if !granted {
             return None;
         }
@@ -183,4 +187,21 @@ impl AdminCache {
         delegate.datasets = principal.datasets.clone();
         Some(delegate)
     }
+}
+
+/// True when delegation `d` is in force and opens `dataset` to an organisation in which
+/// the caller holds the dataset's read role.
+fn opens(
+    d: &Delegation,
+    principal: &Principal,
+    dataset: &DatasetDef,
+    now: chrono::DateTime<Utc>,
+) -> bool {
+    d.revoked_at.is_none()
+        && d.valid_until > now
+        && d.datasets.split(',').any(|id| id == dataset.id.as_str())
+        && principal
+            .organisations
+            .get(&d.grantee_cvr)
+            .is_some_and(|r| r.contains(&dataset.read_role))
 }

@@ -660,3 +660,54 @@ async fn admin_mutations_follow_the_rest_rules_and_are_audited() {
             .disabled
     );
 }
+
+#[tokio::test]
+async fn a_dataset_the_caller_may_not_see_is_not_in_their_schema() {
+    let app = spawn_app().await;
+    let economist = app.token(
+        "0101",
+        &["laes-oekonomi"],
+        dap_schema::NsisLevel::Substantial,
+    );
+    let body = gql(
+        &app,
+        &economist,
+        "{ __schema { queryType { fields { name } } } }",
+        json!({}),
+    )
+    .await;
+    let names: Vec<&str> = body["data"]["__schema"]["queryType"]["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(|f| f["name"].as_str())
+        .collect();
+    assert!(names.contains(&"oekonomi_posteringer"), "{names:?}");
+    assert!(!names.iter().any(|n| n.starts_with("aeldre_")), "{names:?}");
+    // Asking for it is the same as asking for a dataset that does not exist.
+    let hidden = gql(
+        &app,
+        &economist,
+        "{ aeldre_hjemmepleje { tableVersion } }",
+        json!({}),
+    )
+    .await;
+    let missing = gql(
+        &app,
+        &economist,
+        "{ aeldre_findesikke { tableVersion } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(codes(&hidden), codes(&missing));
+    assert_eq!(codes(&hidden), vec!["invalid_query"]);
+    // A caller with the role sees it.
+    let body = gql(
+        &app,
+        &app.analyst("0101"),
+        "{ aeldre_hjemmepleje(first: 1) { tableVersion } }",
+        json!({}),
+    )
+    .await;
+    assert!(body["errors"].is_null(), "{body}");
+}

@@ -15,6 +15,7 @@ pub mod limits;
 mod resolve;
 mod schema;
 
+use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, RwLock};
@@ -26,8 +27,9 @@ use actix_web::{HttpRequest, HttpResponse, post, web};
 use async_graphql::dynamic::Schema;
 use async_graphql::{BatchRequest, BatchResponse, Response, ServerError};
 use bytes::BytesMut;
+use dap_auth::{Principal, policy};
 use dap_openapi::ErrorBody;
-use dap_schema::AuditOutcome;
+use dap_schema::{AuditOutcome, DatasetDef};
 use futures::StreamExt;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -51,8 +53,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
 /// The schema of the current catalogue, rebuilt when the catalogue changes.
 #[derive(Default)]
 pub struct SchemaCache {
-    current: RwLock<Option<Arc<Built>>>,
+    /// Built schemas by the fingerprint of the datasets they show.
+    built: RwLock<HashMap<u64, Arc<Built>>>,
 }
+
+/// Distinct schemas kept (one per set of visible datasets); the cache starts over when full.
+const MAX_SCHEMAS: usize = 64;
 
 impl std::fmt::Debug for SchemaCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -61,24 +67,31 @@ impl std::fmt::Debug for SchemaCache {
 }
 
 struct Built {
-    fingerprint: u64,
     schema: Schema,
     fields: DatasetFields,
 }
 
 impl SchemaCache {
-    fn get(&self, state: &AppState) -> Result<Arc<Built>, ApiError> {
-        let datasets = state.catalogue.all();
+    /// The schema of the datasets `principal` may see (by role, or by a delegation to
+    /// their organisation): a dataset the caller may not see is not in their schema at
+    /// all, as REST answers 404 for it. Rebuilt when those definitions change.
+    fn get(&self, state: &AppState, principal: &Principal) -> Result<Arc<Built>, ApiError> {
+        let datasets: Vec<Arc<DatasetDef>> = state
+            .catalogue
+            .all()
+            .iter()
+            .filter(|d| policy::can_list(principal, d) || state.admin.delegated_to(principal, d))
+            .cloned()
+            .collect();
         let mut hasher = DefaultHasher::new();
-        for d in datasets.iter() {
+        for d in &datasets {
             serde_json::to_string(d.as_ref())
                 .map_err(|e| ApiError::Internal(e.into()))?
                 .hash(&mut hasher);
         }
         let fingerprint = hasher.finish();
-        if let Ok(current) = self.current.read()
-            && let Some(built) = current.as_ref()
-            && built.fingerprint == fingerprint
+        if let Ok(built) = self.built.read()
+            && let Some(built) = built.get(&fingerprint)
         {
             return Ok(Arc::clone(built));
         }
@@ -87,13 +100,12 @@ impl SchemaCache {
         let (schema, fields) = schema::build(&datasets, suggestions)
             .map_err(|e| ApiError::Internal(anyhow::anyhow!("graphql schema: {e:?}")))?;
         tracing::info!(datasets = datasets.len(), "GraphQL schema built");
-        let built = Arc::new(Built {
-            fingerprint,
-            schema,
-            fields,
-        });
-        if let Ok(mut current) = self.current.write() {
-            *current = Some(Arc::clone(&built));
+        let built = Arc::new(Built { schema, fields });
+        if let Ok(mut cache) = self.built.write() {
+            if cache.len() >= MAX_SCHEMAS {
+                cache.clear();
+            }
+            cache.insert(fingerprint, Arc::clone(&built));
         }
         Ok(built)
     }
@@ -150,7 +162,7 @@ pub async fn graphql(
     };
     let answer = match read_body(&req, payload).await {
         Err(response) => Ok((response, Some("payload_too_large"))),
-        Ok(body) => match state.graphql.get(&state) {
+        Ok(body) => match state.graphql.get(&state, &principal) {
             Ok(built) => Ok(run(&built, body, gql).await),
             Err(e) => Err(e),
         },
