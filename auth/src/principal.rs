@@ -110,6 +110,14 @@ impl Principal {
             .map(Vec::as_slice)
     }
 
+    /// The roles per municipality as stored with a personal token or session (JSON:
+    /// municipality code → role short names).
+    pub fn grants_json(&self) -> String {
+        let plain: BTreeMap<&str, &BTreeSet<String>> =
+            self.grants.iter().map(|(m, r)| (m.as_str(), r)).collect();
+        serde_json::to_string(&plain).unwrap_or_else(|_| "{}".into())
+    }
+
     /// The data constraints as stored with a personal token or session; `None` when the
     /// caller has none.
     pub fn constraints_json(&self) -> Option<String> {

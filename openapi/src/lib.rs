@@ -53,6 +53,29 @@ pub enum DatasetErrors {
     Internal(ErrorBody),
 }
 
+/// The error responses every admin route shares.
+#[derive(IntoResponses)]
+pub enum AdminErrors {
+    /// Bad parameter or body, or several administered municipalities and none named; the message says how to fix it
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// Missing or invalid token
+    #[response(
+        status = 401,
+        headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))
+    )]
+    Unauthorized(ErrorBody),
+    /// Not an administrator of the municipality (or not a platform operator), or the body names another municipality
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// No such record in the administered municipality
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    /// Internal error (opaque)
+    #[response(status = 500)]
+    Internal(ErrorBody),
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(

@@ -192,18 +192,13 @@ async fn complete(
     }
     let value = format!("{SESSION_PREFIX}{}", new_secret());
     let now = Utc::now();
-    let grants: std::collections::BTreeMap<String, &std::collections::BTreeSet<String>> = principal
-        .grants
-        .iter()
-        .map(|(m, r)| (m.to_string(), r))
-        .collect();
     state
         .control
         .insert_session(Session {
             id_hash: token_digest(&value),
             issuer: principal.issuer.clone(),
             subject: principal.subject.clone(),
-            grants: serde_json::to_string(&grants).map_err(|e| ApiError::Internal(e.into()))?,
+            grants: principal.grants_json(),
             constraints: principal.constraints_json(),
             nsis_level: principal.nsis.to_string(),
             created_at: now,

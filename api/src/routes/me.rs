@@ -191,11 +191,6 @@ async fn create_token(
             }
         }
         let token = new_personal_token();
-        let grants: BTreeMap<String, BTreeSet<String>> = principal
-            .grants
-            .iter()
-            .map(|(m, r)| (m.to_string(), r.clone()))
-            .collect();
         let now = Utc::now();
         let stored = PersonalToken {
             id: new_id("pat-"),
@@ -203,7 +198,7 @@ async fn create_token(
             issuer: principal.issuer.clone(),
             subject: principal.subject.clone(),
             name,
-            grants: serde_json::to_string(&grants).map_err(|e| ApiError::Internal(e.into()))?,
+            grants: principal.grants_json(),
             nsis_level: principal.nsis.to_string(),
             datasets: datasets.iter().cloned().collect::<Vec<_>>().join(","),
             created_at: now,

@@ -6,7 +6,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use dap_openapi::ErrorBody;
+use dap_openapi::AdminErrors;
 use dap_schema::admin::AuditQuery;
 use dap_schema::entity::audit_event;
 use futures::stream;
@@ -179,10 +179,7 @@ fn csv_line(e: &AuditEntry) -> String {
             (String = "application/x-ndjson"),
             (String = "text/csv"),
          )),
-        (status = 400, description = "Bad filter, format or limit", body = ErrorBody),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Neither an IT administrator of the municipality nor a platform operator", body = ErrorBody),
-        (status = 500, description = "Internal error (opaque)", body = ErrorBody),
+        AdminErrors,
     )
 )]
 #[get("/api/v1/admin/audit")]

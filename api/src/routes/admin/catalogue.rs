@@ -3,7 +3,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, put, web};
 use dap_auth::Principal;
-use dap_openapi::ErrorBody;
+use dap_openapi::AdminErrors;
 use dap_schema::{DatasetDef, DatasetId};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -33,8 +33,7 @@ pub struct Catalogue {
     security(("municipal_broker" = [])),
     responses(
         (status = 200, description = "All datasets", body = Catalogue),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Not a platform operator", body = ErrorBody),
+        AdminErrors,
     )
 )]
 #[get("/api/v1/admin/catalogue")]
@@ -112,10 +111,7 @@ fn validate(id: &str, def: &DatasetDef) -> Result<(), String> {
     request_body(content = Object, description = "The dataset definition, as GET /api/v1/admin/catalogue shows it"),
     responses(
         (status = 200, description = "Stored", body = Object),
-        (status = 400, description = "The definition is not valid: the message says why", body = ErrorBody),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Not a platform operator", body = ErrorBody),
-        (status = 500, description = "Internal error (opaque)", body = ErrorBody),
+        AdminErrors,
     )
 )]
 #[put("/api/v1/admin/catalogue/{id}")]

@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use dap_auth::Principal;
 use dap_auth::secrets::{NO_SECRET, hash_secret, new_id, new_secret};
-use dap_openapi::ErrorBody;
+use dap_openapi::AdminErrors;
 use dap_schema::MachineClient;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -91,10 +91,7 @@ pub struct CreatedClient {
     security(("municipal_broker" = [])),
     responses(
         (status = 200, description = "The clients", body = ClientList),
-        (status = 400, description = "Several administered municipalities and none named", body = ErrorBody),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Not an IT administrator of the municipality", body = ErrorBody),
-        (status = 500, description = "Internal error (opaque)", body = ErrorBody),
+        AdminErrors,
     )
 )]
 #[get("/api/v1/admin/clients")]
@@ -133,10 +130,7 @@ async fn list_clients(
     request_body = NewClient,
     responses(
         (status = 201, description = "Registered; the secret is shown once", body = CreatedClient),
-        (status = 400, description = "Unknown dataset, bad lifetime or key", body = ErrorBody),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Not an IT administrator of the municipality, or the body names another one", body = ErrorBody),
-        (status = 500, description = "Internal error (opaque)", body = ErrorBody),
+        AdminErrors,
     )
 )]
 #[post("/api/v1/admin/clients")]
@@ -239,11 +233,7 @@ pub struct RotatedSecret {
     security(("municipal_broker" = [])),
     responses(
         (status = 200, description = "The new secret, shown once", body = RotatedSecret),
-        (status = 400, description = "The client authenticates with a key, not a secret", body = ErrorBody),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Not an IT administrator of the municipality", body = ErrorBody),
-        (status = 404, description = "No such client in the municipality", body = ErrorBody),
-        (status = 500, description = "Internal error (opaque)", body = ErrorBody),
+        AdminErrors,
     )
 )]
 #[post("/api/v1/admin/clients/{id}/rotate")]
@@ -315,10 +305,7 @@ pub(crate) async fn rotate(
     security(("municipal_broker" = [])),
     responses(
         (status = 204, description = "Disabled"),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Not an IT administrator of the municipality", body = ErrorBody),
-        (status = 404, description = "No such client in the municipality", body = ErrorBody),
-        (status = 500, description = "Internal error (opaque)", body = ErrorBody),
+        AdminErrors,
     )
 )]
 #[post("/api/v1/admin/clients/{id}/disable")]
@@ -338,10 +325,7 @@ async fn disable_client(
     security(("municipal_broker" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Not an IT administrator of the municipality", body = ErrorBody),
-        (status = 404, description = "No such client in the municipality", body = ErrorBody),
-        (status = 500, description = "Internal error (opaque)", body = ErrorBody),
+        AdminErrors,
     )
 )]
 #[delete("/api/v1/admin/clients/{id}")]

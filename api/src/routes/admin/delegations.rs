@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use dap_auth::Principal;
 use dap_auth::secrets::new_id;
-use dap_openapi::ErrorBody;
+use dap_openapi::AdminErrors;
 use dap_schema::admin::Delegation;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -86,9 +86,7 @@ fn info(d: Delegation, municipality: &str) -> DelegationInfo {
     security(("municipal_broker" = [])),
     responses(
         (status = 200, description = "Delegations, newest first", body = DelegationList),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Not an IT administrator of the municipality", body = ErrorBody),
-        (status = 500, description = "Internal error (opaque)", body = ErrorBody),
+        AdminErrors,
     )
 )]
 #[get("/api/v1/admin/delegations")]
@@ -131,10 +129,7 @@ async fn list_delegations(
     request_body = NewDelegation,
     responses(
         (status = 201, description = "The delegation", body = DelegationInfo),
-        (status = 400, description = "Bad CVR, unknown dataset or date", body = ErrorBody),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Not an IT administrator of the municipality, or the body names another grantor", body = ErrorBody),
-        (status = 500, description = "Internal error (opaque)", body = ErrorBody),
+        AdminErrors,
     )
 )]
 #[post("/api/v1/admin/delegations")]
@@ -220,10 +215,7 @@ pub(crate) async fn delegate(
     security(("municipal_broker" = [])),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Not an IT administrator of the municipality", body = ErrorBody),
-        (status = 404, description = "The municipality granted no such delegation", body = ErrorBody),
-        (status = 500, description = "Internal error (opaque)", body = ErrorBody),
+        AdminErrors,
     )
 )]
 #[delete("/api/v1/admin/delegations/{id}")]

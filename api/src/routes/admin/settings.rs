@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, get, put, web};
 use chrono::{DateTime, Utc};
 use dap_auth::Principal;
-use dap_openapi::ErrorBody;
+use dap_openapi::AdminErrors;
 use dap_schema::NsisLevel;
 use dap_schema::admin::MunicipalitySettings;
 use serde::{Deserialize, Serialize};
@@ -71,8 +71,7 @@ fn view(municipality: &str, stored: Option<MunicipalitySettings>) -> Settings {
     security(("municipal_broker" = [])),
     responses(
         (status = 200, description = "The settings", body = Settings),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Not an IT administrator of the municipality", body = ErrorBody),
+        AdminErrors,
     )
 )]
 #[get("/api/v1/admin/settings")]
@@ -103,10 +102,7 @@ async fn get_settings(
     request_body = NewSettings,
     responses(
         (status = 200, description = "The new settings", body = Settings),
-        (status = 400, description = "Unknown dataset or NSIS level", body = ErrorBody),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Not an IT administrator of the municipality, or the body names another one", body = ErrorBody),
-        (status = 500, description = "Internal error (opaque)", body = ErrorBody),
+        AdminErrors,
     )
 )]
 #[put("/api/v1/admin/settings")]

@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, delete, get, web};
 use chrono::{DateTime, Utc};
 use dap_auth::Principal;
-use dap_openapi::ErrorBody;
+use dap_openapi::AdminErrors;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -44,9 +44,7 @@ pub struct MunicipalTokenList {
     security(("municipal_broker" = [])),
     responses(
         (status = 200, description = "The tokens, newest first", body = MunicipalTokenList),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Not an IT administrator of the municipality", body = ErrorBody),
-        (status = 500, description = "Internal error (opaque)", body = ErrorBody),
+        AdminErrors,
     )
 )]
 #[get("/api/v1/admin/tokens")]
@@ -94,10 +92,7 @@ async fn list_municipal_tokens(
     security(("municipal_broker" = [])),
     responses(
         (status = 204, description = "Revoked (refused from the next request on)"),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Not an IT administrator of the municipality", body = ErrorBody),
-        (status = 404, description = "No such token for the municipality", body = ErrorBody),
-        (status = 500, description = "Internal error (opaque)", body = ErrorBody),
+        AdminErrors,
     )
 )]
 #[delete("/api/v1/admin/tokens/{id}")]
