@@ -31,10 +31,12 @@ pub fn settings(options: &DemoOptions) -> anyhow::Result<Settings> {
     };
     settings.lake.root = dir.join("lake").display().to_string();
     // `dap token --subject demo-operator` is the demo's platform operator.
-    settings.platform_operators.push(crate::admin::Operator {
-        issuer: dap_auth::dev_issuer::DEV_ISSUER.into(),
-        subject: "demo-operator".into(),
-    });
+    settings
+        .platform_operators
+        .push(crate::app::access::Operator {
+            issuer: dap_auth::dev_issuer::DEV_ISSUER.into(),
+            subject: "demo-operator".into(),
+        });
     Ok(settings)
 }
 

@@ -1,23 +1,19 @@
-//! dap's HTTP gateway: settings, app assembly, error mapping, extractors and routes.
+//! dap's gateway. [`app`] is the application core (access decision, audit, paging, the
+//! dataset, admin and identity operations, one error table); [`rest`], [`graphql`] and
+//! the `dap` CLI are surfaces that translate their protocol into one call of the core.
+//! [`startup`] assembles them.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
-pub mod admin;
-pub mod audit;
-pub mod catalogue;
-pub mod cursor;
+pub mod app;
 pub mod demo;
-pub mod error;
-pub mod extract;
 pub mod graphql;
-pub mod keys;
-pub mod login;
 pub mod openapi;
 pub mod pull;
-pub mod routes;
+pub mod rest;
 pub mod settings;
 pub mod startup;
-pub mod streaming;
 pub mod telemetry;
 
+pub use app::Core;
 pub use settings::Settings;
-pub use startup::{AppState, Application};
+pub use startup::Application;

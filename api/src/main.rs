@@ -5,10 +5,14 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use dap_api::app::AppError;
+use dap_api::app::admin::clients::{MAX_DAYS, disable_any, register_for};
+use dap_api::app::audit::local_record;
 use dap_api::demo::{self, DemoOptions};
 use dap_api::pull::{MirrorFormat, PullOptions, pull};
 use dap_api::{Application, Settings, telemetry};
 use dap_auth::DevIssuer;
+use dap_openapi::model::admin::{CreatedClient, NewClient};
 use dap_schema::{MunicipalityCode, NsisLevel};
 
 #[derive(Debug, Parser)]
@@ -359,24 +363,15 @@ fn print_demo_help(options: &DemoOptions, port: u16) {
 }
 
 /// Administrative commands are audited like the API's admin routes (subject: the local
-/// user running the command).
+/// user running the command); without the record the command does not report success.
 async fn audit_cli(
     control: &dap_schema::ControlPlane,
     action: &str,
     municipality: Option<String>,
     what: String,
 ) -> anyhow::Result<()> {
-    let mut record = dap_schema::AuditRecord::new(
-        uuid::Uuid::new_v4().to_string(),
-        format!("cli {action}"),
-        dap_schema::AuditOutcome::Allowed,
-    );
-    record.subject = Some(std::env::var("USER").unwrap_or_else(|_| "local-operator".into()));
-    record.caller_kind = Some("cli".into());
-    record.municipality = municipality;
-    record.columns = Some(what);
     control
-        .append_audit(&record)
+        .append_audit(&local_record(action, municipality, what))
         .await
         .context("cannot write the audit record; nothing was reported as done")?;
     Ok(())
@@ -443,79 +438,79 @@ async fn client(action: ClientAction) -> anyhow::Result<()> {
                 Some(path) => {
                     let text = std::fs::read_to_string(&path)
                         .with_context(|| format!("reading {}", path.display()))?;
-                    Some(dap_auth::client_assertion::public_jwk(&text)?)
+                    Some(
+                        serde_json::from_str::<serde_json::Value>(&text).with_context(|| {
+                            format!("{} does not hold a JWK (JSON)", path.display())
+                        })?,
+                    )
                 }
                 None => None,
+            };
+            let Some(days) = u32::try_from(days)
+                .ok()
+                .filter(|d| (1..=MAX_DAYS).contains(d))
+            else {
+                bail!("--days must be between 1 and {MAX_DAYS}");
             };
             let control = database.connect().await?;
             let municipality = MunicipalityCode::parse(&municipality)?;
             let catalogue = control.load_catalogue().await?;
-            for id in &datasets {
-                if !catalogue.iter().any(|d| d.id.as_str() == id) {
-                    bail!("dataset {id} is not in the catalogue");
-                }
-            }
-            if !(1..=730).contains(&days) {
-                bail!("--days must be between 1 and 730");
-            }
-            let key_only = public_key.is_some();
-            let secret = dap_auth::secrets::new_secret();
-            let client = dap_schema::MachineClient {
-                client_id: dap_auth::secrets::new_id("dap-"),
-                municipality: municipality.to_string(),
+            let is_known = |id: &str| catalogue.iter().any(|d| d.id.as_str() == id);
+            let input = NewClient {
                 datasets,
-                expires_at: chrono::Utc::now() + chrono::Duration::days(days),
-                disabled: false,
+                expires_in_days: Some(days),
                 public_key,
+                municipality: None,
             };
-            let secret_hash = if key_only {
-                dap_auth::secrets::NO_SECRET.to_owned()
-            } else {
-                dap_auth::secrets::hash_secret(&secret)?
-            };
-            control.insert_machine_client(&client, &secret_hash).await?;
+            let (created, facts) = register_for(&control, is_known, &municipality, input)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             audit_cli(
                 &control,
                 "client create",
-                Some(client.municipality.clone()),
-                format!(
-                    "registered machine client {} for {}",
-                    client.client_id,
-                    client.datasets.join(",")
-                ),
+                facts.municipality,
+                facts.columns.unwrap_or_default(),
             )
             .await?;
-            let mut shown = serde_json::json!({
-                "client_id": client.client_id,
-                "municipality": client.municipality,
-                "datasets": client.datasets,
-                "expires_at": client.expires_at,
-            });
-            if key_only {
-                shown["token_endpoint_auth_method"] = "private_key_jwt".into();
-            } else {
-                shown["client_secret"] = secret.into();
-                shown["note"] = "the secret is shown once; dap stores only its hash".into();
-            }
-            println!("{shown}");
+            println!("{}", shown(&created));
         }
         ClientAction::Disable {
             database,
             client_id,
         } => {
             let control = database.connect().await?;
-            if !control.disable_machine_client(&client_id).await? {
-                bail!("no client {client_id}");
-            }
+            let facts = match disable_any(&control, &client_id).await {
+                Err(AppError::NotFound) => bail!("no client {client_id}"),
+                other => other.map_err(|e| anyhow::anyhow!("{e}"))?,
+            };
             audit_cli(
                 &control,
                 "client disable",
                 None,
-                format!("disabled machine client {client_id}"),
+                facts.columns.unwrap_or_default(),
             )
             .await?;
             println!("{{\"disabled\": \"{client_id}\"}}");
         }
     }
     Ok(())
+}
+
+/// What `dap client create` prints: the client, and its secret once.
+fn shown(created: &CreatedClient) -> serde_json::Value {
+    let client = &created.client;
+    let mut shown = serde_json::json!({
+        "client_id": client.client_id,
+        "municipality": client.municipality,
+        "datasets": client.datasets,
+        "expires_at": client.expires_at,
+    });
+    match &created.client_secret {
+        None => shown["token_endpoint_auth_method"] = "private_key_jwt".into(),
+        Some(secret) => {
+            shown["client_secret"] = secret.clone().into();
+            shown["note"] = "the secret is shown once; dap stores only its hash".into();
+        }
+    }
+    shown
 }

@@ -5,14 +5,15 @@ use actix_web::App;
 use utoipa::openapi::OpenApi;
 use utoipa_actix_web::AppExt;
 
-use crate::routes;
+use crate::{graphql, rest};
 
 /// The complete document, as served at `/openapi.json` and committed as `openapi/openapi.json`.
 pub fn document() -> OpenApi {
     let (_, document) = App::new()
         .into_utoipa_app()
         .openapi(dap_openapi::base())
-        .configure(routes::configure)
+        .configure(rest::configure)
+        .configure(graphql::configure)
         .split_for_parts();
     document
 }

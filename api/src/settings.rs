@@ -53,7 +53,7 @@ pub struct Settings {
     /// People who manage the catalogue (register datasets, classify columns, map roles),
     /// by issuer and subject.
     #[serde(default)]
-    pub platform_operators: Vec<crate::admin::Operator>,
+    pub platform_operators: Vec<crate::app::access::Operator>,
 }
 
 /// dap as an OpenID Connect client of the broker, for browser logins.

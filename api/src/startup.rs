@@ -1,4 +1,5 @@
-//! App assembly: `Application::build(settings)` binds, `run_until_stopped()` serves.
+//! The composition root: `Application::build(settings)` builds the core's services,
+//! mounts every surface on them, binds; `run_until_stopped()` serves.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -18,62 +19,21 @@ use secrecy::ExposeSecret;
 use tracing_actix_web::{RequestId, TracingLogger};
 use utoipa_actix_web::AppExt;
 
-use crate::catalogue::Catalogue;
-use crate::cursor::CursorSigner;
-use crate::error::ApiError;
-use crate::keys::IssuerKeys;
-use crate::routes;
-use crate::routes::fallback::{RouteTable, fallback};
+use crate::app::{AdminCache, AppError, Catalogue, Core, CursorSigner, IssuerKeys};
+use crate::graphql::SchemaCache;
+use crate::rest::fallback::{RouteTable, fallback};
+use crate::rest::login::LoginState;
 use crate::settings::Settings;
+use crate::{graphql, rest};
 
 /// Timeout for every request dap makes to a token issuer.
 const ISSUER_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Shared state of all workers.
-#[derive(Debug)]
-pub struct AppState {
-    pub control: ControlPlane,
-    pub lake: Arc<Lake>,
-    pub verifier: TokenVerifier,
-    pub catalogue: Catalogue,
-    pub cursors: CursorSigner,
-    /// The demo issuer's JWKS, in demo mode only.
-    pub dev_jwks: Option<serde_json::Value>,
-    /// dap's own signing keys (machine-client tokens).
-    pub issuer_keys: IssuerKeys,
-    /// The API's routes, for 405 answers.
-    pub routes: RouteTable,
-    /// Where clients reach dap, when configured.
-    pub public_url: Option<url::Url>,
-    /// Browser login, when configured.
-    pub login: Option<crate::login::Login>,
-    /// Platform operators (catalogue administration).
-    pub operators: Vec<crate::admin::Operator>,
-    /// Municipality settings and delegations, as the policy applies them.
-    pub admin: crate::admin::AdminCache,
-    /// The GraphQL schema of the current catalogue.
-    pub graphql: crate::graphql::SchemaCache,
-}
-
-impl AppState {
-    /// Audiences a client assertion (`private_key_jwt`) may name: dap's issuer
-    /// identifier, and the token endpoint's URL when dap knows its public address.
-    pub fn assertion_audiences(&self) -> Vec<String> {
-        let mut audiences = vec![dap_auth::dap_issuer::DAP_ISSUER.to_owned()];
-        if let Some(url) = &self.public_url
-            && let Ok(endpoint) = url.join("oauth/token")
-        {
-            audiences.push(endpoint.to_string());
-        }
-        audiences
-    }
-}
 
 /// A bound, ready-to-run dap server.
 pub struct Application {
     port: u16,
     server: Server,
-    state: web::Data<AppState>,
+    core: web::Data<Core>,
     refresh: Duration,
     retention_days: Option<u32>,
 }
@@ -115,14 +75,14 @@ impl Application {
         let key = cursor_key(&settings)?;
         let login = match (&settings.login, &settings.public_url) {
             (Some(login), Some(public_url)) => Some(
-                crate::login::Login::discover(login, public_url, key.clone(), ISSUER_TIMEOUT)
+                crate::rest::login::Login::discover(login, public_url, key.clone(), ISSUER_TIMEOUT)
                     .await?,
             ),
             _ => None,
         };
         let cursors = CursorSigner::new(key);
         let catalogue = Catalogue::load(&control).await?;
-        let state = web::Data::new(AppState {
+        let core = web::Data::new(Core {
             control,
             lake,
             verifier,
@@ -130,43 +90,46 @@ impl Application {
             cursors,
             dev_jwks,
             issuer_keys,
-            routes: RouteTable::from_document(&crate::openapi::document()),
             public_url: settings.public_url.clone(),
-            login,
             operators: settings.platform_operators.clone(),
-            admin: crate::admin::AdminCache::default(),
-            graphql: Default::default(),
+            admin: AdminCache::default(),
         });
-        state
-            .admin
-            .reload(&state.control)
+        core.admin
+            .reload(&core.control)
             .await
             .context("cannot read municipality settings")?;
+        let routes = web::Data::new(RouteTable::from_document(&crate::openapi::document()));
+        let login = web::Data::new(LoginState(login));
+        let schemas = web::Data::new(SchemaCache::default());
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
-        let server_state = state.clone();
+        let server_core = core.clone();
         let server = HttpServer::new(move || {
             let (app, document) = App::new()
                 .into_utoipa_app()
                 .openapi(dap_openapi::base())
-                .configure(routes::configure)
+                .configure(rest::configure)
+                .configure(graphql::configure)
                 .split_for_parts();
             app.wrap(middleware::from_fn(request_id_header))
                 .wrap(TracingLogger::default())
-                .app_data(server_state.clone())
+                .app_data(server_core.clone())
+                .app_data(routes.clone())
+                .app_data(login.clone())
+                .app_data(schemas.clone())
                 .app_data(
                     web::JsonConfig::default()
                         .limit(16 * 1024)
                         .error_handler(|error, _| {
-                            ApiError::InvalidParameter(format!(
+                            AppError::InvalidParameter(format!(
                                 "the JSON body is not valid: {error}"
                             ))
                             .into()
                         }),
                 )
                 .app_data(web::QueryConfig::default().error_handler(|error, _| {
-                    ApiError::InvalidParameter(format!("the query string is not valid: {error}"))
+                    AppError::InvalidParameter(format!("the query string is not valid: {error}"))
                         .into()
                 }))
                 .service(dap_openapi::docs_ui(document))
@@ -178,7 +141,7 @@ impl Application {
         Ok(Self {
             port,
             server,
-            state,
+            core,
             refresh: Duration::from_secs(settings.lake.refresh_secs),
             retention_days: settings.audit_retention_days,
         })
@@ -189,23 +152,21 @@ impl Application {
         self.port
     }
 
-    /// The shared state (tests use it to reach the control plane).
-    pub fn state(&self) -> web::Data<AppState> {
-        self.state.clone()
+    /// The application core (tests use it to reach the control plane).
+    pub fn core(&self) -> Arc<Core> {
+        self.core.clone().into_inner()
     }
 
     /// Serves until the server is stopped, refreshing tables and catalogue meanwhile.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let state = self.state.clone();
-        let refresh = self.refresh;
         let pruner = self.retention_days.map(|days| {
-            let state = self.state.clone();
+            let core = self.core.clone();
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(Duration::from_secs(3600));
                 loop {
                     tick.tick().await;
                     let before = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
-                    match state.control.prune_audit(before).await {
+                    match core.control.prune_audit(before).await {
                         Ok(0) => {}
                         Ok(n) => tracing::info!(pruned = n, "audit records past retention pruned"),
                         Err(error) => tracing::warn!(%error, "audit pruning failed"),
@@ -213,23 +174,14 @@ impl Application {
                 }
             })
         });
+        let core = self.core.clone();
+        let refresh = self.refresh;
         let refresher = tokio::spawn(async move {
             let mut tick = tokio::time::interval(refresh);
             tick.tick().await;
             loop {
                 tick.tick().await;
-                if let Err(error) = state.lake.refresh().await {
-                    tracing::warn!(%error, "table refresh failed");
-                }
-                if let Err(error) = state.admin.reload(&state.control).await {
-                    tracing::warn!(%error, "municipality settings reload failed");
-                }
-                if let Err(error) = state.catalogue.reload(&state.control).await {
-                    tracing::warn!(%error, "catalogue reload failed");
-                }
-                if let Err(error) = state.issuer_keys.reload(&state.control).await {
-                    tracing::warn!(%error, "signing key reload failed");
-                }
+                core.refresh().await;
             }
         });
         let result = self.server.await;

@@ -12,6 +12,7 @@ use deltalake::datafusion::functions_aggregate::expr_fn::{avg, count, max, min, 
 use deltalake::datafusion::prelude::{ident, lit};
 
 use crate::lake::row_predicate;
+use crate::predicate::Clause;
 use crate::query::ResolvedQuery;
 use crate::{Error, Lake, Result};
 
@@ -81,17 +82,17 @@ impl Lake {
         };
         for column in group_by {
             if !scope.can_see(column) {
-                return Err(unknown("groupBy", column));
+                return Err(unknown(Clause::Group.as_str(), column));
             }
         }
         for (measure, column) in measures {
             let def = dataset
                 .column(column)
                 .filter(|_| scope.can_see(column))
-                .ok_or_else(|| unknown("aggregate", column))?;
+                .ok_or_else(|| unknown(Clause::Measure.as_str(), column))?;
             if !is_numeric(def.data_type) {
                 return Err(Error::InvalidParameter {
-                    parameter: "aggregate",
+                    parameter: "measure",
                     reason: format!(
                         "{measure} applies to numeric columns only; {column} is {}",
                         def.data_type
@@ -143,7 +144,7 @@ impl Lake {
                 let n: usize = batches.iter().map(RecordBatch::num_rows).sum();
                 if n > MAX_GROUPS {
                     return Err(Error::InvalidParameter {
-                        parameter: "groupBy",
+                        parameter: "grouping",
                         reason: format!(
                             "more than {MAX_GROUPS} groups; group by fewer columns or narrow the filter"
                         ),

@@ -11,10 +11,10 @@ pub enum Error {
         column: String,
         valid: String,
     },
-    /// A filter that does not follow `column:operator:value`.
-    #[error("invalid filter '{filter}': {reason}")]
-    InvalidFilter { filter: String, reason: String },
-    /// Any other malformed query parameter.
+    /// A filter whose operator or value does not fit its column.
+    #[error("invalid filter on column '{column}': {reason}")]
+    InvalidFilter { column: String, reason: String },
+    /// Any other part of a query that cannot be answered as asked.
     #[error("invalid {parameter}: {reason}")]
     InvalidParameter {
         parameter: &'static str,
@@ -31,7 +31,7 @@ pub enum Error {
     },
     /// A change-feed range the table cannot answer.
     #[error(
-        "the change range from_version={from} to_version={to} cannot be answered: the table has versions 0 to {latest} and change data from version {earliest}; ask for a range within those"
+        "the change range from version {from} to version {to} cannot be answered: the table has versions 0 to {latest} and change data from version {earliest}; ask for a range within those"
     )]
     ChangeRangeNotAvailable {
         from: u64,
@@ -51,7 +51,7 @@ pub enum Error {
     Encode(String),
     /// An XLSX export would not fit in one sheet.
     #[error(
-        "the result has {rows} rows, more than an XLSX sheet holds ({max} including the header); use format=csv or parquet, or narrow the filter"
+        "the result has {rows} rows, more than an XLSX sheet holds ({max} including the header); export as CSV or Parquet instead, or narrow the filter"
     )]
     TooLargeForXlsx { rows: u64, max: u64 },
     #[error("lake runtime: {0}")]

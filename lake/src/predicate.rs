@@ -25,8 +25,31 @@ use crate::{Error, Result};
 
 /// Most values an `in` filter may list.
 pub const MAX_IN_VALUES: usize = 100;
-/// The operators, as written in a filter.
+/// The operators' names.
 pub const OPERATORS: &str = "eq, ne, lt, lte, gt, gte, in, prefix, is_null";
+
+/// Where in a query a column is named, for error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clause {
+    Select,
+    Filter,
+    Order,
+    Group,
+    Measure,
+}
+
+impl Clause {
+    /// The clause in words.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Select => "the selected columns",
+            Self::Filter => "a filter",
+            Self::Order => "the sort order",
+            Self::Group => "the grouping",
+            Self::Measure => "a measure",
+        }
+    }
+}
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,70 +177,141 @@ pub struct Filter {
     pub condition: Condition,
 }
 
+/// A filter operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operator {
+    Eq,
+    Ne,
+    Lt,
+    Lte,
+    Gt,
+    Gte,
+    /// One of the values.
+    In,
+    /// Text starts with the value (text columns only).
+    Prefix,
+    /// `true`: the value is missing; `false`: it is present.
+    IsNull,
+}
+
+impl Operator {
+    /// Every operator, in the order they are documented.
+    pub const ALL: [Self; 9] = [
+        Self::Eq,
+        Self::Ne,
+        Self::Lt,
+        Self::Lte,
+        Self::Gt,
+        Self::Gte,
+        Self::In,
+        Self::Prefix,
+        Self::IsNull,
+    ];
+
+    /// The operator's name (`eq` … `is_null`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Eq => "eq",
+            Self::Ne => "ne",
+            Self::Lt => "lt",
+            Self::Lte => "lte",
+            Self::Gt => "gt",
+            Self::Gte => "gte",
+            Self::In => "in",
+            Self::Prefix => "prefix",
+            Self::IsNull => "is_null",
+        }
+    }
+
+    /// The operator with this name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.name() == name)
+    }
+
+    fn comparison(self) -> Option<Comparison> {
+        Some(match self {
+            Self::Eq => Comparison::Eq,
+            Self::Ne => Comparison::Ne,
+            Self::Lt => Comparison::Lt,
+            Self::Lte => Comparison::Lte,
+            Self::Gt => Comparison::Gt,
+            Self::Gte => Comparison::Gte,
+            Self::In | Self::Prefix | Self::IsNull => return None,
+        })
+    }
+}
+
+/// A filter as a caller states it: a column, an operator and its values as text, before
+/// the values are typed against the column. `in` takes 1 to [`MAX_IN_VALUES`] values,
+/// every other operator exactly one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterSpec {
+    pub column: String,
+    pub operator: Operator,
+    pub values: Vec<String>,
+}
+
 impl Filter {
-    /// Parses `column:operator:value` against the columns the caller may see.
-    pub fn parse(raw: &str, visible: &[&ColumnDef]) -> Result<Self> {
+    /// Types `spec` against the columns the caller may see. A column the caller may not
+    /// see is reported exactly like one that does not exist.
+    pub fn typed(spec: &FilterSpec, visible: &[&ColumnDef]) -> Result<Self> {
+        let column = spec.column.as_str();
         let invalid = |reason: String| Error::InvalidFilter {
-            filter: raw.chars().take(200).collect(),
+            column: column.chars().take(64).collect(),
             reason,
-        };
-        let mut parts = raw.splitn(3, ':');
-        let (Some(column), Some(op), Some(value)) = (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(invalid(format!(
-                "write filters as column:operator:value, e.g. aar:gte:2020; operators: {OPERATORS}"
-            )));
         };
         let def =
             visible
                 .iter()
                 .find(|c| c.name == column)
                 .ok_or_else(|| Error::UnknownColumn {
-                    parameter: "filter",
+                    parameter: Clause::Filter.as_str(),
                     column: column.chars().take(64).collect(),
                     valid: names(visible),
                 })?;
         let parse = |v: &str| Literal::parse(v, def.data_type).map_err(invalid);
-        let compare = |c| parse(value).map(|l| Condition::Compare(c, l));
+        let op = spec.operator;
+        let one = || match spec.values.as_slice() {
+            [value] => Ok(value.as_str()),
+            _ => Err(invalid(format!("{} takes exactly one value", op.name()))),
+        };
         let condition = match op {
-            "eq" => compare(Comparison::Eq)?,
-            "ne" => compare(Comparison::Ne)?,
-            "lt" | "lte" | "gt" | "gte" if def.data_type == ColumnType::Boolean => {
+            Operator::Lt | Operator::Lte | Operator::Gt | Operator::Gte
+                if def.data_type == ColumnType::Boolean =>
+            {
                 return Err(invalid(format!(
-                    "'{op}' does not apply to boolean column {column}"
+                    "{} does not apply to boolean column {column}",
+                    op.name()
                 )));
             }
-            "lt" => compare(Comparison::Lt)?,
-            "lte" => compare(Comparison::Lte)?,
-            "gt" => compare(Comparison::Gt)?,
-            "gte" => compare(Comparison::Gte)?,
-            "in" => {
-                let values: Vec<&str> = value.split(',').collect();
-                if values.len() > MAX_IN_VALUES {
+            Operator::In => {
+                if spec.values.is_empty() || spec.values.len() > MAX_IN_VALUES {
                     return Err(invalid(format!(
-                        "'in' takes at most {MAX_IN_VALUES} values"
+                        "in takes at most {MAX_IN_VALUES} values (and at least one); it has {}",
+                        spec.values.len()
                     )));
                 }
-                Condition::In(values.into_iter().map(parse).collect::<Result<_>>()?)
+                let values = spec.values.iter().map(|v| parse(v));
+                Condition::In(values.collect::<Result<_>>()?)
             }
-            "prefix" if def.data_type == ColumnType::String => Condition::Prefix(value.to_owned()),
-            "prefix" => {
+            Operator::Prefix if def.data_type == ColumnType::String => {
+                Condition::Prefix(one()?.to_owned())
+            }
+            Operator::Prefix => {
                 return Err(invalid(format!(
-                    "'prefix' applies to text columns only; {column} is {}",
+                    "prefix applies to text columns only; {column} is {}",
                     def.data_type
                 )));
             }
-            "is_null" => match value {
+            Operator::IsNull => match one()? {
                 "true" => Condition::IsNull(true),
                 "false" => Condition::IsNull(false),
                 _ => return Err(invalid("is_null takes true or false".into())),
             },
-            other => {
-                return Err(invalid(format!(
-                    "unknown operator '{}'; operators: {OPERATORS}",
-                    other.chars().take(20).collect::<String>()
-                )));
-            }
+            compare => match compare.comparison() {
+                Some(c) => Condition::Compare(c, parse(one()?)?),
+                None => return Err(invalid(format!("{} is not a comparison", op.name()))),
+            },
         };
         Ok(Self {
             column: column.to_owned(),
@@ -325,7 +419,7 @@ impl FilterTree {
     pub fn check_size(&self) -> Result<()> {
         if self.depth() > MAX_TREE_DEPTH || self.leaf_count() > MAX_TREE_FILTERS {
             return Err(Error::InvalidParameter {
-                parameter: "where",
+                parameter: "filter tree",
                 reason: format!(
                     "at most {MAX_TREE_FILTERS} conditions nested at most {MAX_TREE_DEPTH} levels deep"
                 ),
@@ -353,6 +447,37 @@ impl fmt::Display for FilterTree {
             Self::All(b) => join(f, b, " and "),
             Self::Any(b) => join(f, b, " or "),
         }
+    }
+}
+
+/// A tree of filters as a caller states it (AND/OR of [`FilterSpec`]s), before its
+/// values are typed: [`SpecTree::typed`] gives the [`FilterTree`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpecTree {
+    Leaf(FilterSpec),
+    All(Vec<SpecTree>),
+    Any(Vec<SpecTree>),
+}
+
+impl SpecTree {
+    /// Types every condition against the visible columns and checks the tree's size.
+    pub fn typed(&self, visible: &[&ColumnDef]) -> Result<FilterTree> {
+        let tree = self.typed_unchecked(visible)?;
+        tree.check_size()?;
+        Ok(tree)
+    }
+
+    fn typed_unchecked(&self, visible: &[&ColumnDef]) -> Result<FilterTree> {
+        let branches = |b: &[SpecTree]| {
+            b.iter()
+                .map(|t| t.typed_unchecked(visible))
+                .collect::<Result<Vec<_>>>()
+        };
+        Ok(match self {
+            Self::Leaf(spec) => FilterTree::Leaf(Filter::typed(spec, visible)?),
+            Self::All(b) => FilterTree::All(branches(b)?),
+            Self::Any(b) => FilterTree::Any(branches(b)?),
+        })
     }
 }
 
@@ -431,10 +556,27 @@ mod tests {
         ]
     }
 
+    /// `column:operator:value` (a test shorthand; the surfaces have their own syntax).
+    fn spec(raw: &str) -> FilterSpec {
+        let mut parts = raw.splitn(3, ':');
+        let column = parts.next().unwrap_or_default().to_owned();
+        let operator = parts.next().and_then(Operator::from_name);
+        let value = parts.next().unwrap_or_default();
+        let values = match operator {
+            Some(Operator::In) => value.split(',').map(str::to_owned).collect(),
+            _ => vec![value.to_owned()],
+        };
+        FilterSpec {
+            column,
+            operator: operator.unwrap_or(Operator::Eq),
+            values,
+        }
+    }
+
     fn parse(raw: &str) -> Result<Filter> {
         let cols = columns();
         let visible: Vec<&ColumnDef> = cols.iter().collect();
-        Filter::parse(raw, &visible)
+        Filter::typed(&spec(raw), &visible)
     }
 
     #[test]
@@ -461,14 +603,13 @@ mod tests {
     fn bad_filters_say_what_is_wrong() {
         let message = |raw: &str| parse(raw).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(message("cpr:eq:1").contains("valid columns: aar, beloeb, funktion, dato, aktiv"));
-        assert!(message("aar:like:2").contains("operators: eq"));
         assert!(message("aar:eq:20x").contains("not a 32-bit integer"));
         assert!(message("beloeb:eq:1.234").contains("at most 2 decimals"));
         assert!(message("beloeb:eq:1,5").contains("use . as decimal separator"));
         assert!(message("dato:eq:2024-13-01").contains("YYYY-MM-DD"));
         assert!(message("aar:prefix:20").contains("text columns only"));
         assert!(message("aktiv:lt:true").contains("boolean"));
-        assert!(message("aar").contains("column:operator:value"));
+        assert!(message("aar:in:").contains("not a 32-bit integer"));
         let many = format!("aar:in:{}", vec!["1"; 101].join(","));
         assert!(message(&many).contains("at most 100"));
     }
@@ -563,7 +704,12 @@ mod properties {
         ) {
             let cols = columns();
             let visible: Vec<&ColumnDef> = cols.iter().collect();
-            if let Ok(filter) = Filter::parse(&format!("{column}:{op}:{value}"), &visible) {
+            let Some(operator) = Operator::from_name(&op) else {
+                return Ok(());
+            };
+            let values = value.split(',').map(str::to_owned).collect();
+            let spec = FilterSpec { column, operator, values };
+            if let Ok(filter) = Filter::typed(&spec, &visible) {
                 prop_assert!(visible.iter().any(|c| c.name == filter.column));
                 let _ = filter.to_expr();
             }

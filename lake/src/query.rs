@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use dap_schema::{AccessScope, ColumnDef};
 
-use crate::predicate::{Filter, FilterTree, names};
+use crate::predicate::{Clause, Filter, FilterSpec, FilterTree, SpecTree, names};
 use crate::{Error, Result};
 
 /// Default page size of the rows endpoint.
@@ -11,20 +11,22 @@ pub const DEFAULT_LIMIT: u64 = 100;
 /// Largest page the rows endpoint returns.
 pub const MAX_LIMIT: u64 = 10_000;
 
-/// A row query as the caller wrote it.
+/// A row query, typed: what the caller asked for, not yet checked against their scope.
 #[derive(Debug, Clone, Default)]
 pub struct RowQuery {
-    /// Comma-separated column names; all visible columns when absent.
-    pub select: Option<String>,
-    /// Raw `column:operator:value` filters, combined with AND.
-    pub filters: Vec<String>,
-    /// Comma-separated `column[:asc|:desc]`.
-    pub order_by: Option<String>,
+    /// Columns to return, in order; all visible columns when absent.
+    pub columns: Option<Vec<String>>,
+    /// Filters combined with AND.
+    pub filters: Vec<FilterSpec>,
+    /// Filters with AND/OR, ANDed with `filters`.
+    pub tree: Option<SpecTree>,
+    /// Sort keys, most significant first.
+    pub order: Vec<OrderBy>,
     /// Rows to skip (from a cursor).
     pub offset: u64,
     /// Page size (1 to [`MAX_LIMIT`]); `None` reads every matching row (exports).
     pub limit: Option<u64>,
-    /// Table version to read; the current one when absent.
+    /// Table version to read; the caller's current one when absent.
     pub version: Option<u64>,
     /// Read the latest version committed at or before this instant.
     pub as_of: Option<DateTime<Utc>>,
@@ -43,7 +45,7 @@ pub struct ResolvedQuery {
     pub dataset: String,
     pub select: Vec<String>,
     pub filters: Vec<Filter>,
-    /// Filters with AND/OR (GraphQL `where`), ANDed with `filters`.
+    /// Filters with AND/OR, ANDed with `filters`.
     pub tree: Option<FilterTree>,
     /// The caller's order followed by the dataset's key columns as tie-break.
     pub order: Vec<OrderBy>,
@@ -63,23 +65,23 @@ impl RowQuery {
             .iter()
             .filter(|c| scope.can_see(&c.name))
             .collect();
-        let check = |parameter: &'static str, column: &str| -> Result<String> {
+        let check = |clause: Clause, column: &str| -> Result<String> {
             if visible.iter().any(|c| c.name == column) {
                 Ok(column.to_owned())
             } else {
                 Err(Error::UnknownColumn {
-                    parameter,
+                    parameter: clause.as_str(),
                     column: column.chars().take(64).collect(),
                     valid: names(&visible),
                 })
             }
         };
-        let select = match self.select.as_deref().map(str::trim) {
-            None | Some("") | Some("*") => visible.iter().map(|c| c.name.clone()).collect(),
+        let select = match &self.columns {
+            None => visible.iter().map(|c| c.name.clone()).collect(),
             Some(list) => {
                 let mut columns = Vec::new();
-                for name in list.split(',').map(str::trim) {
-                    let name = check("select", name)?;
+                for name in list {
+                    let name = check(Clause::Select, name)?;
                     if !columns.contains(&name) {
                         columns.push(name);
                     }
@@ -90,34 +92,17 @@ impl RowQuery {
         let filters = self
             .filters
             .iter()
-            .map(|raw| Filter::parse(raw, &visible))
+            .map(|spec| Filter::typed(spec, &visible))
             .collect::<Result<Vec<_>>>()?;
-        let mut order = Vec::new();
-        for item in self
-            .order_by
-            .as_deref()
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            let (name, direction) = item.split_once(':').unwrap_or((item, "asc"));
-            let descending = match direction {
-                "asc" => false,
-                "desc" => true,
-                other => {
-                    return Err(Error::InvalidParameter {
-                        parameter: "order_by",
-                        reason: format!(
-                            "direction '{}' must be asc or desc, e.g. order_by=aar:desc,maaned",
-                            other.chars().take(20).collect::<String>()
-                        ),
-                    });
-                }
-            };
-            let column = check("order_by", name)?;
-            if !order.iter().any(|o: &OrderBy| o.column == column) {
-                order.push(OrderBy { column, descending });
+        let tree = self.tree.as_ref().map(|t| t.typed(&visible)).transpose()?;
+        let mut order: Vec<OrderBy> = Vec::new();
+        for key in &self.order {
+            let column = check(Clause::Order, &key.column)?;
+            if !order.iter().any(|o| o.column == column) {
+                order.push(OrderBy {
+                    column,
+                    descending: key.descending,
+                });
             }
         }
         // Key columns make the order total, so offset paging is stable at a fixed version.
@@ -133,21 +118,21 @@ impl RowQuery {
         }
         if self.limit.is_some_and(|l| l == 0 || l > MAX_LIMIT) {
             return Err(Error::InvalidParameter {
-                parameter: "limit",
+                parameter: "page size",
                 reason: format!("must be between 1 and {MAX_LIMIT}"),
             });
         }
         if self.version.is_some() && self.as_of.is_some() {
             return Err(Error::InvalidParameter {
                 parameter: "version",
-                reason: "give either version or as_of, not both".into(),
+                reason: "give either a version or an instant, not both".into(),
             });
         }
         Ok(ResolvedQuery {
             dataset: dataset.id.to_string(),
             select,
             filters,
-            tree: None,
+            tree,
             order,
             offset: self.offset,
             limit: self.limit,

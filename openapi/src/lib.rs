@@ -3,7 +3,12 @@
 //!
 //! The full document is generated from the code (`dap_api::openapi::document()`); the
 //! committed `openapi/openapi.json` is checked against it by a test.
+//!
+//! [`model`] holds the wire types: the request and response bodies every surface speaks.
+//! The application core takes and returns them, so a surface only translates.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod model;
 
 use serde::Serialize;
 use utoipa::openapi::security::{

@@ -10,7 +10,7 @@ const A: &str = "0101";
 const B: &str = "0751";
 const ADMIN: &str = "it-administration";
 
-fn person(app: &TestApp, subject: &str, municipality: &str, roles: &[&str]) -> String {
+pub(crate) fn person(app: &TestApp, subject: &str, municipality: &str, roles: &[&str]) -> String {
     let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
     app.dev
         .token(
@@ -23,7 +23,7 @@ fn person(app: &TestApp, subject: &str, municipality: &str, roles: &[&str]) -> S
         .expect("token")
 }
 
-async fn call(
+pub(crate) async fn call(
     app: &TestApp,
     method: &str,
     path: &str,
@@ -54,7 +54,7 @@ async fn call(
 }
 
 /// A machine client of `municipality`, registered directly, and its access token.
-async fn machine_token(app: &TestApp, municipality: &str) -> (String, String) {
+pub(crate) async fn machine_token(app: &TestApp, municipality: &str) -> (String, String) {
     let secret = dap_auth::secrets::new_secret();
     let client = dap_schema::MachineClient {
         client_id: dap_auth::secrets::new_id("dap-"),

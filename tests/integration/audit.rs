@@ -58,7 +58,7 @@ async fn every_denial_is_audited_with_its_reason() {
         (
             "/api/v1/datasets/oekonomi.posteringer/rows?filter=x:eq:1",
             Some(economist.clone()),
-            "invalid_parameter",
+            "unknown_column",
             Some("0101"),
         ),
         (

@@ -590,7 +590,7 @@ async fn admin_mutations_follow_the_rest_rules_and_are_audited() {
     };
     let admin_a = person("admin-a", "0101", &["it-administration"]);
     let admin_b = person("admin-b", "0751", &["it-administration"]);
-    let register = "mutation($input: JSON!) { registerMachineClient(input: $input) }";
+    let register = "mutation($input: NewClientInput!) { registerMachineClient(input: $input) }";
     let input = json!({"input": {"datasets": ["oekonomi.posteringer"], "expires_in_days": 7}});
     let body = gql(&app, &admin_a, register, input.clone()).await;
     let client = &body["data"]["registerMachineClient"];
@@ -627,7 +627,7 @@ async fn admin_mutations_follow_the_rest_rules_and_are_audited() {
             &gql(
                 &app,
                 &admin_a,
-                "mutation { putDataset(id: \"x.y\", input: {}) }",
+                r#"mutation { putDataset(id: "x.y", input: {id: "x.y", domain: "x", title_da: "", title_en: "", description_da: "", description_en: "", location: "x/y", tenant_column: "kommunekode", read_role: "laes-x", min_nsis: "Low", key_columns: [], columns: []}) }"#,
                 json!({})
             )
             .await

@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use dap_api::demo::{self, DemoOptions};
 use dap_api::settings::{ClaimProfile, IssuerSettings};
-use dap_api::{AppState, Application};
+use dap_api::{Application, Core};
 use dap_auth::{DevIssuer, PlainClaims};
 use dap_schema::NsisLevel;
 use deltalake::datafusion::prelude::SessionContext;
@@ -36,7 +36,7 @@ pub struct TestApp {
     pub issuer: TestIssuer,
     /// A broker issuing KOMBIT-style claims (BPP privilege lists).
     pub kombit: TestIssuer,
-    pub state: actix_web::web::Data<AppState>,
+    pub state: std::sync::Arc<Core>,
     pub data_dir: tempfile::TempDir,
 }
 
@@ -106,7 +106,7 @@ pub async fn spawn_app_with(database_url: Option<String>) -> TestApp {
     });
     let app = Application::build(settings).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
-    let state = app.state();
+    let state = app.core();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,

@@ -2,6 +2,7 @@
 //! temporary Delta tables, a mock OIDC issuer and the demo issuer.
 
 mod admin;
+mod architecture;
 mod audit;
 mod audit_chain;
 mod control_plane;
@@ -15,4 +16,5 @@ mod openapi;
 mod personal_tokens;
 mod pull;
 mod rows;
+mod surfaces;
 mod tokens;

@@ -106,7 +106,10 @@ async fn bad_parameters_get_400_that_says_how_to_fix_them() {
         ),
         ("filter=aar:eq:twenty", "not a 32-bit integer"),
         ("filter=beloeb:gt:1,5", "use . as decimal separator"),
-        ("select=aar,nope", "unknown column 'nope' in select"),
+        (
+            "select=aar,nope",
+            "unknown column 'nope' in the selected columns",
+        ),
         ("order_by=aar:sideways", "must be asc or desc"),
         ("limit=0", "between 1 and 10000"),
         ("limit=10001", "between 1 and 10000"),
@@ -123,7 +126,13 @@ async fn bad_parameters_get_400_that_says_how_to_fix_them() {
             )
             .await;
         assert_eq!(answer.status, 400, "{query}");
-        assert_eq!(answer.body["code"], "invalid_parameter", "{query}");
+        // A column the caller may not use has its own code on every surface.
+        let code = if query.contains("nope") {
+            "unknown_column"
+        } else {
+            "invalid_parameter"
+        };
+        assert_eq!(answer.body["code"], code, "{query}");
         let message = answer.body["message"].as_str().unwrap_or_default();
         assert!(message.contains(hint), "{query}: {message}");
     }

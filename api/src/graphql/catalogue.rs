@@ -6,8 +6,9 @@ use async_graphql::dynamic::{Field, FieldFuture, FieldValue, Object, TypeRef};
 use async_graphql::{Name, Value};
 use dap_schema::{AccessScope, ColumnDef, DatasetDef};
 
-use super::error::{from_api, from_lake};
+use super::error::field_error;
 use super::resolve::{Gql, GqlResult, gql};
+use crate::app::datasets::Target;
 
 /// A dataset in `datasets`, for the municipality asked for.
 struct DatasetItem {
@@ -16,14 +17,18 @@ struct DatasetItem {
 }
 
 impl DatasetItem {
+    fn target(&self) -> Target<'_> {
+        Target {
+            dataset: self.def.id.as_str(),
+            municipality: self.municipality.as_deref(),
+        }
+    }
+
     fn scope(&self, gql: &Gql) -> GqlResult<AccessScope> {
-        gql.state
-            .scope(
-                &gql.principal,
-                self.def.id.as_str(),
-                self.municipality.as_deref(),
-            )
-            .map_err(from_api)
+        let target = self.target();
+        gql.core
+            .scope(&gql.principal, target.dataset, target.municipality)
+            .map_err(field_error)
     }
 }
 
@@ -38,9 +43,8 @@ pub fn datasets_field() -> Field {
                 .map(|v| v.string().map(str::to_owned))
                 .transpose()?;
             let items = gql
-                .state
-                .catalogue
-                .visible_to(&gql.principal)
+                .core
+                .visible_datasets(&gql.principal)
                 .into_iter()
                 .map(|def| {
                     FieldValue::owned_any(DatasetItem {
@@ -99,11 +103,10 @@ pub fn dataset_object() -> Object {
                 let gql = gql(&ctx)?;
                 let item = ctx.parent_value.try_downcast_ref::<DatasetItem>()?;
                 let info = gql
-                    .state
-                    .lake
-                    .table_info(&item.scope(gql)?)
+                    .core
+                    .data_version(&gql.principal, item.target())
                     .await
-                    .map_err(from_lake)?;
+                    .map_err(field_error)?;
                 Ok(Some(Value::from(info.version)))
             })
         }))
@@ -112,11 +115,10 @@ pub fn dataset_object() -> Object {
                 let gql = gql(&ctx)?;
                 let item = ctx.parent_value.try_downcast_ref::<DatasetItem>()?;
                 let info = gql
-                    .state
-                    .lake
-                    .table_info(&item.scope(gql)?)
+                    .core
+                    .data_version(&gql.principal, item.target())
                     .await
-                    .map_err(from_lake)?;
+                    .map_err(field_error)?;
                 Ok(info.timestamp.map(|t| Value::from(t.to_rfc3339())))
             })
         }))

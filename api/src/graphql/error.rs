@@ -1,60 +1,64 @@
-//! GraphQL errors with the REST vocabulary in `extensions.code`.
+//! The GraphQL mapping of the core's errors, in one place: the code of [`AppError`] in
+//! `extensions.code`; internal causes go to the log and the message stays opaque.
 
 use async_graphql::{ErrorExtensions, ServerError};
 
-use crate::error::ApiError;
+use crate::app::{AppError, ErrorClass};
 
-/// A request-level error with `code`.
-pub fn gql_error(code: &str, message: impl Into<String>) -> ServerError {
-    let mut error = ServerError::new(message, None);
+fn log(error: &AppError) {
+    if error.class() == ErrorClass::Internal {
+        tracing::error!(error = ?error, "graphql request failed");
+    }
+}
+
+/// A request-level error (before or around execution).
+pub fn request_error(error: &AppError) -> ServerError {
+    log(error);
+    let mut server = ServerError::new(error.public_message(), None);
     let mut extensions = async_graphql::ErrorExtensionValues::default();
-    extensions.set("code", code);
-    error.extensions = Some(extensions);
+    extensions.set("code", error.code());
+    server.extensions = Some(extensions);
+    server
+}
+
+/// A field error.
+pub fn field_error(error: AppError) -> async_graphql::Error {
+    log(&error);
+    let code = error.code();
+    async_graphql::Error::new(error.public_message()).extend_with(|_, e| e.set("code", code))
+}
+
+/// A field error for input the caller must fix.
+pub fn invalid(message: impl Into<String>) -> async_graphql::Error {
+    field_error(AppError::InvalidParameter(message.into()))
+}
+
+/// The code of a GraphQL error, as audited.
+pub fn code_of(error: &ServerError) -> Option<String> {
     error
-}
-
-/// A field error with `code`.
-pub fn field_error(code: &str, message: impl Into<String>) -> async_graphql::Error {
-    let code = code.to_owned();
-    async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code.as_str()))
-}
-
-/// The GraphQL form of an API error: 5xx causes go to the log, the message stays opaque.
-pub fn from_api(error: ApiError) -> async_graphql::Error {
-    if error.code() == "internal_error" {
-        tracing::error!(error = ?error, "graphql field failed");
-    }
-    field_error(error.code(), error.to_string())
-}
-
-/// The GraphQL form of a lake error: like REST, but a column the caller may not use has
-/// its own code.
-pub fn from_lake(error: dap_lake::Error) -> async_graphql::Error {
-    match error {
-        dap_lake::Error::UnknownColumn { .. } => field_error("unknown_column", error.to_string()),
-        other => from_api(ApiError::from(other)),
-    }
+        .extensions
+        .as_ref()
+        .and_then(|x| x.get("code"))
+        .map(|v| v.to_string().trim_matches('"').to_owned())
 }
 
 /// Gives every error without a code one: async-graphql's own limits get
 /// `query_too_complex`, parse and validation errors `invalid_query`.
 pub fn ensure_codes(errors: &mut [ServerError]) {
     for error in errors {
-        let has_code = error
-            .extensions
-            .as_ref()
-            .is_some_and(|e| e.get("code").is_some());
-        if has_code {
+        if code_of(error).is_some() {
             continue;
         }
-        let code = if error.message.contains("too complex")
-            || error.message.contains("nested too deep")
-            || error.message.contains("too many directives")
+        let message = error.message.clone();
+        let code = if message.contains("too complex")
+            || message.contains("nested too deep")
+            || message.contains("too many directives")
         {
-            "query_too_complex"
+            AppError::QueryTooComplex(message)
         } else {
-            "invalid_query"
-        };
+            AppError::InvalidQuery(message)
+        }
+        .code();
         error
             .extensions
             .get_or_insert_with(Default::default)

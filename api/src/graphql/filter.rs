@@ -1,33 +1,22 @@
-//! The GraphQL `where` → the lake's filter tree. Every condition goes through
-//! `Filter::parse`, so types and column visibility are checked exactly as in REST.
+//! The GraphQL `where` → the core's filter tree ([`SpecTree`]): columns, operators and
+//! values as written; the lake types them against the columns the caller may see, by the
+//! same rules as every surface's filters.
 
 use async_graphql::{Name, Value};
-use dap_lake::predicate::{Condition, Filter, FilterTree};
-use dap_schema::ColumnDef;
+use dap_lake::predicate::{FilterSpec, MAX_IN_VALUES, MAX_TREE_DEPTH, Operator, SpecTree};
 
-use super::error::{field_error, from_lake};
+use super::error::invalid;
 use super::resolve::GqlResult;
 
-/// A `where` object → filters on visible columns, parsed by the lake's filter language.
-pub(super) fn where_tree(
-    value: &Value,
-    visible: &[&ColumnDef],
-    depth: usize,
-) -> GqlResult<FilterTree> {
-    let too_deep = || {
-        field_error(
-            "invalid_parameter",
-            format!(
-                "where nests and/or more than {} levels",
-                dap_lake::predicate::MAX_TREE_DEPTH
-            ),
-        )
-    };
-    if depth > dap_lake::predicate::MAX_TREE_DEPTH {
-        return Err(too_deep());
+/// A `where` object → a tree of conditions.
+pub(super) fn where_tree(value: &Value, depth: usize) -> GqlResult<SpecTree> {
+    if depth > MAX_TREE_DEPTH {
+        return Err(invalid(format!(
+            "where nests and/or more than {MAX_TREE_DEPTH} levels"
+        )));
     }
     let Value::Object(fields) = value else {
-        return Err(field_error("invalid_parameter", "where must be an object"));
+        return Err(invalid("where must be an object"));
     };
     let mut all = Vec::new();
     for (name, value) in fields {
@@ -36,30 +25,25 @@ pub(super) fn where_tree(
             ("and" | "or", Value::List(items)) => {
                 let branches = items
                     .iter()
-                    .map(|item| where_tree(item, visible, depth + 1))
+                    .map(|item| where_tree(item, depth + 1))
                     .collect::<GqlResult<Vec<_>>>()?;
                 all.push(if name.as_str() == "and" {
-                    FilterTree::All(branches)
+                    SpecTree::All(branches)
                 } else {
-                    FilterTree::Any(branches)
+                    SpecTree::Any(branches)
                 });
             }
             (column, Value::Object(ops)) => {
                 for (op, operand) in ops {
                     if !matches!(operand, Value::Null) {
-                        all.push(FilterTree::Leaf(leaf(column, op, operand, visible)?));
+                        all.push(SpecTree::Leaf(leaf(column, op, operand)?));
                     }
                 }
             }
-            _ => {
-                return Err(field_error(
-                    "invalid_parameter",
-                    "where has an unexpected shape",
-                ));
-            }
+            _ => return Err(invalid("where has an unexpected shape")),
         }
     }
-    Ok(FilterTree::All(all))
+    Ok(SpecTree::All(all))
 }
 
 fn text(value: &Value) -> GqlResult<String> {
@@ -67,55 +51,29 @@ fn text(value: &Value) -> GqlResult<String> {
         Value::String(s) => Ok(s.clone()),
         Value::Number(n) => Ok(n.to_string()),
         Value::Boolean(b) => Ok(b.to_string()),
-        _ => Err(field_error(
-            "invalid_parameter",
-            "a filter value must be a scalar",
-        )),
+        _ => Err(invalid("a filter value must be a scalar")),
     }
 }
 
-/// One condition, through `Filter::parse` so the REST rules (types, visibility) apply.
-fn leaf(column: &str, op: &Name, operand: &Value, visible: &[&ColumnDef]) -> GqlResult<Filter> {
-    let parse = |op: &str, value: &str| {
-        Filter::parse(&format!("{column}:{op}:{value}"), visible).map_err(from_lake)
-    };
-    match (op.as_str(), operand) {
-        ("in", Value::List(items)) => {
-            if items.len() > dap_lake::predicate::MAX_IN_VALUES {
-                return Err(field_error(
-                    "invalid_parameter",
-                    format!(
-                        "in takes at most {} values",
-                        dap_lake::predicate::MAX_IN_VALUES
-                    ),
-                ));
-            }
-            let mut literals = Vec::new();
-            for item in items {
-                match parse("eq", &text(item)?)?.condition {
-                    Condition::Compare(_, literal) => literals.push(literal),
-                    _ => return Err(field_error("invalid_parameter", "in takes values")),
-                }
-            }
-            // `in: []` must match nothing, like SQL; refuse it instead of guessing.
-            if literals.is_empty() {
-                return Err(field_error(
-                    "invalid_parameter",
-                    "in needs at least one value",
-                ));
-            }
-            Ok(Filter {
-                column: column.to_owned(),
-                condition: Condition::In(literals),
-            })
-        }
-        ("isNull", value) => parse("is_null", &text(value)?),
-        (op @ ("eq" | "ne" | "lt" | "lte" | "gt" | "gte" | "prefix"), value) => {
-            parse(op, &text(value)?)
-        }
-        (other, _) => Err(field_error(
-            "invalid_parameter",
-            format!("unknown operator {other}"),
-        )),
+/// One condition: GraphQL's operator names (`isNull`) to the core's.
+fn leaf(column: &str, op: &Name, operand: &Value) -> GqlResult<FilterSpec> {
+    let operator = match op.as_str() {
+        "isNull" => Some(Operator::IsNull),
+        other => Operator::from_name(other).filter(|o| *o != Operator::IsNull),
     }
+    .ok_or_else(|| invalid(format!("unknown operator {op}")))?;
+    let values = match (operator, operand) {
+        (Operator::In, Value::List(items)) => {
+            if items.len() > MAX_IN_VALUES {
+                return Err(invalid(format!("in takes at most {MAX_IN_VALUES} values")));
+            }
+            items.iter().map(text).collect::<GqlResult<Vec<_>>>()?
+        }
+        (_, value) => vec![text(value)?],
+    };
+    Ok(FilterSpec {
+        column: column.to_owned(),
+        operator,
+        values,
+    })
 }

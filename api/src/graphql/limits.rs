@@ -9,9 +9,9 @@ use std::collections::HashSet;
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, Selection, SelectionSet,
 };
-use async_graphql::{Request, ServerError, Value, Variables};
+use async_graphql::{Request, Value, Variables};
 
-use super::error::gql_error;
+use crate::app::AppError;
 
 /// Largest estimated cost of one operation.
 pub const MAX_COST: u64 = 50_000;
@@ -49,7 +49,7 @@ pub struct Estimate {
 }
 
 /// Refuses text nested deeper than [`MAX_NESTING`] before the recursive parser sees it.
-pub fn check_nesting(query: &str) -> Result<(), ServerError> {
+pub fn check_nesting(query: &str) -> Result<(), AppError> {
     let (mut depth, mut max) = (0usize, 0usize);
     let (mut in_string, mut escaped, mut comment) = (false, false, false);
     for c in query.chars() {
@@ -78,47 +78,39 @@ pub fn check_nesting(query: &str) -> Result<(), ServerError> {
         }
     }
     if max > MAX_NESTING {
-        return Err(gql_error(
-            "query_too_complex",
-            format!("the query is nested {max} levels deep; at most {MAX_NESTING}"),
-        ));
+        return Err(AppError::QueryTooComplex(format!(
+            "the query is nested {max} levels deep; at most {MAX_NESTING}"
+        )));
     }
     Ok(())
 }
 
 /// Parses `request` (async-graphql reuses the parse) and refuses it when an operation
 /// exceeds a limit.
-pub fn check(request: &mut Request, fields: &DatasetFields) -> Result<(), ServerError> {
+pub fn check(request: &mut Request, fields: &DatasetFields) -> Result<(), AppError> {
     check_nesting(&request.query)?;
     let variables = request.variables.clone();
-    let document = request.parsed_query()?;
+    let document = request
+        .parsed_query()
+        .map_err(|e| AppError::InvalidQuery(e.message))?;
     for estimate in estimates(document, &variables, fields) {
         if estimate.aliases > MAX_ALIASES {
-            return Err(gql_error(
-                "too_many_aliases",
-                format!(
-                    "the operation uses {} aliases; at most {MAX_ALIASES}",
-                    estimate.aliases
-                ),
-            ));
+            return Err(AppError::TooManyAliases(format!(
+                "the operation uses {} aliases; at most {MAX_ALIASES}",
+                estimate.aliases
+            )));
         }
         if estimate.dataset_fields > MAX_DATASET_FIELDS {
-            return Err(gql_error(
-                "query_too_complex",
-                format!(
-                    "the operation reads {} dataset fields; at most {MAX_DATASET_FIELDS}",
-                    estimate.dataset_fields
-                ),
-            ));
+            return Err(AppError::QueryTooComplex(format!(
+                "the operation reads {} dataset fields; at most {MAX_DATASET_FIELDS}",
+                estimate.dataset_fields
+            )));
         }
         if estimate.cost > MAX_COST {
-            return Err(gql_error(
-                "query_too_complex",
-                format!(
-                    "the operation's estimated cost is {} (each row costs its selected fields); at most {MAX_COST}: ask for fewer rows (first) or fewer fields",
-                    estimate.cost
-                ),
-            ));
+            return Err(AppError::QueryTooComplex(format!(
+                "the operation's estimated cost is {} (each row costs its selected fields); at most {MAX_COST}: ask for fewer rows (first) or fewer fields",
+                estimate.cost
+            )));
         }
     }
     Ok(())

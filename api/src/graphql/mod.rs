@@ -25,21 +25,19 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::CONTENT_LENGTH;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use async_graphql::dynamic::Schema;
-use async_graphql::{BatchRequest, BatchResponse, Response, ServerError};
+use async_graphql::{BatchRequest, BatchResponse, Response};
 use bytes::BytesMut;
-use dap_auth::{Principal, policy};
+use dap_auth::Principal;
 use dap_openapi::ErrorBody;
-use dap_schema::{AuditOutcome, DatasetDef};
+use dap_schema::DatasetDef;
 use futures::StreamExt;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use self::error::{ensure_codes, gql_error};
+use self::error::{ensure_codes, request_error};
 use self::limits::{DatasetFields, MAX_BATCH};
 use self::resolve::Gql;
-use crate::audit::RequestContext;
-use crate::error::ApiError;
-use crate::extract::Caller;
-use crate::startup::AppState;
+use crate::app::{AppError, Core, ErrorClass};
+use crate::rest::extract::{Caller, request_context};
 
 /// Largest request body; larger ones get 413 before anything is parsed.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -72,21 +70,15 @@ struct Built {
 }
 
 impl SchemaCache {
-    /// The schema of the datasets `principal` may see (by role, or by a delegation to
-    /// their organisation): a dataset the caller may not see is not in their schema at
-    /// all, as REST answers 404 for it. Rebuilt when those definitions change.
-    fn get(&self, state: &AppState, principal: &Principal) -> Result<Arc<Built>, ApiError> {
-        let datasets: Vec<Arc<DatasetDef>> = state
-            .catalogue
-            .all()
-            .iter()
-            .filter(|d| policy::can_list(principal, d) || state.admin.delegated_to(principal, d))
-            .cloned()
-            .collect();
+    /// The schema of the datasets `principal` sees ([`Core::visible_datasets`], the same
+    /// list as every surface's): a dataset the caller may not see is not in their schema
+    /// at all, as REST answers 404 for it. Rebuilt when those definitions change.
+    fn get(&self, core: &Core, principal: &Principal) -> Result<Arc<Built>, AppError> {
+        let datasets: Vec<Arc<DatasetDef>> = core.visible_datasets(principal);
         let mut hasher = DefaultHasher::new();
         for d in &datasets {
             serde_json::to_string(d.as_ref())
-                .map_err(|e| ApiError::Internal(e.into()))?
+                .map_err(AppError::internal)?
                 .hash(&mut hasher);
         }
         let fingerprint = hasher.finish();
@@ -96,9 +88,9 @@ impl SchemaCache {
             return Ok(Arc::clone(built));
         }
         // Suggestions name fields; outside demo mode they stay off.
-        let suggestions = state.dev_jwks.is_some();
+        let suggestions = core.demo_mode();
         let (schema, fields) = schema::build(&datasets, suggestions)
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("graphql schema: {e:?}")))?;
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("graphql schema: {e:?}")))?;
         tracing::info!(datasets = datasets.len(), "GraphQL schema built");
         let built = Arc::new(Built { schema, fields });
         if let Ok(mut cache) = self.built.write() {
@@ -150,53 +142,41 @@ pub enum GraphqlDocument {
 #[post("/graphql")]
 pub async fn graphql(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    core: web::Data<Core>,
+    schemas: web::Data<SchemaCache>,
     Caller(principal): Caller,
     payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    let ctx = RequestContext::of(&req);
+) -> Result<HttpResponse, AppError> {
+    let ctx = request_context(&req);
     let gql = Gql {
-        state: state.clone(),
+        core: core.clone(),
         principal: principal.clone(),
         request: ctx.clone(),
     };
     let answer = match read_body(&req, payload).await {
-        Err(response) => Ok((response, Some("payload_too_large"))),
-        Ok(body) => match state.graphql.get(&state, &principal) {
+        Err(error) => Ok(refuse(error)),
+        Ok(body) => match schemas.get(&core, &principal) {
             Ok(built) => Ok(run(&built, body, gql).await),
             Err(e) => Err(e),
         },
     };
     // The request's own record (dataset fields have theirs): refusals before execution
     // are denials with their code; if the record cannot be written, nothing is returned.
-    let outcome = match &answer {
-        Ok((_, None)) => AuditOutcome::Allowed,
-        Ok((_, Some(_))) => AuditOutcome::Denied,
-        Err(_) => AuditOutcome::Failed,
+    let refusal = match &answer {
+        Ok((_, refusal)) => refusal.as_ref(),
+        Err(e) => Some(e),
     };
-    let mut record = ctx.record(Some(&principal), outcome);
-    record.reason = match &answer {
-        Ok((_, refusal)) => refusal.map(str::to_owned),
-        Err(e) => Some(e.reason()),
-    };
-    state
-        .control
-        .append_audit(&record)
-        .await
-        .map_err(ApiError::AuditUnavailable)?;
+    core.audit_request(&ctx, Some(&principal), None, refusal)
+        .await?;
     answer.map(|(response, _)| response)
 }
 
-/// Reads at most [`MAX_BODY_BYTES`]; answers 413 as soon as the body is known to be larger.
-async fn read_body(
-    req: &HttpRequest,
-    mut payload: web::Payload,
-) -> Result<web::Bytes, HttpResponse> {
+/// Reads at most [`MAX_BODY_BYTES`]; refuses as soon as the body is known to be larger.
+async fn read_body(req: &HttpRequest, mut payload: web::Payload) -> Result<web::Bytes, AppError> {
     let too_large = || {
-        HttpResponse::build(StatusCode::PAYLOAD_TOO_LARGE).json(ErrorBody {
-            code: "payload_too_large".into(),
-            message: format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
-        })
+        AppError::PayloadTooLarge(format!(
+            "the request body is larger than {MAX_BODY_BYTES} bytes"
+        ))
     };
     let declared = req
         .headers()
@@ -208,12 +188,8 @@ async fn read_body(
     }
     let mut body = BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| {
-            HttpResponse::BadRequest().json(ErrorBody {
-                code: "invalid_parameter".into(),
-                message: "the request body could not be read".into(),
-            })
-        })?;
+        let chunk = chunk
+            .map_err(|_| AppError::InvalidParameter("the request body could not be read".into()))?;
         if body.len() + chunk.len() > MAX_BODY_BYTES {
             return Err(too_large());
         }
@@ -222,28 +198,32 @@ async fn read_body(
     Ok(body.freeze())
 }
 
-fn refuse(
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-) -> (HttpResponse, Option<&'static str>) {
-    let error: ServerError = gql_error(code, message);
-    let response = HttpResponse::build(status).json(Response::from_errors(vec![error]));
-    (response, Some(code))
+/// A refusal before execution: an error REST-style for a body that is not GraphQL at
+/// all (too large), else a GraphQL response with the error.
+fn refuse(error: AppError) -> (HttpResponse, Option<AppError>) {
+    let response = if error.class() == ErrorClass::PayloadTooLarge {
+        HttpResponse::build(crate::rest::error::status(error.class()))
+            .json(crate::rest::error::body(&error))
+    } else {
+        let status = if matches!(error, AppError::Timeout(_)) {
+            StatusCode::OK
+        } else {
+            crate::rest::error::status(error.class())
+        };
+        HttpResponse::build(status).json(Response::from_errors(vec![request_error(&error)]))
+    };
+    (response, Some(error))
 }
 
-/// Runs the request; the second value is the code of a refusal before execution.
-async fn run(built: &Built, body: web::Bytes, gql: Gql) -> (HttpResponse, Option<&'static str>) {
+/// Runs the request; the second value is the first refusal (before execution, or of a
+/// limit), which the request's audit record names.
+async fn run(built: &Built, body: web::Bytes, gql: Gql) -> (HttpResponse, Option<AppError>) {
     let batch: BatchRequest = match serde_json::from_slice(&body) {
         Ok(batch) => batch,
         Err(e) => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                "invalid_query",
-                format!(
-                    "the body is not a GraphQL request ({{\"query\": ...}} or a list of those): {e}"
-                ),
-            );
+            return refuse(AppError::InvalidQuery(format!(
+                "the body is not a GraphQL request ({{\"query\": ...}} or a list of those): {e}"
+            )));
         }
     };
     let (requests, single) = match batch {
@@ -252,21 +232,22 @@ async fn run(built: &Built, body: web::Bytes, gql: Gql) -> (HttpResponse, Option
     };
     // Checked before anything is parsed or run: a batch of 1,000 runs nothing.
     if requests.len() > MAX_BATCH || requests.is_empty() {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "batch_too_large",
-            format!(
-                "a batch holds 1 to {MAX_BATCH} operations; this one has {}",
-                requests.len()
-            ),
-        );
+        return refuse(AppError::BatchTooLarge(format!(
+            "a batch holds 1 to {MAX_BATCH} operations; this one has {}",
+            requests.len()
+        )));
     }
     let gql = Arc::new(gql);
     let execute = async {
         let mut responses = Vec::with_capacity(requests.len());
+        let mut refusal = None;
         for mut request in requests {
             let response = match limits::check(&mut request, &built.fields) {
-                Err(error) => Response::from_errors(vec![error]),
+                Err(error) => {
+                    let response = Response::from_errors(vec![request_error(&error)]);
+                    refusal.get_or_insert(error);
+                    response
+                }
                 Ok(()) => {
                     let request = request.data(Arc::clone(&gql));
                     built.schema.execute(request).await
@@ -274,19 +255,15 @@ async fn run(built: &Built, body: web::Bytes, gql: Gql) -> (HttpResponse, Option
             };
             responses.push(response);
         }
-        responses
+        (responses, refusal)
     };
-    let mut responses = match tokio::time::timeout(EXECUTION_TIMEOUT, execute).await {
-        Ok(responses) => responses,
+    let (mut responses, refusal) = match tokio::time::timeout(EXECUTION_TIMEOUT, execute).await {
+        Ok(done) => done,
         Err(_) => {
-            return refuse(
-                StatusCode::OK,
-                "timeout",
-                format!(
-                    "the request took longer than {} s; ask for fewer rows or narrow the filter",
-                    EXECUTION_TIMEOUT.as_secs()
-                ),
-            );
+            return refuse(AppError::Timeout(format!(
+                "the request took longer than {} s; ask for fewer rows or narrow the filter",
+                EXECUTION_TIMEOUT.as_secs()
+            )));
         }
     };
     for response in &mut responses {
@@ -299,5 +276,5 @@ async fn run(built: &Built, body: web::Bytes, gql: Gql) -> (HttpResponse, Option
             BatchResponse::Batch(responses)
         }
     };
-    (HttpResponse::Ok().json(response), None)
+    (HttpResponse::Ok().json(response), refusal)
 }

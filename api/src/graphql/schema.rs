@@ -13,7 +13,9 @@ use dap_lake::aggregate::is_numeric;
 use dap_schema::{ColumnType, DatasetDef};
 
 use super::limits::{DEFAULT_FIRST, DatasetFields, MAX_DEPTH};
-use super::resolve::{self, AggregateData, MeasureRef, PageData, RowRef};
+use super::resolve::{self, MeasureRef, RowRef};
+use crate::app::datasets::Aggregate;
+use crate::app::paging::Page;
 
 /// Builds the schema for `datasets`. Datasets whose id or columns are not valid GraphQL
 /// names are left out (and logged).
@@ -24,6 +26,9 @@ pub fn build(
     let mut builder = Schema::build("Query", Some("Mutation"), None)
         .register(super::admin::json_scalar())
         .register(super::admin::mutation());
+    for input in super::admin::input_objects() {
+        builder = builder.register(input);
+    }
     let mut query = root_fields(Object::new("Query"));
     let mut fields = DatasetFields::default();
     builder = shared_types(builder);
@@ -138,8 +143,8 @@ fn shared_types(builder: SchemaBuilder) -> SchemaBuilder {
                     TypeRef::named_nn(TypeRef::BOOLEAN),
                     |ctx| {
                         FieldFuture::new(async move {
-                            let page = ctx.parent_value.try_downcast_ref::<PageData>()?;
-                            Ok(Some(Value::from(page.has_next)))
+                            let page = ctx.parent_value.try_downcast_ref::<Page>()?;
+                            Ok(Some(Value::from(page.next_cursor.is_some())))
                         })
                     },
                 ))
@@ -148,8 +153,8 @@ fn shared_types(builder: SchemaBuilder) -> SchemaBuilder {
                     TypeRef::named(TypeRef::STRING),
                     |ctx| {
                         FieldFuture::new(async move {
-                            let page = ctx.parent_value.try_downcast_ref::<PageData>()?;
-                            Ok(page.end_cursor.clone().map(Value::from))
+                            let page = ctx.parent_value.try_downcast_ref::<Page>()?;
+                            Ok(page.next_cursor.clone().map(Value::from))
                         })
                     },
                 )),
@@ -274,16 +279,16 @@ fn dataset_types(
                 .default_value(Value::Enum(async_graphql::Name::new("ASC"))),
         );
     let page = Object::new(format!("{p}Page"))
-        .field(version_field::<PageData>(|d| d.version))
-        .field(municipality_field::<PageData>(|d| d.municipality.clone()))
+        .field(version_field::<Page>(|d| d.version))
+        .field(municipality_field::<Page>(|d| d.municipality.clone()))
         .field(Field::new(
             "nodes",
             TypeRef::named_nn_list_nn(format!("{p}Row")),
             |ctx| {
                 FieldFuture::new(async move {
-                    let page = ctx.parent_value.try_downcast_ref::<PageData>()?;
+                    let page = ctx.parent_value.try_downcast_ref::<Page>()?;
                     Ok(Some(FieldValue::list(
-                        page.rows().map(FieldValue::owned_any),
+                        RowRef::all(&page.batch).map(FieldValue::owned_any),
                     )))
                 })
             },
@@ -293,7 +298,7 @@ fn dataset_types(
             TypeRef::named_nn("PageInfo"),
             |ctx| {
                 FieldFuture::new(async move {
-                    let page = ctx.parent_value.try_downcast_ref::<PageData>()?;
+                    let page = ctx.parent_value.try_downcast_ref::<Page>()?;
                     Ok(Some(FieldValue::owned_any(page.clone())))
                 })
             },
@@ -357,18 +362,16 @@ fn dataset_types(
         ));
     }
     let aggregate = Object::new(format!("{p}Aggregate"))
-        .field(version_field::<AggregateData>(|d| d.version))
-        .field(municipality_field::<AggregateData>(|d| {
-            d.municipality.clone()
-        }))
+        .field(version_field::<Aggregate>(|d| d.version))
+        .field(municipality_field::<Aggregate>(|d| d.municipality.clone()))
         .field(Field::new(
             "groups",
             TypeRef::named_nn_list_nn(format!("{p}Group")),
             |ctx| {
                 FieldFuture::new(async move {
-                    let data = ctx.parent_value.try_downcast_ref::<AggregateData>()?;
+                    let data = ctx.parent_value.try_downcast_ref::<Aggregate>()?;
                     Ok(Some(FieldValue::list(
-                        data.rows().map(FieldValue::owned_any),
+                        RowRef::all(&data.batch).map(FieldValue::owned_any),
                     )))
                 })
             },

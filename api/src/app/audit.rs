@@ -1,0 +1,156 @@
+//! The audited operation: every surface runs its work inside [`Core::audited`], which
+//! writes one audit record after the work and before the answer is returned. If the
+//! record cannot be written the caller gets an internal error instead of the data (fail
+//! closed). The outcome comes from the error's class, never from comparing text.
+
+use std::future::Future;
+use std::time::Instant;
+
+use dap_auth::Principal;
+use dap_schema::{AuditOutcome, AuditRecord};
+
+use super::{AppError, Core};
+
+/// Facts about one request that every audit record carries, whatever the surface.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub request_id: String,
+    pub source_addr: Option<String>,
+    /// What was asked, e.g. `GET /api/v1/datasets/{id}/rows` or `graphql mutation x`.
+    pub action: String,
+    started: Instant,
+}
+
+impl RequestContext {
+    /// A context for a request that starts now.
+    pub fn new(request_id: String, source_addr: Option<String>, action: String) -> Self {
+        Self {
+            request_id,
+            source_addr,
+            action,
+            started: Instant::now(),
+        }
+    }
+
+    /// The same request, naming a part of it (a GraphQL field or mutation).
+    pub fn part(&self, action: String) -> Self {
+        Self {
+            action,
+            ..self.clone()
+        }
+    }
+
+    /// A record for this request with the caller's facts filled in.
+    pub fn record(&self, principal: Option<&Principal>, outcome: AuditOutcome) -> AuditRecord {
+        let mut record = AuditRecord::new(self.request_id.clone(), self.action.clone(), outcome);
+        record.source_addr = self.source_addr.clone();
+        record.duration_ms = i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        if let Some(p) = principal {
+            record.subject = Some(p.subject.clone());
+            record.caller_kind = Some(p.kind.as_str().to_owned());
+            record.nsis_level = Some(p.nsis.as_str().to_owned());
+            record.client_id = p.client_id.clone();
+            record.municipality = match p.municipalities.as_slice() {
+                [only] => Some(only.to_string()),
+                _ => None,
+            };
+        }
+        record
+    }
+}
+
+/// What a served request read or changed, for its audit record.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFacts {
+    pub municipality: Option<String>,
+    pub table_version: Option<u64>,
+    pub columns: Option<String>,
+    pub filter: Option<String>,
+    pub rows_returned: Option<usize>,
+}
+
+impl AuditFacts {
+    /// Writes the facts into `record`.
+    pub fn apply(&self, record: &mut AuditRecord) {
+        if self.municipality.is_some() {
+            record.municipality = self.municipality.clone();
+        }
+        record.table_version = self.table_version.and_then(|v| i64::try_from(v).ok());
+        record.columns = self.columns.clone();
+        record.filter = self.filter.clone();
+        record.rows_returned = self.rows_returned.and_then(|n| i64::try_from(n).ok());
+    }
+}
+
+/// Dataset ids as audited: at most 130 characters of whatever the caller sent.
+pub fn audited_dataset(id: &str) -> String {
+    id.chars().take(130).collect()
+}
+
+impl Core {
+    /// Runs `work` and writes its audit record, whether it was served or refused.
+    pub async fn audited<T, F>(
+        &self,
+        ctx: &RequestContext,
+        principal: &Principal,
+        dataset: Option<&str>,
+        work: F,
+    ) -> Result<T, AppError>
+    where
+        F: Future<Output = Result<(T, AuditFacts), AppError>>,
+    {
+        let result = work.await;
+        let outcome = match &result {
+            Ok(_) => AuditOutcome::Allowed,
+            Err(e) => e.outcome(),
+        };
+        let mut record = ctx.record(Some(principal), outcome);
+        record.dataset = dataset.map(audited_dataset);
+        match &result {
+            Ok((_, facts)) => facts.apply(&mut record),
+            Err(e) => record.reason = Some(e.code().to_owned()),
+        }
+        self.append_audit(&record).await?;
+        result.map(|(value, _)| value)
+    }
+
+    /// Writes the record of a request refused (or answered) outside [`Self::audited`]:
+    /// before a principal was known, or a whole request whose parts have records of
+    /// their own. `error` decides the outcome; `None` is allowed.
+    pub async fn audit_request(
+        &self,
+        ctx: &RequestContext,
+        principal: Option<&Principal>,
+        dataset: Option<String>,
+        error: Option<&AppError>,
+    ) -> Result<(), AppError> {
+        let outcome = error.map_or(AuditOutcome::Allowed, AppError::outcome);
+        let mut record = ctx.record(principal, outcome);
+        record.dataset = dataset;
+        record.reason = error.map(|e| e.code().to_owned());
+        self.append_audit(&record).await
+    }
+
+    /// Appends a record; failing to is an internal error (the caller fails closed).
+    pub async fn append_audit(&self, record: &AuditRecord) -> Result<(), AppError> {
+        self.control
+            .append_audit(record)
+            .await
+            .map_err(AppError::AuditUnavailable)
+    }
+}
+
+/// The record of an administrative command run on the server itself (the CLI): the
+/// subject is the local user.
+pub fn local_record(action: &str, municipality: Option<String>, what: String) -> AuditRecord {
+    let mut record = AuditRecord::new(
+        uuid::Uuid::new_v4().to_string(),
+        format!("cli {action}"),
+        AuditOutcome::Allowed,
+    );
+    record.subject = Some(std::env::var("USER").unwrap_or_else(|_| "local-operator".into()));
+    record.caller_kind = Some("cli".into());
+    record.municipality = municipality;
+    record.columns = Some(what);
+    record
+}

@@ -1,0 +1,180 @@
+//! Personal access tokens: a person creates them for a BI tool, limited to named
+//! datasets; a token acts as its owner did at creation until it expires or is revoked.
+
+use std::collections::BTreeSet;
+
+use chrono::Utc;
+use dap_auth::secrets::{new_id, new_personal_token, token_digest};
+use dap_auth::{CallerKind, Principal};
+use dap_openapi::model::identity::{CreateToken, CreatedToken, TokenInfo, TokenList};
+use dap_schema::PersonalToken;
+
+use super::{PAT_ISSUER, stored_principal};
+use crate::app::admin::split;
+use crate::app::{AppError, AuditFacts, Core};
+
+/// Default and longest lifetime of a personal access token, in days.
+pub const DEFAULT_DAYS: u32 = 30;
+pub const MAX_DAYS: u32 = 90;
+
+/// A stored token as its owner sees it (never the token).
+pub fn token_info(t: &PersonalToken) -> TokenInfo {
+    TokenInfo {
+        id: t.id.clone(),
+        name: t.name.clone(),
+        datasets: split(&t.datasets),
+        created_at: t.created_at,
+        expires_at: t.expires_at,
+        revoked_at: t.revoked_at,
+    }
+}
+
+/// Tokens are managed by people signed in through an identity provider, not by
+/// machine clients and not with another personal token.
+fn owner(principal: &Principal) -> Result<(), AppError> {
+    if principal.kind != CallerKind::User || principal.issuer == PAT_ISSUER {
+        return Err(AppError::Forbidden(
+            "personal access tokens are managed with a sign-in from the identity provider, not with a machine or personal token".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A token request's name, lifetime in days and datasets, checked.
+fn checked(input: CreateToken) -> Result<(String, u32, BTreeSet<String>), AppError> {
+    let name = input.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AppError::InvalidParameter(
+            "name must be 1 to 100 characters".into(),
+        ));
+    }
+    let days = input.expires_in_days.unwrap_or(DEFAULT_DAYS);
+    if !(1..=MAX_DAYS).contains(&days) {
+        return Err(AppError::InvalidParameter(format!(
+            "expires_in_days must be between 1 and {MAX_DAYS}"
+        )));
+    }
+    let datasets: BTreeSet<String> = input.datasets.into_iter().collect();
+    if datasets.is_empty() || datasets.len() > 100 {
+        return Err(AppError::InvalidParameter(
+            "name 1 to 100 datasets the token may read".into(),
+        ));
+    }
+    Ok((name, days, datasets))
+}
+
+impl Core {
+    /// Creates a personal access token for the signed-in person, limited to datasets
+    /// they see ([`Core::visible_datasets`]); a dataset they do not see is
+    /// [`AppError::DatasetNotFound`]. The token is returned once; only a digest is kept.
+    pub async fn create_personal_token(
+        &self,
+        principal: &Principal,
+        input: CreateToken,
+    ) -> Result<(CreatedToken, AuditFacts), AppError> {
+        owner(principal)?;
+        let (name, days, datasets) = checked(input)?;
+        let visible = self.visible_datasets(principal);
+        if !datasets
+            .iter()
+            .all(|id| visible.iter().any(|d| d.id.as_str() == id))
+        {
+            return Err(AppError::DatasetNotFound);
+        }
+        let token = new_personal_token();
+        let now = Utc::now();
+        let stored = PersonalToken {
+            id: new_id("pat-"),
+            token_hash: token_digest(&token),
+            issuer: principal.issuer.clone(),
+            subject: principal.subject.clone(),
+            name,
+            grants: principal.grants_json(),
+            nsis_level: principal.nsis.to_string(),
+            datasets: datasets.iter().cloned().collect::<Vec<_>>().join(","),
+            created_at: now,
+            expires_at: now + chrono::Duration::days(i64::from(days)),
+            revoked_at: None,
+            // The owner's data constraints go with the token: it must not see more.
+            constraints: principal.constraints_json(),
+        };
+        self.control.insert_personal_token(stored.clone()).await?;
+        let facts = AuditFacts {
+            columns: Some(format!(
+                "personal token {} for {}",
+                stored.id, stored.datasets
+            )),
+            ..AuditFacts::default()
+        };
+        let created = CreatedToken {
+            info: token_info(&stored),
+            token,
+        };
+        Ok((created, facts))
+    }
+
+    /// The signed-in person's personal access tokens, newest first.
+    pub async fn personal_tokens(&self, principal: &Principal) -> Result<TokenList, AppError> {
+        owner(principal)?;
+        let tokens = self
+            .control
+            .personal_tokens_of(&principal.issuer, &principal.subject)
+            .await?;
+        Ok(TokenList {
+            tokens: tokens.iter().map(token_info).collect(),
+        })
+    }
+
+    /// Revokes one of the signed-in person's tokens; it is refused from the next request
+    /// on. Another person's token is [`AppError::TokenNotFound`].
+    pub async fn revoke_personal_token(
+        &self,
+        principal: &Principal,
+        id: &str,
+    ) -> Result<((), AuditFacts), AppError> {
+        owner(principal)?;
+        let revoked = self
+            .control
+            .revoke_personal_token(&principal.issuer, &principal.subject, id, Utc::now())
+            .await?;
+        if !revoked {
+            return Err(AppError::TokenNotFound);
+        }
+        let facts = AuditFacts {
+            columns: Some(format!("revoked personal token {id}")),
+            ..AuditFacts::default()
+        };
+        Ok(((), facts))
+    }
+
+    /// The principal of a personal access token: its owner at creation, limited to its
+    /// datasets, until it expires or is revoked.
+    pub(super) async fn personal_token_principal(
+        &self,
+        token: &str,
+    ) -> Result<Principal, dap_auth::Error> {
+        let invalid = |why: &str| dap_auth::Error::Claims(format!("personal token {why}"));
+        if token.len() > 128 {
+            return Err(invalid("malformed"));
+        }
+        let stored = self
+            .control
+            .personal_token_by_hash(&token_digest(token))
+            .await
+            .map_err(|e| invalid(&format!("lookup failed: {e}")))?
+            .ok_or_else(|| invalid("unknown"))?;
+        if stored.revoked_at.is_some() || stored.expires_at <= Utc::now() {
+            return Err(invalid("revoked or expired"));
+        }
+        let mut principal = stored_principal(
+            stored.subject,
+            PAT_ISSUER.into(),
+            &stored.grants,
+            &stored.nsis_level,
+            stored.constraints.as_deref(),
+        )?;
+        principal.client_id = Some(stored.id);
+        principal.datasets = Some(split(&stored.datasets).into_iter().collect());
+        Ok(principal)
+    }
+}

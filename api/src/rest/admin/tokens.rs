@@ -1,0 +1,60 @@
+//! Personal access tokens that act for the administrator's municipality.
+
+use actix_web::{HttpRequest, HttpResponse, delete, get, web};
+use dap_openapi::AdminErrors;
+use dap_openapi::model::admin::MunicipalTokenList;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::ActingFor;
+use crate::app::{AppError, Core};
+use crate::rest::extract::{Caller, request_context};
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list_municipal_tokens)
+        .service(revoke_municipal_token);
+}
+
+/// Lists the personal access tokens that act for the municipality.
+#[utoipa::path(
+    tag = "admin", params(ActingFor),
+    security(("municipal_broker" = [])),
+    responses(
+        (status = 200, description = "The tokens, newest first", body = MunicipalTokenList),
+        AdminErrors,
+    )
+)]
+#[get("/api/v1/admin/tokens")]
+async fn list_municipal_tokens(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    Caller(principal): Caller,
+    acting: web::Query<ActingFor>,
+) -> Result<HttpResponse, AppError> {
+    let ctx = request_context(&req);
+    let work = core.municipal_tokens(&principal, acting.municipality.as_deref());
+    let tokens = core.audited(&ctx, &principal, None, work).await?;
+    Ok(HttpResponse::Ok().json(tokens))
+}
+
+/// Revokes a personal access token that acts for the municipality.
+#[utoipa::path(
+    tag = "admin", params(ActingFor, ("id" = String, Path, description = "Token id")),
+    security(("municipal_broker" = [])),
+    responses(
+        (status = 204, description = "Revoked (refused from the next request on)"),
+        AdminErrors,
+    )
+)]
+#[delete("/api/v1/admin/tokens/{id}")]
+async fn revoke_municipal_token(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    Caller(principal): Caller,
+    acting: web::Query<ActingFor>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let ctx = request_context(&req);
+    let work = core.revoke_municipal_token(&principal, acting.municipality.as_deref(), &id);
+    core.audited(&ctx, &principal, None, work).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,290 @@
+//! Bulk export, table history and the change feed.
+
+use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use dap_auth::Principal;
+use dap_lake::export::{CsvOptions, Format};
+use dap_openapi::model::datasets::VersionList;
+use dap_openapi::{DatasetErrors, ErrorBody};
+
+use crate::app::datasets::{ChangesRequest, Download};
+use crate::app::{AppError, AuditFacts, Core, RequestContext};
+use crate::rest::extract::{Caller, request_context};
+use crate::rest::params::Params;
+use crate::rest::streaming::audited_body;
+
+const EXPORT_PARAMS: &[&str] = &[
+    "format",
+    "select",
+    "filter",
+    "order_by",
+    "version",
+    "as_of",
+    "delimiter",
+    "decimal",
+    "bom",
+    "municipality",
+];
+const CHANGES_PARAMS: &[&str] = &[
+    "from_version",
+    "to_version",
+    "format",
+    "select",
+    "delimiter",
+    "decimal",
+    "bom",
+    "municipality",
+];
+
+/// The format from `format=`, else from `Accept`, else NDJSON.
+fn negotiate(req: &HttpRequest, params: &Params, allow_xlsx: bool) -> Result<Format, AppError> {
+    let names = if allow_xlsx {
+        Format::NAMES
+    } else {
+        "json, ndjson, csv, parquet, arrow"
+    };
+    let format = match params.text("format") {
+        Some(name) => Format::from_name(&name)
+            .filter(|f| allow_xlsx || *f != Format::Xlsx)
+            .ok_or_else(|| AppError::InvalidParameter(format!("format must be one of {names}")))?,
+        None => {
+            let accept = req
+                .headers()
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("*/*");
+            let mut chosen = None;
+            for media in accept
+                .split(',')
+                .map(|m| m.split(';').next().unwrap_or_default().trim())
+            {
+                if media == "*/*" || media == "application/*" {
+                    chosen = Some(Format::Ndjson);
+                    break;
+                }
+                if let Some(f) =
+                    Format::from_media_type(media).filter(|f| allow_xlsx || *f != Format::Xlsx)
+                {
+                    chosen = Some(f);
+                    break;
+                }
+            }
+            chosen.ok_or_else(|| {
+                AppError::NotAcceptable(format!(
+                    "none of the media types in Accept is offered; use format= with one of {names}"
+                ))
+            })?
+        }
+    };
+    Ok(match format {
+        Format::Csv(_) => Format::Csv(csv_options(params)?),
+        other => other,
+    })
+}
+
+fn csv_options(params: &Params) -> Result<CsvOptions, AppError> {
+    let delimiter = match params.text("delimiter").as_deref() {
+        None | Some(",") => b',',
+        Some(";") => b';',
+        Some("tab") | Some("\t") => b'\t',
+        Some("|") => b'|',
+        Some(_) => {
+            return Err(AppError::InvalidParameter(
+                "delimiter must be , ; | or tab".into(),
+            ));
+        }
+    };
+    let decimal_comma = match params.text("decimal").as_deref() {
+        None | Some("point") => false,
+        Some("comma") => true,
+        Some(_) => {
+            return Err(AppError::InvalidParameter(
+                "decimal must be point or comma".into(),
+            ));
+        }
+    };
+    if decimal_comma && delimiter == b',' {
+        return Err(AppError::InvalidParameter(
+            "decimal=comma needs another delimiter: use delimiter=; (Danish Excel)".into(),
+        ));
+    }
+    Ok(CsvOptions {
+        delimiter,
+        decimal_comma,
+        bom: params.flag("bom")?.unwrap_or(false),
+    })
+}
+
+fn attachment(name: String) -> ContentDisposition {
+    ContentDisposition {
+        disposition: DispositionType::Attachment,
+        parameters: vec![DispositionParam::Filename(name)],
+    }
+}
+
+/// A streamed file download whose stream ends with the closing audit record.
+fn download(
+    core: &web::Data<Core>,
+    ctx: &RequestContext,
+    principal: &Principal,
+    id: &str,
+    download: Download,
+    facts: AuditFacts,
+) -> HttpResponse {
+    let content_type = download.format.content_type();
+    let filename = download.filename.clone();
+    let body = audited_body(
+        download.export,
+        core.clone(),
+        ctx.clone(),
+        principal.clone(),
+        id.to_owned(),
+        facts,
+    );
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header(attachment(filename))
+        .streaming(body)
+}
+
+/// All rows the query selects, streamed in the requested format.
+#[utoipa::path(
+    tag = "datasets",
+    security(("municipal_broker" = []), ("dap_token" = []), ("machine_client" = [])),
+    params(
+        ("id" = String, Path, description = "Dataset id", example = "oekonomi.posteringer"),
+        ("format" = Option<String>, Query, description = "json, ndjson, csv, parquet, arrow (IPC stream) or xlsx; else chosen by Accept; default ndjson", example = "csv"),
+        ("select" = Option<String>, Query, description = "Comma-separated columns"),
+        ("filter" = Option<Vec<String>>, Query, explode = true, description = "`column:operator:value`, repeatable (AND)"),
+        ("order_by" = Option<String>, Query, description = "Comma-separated `column[:asc|:desc]`"),
+        ("version" = Option<u64>, Query, description = "Table version to read (time travel)"),
+        ("as_of" = Option<String>, Query, format = DateTime, description = "Read the version current at this RFC 3339 instant"),
+        ("delimiter" = Option<String>, Query, description = "CSV: `,` (default), `;`, `|` or `tab`"),
+        ("decimal" = Option<String>, Query, description = "CSV: `point` (default) or `comma` (needs delimiter=;)"),
+        ("bom" = Option<bool>, Query, description = "CSV: start with a UTF-8 byte-order mark (Excel)"),
+        ("municipality" = Option<String>, Query, description = "Municipality code to act for, when the token grants several"),
+    ),
+    responses(
+        (status = 200, description = "The rows; `Content-Disposition` names dataset, version and municipality",
+         headers(("Content-Disposition" = String, description = "attachment; filename=\"<dataset>_v<version>_<municipality>.<ext>\"")),
+         content(
+            (String = "application/x-ndjson"),
+            (String = "application/json"),
+            (String = "text/csv"),
+            (Vec<u8> = "application/vnd.apache.parquet"),
+            (Vec<u8> = "application/vnd.apache.arrow.stream"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        )),
+        (status = 406, description = "No offered format in Accept", body = ErrorBody),
+        DatasetErrors,
+    )
+)]
+#[get("/api/v1/datasets/{id}/export")]
+pub async fn export_rows(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    Caller(principal): Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let ctx = request_context(&req);
+    let work = async {
+        let params = Params::parse(req.query_string(), EXPORT_PARAMS)?;
+        let format = negotiate(&req, &params, true)?;
+        let query = params.row_query()?;
+        let (started, facts) = core
+            .export(&principal, params.target(&id), query, format)
+            .await?;
+        Ok((
+            download(&core, &ctx, &principal, &id, started, facts.clone()),
+            facts,
+        ))
+    };
+    core.audited(&ctx, &principal, Some(&id), work).await
+}
+
+/// The caller's municipality's changed rows between two versions (Delta change data feed).
+#[utoipa::path(
+    tag = "datasets",
+    security(("municipal_broker" = []), ("dap_token" = []), ("machine_client" = [])),
+    params(
+        ("id" = String, Path, description = "Dataset id", example = "oekonomi.posteringer"),
+        ("from_version" = u64, Query, description = "First version to include", example = 1),
+        ("to_version" = Option<u64>, Query, description = "Last version to include (default: current)"),
+        ("format" = Option<String>, Query, description = "ndjson (default), json, csv, parquet or arrow"),
+        ("select" = Option<String>, Query, description = "Comma-separated columns; `_change_type`, `_commit_version`, `_commit_timestamp` are always added"),
+        ("delimiter" = Option<String>, Query, description = "CSV delimiter"),
+        ("decimal" = Option<String>, Query, description = "CSV decimal separator: point or comma"),
+        ("bom" = Option<bool>, Query, description = "CSV byte-order mark"),
+        ("municipality" = Option<String>, Query, description = "Municipality code to act for, when the token grants several"),
+    ),
+    responses(
+        (status = 200, description = "Changed rows with `_change_type` (insert, update_preimage, update_postimage, delete), `_commit_version` and `_commit_timestamp`",
+         headers(("Content-Disposition" = String, description = "attachment; filename=\"<dataset>_changes_<from>-<to>_<municipality>.<ext>\"")),
+         content(
+            (String = "application/x-ndjson"),
+            (String = "application/json"),
+            (String = "text/csv"),
+            (Vec<u8> = "application/vnd.apache.parquet"),
+            (Vec<u8> = "application/vnd.apache.arrow.stream"),
+        )),
+        (status = 406, description = "No offered format in Accept", body = ErrorBody),
+        DatasetErrors,
+    )
+)]
+#[get("/api/v1/datasets/{id}/changes")]
+pub async fn changes(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    Caller(principal): Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let ctx = request_context(&req);
+    let work = async {
+        let params = Params::parse(req.query_string(), CHANGES_PARAMS)?;
+        let request = ChangesRequest {
+            from: params.number("from_version")?.ok_or_else(|| {
+                AppError::InvalidParameter("from_version is required, e.g. from_version=1".into())
+            })?,
+            to: params.number("to_version")?,
+            columns: params.columns("select").unwrap_or_default(),
+            format: negotiate(&req, &params, false)?,
+        };
+        let (started, facts) = core
+            .changes(&principal, params.target(&id), request)
+            .await?;
+        Ok((
+            download(&core, &ctx, &principal, &id, started, facts.clone()),
+            facts,
+        ))
+    };
+    core.audited(&ctx, &principal, Some(&id), work).await
+}
+
+/// The table's versions, newest first, with the caller's municipality's row counts.
+#[utoipa::path(
+    tag = "datasets",
+    security(("municipal_broker" = []), ("dap_token" = []), ("machine_client" = [])),
+    params(
+        ("id" = String, Path, description = "Dataset id", example = "oekonomi.posteringer"),
+        ("municipality" = Option<String>, Query, description = "Municipality code to act for, when the token grants several"),
+    ),
+    responses(
+        (status = 200, description = "The table's history", body = VersionList),
+        DatasetErrors,
+    )
+)]
+#[get("/api/v1/datasets/{id}/versions")]
+pub async fn versions(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    Caller(principal): Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let ctx = request_context(&req);
+    let work = async {
+        let params = Params::parse(req.query_string(), &["municipality"])?;
+        core.versions(&principal, params.target(&id)).await
+    };
+    let list = core.audited(&ctx, &principal, Some(&id), work).await?;
+    Ok(HttpResponse::Ok().json(list))
+}

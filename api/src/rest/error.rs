@@ -1,0 +1,152 @@
+//! The REST mapping of the core's errors, in one place: [`ErrorClass`] → HTTP status,
+//! `{"code": "...", "message": "..."}` as the body, `WWW-Authenticate` on 401 and `Allow`
+//! on 405. 5xx bodies are opaque; the cause goes to the log.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use dap_openapi::ErrorBody;
+
+use crate::app::{AppError, ErrorClass};
+
+/// The HTTP status of an error class.
+pub fn status(class: ErrorClass) -> StatusCode {
+    match class {
+        ErrorClass::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorClass::Forbidden => StatusCode::FORBIDDEN,
+        ErrorClass::NotFound => StatusCode::NOT_FOUND,
+        ErrorClass::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        ErrorClass::BadRequest => StatusCode::BAD_REQUEST,
+        ErrorClass::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
+        ErrorClass::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorClass::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorClass::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The wire body of an error.
+pub fn body(error: &AppError) -> ErrorBody {
+    ErrorBody {
+        code: error.code().to_owned(),
+        // Display of internal errors is deliberately generic.
+        message: error.public_message(),
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        status(self.class())
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if status.is_server_error() {
+            tracing::error!(error = ?self, "request failed");
+        }
+        let mut response = HttpResponse::build(status);
+        if let Self::MethodNotAllowed(methods) = self
+            && let Ok(value) = HeaderValue::from_str(methods)
+        {
+            response.insert_header((header::ALLOW, value));
+        }
+        if let Self::InvalidToken(cause) = self {
+            tracing::info!(%cause, "token refused");
+            response.insert_header((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+            ));
+        }
+        if self.class() == ErrorClass::Unavailable {
+            response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
+        }
+        response.json(body(self))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::body::to_bytes;
+
+    use super::*;
+
+    #[actix_web::test]
+    async fn every_error_maps_to_its_code_and_status_and_5xx_bodies_are_opaque() {
+        let x = || "x".to_owned();
+        let cases: Vec<(AppError, &str, u16)> = vec![
+            (
+                AppError::InvalidToken(dap_auth::Error::MissingToken),
+                "invalid_token",
+                401,
+            ),
+            (
+                AppError::InsufficientAssurance(x()),
+                "insufficient_assurance",
+                403,
+            ),
+            (
+                AppError::MunicipalityNotGranted(x()),
+                "municipality_not_granted",
+                403,
+            ),
+            (
+                AppError::MunicipalityRequired(x()),
+                "municipality_required",
+                400,
+            ),
+            (AppError::DatasetNotFound, "dataset_not_found", 404),
+            (AppError::NotFound, "not_found", 404),
+            (AppError::TokenNotFound, "token_not_found", 404),
+            (AppError::Forbidden(x()), "forbidden", 403),
+            (
+                AppError::MethodNotAllowed("GET".into()),
+                "method_not_allowed",
+                405,
+            ),
+            (AppError::InvalidParameter(x()), "invalid_parameter", 400),
+            (AppError::UnknownColumn(x()), "unknown_column", 400),
+            (AppError::InvalidCursor(x()), "invalid_cursor", 400),
+            (AppError::NotAcceptable(x()), "not_acceptable", 406),
+            (AppError::TooLarge(x()), "result_too_large", 400),
+            (
+                AppError::VersionNotAvailable(x()),
+                "version_not_available",
+                400,
+            ),
+            (AppError::PayloadTooLarge(x()), "payload_too_large", 413),
+            (AppError::InvalidQuery(x()), "invalid_query", 400),
+            (AppError::BatchTooLarge(x()), "batch_too_large", 400),
+            (AppError::QueryTooComplex(x()), "query_too_complex", 400),
+            (AppError::TooManyAliases(x()), "too_many_aliases", 400),
+            (AppError::Timeout(x()), "timeout", 400),
+            (
+                AppError::DatasetUnavailable(x()),
+                "dataset_unavailable",
+                503,
+            ),
+            (AppError::NotReady("db down".into()), "not_ready", 503),
+            (
+                AppError::Internal(anyhow::anyhow!("secret path /var/lib/x")),
+                "internal_error",
+                500,
+            ),
+        ];
+        for (error, code, status) in cases {
+            let response = error.error_response();
+            assert_eq!(response.status().as_u16(), status, "{code}");
+            let body = to_bytes(response.into_body()).await.unwrap_or_default();
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            assert_eq!(body["code"], code);
+            if status >= 500 {
+                assert!(!body.to_string().contains("secret"), "5xx leaks: {body}");
+            }
+        }
+        let response = AppError::InvalidToken(dap_auth::Error::UnknownKey).error_response();
+        assert_eq!(
+            response
+                .headers()
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok()),
+            Some(r#"Bearer error="invalid_token""#)
+        );
+    }
+}

@@ -1,0 +1,138 @@
+//! One access decision under every surface: for every kind of caller, REST's dataset
+//! list, GraphQL's `datasets` and the dataset fields of the caller's GraphQL schema name
+//! exactly the same datasets — including a municipality that switched a dataset off, a
+//! delegation's grantee, a machine client and a personal access token.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+
+use crate::admin::{call, machine_token, person};
+use crate::helpers::{READ_ROLES, TestApp, spawn_app};
+
+const A: &str = "0101";
+const B: &str = "0751";
+
+async fn graphql(app: &TestApp, token: &str, query: &str) -> Value {
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth(token)
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .expect("graphql");
+    assert_eq!(response.status().as_u16(), 200);
+    response.json().await.expect("json")
+}
+
+/// The datasets each surface names for `token`: REST list, GraphQL `datasets`, schema.
+async fn named(app: &TestApp, token: &str) -> [BTreeSet<String>; 3] {
+    let listing = app.get("/api/v1/datasets", Some(token)).await;
+    assert_eq!(listing.status, 200, "{}", listing.body);
+    let rest = listing.body["datasets"]
+        .as_array()
+        .expect("datasets")
+        .iter()
+        .filter_map(|d| d["id"].as_str().map(str::to_owned))
+        .collect();
+    let listed = graphql(app, token, "{ datasets { id } }").await;
+    let gql = listed["data"]["datasets"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{listed}"))
+        .iter()
+        .filter_map(|d| d["id"].as_str().map(str::to_owned))
+        .collect();
+    let schema = graphql(app, token, "{ __schema { queryType { fields { name } } } }").await;
+    let fields = schema["data"]["__schema"]["queryType"]["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(|f| f["name"].as_str())
+        .filter(|n| !["datasets", "me"].contains(n) && !n.ends_with("_aggregate"))
+        // Every demo dataset id is `<domain>.<name>` with one dot.
+        .map(|n| n.replacen('_', ".", 1))
+        .collect();
+    [rest, gql, fields]
+}
+
+#[tokio::test]
+async fn every_surface_names_the_same_datasets_for_every_caller() {
+    // Arrange: callers of every kind, a switched-off dataset and a delegation.
+    let app = spawn_app().await;
+    let admin_a = person(&app, "admin-a", A, &["it-administration"]);
+    let analyst_a = app.analyst(A);
+    let economist_a = person(&app, "eco-a", A, &["laes-oekonomi"]);
+    let analyst_b = app.analyst(B);
+    let (_, machine_a) = machine_token(&app, A).await;
+    let (status, pat) = call(
+        &app,
+        "POST",
+        "/api/v1/me/tokens",
+        Some(&analyst_a),
+        Some(&json!({"name": "bi", "datasets": ["borger.befolkning"]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{pat}");
+    let pat = pat["token"].as_str().expect("token").to_owned();
+    let (status, _) = call(
+        &app,
+        "PUT",
+        "/api/v1/admin/settings",
+        Some(&admin_a),
+        Some(&json!({"disabled_datasets": ["personale.fravaer"]})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let until = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
+    let (status, _) = call(&app, "POST", "/api/v1/admin/delegations", Some(&admin_a),
+        Some(&json!({"grantee_cvr": "12345678", "datasets": ["oekonomi.posteringer"], "valid_until": until}))).await;
+    assert_eq!(status, 201);
+    let consultant = app.kombit.sign(&app.kombit.kombit_claims(
+        &[("12345678", &["laes-oekonomi", "laes-personale"])],
+        "Substantial",
+    ));
+    let two = app.kombit.sign(&app.kombit.kombit_claims(
+        &[("29189129", READ_ROLES), ("64942212", &["laes-oekonomi"])],
+        "Substantial",
+    ));
+    let callers = [
+        ("administrator of A", admin_a.as_str()),
+        ("analyst of A (switched one off)", analyst_a.as_str()),
+        ("economist of A", economist_a.as_str()),
+        ("analyst of B", analyst_b.as_str()),
+        ("machine client of A", machine_a.as_str()),
+        ("personal token of A", pat.as_str()),
+        ("delegation grantee", consultant.as_str()),
+        ("user of two municipalities", two.as_str()),
+    ];
+
+    for (who, token) in callers {
+        // Act
+        let [rest, gql, schema] = named(&app, token).await;
+        // Assert: one definition, and the settings and delegations in it.
+        assert_eq!(rest, gql, "{who}: REST vs GraphQL datasets");
+        assert_eq!(rest, schema, "{who}: REST vs GraphQL schema");
+        match who {
+            "analyst of A (switched one off)" => {
+                assert!(!rest.contains("personale.fravaer"), "{who}: {rest:?}");
+                assert!(rest.contains("oekonomi.posteringer"), "{who}: {rest:?}");
+            }
+            "analyst of B" => assert!(rest.contains("personale.fravaer"), "{who}: {rest:?}"),
+            "delegation grantee" => {
+                let only: BTreeSet<String> = ["oekonomi.posteringer".to_owned()].into();
+                assert_eq!(rest, only, "{who}");
+            }
+            "machine client of A" => {
+                let only: BTreeSet<String> = ["oekonomi.posteringer".to_owned()].into();
+                assert_eq!(rest, only, "{who}");
+            }
+            "personal token of A" => {
+                let only: BTreeSet<String> = ["borger.befolkning".to_owned()].into();
+                assert_eq!(rest, only, "{who}");
+            }
+            "administrator of A" => assert!(rest.is_empty(), "{who}: {rest:?}"),
+            _ => assert!(!rest.is_empty(), "{who}"),
+        }
+    }
+}
