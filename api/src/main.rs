@@ -68,6 +68,10 @@ enum Command {
         /// Municipality code, when the token grants several.
         #[arg(long)]
         municipality: Option<String>,
+        /// Replace a mirror of something else (another server, dataset, municipality or
+        /// column set) with a full pull, in one commit.
+        #[arg(long)]
+        replace: bool,
     },
     /// Machine clients (OAuth 2 client credentials) of a municipality.
     Client {
@@ -249,6 +253,7 @@ async fn main() -> anyhow::Result<()> {
             into,
             format,
             municipality,
+            replace,
         } => {
             let format = match format.as_str() {
                 "delta" => MirrorFormat::Delta,
@@ -262,6 +267,7 @@ async fn main() -> anyhow::Result<()> {
                 into,
                 format,
                 municipality,
+                replace,
                 progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
             };
             let report = pull(&options).await?;

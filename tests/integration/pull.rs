@@ -13,9 +13,12 @@ use serde_json::Value;
 
 use crate::helpers::{TestApp, spawn_app};
 
-const DATASET: &str = "oekonomi.posteringer";
+mod mirror;
+mod replace;
 
-fn options(app: &TestApp, into: &Path, format: MirrorFormat) -> PullOptions {
+pub(super) const DATASET: &str = "oekonomi.posteringer";
+
+pub(super) fn options(app: &TestApp, into: &Path, format: MirrorFormat) -> PullOptions {
     PullOptions {
         server: app.address.parse().expect("url"),
         token: app.analyst("0101"),
@@ -23,6 +26,7 @@ fn options(app: &TestApp, into: &Path, format: MirrorFormat) -> PullOptions {
         into: into.to_path_buf(),
         format,
         municipality: None,
+        replace: false,
         progress: false,
     }
 }
@@ -57,7 +61,7 @@ fn postings(code: &str, ids: &[i64]) -> RecordBatch {
 
 /// A load job changes the lake: an update and a delete for 0101, new rows for 0101 and
 /// 0751. Returns the new table version once dap serves it.
-async fn change_the_lake(app: &TestApp) -> u64 {
+pub(super) async fn change_the_lake(app: &TestApp) -> u64 {
     let table = deltalake::open_table(app.lake_url(DATASET))
         .await
         .expect("open");
@@ -96,7 +100,7 @@ async fn change_the_lake(app: &TestApp) -> u64 {
 }
 
 /// The mirror's rows, ordered by key.
-async fn mirror_rows(dir: &Path) -> Vec<Value> {
+pub(super) async fn mirror_rows(dir: &Path) -> Vec<Value> {
     let url = url::Url::from_directory_path(std::path::absolute(dir).expect("abs")).expect("url");
     let table = deltalake::open_table(url).await.expect("open mirror");
     let ctx = SessionContext::new();
