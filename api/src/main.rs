@@ -68,8 +68,8 @@ enum Command {
         /// Municipality code, when the token grants several.
         #[arg(long)]
         municipality: Option<String>,
-        /// Replace a mirror of something else (another server, dataset, municipality or
-        /// column set) with a full pull, in one commit.
+        /// Replace the folder's mirror (or Delta table) with a full pull in one commit, where
+        /// a pull would refuse: another server, dataset, municipality or column set.
         #[arg(long)]
         replace: bool,
     },

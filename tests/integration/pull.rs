@@ -16,9 +16,9 @@ use crate::helpers::{TestApp, spawn_app};
 mod mirror;
 mod replace;
 
-pub(super) const DATASET: &str = "oekonomi.posteringer";
+const DATASET: &str = "oekonomi.posteringer";
 
-pub(super) fn options(app: &TestApp, into: &Path, format: MirrorFormat) -> PullOptions {
+fn options(app: &TestApp, into: &Path, format: MirrorFormat) -> PullOptions {
     PullOptions {
         server: app.address.parse().expect("url"),
         token: app.analyst("0101"),
@@ -61,7 +61,7 @@ fn postings(code: &str, ids: &[i64]) -> RecordBatch {
 
 /// A load job changes the lake: an update and a delete for 0101, new rows for 0101 and
 /// 0751. Returns the new table version once dap serves it.
-pub(super) async fn change_the_lake(app: &TestApp) -> u64 {
+async fn change_the_lake(app: &TestApp) -> u64 {
     let table = deltalake::open_table(app.lake_url(DATASET))
         .await
         .expect("open");
@@ -100,7 +100,7 @@ pub(super) async fn change_the_lake(app: &TestApp) -> u64 {
 }
 
 /// The mirror's rows, ordered by key.
-pub(super) async fn mirror_rows(dir: &Path) -> Vec<Value> {
+async fn mirror_rows(dir: &Path) -> Vec<Value> {
     let url = url::Url::from_directory_path(std::path::absolute(dir).expect("abs")).expect("url");
     let table = deltalake::open_table(url).await.expect("open mirror");
     let ctx = SessionContext::new();
