@@ -72,6 +72,10 @@ enum Command {
         /// Municipality code, when the token grants several.
         #[arg(long)]
         municipality: Option<String>,
+        /// Replace the folder's mirror (or Delta table) with a full pull in one commit, where
+        /// a pull would refuse: another server, dataset, municipality or column set.
+        #[arg(long)]
+        replace: bool,
     },
     /// Machine clients (OAuth 2 client credentials) of a municipality.
     Client {
@@ -253,6 +257,7 @@ async fn main() -> anyhow::Result<()> {
             into,
             format,
             municipality,
+            replace,
         } => {
             let format = match format.as_str() {
                 "delta" => MirrorFormat::Delta,
@@ -266,6 +271,7 @@ async fn main() -> anyhow::Result<()> {
                 into,
                 format,
                 municipality,
+                replace,
                 progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
             };
             let report = pull(&options).await?;

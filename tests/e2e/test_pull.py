@@ -49,3 +49,48 @@ def test_a_killed_pull_resumes_to_the_same_mirror(dap, tmp_path):
     expected = sorted(source.to_pyarrow_table(filters=[("kommunekode", "=", "0760")]).to_pylist(), key=lambda r: r["posteringsid"])
     mirrored = sorted(DeltaTable(str(mirror)).to_pyarrow_table().to_pylist(), key=lambda r: r["posteringsid"])
     assert mirrored == expected
+
+
+def _files(folder):
+    """Every file under `folder` with its bytes: an unchanged folder is an equal map."""
+    out = {}
+    for root, _, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(root, name)
+            with open(path, "rb") as f:
+                out[os.path.relpath(path, folder)] = f.read()
+    return out
+
+
+def test_a_mirror_knows_what_it_mirrors_and_replace_swaps_it_in_one_commit(dap, tmp_path):
+    """Another municipality into a mirror is refused and changes nothing; --replace makes the
+    mirror exactly the other municipality in one overwrite commit, and any Delta reader sees
+    the mirror's identity in its table properties."""
+    mirror = tmp_path / "mirror"
+    base = [DAP_BIN, "pull", "--server", dap.base, "--dataset", "oekonomi.posteringer", "--into", str(mirror)]
+    first = {**os.environ, "DAP_TOKEN": dap.token("0101")}
+    other = {**os.environ, "DAP_TOKEN": dap.token("0147")}
+    subprocess.run(base, env=first, check=True, capture_output=True, text=True)
+    before = _files(mirror)
+
+    refused = subprocess.run(base, env=other, capture_output=True, text=True)
+    assert refused.returncode != 0
+    assert "0101" in refused.stderr and "0147" in refused.stderr and "--replace" in refused.stderr
+    assert _files(mirror) == before
+
+    replaced = json.loads(subprocess.run(base + ["--replace"], env=other, check=True, capture_output=True, text=True).stdout)
+    assert replaced["kind"] == "full"
+    table = DeltaTable(str(mirror))
+    properties = table.metadata().configuration
+    assert properties["dap.mirror.municipality"] == "0147"
+    assert properties["dap.mirror.dataset"] == "oekonomi.posteringer"
+    assert properties["dap.mirror.server"].rstrip("/") == dap.base
+    assert [c["name"] for c in json.loads(properties["dap.mirror.columns"])] == table.schema().to_arrow().names
+    last = table.history(1)[0]
+    assert last["operationParameters"]["mode"] == "Overwrite"
+    assert table.version() == 1, "one commit per pull"
+
+    source = DeltaTable(os.path.join(dap.data_dir, "lake", "oekonomi", "posteringer"))
+    expected = sorted(source.to_pyarrow_table(filters=[("kommunekode", "=", "0147")]).to_pylist(), key=lambda r: r["posteringsid"])
+    mirrored = sorted(table.to_pyarrow_table().to_pylist(), key=lambda r: r["posteringsid"])
+    assert mirrored == expected

@@ -251,6 +251,7 @@ async fn dap_pull_works_with_a_client_credentials_token() {
         into: dir.path().to_path_buf(),
         format: dap_api::pull::MirrorFormat::Delta,
         municipality: None,
+        replace: false,
         progress: false,
     };
     let report = dap_api::pull::pull(&options).await.expect("pull");

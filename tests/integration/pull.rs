@@ -13,6 +13,9 @@ use serde_json::Value;
 
 use crate::helpers::{TestApp, spawn_app};
 
+mod mirror;
+mod replace;
+
 const DATASET: &str = "oekonomi.posteringer";
 
 fn options(app: &TestApp, into: &Path, format: MirrorFormat) -> PullOptions {
@@ -23,6 +26,7 @@ fn options(app: &TestApp, into: &Path, format: MirrorFormat) -> PullOptions {
         into: into.to_path_buf(),
         format,
         municipality: None,
+        replace: false,
         progress: false,
     }
 }
