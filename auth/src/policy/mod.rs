@@ -1,14 +1,17 @@
 //! The access policy: which datasets a principal sees and with which columns.
 //!
 //! Deny wins: a dataset the caller's roles do not open is reported exactly like a
-//! dataset that does not exist.
+//! dataset that does not exist. Unknown shapes close: a role whose constraints a dataset
+//! cannot honour opens nothing of it, neither rows nor columns.
 
 use std::sync::Arc;
 
-use dap_schema::{AccessScope, Classification, DatasetDef, MunicipalityCode, RowConstraint};
+use dap_schema::{AccessScope, DatasetDef, MunicipalityCode, RowConstraint};
 
 use crate::principal::ConstraintSet;
-use crate::{Denial, Principal, roles};
+use crate::{Denial, Principal};
+
+mod columns;
 
 /// True when the principal's roles open the dataset (ignoring assurance level).
 pub fn can_list(principal: &Principal, dataset: &DatasetDef) -> bool {
@@ -19,19 +22,28 @@ pub fn can_list(principal: &Principal, dataset: &DatasetDef) -> bool {
     allowed && principal.has_role(&dataset.read_role) && !principal.municipalities.is_empty()
 }
 
-/// Columns the principal may read of the dataset in `municipality`, in table order.
+/// Columns the principal may read of the dataset in `municipality`, in table order:
+/// those the scope [`authorize`] grants would show (see [`columns`] for the rule).
 pub fn visible_columns(
     principal: &Principal,
     dataset: &DatasetDef,
     municipality: &MunicipalityCode,
 ) -> Vec<String> {
-    let sensitive_ok = principal.has_role_in(municipality, roles::SENSITIVE);
-    dataset
-        .columns
-        .iter()
-        .filter(|c| c.classification != Classification::Sensitive || sensitive_ok)
-        .map(|c| c.name.clone())
-        .collect()
+    let rows = scope_rows(principal, dataset, municipality);
+    columns::columns_for(principal, dataset, municipality, rows.as_deref())
+}
+
+/// The rows the read role opens in `municipality`: `None` for all of them, otherwise
+/// the row constraints of the groups whose constraints the dataset can apply (empty:
+/// none can, so nothing is open).
+fn scope_rows(
+    principal: &Principal,
+    dataset: &DatasetDef,
+    municipality: &MunicipalityCode,
+) -> Option<Vec<RowConstraint>> {
+    principal
+        .constraints_on(municipality, &dataset.read_role)
+        .map(|sets| row_constraints(dataset, sets))
 }
 
 /// Decides whether `principal` may read `dataset` for the municipality it acts for
@@ -55,23 +67,25 @@ pub fn authorize(
     if !principal.has_role_in(&municipality, &dataset.read_role) {
         return Err(Denial::NotFound);
     }
-    let columns = visible_columns(principal, dataset, &municipality);
-    let constraints = principal
-        .constraints_on(&municipality, &dataset.read_role)
-        .map(|sets| row_constraints(dataset, sets));
+    let rows = scope_rows(principal, dataset, &municipality);
+    // Every group holding the read role carries a constraint this dataset does not know:
+    // nothing is visible, so the dataset is not there for this caller.
+    if rows.as_ref().is_some_and(Vec::is_empty) {
+        return Err(Denial::NotFound);
+    }
+    // Columns from the same rows as the scope: a column opened by a role that does not
+    // open every one of these rows stays hidden (see `columns`).
+    let columns = columns::columns_for(principal, dataset, &municipality, rows.as_deref());
     let scope = AccessScope::granted_by_policy(
         Arc::clone(dataset),
         municipality,
         columns,
         principal.subject.clone(),
     );
-    match constraints {
-        None => Ok(scope),
-        // Every group holding the role carries a constraint this dataset does not know:
-        // nothing is visible, so the dataset is not there for this caller.
-        Some(rows) if rows.is_empty() => Err(Denial::NotFound),
-        Some(rows) => Ok(scope.restricted_to(rows)),
-    }
+    Ok(match rows {
+        None => scope,
+        Some(rows) => scope.restricted_to(rows),
+    })
 }
 
 /// Turns the data constraints on the caller's role into row constraints on the columns
@@ -94,178 +108,6 @@ pub fn row_constraints(dataset: &DatasetDef, sets: &[ConstraintSet]) -> Vec<RowC
 }
 
 #[cfg(test)]
-mod tests {
-    use std::collections::BTreeSet;
-
-    use dap_schema::{ColumnDef, ColumnType, DatasetId, NsisLevel};
-
-    use super::*;
-    use crate::CallerKind;
-
-    fn dataset() -> Arc<DatasetDef> {
-        let col = |name: &str, classification| ColumnDef {
-            name: name.into(),
-            data_type: ColumnType::String,
-            classification,
-            description: String::new(),
-            constraint: None,
-        };
-        Arc::new(DatasetDef {
-            id: DatasetId::parse("aeldre.hjemmepleje").unwrap_or_else(|e| panic!("{e}")),
-            domain: "aeldre".into(),
-            title_da: "t".into(),
-            title_en: "t".into(),
-            description_da: String::new(),
-            description_en: String::new(),
-            location: "aeldre/hjemmepleje".into(),
-            tenant_column: "kommunekode".into(),
-            read_role: "laes-aeldre".into(),
-            min_nsis: NsisLevel::Substantial,
-            key_columns: vec!["id".into()],
-            columns: vec![
-                col("kommunekode", Classification::Public),
-                col("borger_id", Classification::Personal),
-                col("cpr", Classification::Sensitive),
-            ],
-        })
-    }
-
-    fn principal(roles: &[&str], nsis: NsisLevel, municipalities: &[&str]) -> Principal {
-        let roles: BTreeSet<String> = roles.iter().map(|r| (*r).to_owned()).collect();
-        let grants = municipalities
-            .iter()
-            .filter_map(|m| MunicipalityCode::parse(m).ok())
-            .map(|m| (m, roles.clone()))
-            .collect();
-        Principal::from_grants("s".into(), "i".into(), CallerKind::User, grants, nsis)
-    }
-
-    #[test]
-    fn sensitive_columns_need_the_sensitive_role() {
-        let ds = dataset();
-        let plain = authorize(
-            &principal(&["laes-aeldre"], NsisLevel::High, &["0101"]),
-            &ds,
-            None,
-        );
-        assert_eq!(
-            plain.map(|s| s.visible_columns().to_vec()).ok(),
-            Some(vec!["kommunekode".to_owned(), "borger_id".to_owned()])
-        );
-        let full = authorize(
-            &principal(
-                &["laes-aeldre", roles::SENSITIVE],
-                NsisLevel::High,
-                &["0101"],
-            ),
-            &ds,
-            None,
-        );
-        assert_eq!(full.map(|s| s.visible_columns().len()).ok(), Some(3));
-    }
-
-    #[test]
-    fn deny_wins_and_looks_like_not_found() {
-        let ds = dataset();
-        assert_eq!(
-            authorize(
-                &principal(&["laes-oekonomi"], NsisLevel::High, &["0101"]),
-                &ds,
-                None
-            )
-            .err(),
-            Some(Denial::NotFound)
-        );
-        assert!(matches!(
-            authorize(
-                &principal(&["laes-aeldre"], NsisLevel::Low, &["0101"]),
-                &ds,
-                None
-            ),
-            Err(Denial::InsufficientAssurance { .. })
-        ));
-        assert_eq!(
-            authorize(
-                &principal(&["laes-aeldre"], NsisLevel::High, &["0101", "0147"]),
-                &ds,
-                None
-            )
-            .err(),
-            Some(Denial::MunicipalityRequired("0101, 0147".into()))
-        );
-        assert_eq!(
-            authorize(
-                &principal(&["laes-aeldre"], NsisLevel::High, &["0101"]),
-                &ds,
-                Some("0751")
-            )
-            .err(),
-            Some(Denial::MunicipalityNotGranted("0751".into()))
-        );
-        assert_eq!(
-            authorize(
-                &principal(&["laes-aeldre"], NsisLevel::High, &[]),
-                &ds,
-                None
-            )
-            .err(),
-            Some(Denial::NotFound)
-        );
-    }
-}
-
+mod column_tests;
 #[cfg(test)]
-mod grant_tests {
-    use std::collections::{BTreeMap, BTreeSet};
-
-    use dap_schema::{ColumnDef, ColumnType, DatasetId, NsisLevel};
-
-    use super::*;
-    use crate::CallerKind;
-
-    #[test]
-    fn a_role_held_in_one_municipality_opens_nothing_in_another() {
-        let dataset = Arc::new(DatasetDef {
-            id: DatasetId::parse("oekonomi.posteringer").unwrap_or_else(|e| panic!("{e}")),
-            domain: "oekonomi".into(),
-            title_da: String::new(),
-            title_en: String::new(),
-            description_da: String::new(),
-            description_en: String::new(),
-            location: "x".into(),
-            tenant_column: "kommunekode".into(),
-            read_role: "laes-oekonomi".into(),
-            min_nsis: NsisLevel::Low,
-            key_columns: vec![],
-            columns: vec![ColumnDef {
-                name: "kommunekode".into(),
-                data_type: ColumnType::String,
-                classification: Classification::Public,
-                description: String::new(),
-                constraint: None,
-            }],
-        });
-        let code = |c: &str| MunicipalityCode::parse(c).unwrap_or_else(|e| panic!("{e}"));
-        let grants = BTreeMap::from([
-            (code("0250"), BTreeSet::from(["laes-oekonomi".to_owned()])),
-            (code("0101"), BTreeSet::from(["laes-borger".to_owned()])),
-        ]);
-        let p = Principal::from_grants(
-            "s".into(),
-            "i".into(),
-            CallerKind::User,
-            grants,
-            NsisLevel::High,
-        );
-        assert!(can_list(&p, &dataset));
-        assert!(authorize(&p, &dataset, Some("0250")).is_ok());
-        assert_eq!(
-            authorize(&p, &dataset, Some("0101")).err(),
-            Some(Denial::NotFound)
-        );
-        assert!(matches!(
-            authorize(&p, &dataset, None),
-            Err(Denial::MunicipalityRequired(_))
-        ));
-    }
-}
+mod tests;
