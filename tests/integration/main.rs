@@ -4,6 +4,7 @@
 mod admin;
 mod audit;
 mod audit_chain;
+mod audit_prune;
 mod constraints_close;
 mod control_plane;
 mod export;
