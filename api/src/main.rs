@@ -187,7 +187,7 @@ enum AuditAction {
     Prune {
         #[command(flatten)]
         database: Database,
-        /// Keep this many days of records.
+        /// Keep this many days of records (at least 1; less is refused).
         #[arg(long)]
         keep_days: u32,
     },
@@ -413,7 +413,8 @@ async fn audit(action: AuditAction) -> anyhow::Result<()> {
             keep_days,
         } => {
             let control = database.connect().await?;
-            let before = chrono::Utc::now() - chrono::Duration::days(i64::from(keep_days));
+            let before =
+                dap_schema::audit_retention::retention_cutoff(chrono::Utc::now(), keep_days)?;
             let pruned = control.prune_audit(before).await?;
             audit_cli(
                 &control,

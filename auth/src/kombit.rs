@@ -73,12 +73,7 @@ impl ClaimMapper for KombitClaims {
                 let Some(municipality) = MunicipalityCode::from_cvr(&group.cvr) else {
                     continue;
                 };
-                let mut set = ConstraintSet::new();
-                for (name, values) in &group.constraints {
-                    set.entry(name.clone())
-                        .or_default()
-                        .extend(values.iter().cloned());
-                }
+                let set = constraint_set(&group.constraints);
                 for role in &held {
                     held_under
                         .entry(municipality.clone())
@@ -131,6 +126,22 @@ impl ClaimMapper for KombitClaims {
             .map(str::to_owned);
         Ok(principal)
     }
+}
+
+/// One group's constraints as a set. Each constraint restricts on its own, so a name
+/// given twice admits only the values both occurrences admit (never their union: an
+/// unusual list must not widen what it grants).
+fn constraint_set(constraints: &[(String, Vec<String>)]) -> ConstraintSet {
+    let mut set = ConstraintSet::new();
+    for (name, values) in constraints {
+        let values: BTreeSet<String> = values.iter().cloned().collect();
+        let narrowed = match set.remove(name) {
+            Some(earlier) => earlier.intersection(&values).cloned().collect(),
+            None => values,
+        };
+        set.insert(name.clone(), narrowed);
+    }
+    set
 }
 
 #[cfg(test)]
@@ -201,5 +212,120 @@ mod tests {
             map(json!({"sub": "u", "loa": "Low", "privileges_intermediate": "!!"})).is_err(),
             "garbage list"
         );
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+
+    const NAMES: [&str; 2] = ["urn:c:org", "urn:c:kle"];
+    const VALUES: [&str; 3] = ["a", "b", "c"];
+    const ROLES: [&str; 2] = ["laes-aeldre", roles::SENSITIVE];
+    /// Frederikssund (0250) and København (0101).
+    const CVRS: [(&str, &str); 2] = [("29189129", "0250"), ("64942212", "0101")];
+
+    type Group = (usize, Vec<usize>, Vec<(usize, Vec<usize>)>);
+
+    fn value(row: usize, name: usize) -> &'static str {
+        VALUES[(row / VALUES.len().pow(name as u32)) % VALUES.len()]
+    }
+
+    fn xml(groups: &[Group]) -> String {
+        let body: String = groups
+            .iter()
+            .map(|(cvr, roles, constraints)| {
+                let privileges: String = roles
+                    .iter()
+                    .map(|r| format!("<Privilege>{}</Privilege>", roles::role_uri(ROLES[*r])))
+                    .collect();
+                let constraints: String = constraints
+                    .iter()
+                    .map(|(n, v)| {
+                        let values: Vec<&str> = v.iter().map(|i| VALUES[*i]).collect();
+                        format!(r#"<Constraint Name="{}">{}</Constraint>"#, NAMES[*n], values.join(","))
+                    })
+                    .collect();
+                format!(
+                    r#"<PrivilegeGroup Scope="urn:dk:gov:saml:cvrNumberIdentifier:{}">{privileges}{constraints}</PrivilegeGroup>"#,
+                    CVRS[*cvr].0
+                )
+            })
+            .collect();
+        format!(
+            r#"<bpp:PrivilegeList xmlns:bpp="http://itst.dk/oiosaml/basic_privilege_profile">{body}</bpp:PrivilegeList>"#
+        )
+    }
+
+    /// The model: some group of the municipality holds the role, and every one of its
+    /// constraints (each on its own, repeated names too) admits the row.
+    fn model(groups: &[Group], cvr: usize, role: usize, row: usize) -> bool {
+        groups.iter().any(|(c, roles, constraints)| {
+            *c == cvr
+                && roles.contains(&role)
+                && constraints
+                    .iter()
+                    .all(|(n, v)| v.iter().any(|i| VALUES[*i] == value(row, *n)))
+        })
+    }
+
+    fn mapped(p: &Principal, cvr: usize, role: usize, row: usize) -> bool {
+        let code = MunicipalityCode::parse(CVRS[cvr].1).unwrap_or_else(|e| panic!("{e}"));
+        p.has_role_in(&code, ROLES[role])
+            && p.constraints_on(&code, ROLES[role]).is_none_or(|sets| {
+                sets.iter().any(|set| {
+                    set.iter().all(|(name, values)| {
+                        NAMES
+                            .iter()
+                            .position(|n| n == name)
+                            .is_some_and(|i| values.contains(value(row, i)))
+                    })
+                })
+            })
+    }
+
+    fn group() -> impl Strategy<Value = Group> {
+        (
+            0..CVRS.len(),
+            proptest::collection::vec(0..ROLES.len(), 0..3),
+            proptest::collection::vec(
+                (
+                    0..NAMES.len(),
+                    proptest::collection::vec(0..VALUES.len(), 0..3),
+                ),
+                0..4,
+            ),
+        )
+    }
+
+    proptest! {
+        /// The principal admits exactly the rows the privilege list grants: groups
+        /// widen each other, constraints within a group (repeated names too) narrow.
+        #[test]
+        fn the_principal_admits_what_the_list_grants(groups in proptest::collection::vec(group(), 0..4)) {
+            let claims = json!({
+                "sub": "u", "loa": "High",
+                "privileges_intermediate": STANDARD.encode(xml(&groups)),
+            });
+            let serde_json::Value::Object(claims) = claims else { unreachable!() };
+            let p = KombitClaims::default().map("https://broker.example", &claims);
+            let p = p.unwrap_or_else(|e| panic!("{e}"));
+            for cvr in 0..CVRS.len() {
+                for role in 0..ROLES.len() {
+                    for row in 0..VALUES.len().pow(NAMES.len() as u32) {
+                        prop_assert_eq!(
+                            mapped(&p, cvr, role, row),
+                            model(&groups, cvr, role, row),
+                            "{} {} row {}", CVRS[cvr].1, ROLES[role], row
+                        );
+                    }
+                }
+            }
+        }
     }
 }

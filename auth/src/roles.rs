@@ -24,26 +24,26 @@ pub fn role_uri(name: &str) -> String {
 /// The short name of a role given as URI or short name; `None` for a URI of someone else.
 pub fn short_name(role: &str) -> Option<String> {
     let role = role.trim();
-    match role.strip_prefix(ROLE_URI_PREFIX) {
-        Some(rest) => rest
-            .split('/')
-            .next()
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned),
-        None if !role.contains('/') && !role.contains(':') && !role.is_empty() => {
-            Some(role.to_owned())
-        }
-        None => None,
+    if role.starts_with(ROLE_URI_PREFIX) {
+        return short_name_of_uri(role);
     }
+    (!role.contains('/') && !role.contains(':') && !role.is_empty()).then(|| role.to_owned())
 }
 
 /// The short name of one of dap's role URIs; `None` for anything else (a privilege
-/// list only ever grants dap's roles through their full URIs).
+/// list only ever grants dap's roles through their full URIs). Only the exact form
+/// `<prefix><name>/1` names a role: another version or a longer path is a privilege dap
+/// does not know, and grants nothing.
 pub fn short_name_of_uri(uri: &str) -> Option<String> {
     uri.trim()
-        .strip_prefix(ROLE_URI_PREFIX)
-        .and_then(|rest| rest.split('/').next())
-        .filter(|s| !s.is_empty())
+        .strip_prefix(ROLE_URI_PREFIX)?
+        .strip_suffix("/1")
+        .filter(|name| {
+            !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
         .map(str::to_owned)
 }
 
@@ -61,6 +61,25 @@ mod tests {
         assert_eq!(
             short_name("http://other.example/roles/usersystemrole/laes-oekonomi/1"),
             None
+        );
+    }
+
+    #[test]
+    fn only_the_exact_uri_of_a_role_names_it() {
+        for uri in [
+            "http://dap.example/roles/usersystemrole/laes-aeldre/2",
+            "http://dap.example/roles/usersystemrole/laes-aeldre/1/x",
+            "http://dap.example/roles/usersystemrole/laes-aeldre",
+            "http://dap.example/roles/usersystemrole/laes aeldre/1",
+            "http://dap.example/roles/usersystemrole/laes-aeldre?x/1",
+            "http://dap.example/roles/usersystemrole//1",
+        ] {
+            assert_eq!(short_name_of_uri(uri), None, "{uri}");
+            assert_eq!(short_name(uri), None, "{uri}");
+        }
+        assert_eq!(
+            short_name_of_uri(" http://dap.example/roles/usersystemrole/laes-aeldre/1 ").as_deref(),
+            Some("laes-aeldre")
         );
     }
 }

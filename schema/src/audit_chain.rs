@@ -1,11 +1,12 @@
 //! The audit log as a hash chain. Each record's hash covers the previous record's hash,
 //! its position and its canonical form, so changing, removing or reordering a record
-//! breaks the chain at exactly that record; `verify_audit` walks it.
+//! breaks the chain at exactly that record; `verify_audit` walks it, and retention
+//! (`prune_audit`, in [`crate::audit_retention`]) walks the part it removes first.
 
-use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use chrono::{SecondsFormat, SubsecRound};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, TransactionTrait,
 };
 use serde::Serialize;
@@ -91,6 +92,19 @@ pub enum Break {
     TailRemoved,
 }
 
+impl std::fmt::Display for Break {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Changed => "was changed",
+            Self::Removed => "was removed",
+            Self::Reordered => "is out of place (reordered)",
+            Self::TailRemoved => {
+                "and every later record were removed (the chain head says otherwise)"
+            }
+        })
+    }
+}
+
 /// The result of walking the chain.
 #[derive(Debug, Clone, Serialize)]
 pub struct Verification {
@@ -165,114 +179,136 @@ impl ControlPlane {
     /// Walks the whole chain in insertion order and reports the first record that was
     /// changed, removed or reordered (or a removed tail).
     pub async fn verify_audit(&self) -> Result<Verification> {
-        let head = audit_head::Entity::find_by_id(1)
-            .one(self.connection())
-            .await?
-            .ok_or_else(|| Error::AuditChain("the audit chain head is missing".into()))?;
-        let checkpoint = audit_checkpoint::Entity::find()
-            .order_by_desc(audit_checkpoint::Column::Seq)
-            .one(self.connection())
-            .await?;
-        let (mut expected_seq, mut prev) = match &checkpoint {
-            Some(c) => (c.seq + 1, c.hash.clone()),
-            None => (1, GENESIS.to_owned()),
-        };
-        let starts_after = expected_seq - 1;
-        let mut checked = 0u64;
-        let mut after_id = i64::MIN;
+        let conn = self.connection();
+        let head = head(conn).await?;
+        let (from, prev) = start(conn).await?;
         // Records appended while this runs are newer than the head read above: the walk
         // ends at the head's position.
-        'walk: loop {
-            let page = audit_event::Entity::find()
-                .filter(audit_event::Column::Id.gt(after_id))
-                .order_by_asc(audit_event::Column::Id)
-                .limit(1000)
-                .all(self.connection())
-                .await?;
-            let Some(last) = page.last() else { break };
-            after_id = last.id;
-            for record in page {
-                if expected_seq > head.seq {
-                    break 'walk;
-                }
-                checked += 1;
-                let problem = if record.seq > expected_seq && record.prev_hash != prev {
-                    // Later in the table, or gone?
-                    let moved = audit_event::Entity::find()
-                        .filter(audit_event::Column::Seq.eq(expected_seq))
-                        .count(self.connection())
-                        .await?;
-                    if moved > 0 {
-                        Some((Break::Reordered, expected_seq))
-                    } else {
-                        Some((Break::Removed, expected_seq))
-                    }
-                } else if record.seq != expected_seq {
-                    Some((Break::Reordered, expected_seq))
-                } else if record.prev_hash != prev
-                    || chain_hash(&prev, record.seq, &record) != record.hash
-                {
-                    Some((Break::Changed, record.seq))
-                } else {
-                    None
-                };
-                if let Some((kind, seq)) = problem {
-                    return Ok(Verification {
-                        records_checked: checked,
-                        starts_after,
-                        first_break: Some((kind, Some(record.id), seq)),
-                        head_seq: head.seq,
-                        head_hash: head.hash,
-                    });
-                }
-                prev = record.hash;
-                expected_seq += 1;
-            }
-        }
-        let first_break = (head.seq != expected_seq - 1 || head.hash != prev).then_some((
-            Break::TailRemoved,
-            None,
-            expected_seq,
-        ));
+        let walk = walk(conn, from, prev, head.seq).await?;
+        let first_break = walk
+            .first_break
+            .clone()
+            .or_else(|| end_break(&walk, head.seq, &head));
         Ok(Verification {
-            records_checked: checked,
-            starts_after,
+            records_checked: walk.checked,
+            starts_after: from - 1,
             first_break,
             head_seq: head.seq,
             head_hash: head.hash,
         })
     }
+}
 
-    /// Removes records older than `before` (retention) and leaves a checkpoint, so the
-    /// remaining chain still verifies. Returns how many records went.
-    pub async fn prune_audit(&self, before: DateTime<Utc>) -> Result<u64> {
-        let txn = self.connection().begin().await?;
-        let last = audit_event::Entity::find()
-            .filter(audit_event::Column::OccurredAt.lt(before))
-            .order_by_desc(audit_event::Column::Seq)
-            .one(&txn)
-            .await?;
-        let Some(last) = last else {
-            return Ok(0);
-        };
-        let doomed = Condition::all().add(audit_event::Column::Seq.lte(last.seq));
-        let count = audit_event::Entity::find()
-            .filter(doomed.clone())
-            .count(&txn)
-            .await?;
-        audit_checkpoint::Entity::insert(audit_checkpoint::ActiveModel {
-            seq: Set(last.seq),
-            hash: Set(last.hash.clone()),
-            pruned_at: Set(Utc::now()),
-            records_pruned: Set(i64::try_from(count).unwrap_or(i64::MAX)),
-        })
-        .exec(&txn)
+/// How far a walk got.
+pub(crate) struct Walk {
+    /// Records looked at.
+    pub checked: u64,
+    /// The position the next record must have, and the hash it must link to.
+    pub next_seq: i64,
+    pub prev: String,
+    /// The first problem: its kind, the record's database id and chain position.
+    pub first_break: Option<(Break, Option<i64>, i64)>,
+}
+
+/// The chain head (position and hash of the newest record).
+pub(crate) async fn head<C: ConnectionTrait>(conn: &C) -> Result<audit_head::Model> {
+    audit_head::Entity::find_by_id(1)
+        .one(conn)
+        .await?
+        .ok_or_else(|| Error::AuditChain("the audit chain head is missing".into()))
+}
+
+/// Where the stored chain starts: after the newest checkpoint (retention), or at 1.
+pub(crate) async fn start<C: ConnectionTrait>(conn: &C) -> Result<(i64, String)> {
+    let checkpoint = audit_checkpoint::Entity::find()
+        .order_by_desc(audit_checkpoint::Column::Seq)
+        .one(conn)
         .await?;
-        audit_event::Entity::delete_many()
-            .filter(doomed)
-            .exec(&txn)
+    Ok(match checkpoint {
+        Some(c) => (c.seq + 1, c.hash),
+        None => (1, GENESIS.to_owned()),
+    })
+}
+
+/// Walks the records in insertion order from position `from`, which must link to
+/// `prev`, through position `through`, and stops at the first that was changed,
+/// removed or reordered.
+pub(crate) async fn walk<C: ConnectionTrait>(
+    conn: &C,
+    from: i64,
+    prev: String,
+    through: i64,
+) -> Result<Walk> {
+    let mut walk = Walk {
+        checked: 0,
+        next_seq: from,
+        prev,
+        first_break: None,
+    };
+    let mut after_id = i64::MIN;
+    while walk.next_seq <= through {
+        let page = audit_event::Entity::find()
+            .filter(audit_event::Column::Id.gt(after_id))
+            .order_by_asc(audit_event::Column::Id)
+            .limit(1000)
+            .all(conn)
             .await?;
-        txn.commit().await?;
-        Ok(count)
+        let Some(last) = page.last() else { break };
+        after_id = last.id;
+        for record in page {
+            if walk.next_seq > through {
+                break;
+            }
+            walk.checked += 1;
+            if let Some((kind, seq)) = check(conn, &walk, &record).await? {
+                walk.first_break = Some((kind, Some(record.id), seq));
+                return Ok(walk);
+            }
+            walk.prev = record.hash;
+            walk.next_seq += 1;
+        }
     }
+    Ok(walk)
+}
+
+/// What is wrong with `record` as the next record of `walk`, if anything.
+async fn check<C: ConnectionTrait>(
+    conn: &C,
+    walk: &Walk,
+    record: &audit_event::Model,
+) -> Result<Option<(Break, i64)>> {
+    let expected = walk.next_seq;
+    Ok(if record.seq > expected && record.prev_hash != walk.prev {
+        // Later in the table, or gone?
+        let moved = audit_event::Entity::find()
+            .filter(audit_event::Column::Seq.eq(expected))
+            .count(conn)
+            .await?;
+        let kind = if moved > 0 {
+            Break::Reordered
+        } else {
+            Break::Removed
+        };
+        Some((kind, expected))
+    } else if record.seq != expected {
+        Some((Break::Reordered, expected))
+    } else if record.prev_hash != walk.prev
+        || chain_hash(&walk.prev, record.seq, record) != record.hash
+    {
+        Some((Break::Changed, record.seq))
+    } else {
+        None
+    })
+}
+
+/// A walk that found nothing wrong still breaks at its end when it stopped short of
+/// `through` (records missing), or reached the head without the head's hash.
+pub(crate) fn end_break(
+    walk: &Walk,
+    through: i64,
+    head: &audit_head::Model,
+) -> Option<(Break, Option<i64>, i64)> {
+    let reached = walk.next_seq - 1;
+    let broken = reached != through || (reached == head.seq && walk.prev != head.hash);
+    broken.then_some((Break::TailRemoved, None, walk.next_seq))
 }

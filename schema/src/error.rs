@@ -15,6 +15,25 @@ pub enum Error {
     /// The audit chain's bookkeeping is missing or inconsistent.
     #[error("audit chain: {0}")]
     AuditChain(String),
+    /// A prune was refused because the records it would remove (or their link to the
+    /// first record kept) do not verify: removing them would hide the tampering.
+    #[error(
+        "audit prune refused, nothing was removed: record {seq}{} {kind}; investigate with `dap audit verify` before pruning",
+        database_id(.id)
+    )]
+    AuditPruneRefused {
+        kind: crate::audit_chain::Break,
+        seq: i64,
+        id: Option<i64>,
+    },
+    /// A prune would keep less than the minimum retention.
+    #[error(
+        "refusing to prune audit records up to {cutoff}: keep at least {minimum_days} day(s) of records (--keep-days, audit_retention_days); less would remove the records of requests still being answered and leave nothing to verify against the last anchored head"
+    )]
+    RetentionTooShort {
+        cutoff: chrono::DateTime<chrono::Utc>,
+        minimum_days: u32,
+    },
     /// A value could not be parsed into a domain type.
     #[error("invalid {what} '{value}': {hint}")]
     Parse {
@@ -22,6 +41,11 @@ pub enum Error {
         value: String,
         hint: &'static str,
     },
+}
+
+fn database_id(id: &Option<i64>) -> String {
+    id.map(|id| format!(" (database id {id})"))
+        .unwrap_or_default()
 }
 
 /// Result alias of this crate.

@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod audit;
 pub mod audit_chain;
+pub mod audit_retention;
 pub mod catalogue;
 pub mod clients;
 pub mod entity;

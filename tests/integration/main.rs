@@ -5,6 +5,8 @@ mod admin;
 mod architecture;
 mod audit;
 mod audit_chain;
+mod audit_prune;
+mod constraints_close;
 mod control_plane;
 mod export;
 mod graphql;

@@ -1,106 +1,13 @@
-//! The access policy: which datasets a principal sees and with which columns.
-//!
-//! Deny wins: a dataset the caller's roles do not open is reported exactly like a
-//! dataset that does not exist.
+//! Decisions of the access policy: roles, assurance, municipalities.
 
-use std::sync::Arc;
-
-use dap_schema::{AccessScope, Classification, DatasetDef, MunicipalityCode, RowConstraint};
-
-use crate::principal::ConstraintSet;
-use crate::{Denial, Principal, roles};
-
-/// True when the principal's roles open the dataset (ignoring assurance level).
-pub fn can_list(principal: &Principal, dataset: &DatasetDef) -> bool {
-    let allowed = principal
-        .datasets
-        .as_ref()
-        .is_none_or(|d| d.contains(dataset.id.as_str()));
-    allowed && principal.has_role(&dataset.read_role) && !principal.municipalities.is_empty()
-}
-
-/// Columns the principal may read of the dataset in `municipality`, in table order.
-pub fn visible_columns(
-    principal: &Principal,
-    dataset: &DatasetDef,
-    municipality: &MunicipalityCode,
-) -> Vec<String> {
-    let sensitive_ok = principal.has_role_in(municipality, roles::SENSITIVE);
-    dataset
-        .columns
-        .iter()
-        .filter(|c| c.classification != Classification::Sensitive || sensitive_ok)
-        .map(|c| c.name.clone())
-        .collect()
-}
-
-/// Decides whether `principal` may read `dataset` for the municipality it acts for
-/// (`requested` names one when the caller has several).
-pub fn authorize(
-    principal: &Principal,
-    dataset: &Arc<DatasetDef>,
-    requested: Option<&str>,
-) -> Result<AccessScope, Denial> {
-    if !can_list(principal, dataset) {
-        return Err(Denial::NotFound);
-    }
-    if principal.nsis < dataset.min_nsis {
-        return Err(Denial::InsufficientAssurance {
-            required: dataset.min_nsis.to_string(),
-            actual: principal.nsis.to_string(),
-        });
-    }
-    let municipality = principal.acting_for(requested)?;
-    // The role must be held in the municipality acted for, not just somewhere.
-    if !principal.has_role_in(&municipality, &dataset.read_role) {
-        return Err(Denial::NotFound);
-    }
-    let columns = visible_columns(principal, dataset, &municipality);
-    let constraints = principal
-        .constraints_on(&municipality, &dataset.read_role)
-        .map(|sets| row_constraints(dataset, sets));
-    let scope = AccessScope::granted_by_policy(
-        Arc::clone(dataset),
-        municipality,
-        columns,
-        principal.subject.clone(),
-    );
-    match constraints {
-        None => Ok(scope),
-        // Every group holding the role carries a constraint this dataset does not know:
-        // nothing is visible, so the dataset is not there for this caller.
-        Some(rows) if rows.is_empty() => Err(Denial::NotFound),
-        Some(rows) => Ok(scope.restricted_to(rows)),
-    }
-}
-
-/// Turns the data constraints on the caller's role into row constraints on the columns
-/// that declare them. A group with a constraint the dataset does not declare opens
-/// nothing of it (fail closed): dap cannot honour a restriction it does not understand.
-pub fn row_constraints(dataset: &DatasetDef, sets: &[ConstraintSet]) -> Vec<RowConstraint> {
-    sets.iter()
-        .filter_map(|set| {
-            set.iter()
-                .map(|(name, values)| {
-                    let column = dataset
-                        .columns
-                        .iter()
-                        .find(|c| c.constraint.as_deref() == Some(name.as_str()))?;
-                    Some((column.name.clone(), values.iter().cloned().collect()))
-                })
-                .collect::<Option<RowConstraint>>()
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
+mod decisions {
     use std::collections::BTreeSet;
 
-    use dap_schema::{ColumnDef, ColumnType, DatasetId, NsisLevel};
+    use dap_schema::{Classification, ColumnDef, ColumnType, DatasetId, NsisLevel};
 
-    use super::*;
+    use super::super::*;
     use crate::CallerKind;
+    use crate::roles;
 
     fn dataset() -> Arc<DatasetDef> {
         let col = |name: &str, classification| ColumnDef {
@@ -214,13 +121,12 @@ mod tests {
     }
 }
 
-#[cfg(test)]
-mod grant_tests {
+mod grants {
     use std::collections::{BTreeMap, BTreeSet};
 
-    use dap_schema::{ColumnDef, ColumnType, DatasetId, NsisLevel};
+    use dap_schema::{Classification, ColumnDef, ColumnType, DatasetId, NsisLevel};
 
-    use super::*;
+    use super::super::*;
     use crate::CallerKind;
 
     #[test]
