@@ -12,6 +12,7 @@ mod isolation;
 mod kombit;
 mod machine;
 mod openapi;
+mod own_versions;
 mod personal_tokens;
 mod pull;
 mod rows;
