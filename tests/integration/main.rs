@@ -5,6 +5,7 @@ mod admin;
 mod audit;
 mod audit_chain;
 mod control_plane;
+mod dataset_tables;
 mod export;
 mod graphql;
 mod helpers;
