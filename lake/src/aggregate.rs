@@ -120,7 +120,7 @@ impl Lake {
         let measures = measures.to_vec();
         self.runtime()
             .run(async move {
-                let (version, frame) = lake.frame(&reader, &plain).await?;
+                let (version, _, frame) = lake.frame(&reader, &plain).await?;
                 let groups: Vec<_> = group_by.iter().map(ident).collect();
                 let mut aggregates = vec![count(lit(1)).alias(COUNT_COLUMN)];
                 for (measure, column) in &measures {

@@ -13,6 +13,7 @@ use deltalake::datafusion::prelude::{Expr, col, ident, lit};
 use deltalake::delta_datafusion::DeltaCdfTableProvider;
 use serde::Serialize;
 
+use crate::lake::Source;
 use crate::resolve::{Reader, change_data_enabled};
 use crate::{Error, Lake, Result, Scan};
 
@@ -147,10 +148,15 @@ impl Lake {
                 let table = lake.current(&reader.dataset).await?;
                 let latest = table.version().unwrap_or_default();
                 // The default end is the caller's version: later commits changed only
-                // rows it cannot see, and their number is not its business.
+                // rows it cannot see, and their number is not its business. A start
+                // after it (but within the table) has nothing for the caller: an empty
+                // feed up to that start, as before.
                 let to = match to {
                     Some(to) => to,
-                    None => lake.own_version(&table, &reader, latest).await?,
+                    None => {
+                        let own = lake.own_version(&table, &reader, latest).await?;
+                        own.max(from.min(latest))
+                    }
                 };
                 let earliest = if change_data_enabled(&table) {
                     0
@@ -188,7 +194,8 @@ impl Lake {
                     .sort(order)?;
                 let projection = crate::lake::plain_columns(&frame, &columns);
                 let frame = frame.select(projection)?;
-                Ok(Scan::start(to, frame.execute_stream().await?))
+                let source = Source::of(&reader.dataset, &table);
+                Ok(Scan::start(to, source, frame.execute_stream().await?))
             })
             .await
     }

@@ -11,11 +11,13 @@ use dap_schema::{AccessScope, DatasetDef};
 use deltalake::arrow::datatypes::DataType;
 use deltalake::arrow::datatypes::SchemaRef;
 use deltalake::arrow::record_batch::RecordBatch;
+use deltalake::datafusion::error::DataFusionError;
 use deltalake::datafusion::execution::SendableRecordBatchStream;
 use deltalake::datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use deltalake::datafusion::prelude::{
     DataFrame, Expr, SessionConfig, SessionContext, cast, ident, lit,
 };
+use deltalake::logstore::LogStore as _;
 use deltalake::{DeltaTable, FilterOp, FilterValue};
 use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
@@ -65,15 +67,24 @@ impl Stream for Scan {
 }
 
 impl Scan {
-    /// Drives `stream` on the current (lake) runtime into a bounded channel.
-    pub(crate) fn start(version: u64, mut stream: SendableRecordBatchStream) -> Self {
+    /// Drives `stream` on the current (lake) runtime into a bounded channel. A read error
+    /// of a table whose log is gone (deleted under the cached snapshot) is reported as
+    /// [`Error::TableUnavailable`].
+    pub(crate) fn start(
+        version: u64,
+        source: Source,
+        mut stream: SendableRecordBatchStream,
+    ) -> Self {
         let schema = stream.schema();
         let (tx, rx) = mpsc::channel(SCAN_BUFFER_BATCHES);
         tokio::spawn(async move {
             while let Some(batch) = stream.next().await {
-                let stop = batch.is_err();
+                let (batch, stop) = match batch {
+                    Ok(batch) => (Ok(batch), false),
+                    Err(error) => (Err(source.classify(error).await), true),
+                };
                 // A closed channel means the client went away: stop reading.
-                if tx.send(batch.map_err(Error::from)).await.is_err() || stop {
+                if tx.send(batch).await.is_err() || stop {
                     break;
                 }
             }
@@ -92,6 +103,38 @@ impl Scan {
             out.push(batch?);
         }
         Ok(out)
+    }
+}
+
+/// The table a scan reads, to tell a vanished table from other read errors.
+pub(crate) struct Source {
+    dataset: String,
+    log: deltalake::logstore::LogStoreRef,
+    version: u64,
+}
+
+impl Source {
+    pub(crate) fn of(dataset: &DatasetDef, table: &DeltaTable) -> Self {
+        Self {
+            dataset: dataset.id.to_string(),
+            log: table.log_store(),
+            version: table.version().unwrap_or_default(),
+        }
+    }
+
+    /// The error to report for a failed read: the table is unavailable when the commit
+    /// it was read at can no longer be read (the read error itself names only a file).
+    async fn classify(&self, error: DataFusionError) -> Error {
+        match self.log.read_commit_entry(self.version).await {
+            Ok(Some(_)) => Error::from(error),
+            _ => {
+                tracing::warn!(dataset = %self.dataset, %error, "table vanished during a read");
+                Error::TableUnavailable {
+                    dataset: self.dataset.clone(),
+                    reason: error.to_string(),
+                }
+            }
+        }
     }
 }
 
@@ -182,8 +225,8 @@ impl Lake {
         let query = query.clone();
         self.runtime
             .run(async move {
-                let (version, frame) = lake.frame(&reader, &query).await?;
-                Ok(Scan::start(version, frame.execute_stream().await?))
+                let (version, source, frame) = lake.frame(&reader, &query).await?;
+                Ok(Scan::start(version, source, frame.execute_stream().await?))
             })
             .await
     }
@@ -201,7 +244,7 @@ impl Lake {
         query.order.clear();
         self.runtime
             .run(async move {
-                let (_, frame) = lake.frame(&reader, &query).await?;
+                let (_, _, frame) = lake.frame(&reader, &query).await?;
                 Ok(u64::try_from(frame.count().await?).unwrap_or(u64::MAX))
             })
             .await
@@ -209,14 +252,15 @@ impl Lake {
 
     /// The logical plan of a scoped read: tenant partition files only, the scope's row
     /// predicate, then the caller's filters, order, page and projection. Returns the
-    /// version the caller is told with it.
+    /// version the caller is told and the table read with it.
     pub(crate) async fn frame(
         self: &Arc<Self>,
         reader: &Reader,
         query: &ResolvedQuery,
-    ) -> Result<(u64, DataFrame)> {
+    ) -> Result<(u64, Source, DataFrame)> {
         let target = self.target(reader, query.version, query.as_of).await?;
         let (table, version) = (target.table, target.version);
+        let source = Source::of(&reader.dataset, &table);
         let dataset = &reader.dataset;
         let tenant = reader.tenant.as_str();
         let rows = reader.rows.clone();
@@ -253,7 +297,7 @@ impl Lake {
         }
         let columns = plain_columns(&frame, &query.select);
         frame = frame.select(columns)?;
-        Ok((version, frame))
+        Ok((version, source, frame))
     }
 
     /// Defence in depth: the query was resolved for this scope's dataset and names only

@@ -20,7 +20,6 @@ use dap_schema::{AccessScope, DatasetDef};
 use deltalake::DeltaTable;
 use deltalake::datafusion::prelude::Expr;
 use deltalake::delta_datafusion::DeltaCdfTableProvider;
-
 use tokio::sync::OwnedMutexGuard;
 
 use crate::commits::CommitLog;
@@ -128,12 +127,15 @@ impl Lake {
         let tenant = reader.tenant.as_str();
         // Without a change data feed the partition-level answer is the best there is.
         let constrained = reader.constrained && change_data_enabled(table);
-        let key = (
-            self.location(&reader.dataset)?.to_string(),
-            upto,
-            reader.rows.to_string(),
-        );
-        if constrained && let Some(version) = self.versions_cache().cached(&key) {
+        let key = match constrained {
+            true => Some((
+                self.location(&reader.dataset)?.to_string(),
+                upto,
+                reader.rows.to_string(),
+            )),
+            false => None,
+        };
+        if let Some(version) = key.as_ref().and_then(|k| self.versions_cache().cached(k)) {
             return Ok(version);
         }
         let (earliest, mut candidate) = {
@@ -141,9 +143,9 @@ impl Lake {
             let earliest = log.earliest(store).await?.unwrap_or(upto);
             (earliest, log.last_change(store, tenant, upto).await?)
         };
-        if !constrained {
+        let Some(key) = key else {
             return Ok(candidate.unwrap_or(earliest));
-        }
+        };
         let own = loop {
             let Some(version) = candidate else {
                 break earliest;

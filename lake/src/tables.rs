@@ -135,6 +135,7 @@ pub(crate) fn unavailable(dataset: &DatasetDef, error: &deltalake::DeltaTableErr
 
 #[cfg(test)]
 mod tests {
+    use crate::RowQuery;
     use crate::testing::{commit, lake, population, scope};
 
     #[tokio::test]
@@ -190,6 +191,26 @@ mod tests {
             .table_info(&scope(&population("new"), "0101", None))
             .await;
         assert_eq!(info.expect("new").version, 1);
+    }
+
+    #[tokio::test]
+    async fn a_table_deleted_under_the_cached_snapshot_is_unavailable_at_once() {
+        let root = tempfile::tempdir().expect("tempdir");
+        commit(root.path(), "a", &[("0101", "K")]).await;
+        let lake = lake(root.path());
+        let scope = scope(&population("a"), "0101", None);
+        lake.table_info(&scope).await.expect("opens");
+
+        // Deleted before the next refresh: the cached snapshot still names its files.
+        std::fs::remove_dir_all(root.path().join("a")).expect("remove");
+        let query = RowQuery::default().resolve(&scope).expect("query");
+        let read = match lake.scan(&scope, &query).await {
+            Ok(scan) => scan.collect_page().await.map(|_| ()),
+            Err(error) => Err(error),
+        };
+
+        let error = read.expect_err("the files are gone");
+        assert!(error.is_unavailable(), "{error:?}");
     }
 
     #[tokio::test]

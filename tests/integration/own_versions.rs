@@ -193,6 +193,20 @@ async fn time_travel_to_a_version_that_changed_only_others_reads_the_same_rows()
         "{}",
         beyond.body
     );
+    // Changes since a version after the caller's (a client that kept the table's
+    // version): nothing for the caller, not an error.
+    let since = app
+        .client
+        .get(format!(
+            "{}/api/v1/datasets/{POPULATION}/changes?from_version=2&format=ndjson",
+            app.address
+        ))
+        .bearer_auth(&own)
+        .send()
+        .await
+        .expect("changes");
+    assert_eq!(since.status(), 200);
+    assert_eq!(since.text().await.expect("body"), "");
     // A cursor chain started at the caller's version reads every row once.
     let paged = app
         .all_rows(POPULATION, "limit=7&select=aar,kvartal,alder,koen", &own)
