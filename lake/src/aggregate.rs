@@ -11,9 +11,9 @@ use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::datafusion::functions_aggregate::expr_fn::{avg, count, max, min, sum};
 use deltalake::datafusion::prelude::{ident, lit};
 
-use crate::lake::row_predicate;
 use crate::predicate::Clause;
 use crate::query::ResolvedQuery;
+use crate::resolve::Reader;
 use crate::{Error, Lake, Result};
 
 /// Most groups one aggregate returns.
@@ -116,14 +116,12 @@ impl Lake {
         plain.offset = 0;
         plain.limit = None;
         let lake = Arc::clone(self);
-        let dataset = scope.dataset().clone();
-        let tenant = scope.municipality().as_str().to_owned();
-        let rows = row_predicate(scope);
+        let reader = Reader::of(scope);
         let group_by = group_by.to_vec();
         let measures = measures.to_vec();
         self.runtime()
             .run(async move {
-                let (version, frame) = lake.frame(&dataset, tenant, rows, &plain).await?;
+                let (version, _, frame) = lake.frame(&reader, &plain).await?;
                 let groups: Vec<_> = group_by.iter().map(ident).collect();
                 let mut aggregates = vec![count(lit(1)).alias(COUNT_COLUMN)];
                 for (measure, column) in &measures {

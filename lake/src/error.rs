@@ -1,3 +1,6 @@
+use std::fmt;
+
+use chrono::{DateTime, SecondsFormat, Utc};
 use thiserror::Error;
 
 /// Errors of the lake layer. `Query*` variants are the caller's fault (HTTP 400);
@@ -20,14 +23,13 @@ pub enum Error {
         parameter: &'static str,
         reason: String,
     },
-    /// The requested table version does not exist (yet, or any more).
-    #[error(
-        "table version {requested} is not available; the table has versions {earliest} to {latest}"
-    )]
+    /// The requested table version does not exist (yet, or any more), or no version was
+    /// committed at or before the requested instant.
+    #[error("{requested}; the table has versions {earliest} to {latest}")]
     VersionNotAvailable {
-        requested: i64,
-        earliest: i64,
-        latest: i64,
+        requested: Requested,
+        earliest: u64,
+        latest: u64,
     },
     /// A change-feed range the table cannot answer.
     #[error(
@@ -38,6 +40,18 @@ pub enum Error {
         to: u64,
         earliest: u64,
         latest: u64,
+    },
+    /// The dataset's table is missing or cannot be read (deleted, moved, storage down):
+    /// not the caller's fault, and not a bug in dap either; see [`Error::is_unavailable`].
+    #[error("the table of dataset {dataset} cannot be read: {reason}")]
+    TableUnavailable { dataset: String, reason: String },
+    /// A table that does not match the catalogue definition that names it. Each entry
+    /// says what differs and how to fix it.
+    #[error("the table at {location} does not match the definition of {dataset}: {}", .differences.join("; "))]
+    TableMismatch {
+        dataset: String,
+        location: String,
+        differences: Vec<String>,
     },
     #[error("delta table error: {0}")]
     Delta(#[from] deltalake::DeltaTableError),
@@ -71,7 +85,50 @@ impl Error {
                 | Self::VersionNotAvailable { .. }
                 | Self::ChangeRangeNotAvailable { .. }
                 | Self::TooLargeForXlsx { .. }
+                | Self::TableMismatch { .. }
         )
+    }
+
+    /// True when a dataset's table is missing or unreadable at read time: a temporary or
+    /// operational condition (HTTP 503 `dataset_unavailable`), not the caller's fault.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::TableUnavailable { .. })
+    }
+}
+
+/// What a caller asked for that the table does not have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Requested {
+    /// An explicit table version.
+    Version(u64),
+    /// The version current at an instant (`as_of`), with the first commit's time.
+    Instant {
+        at: DateTime<Utc>,
+        first_commit: Option<DateTime<Utc>>,
+    },
+}
+
+impl fmt::Display for Requested {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let time = |t: &DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+        match self {
+            Self::Version(v) => write!(f, "table version {v} is not available"),
+            Self::Instant { at, first_commit } => {
+                write!(
+                    f,
+                    "no table version was committed at or before {}",
+                    time(at)
+                )?;
+                if let Some(first) = first_commit {
+                    write!(
+                        f,
+                        " (the first was committed at {}; ask for that instant or later, see /versions)",
+                        time(first)
+                    )?;
+                }
+                Ok(())
+            }
+        }
     }
 }
 

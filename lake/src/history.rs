@@ -3,16 +3,18 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use dap_schema::AccessScope;
 use deltalake::arrow::array::{Array, AsArray};
 use deltalake::arrow::compute::cast;
-use deltalake::arrow::datatypes::{DataType, Int64Type, TimeUnit, TimestampMillisecondType};
-use deltalake::datafusion::functions_aggregate::expr_fn::{count, max};
+use deltalake::arrow::datatypes::{DataType, Int64Type};
+use deltalake::datafusion::functions_aggregate::expr_fn::count;
 use deltalake::datafusion::prelude::{Expr, col, ident, lit};
 use deltalake::delta_datafusion::DeltaCdfTableProvider;
 use serde::Serialize;
 
+use crate::lake::Source;
+use crate::resolve::{Reader, change_data_enabled};
 use crate::{Error, Lake, Result, Scan};
 
 /// Change-feed metadata columns added to every changed row.
@@ -44,13 +46,20 @@ impl Lake {
             .run(async move {
                 let table = lake.current(&dataset).await?;
                 let latest = table.version().unwrap_or_default();
-                let counts = lake.change_counts(&dataset, rows, latest).await?;
+                let counts = lake.change_counts(&table, rows, latest).await?;
+                // One notion of a version's time everywhere: the commit's own timestamp
+                // from the log, as describe and `as_of` use it.
+                let mut times: BTreeMap<u64, Option<DateTime<Utc>>> = BTreeMap::new();
+                for version in counts.keys() {
+                    let time = lake.commit_time(&table, &dataset, *version).await?;
+                    times.insert(*version, time);
+                }
                 Ok(counts
                     .into_iter()
                     .rev()
                     .map(|(version, c)| VersionInfo {
                         version,
-                        timestamp: c.timestamp,
+                        timestamp: times.get(&version).copied().flatten(),
                         operation: Some(c.operation().to_owned()),
                         rows_inserted: Some(c.inserted),
                         rows_updated: Some(c.updated),
@@ -64,13 +73,12 @@ impl Lake {
     /// Per version: (inserted, updated, deleted) rows that `rows` admits.
     async fn change_counts(
         self: &Arc<Self>,
-        dataset: &dap_schema::DatasetDef,
+        table: &deltalake::DeltaTable,
         rows: Expr,
         latest: u64,
     ) -> Result<BTreeMap<u64, Counts>> {
-        let table = self.current(dataset).await?;
         let ctx = Lake::session();
-        let cdf = (*table)
+        let cdf = table
             .clone()
             .scan_cdf()
             .with_starting_version(0)
@@ -80,10 +88,7 @@ impl Lake {
             .filter(rows)?
             .aggregate(
                 vec![col("_commit_version"), col("_change_type")],
-                vec![
-                    count(lit(1)).alias("n"),
-                    max(col("_commit_timestamp")).alias("t"),
-                ],
+                vec![count(lit(1)).alias("n")],
             )?;
         let mut counts: BTreeMap<u64, Counts> = BTreeMap::new();
         for batch in frame.collect().await? {
@@ -94,11 +99,6 @@ impl Lake {
             let kinds = kinds.as_string::<i32>();
             let n = cast(batch.column(2), &DataType::Int64)?;
             let n = n.as_primitive::<Int64Type>();
-            let t = cast(
-                batch.column(3),
-                &DataType::Timestamp(TimeUnit::Millisecond, None),
-            )?;
-            let t = t.as_primitive::<TimestampMillisecondType>();
             for i in 0..batch.num_rows() {
                 if versions.is_null(i) {
                     continue;
@@ -107,12 +107,6 @@ impl Lake {
                     .entry(u64::try_from(versions.value(i)).unwrap_or_default())
                     .or_default();
                 let rows = u64::try_from(n.value(i)).unwrap_or_default();
-                if t.is_valid(i) {
-                    entry.timestamp = Utc
-                        .timestamp_millis_opt(t.value(i))
-                        .single()
-                        .or(entry.timestamp);
-                }
                 match kinds.value(i) {
                     "insert" => entry.inserted += rows,
                     "update_postimage" => entry.updated += rows,
@@ -142,8 +136,7 @@ impl Lake {
             });
         }
         let lake = Arc::clone(self);
-        let dataset = scope.dataset().clone();
-        let rows = crate::lake::row_predicate(scope);
+        let reader = Reader::of(scope);
         let mut columns: Vec<String> = if select.is_empty() {
             scope.visible_columns().to_vec()
         } else {
@@ -152,10 +145,24 @@ impl Lake {
         columns.extend(CHANGE_COLUMNS.iter().map(|c| (*c).to_owned()));
         self.runtime()
             .run(async move {
-                let table = lake.current(&dataset).await?;
+                let table = lake.current(&reader.dataset).await?;
                 let latest = table.version().unwrap_or_default();
-                let to = to.unwrap_or(latest);
-                let earliest = cdf_start(&table).await;
+                // The default end is the caller's version: later commits changed only
+                // rows it cannot see, and their number is not its business. A start
+                // after it (but within the table) has nothing for the caller: an empty
+                // feed up to that start, as before.
+                let to = match to {
+                    Some(to) => to,
+                    None => {
+                        let own = lake.own_version(&table, &reader, latest).await?;
+                        own.max(from.min(latest))
+                    }
+                };
+                let earliest = if change_data_enabled(&table) {
+                    0
+                } else {
+                    u64::MAX
+                };
                 if from > to || to > latest || from < earliest {
                     return Err(Error::ChangeRangeNotAvailable {
                         from,
@@ -172,7 +179,8 @@ impl Lake {
                     .with_ending_version(to);
                 let mut order = vec![col("_commit_version").sort(true, false)];
                 order.extend(
-                    dataset
+                    reader
+                        .dataset
                         .key_columns
                         .iter()
                         .filter(|k| columns.contains(k))
@@ -182,11 +190,12 @@ impl Lake {
                 order.push(col("_change_type").sort(false, false));
                 let frame = ctx
                     .read_table(Arc::new(DeltaCdfTableProvider::try_new(cdf)?))?
-                    .filter(rows)?
+                    .filter(reader.rows.clone())?
                     .sort(order)?;
                 let projection = crate::lake::plain_columns(&frame, &columns);
                 let frame = frame.select(projection)?;
-                Ok(Scan::start(to, frame.execute_stream().await?))
+                let source = Source::of(&reader.dataset, &table);
+                Ok(Scan::start(to, source, frame.execute_stream().await?))
             })
             .await
     }
@@ -198,7 +207,6 @@ struct Counts {
     inserted: u64,
     updated: u64,
     deleted: u64,
-    timestamp: Option<DateTime<Utc>>,
 }
 
 impl Counts {
@@ -211,20 +219,4 @@ impl Counts {
             _ => "merge",
         }
     }
-}
-
-/// First version from which the table has a change data feed.
-async fn cdf_start(table: &deltalake::DeltaTable) -> u64 {
-    let enabled = table
-        .snapshot()
-        .ok()
-        .map(|s| {
-            s.metadata()
-                .configuration()
-                .get("delta.enableChangeDataFeed")
-                .map(String::as_str)
-                == Some("true")
-        })
-        .unwrap_or(false);
-    if enabled { 0 } else { u64::MAX }
 }

@@ -6,22 +6,25 @@ use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use dap_schema::{AccessScope, DatasetDef};
 use deltalake::arrow::datatypes::DataType;
 use deltalake::arrow::datatypes::SchemaRef;
 use deltalake::arrow::record_batch::RecordBatch;
+use deltalake::datafusion::error::DataFusionError;
 use deltalake::datafusion::execution::SendableRecordBatchStream;
 use deltalake::datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use deltalake::datafusion::prelude::{
     DataFrame, Expr, SessionConfig, SessionContext, cast, ident, lit,
 };
+use deltalake::logstore::LogStore as _;
 use deltalake::{DeltaTable, FilterOp, FilterValue};
 use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
 use url::Url;
 
 use crate::query::ResolvedQuery;
+use crate::resolve::{Reader, VersionCache};
 use crate::{Error, LakeRuntime, Result};
 
 /// Memory one query may use before it spills (sorts) or fails (other operators).
@@ -34,7 +37,10 @@ const SCAN_BUFFER_BATCHES: usize = 2;
 pub struct Lake {
     root: Url,
     runtime: Arc<LakeRuntime>,
-    tables: RwLock<HashMap<String, Arc<DeltaTable>>>,
+    /// Open tables by location URL: a dataset re-registered at another location opens
+    /// the new table instead of serving the old one.
+    pub(crate) tables: RwLock<HashMap<String, Arc<DeltaTable>>>,
+    pub(crate) versions: VersionCache,
 }
 
 /// Version facts of a table.
@@ -61,15 +67,24 @@ impl Stream for Scan {
 }
 
 impl Scan {
-    /// Drives `stream` on the current (lake) runtime into a bounded channel.
-    pub(crate) fn start(version: u64, mut stream: SendableRecordBatchStream) -> Self {
+    /// Drives `stream` on the current (lake) runtime into a bounded channel. A read error
+    /// of a table whose log is gone (deleted under the cached snapshot) is reported as
+    /// [`Error::TableUnavailable`].
+    pub(crate) fn start(
+        version: u64,
+        source: Source,
+        mut stream: SendableRecordBatchStream,
+    ) -> Self {
         let schema = stream.schema();
         let (tx, rx) = mpsc::channel(SCAN_BUFFER_BATCHES);
         tokio::spawn(async move {
             while let Some(batch) = stream.next().await {
-                let stop = batch.is_err();
+                let (batch, stop) = match batch {
+                    Ok(batch) => (Ok(batch), false),
+                    Err(error) => (Err(source.classify(error).await), true),
+                };
                 // A closed channel means the client went away: stop reading.
-                if tx.send(batch.map_err(Error::from)).await.is_err() || stop {
+                if tx.send(batch).await.is_err() || stop {
                     break;
                 }
             }
@@ -91,6 +106,38 @@ impl Scan {
     }
 }
 
+/// The table a scan reads, to tell a vanished table from other read errors.
+pub(crate) struct Source {
+    dataset: String,
+    log: deltalake::logstore::LogStoreRef,
+    version: u64,
+}
+
+impl Source {
+    pub(crate) fn of(dataset: &DatasetDef, table: &DeltaTable) -> Self {
+        Self {
+            dataset: dataset.id.to_string(),
+            log: table.log_store(),
+            version: table.version().unwrap_or_default(),
+        }
+    }
+
+    /// The error to report for a failed read: the table is unavailable when the commit
+    /// it was read at can no longer be read (the read error itself names only a file).
+    async fn classify(&self, error: DataFusionError) -> Error {
+        match self.log.read_commit_entry(self.version).await {
+            Ok(Some(_)) => Error::from(error),
+            _ => {
+                tracing::warn!(dataset = %self.dataset, %error, "table vanished during a read");
+                Error::TableUnavailable {
+                    dataset: self.dataset.clone(),
+                    reason: error.to_string(),
+                }
+            }
+        }
+    }
+}
+
 impl Lake {
     /// A lake whose relative table locations resolve against `root` (a directory URL).
     pub fn new(root: Url, runtime: Arc<LakeRuntime>) -> Self {
@@ -98,6 +145,7 @@ impl Lake {
             root,
             runtime,
             tables: RwLock::new(HashMap::new()),
+            versions: VersionCache::default(),
         }
     }
 
@@ -141,80 +189,18 @@ impl Lake {
         table_url(&self.root, &dataset.location)
     }
 
-    /// The table as currently cached, opening it on first use.
-    pub(crate) async fn current(self: &Arc<Self>, dataset: &DatasetDef) -> Result<Arc<DeltaTable>> {
-        let key = dataset.id.to_string();
-        if let Some(table) = self.cached(&key) {
-            return Ok(table);
-        }
-        let url = self.location(dataset)?;
-        let table = Arc::new(deltalake::open_table(url).await?);
-        if let Ok(mut tables) = self.tables.write() {
-            tables.entry(key).or_insert_with(|| Arc::clone(&table));
-        }
-        Ok(table)
-    }
-
-    fn cached(&self, key: &str) -> Option<Arc<DeltaTable>> {
-        self.tables.read().ok()?.get(key).cloned()
-    }
-
-    /// Moves every open table to its latest version if it has a newer one. Only the new
-    /// commits are read. Returns how many tables moved.
-    pub async fn refresh(self: &Arc<Self>) -> Result<usize> {
-        let lake = Arc::clone(self);
-        self.runtime
-            .run(async move {
-                let open: Vec<(String, Arc<DeltaTable>)> = match lake.tables.read() {
-                    Ok(tables) => tables.iter().map(|(k, v)| (k.clone(), Arc::clone(v))).collect(),
-                    Err(_) => Vec::new(),
-                };
-                let mut moved = 0;
-                for (key, table) in open {
-                    let latest = table.get_latest_version().await?;
-                    if Some(latest) == table.version() {
-                        continue;
-                    }
-                    let mut fresh = (*table).clone();
-                    fresh.update_incremental(None).await?;
-                    tracing::info!(dataset = %key, version = ?fresh.version(), "table has a new version");
-                    if let Ok(mut tables) = lake.tables.write() {
-                        tables.insert(key, Arc::new(fresh));
-                        moved += 1;
-                    }
-                }
-                Ok(moved)
-            })
-            .await
-    }
-
-    /// The current version of the scope's table and when it was committed.
+    /// The scope's current version (the newest that changed rows it may see; other
+    /// municipalities' commits do not count) and when it was committed.
     pub async fn table_info(self: &Arc<Self>, scope: &AccessScope) -> Result<TableInfo> {
         let lake = Arc::clone(self);
-        let dataset = scope.dataset().clone();
+        let reader = Reader::of(scope);
         self.runtime
             .run(async move {
-                let table = lake.current(&dataset).await?;
-                let version = table.version().unwrap_or_default();
-                let millis = table
-                    .snapshot()
-                    .ok()
-                    .and_then(|s| s.version_timestamp(version));
-                let millis = match millis {
-                    Some(ms) => Some(ms),
-                    None => {
-                        let mut history = table.history(Some(1));
-                        history
-                            .next()
-                            .await
-                            .and_then(|c| c.ok())
-                            .and_then(|c| c.timestamp)
-                    }
-                };
-                Ok(TableInfo {
-                    version,
-                    timestamp: millis.and_then(|ms| Utc.timestamp_millis_opt(ms).single()),
-                })
+                let table = lake.current(&reader.dataset).await?;
+                let latest = table.version().unwrap_or_default();
+                let version = lake.own_version(&table, &reader, latest).await?;
+                let timestamp = lake.commit_time(&table, &reader.dataset, version).await?;
+                Ok(TableInfo { version, timestamp })
             })
             .await
     }
@@ -225,31 +211,24 @@ impl Lake {
     /// scope's municipality partition, so other municipalities' files are not in the
     /// plan at all; and the tenant predicate is applied to the rows before the caller's
     /// filters.
+    ///
+    /// Without `version`/`as_of` the scan reads the scope's current version (see
+    /// [`crate::resolve`]) and reports it in [`Scan::version`].
     pub async fn scan(
         self: &Arc<Self>,
         scope: &AccessScope,
         query: &ResolvedQuery,
     ) -> Result<Scan> {
         self.check(scope, query)?;
-        let dataset = scope.dataset().clone();
         let lake = Arc::clone(self);
-        let tenant = scope.municipality().as_str().to_owned();
-        let rows = row_predicate(scope);
+        let reader = Reader::of(scope);
         let query = query.clone();
         self.runtime
-            .run(async move { lake.start_scan(&dataset, tenant, rows, query).await })
+            .run(async move {
+                let (version, source, frame) = lake.frame(&reader, &query).await?;
+                Ok(Scan::start(version, source, frame.execute_stream().await?))
+            })
             .await
-    }
-
-    async fn start_scan(
-        self: Arc<Self>,
-        dataset: &DatasetDef,
-        tenant: String,
-        rows: Expr,
-        query: ResolvedQuery,
-    ) -> Result<Scan> {
-        let (version, frame) = self.frame(dataset, tenant, rows, &query).await?;
-        Ok(Scan::start(version, frame.execute_stream().await?))
     }
 
     /// Counts the rows `query` would return (without paging), within `scope`.
@@ -260,32 +239,33 @@ impl Lake {
     ) -> Result<u64> {
         self.check(scope, query)?;
         let lake = Arc::clone(self);
-        let dataset = scope.dataset().clone();
-        let tenant = scope.municipality().as_str().to_owned();
-        let rows = row_predicate(scope);
+        let reader = Reader::of(scope);
         let mut query = query.clone();
         query.order.clear();
         self.runtime
             .run(async move {
-                let (_, frame) = lake.frame(&dataset, tenant, rows, &query).await?;
+                let (_, _, frame) = lake.frame(&reader, &query).await?;
                 Ok(u64::try_from(frame.count().await?).unwrap_or(u64::MAX))
             })
             .await
     }
 
     /// The logical plan of a scoped read: tenant partition files only, the scope's row
-    /// predicate, then the caller's filters, order, page and projection.
+    /// predicate, then the caller's filters, order, page and projection. Returns the
+    /// version the caller is told and the table read with it.
     pub(crate) async fn frame(
         self: &Arc<Self>,
-        dataset: &DatasetDef,
-        tenant: String,
-        rows: Expr,
+        reader: &Reader,
         query: &ResolvedQuery,
-    ) -> Result<(u64, DataFrame)> {
-        let table = self.at_version(dataset, query.version, query.as_of).await?;
-        let version = table.version().unwrap_or_default();
+    ) -> Result<(u64, Source, DataFrame)> {
+        let target = self.target(reader, query.version, query.as_of).await?;
+        let (table, version) = (target.table, target.version);
+        let source = Source::of(&reader.dataset, &table);
+        let dataset = &reader.dataset;
+        let tenant = reader.tenant.as_str();
+        let rows = reader.rows.clone();
         let tenant_column = dataset.tenant_column.as_str();
-        let files = tenant_files(&table, tenant_column, &tenant).await?;
+        let files = tenant_files(&table, tenant_column, tenant).await?;
         let provider = table
             .table_provider()
             .with_file_paths(files.iter().map(ToString::to_string))
@@ -317,7 +297,7 @@ impl Lake {
         }
         let columns = plain_columns(&frame, &query.select);
         frame = frame.select(columns)?;
-        Ok((version, frame))
+        Ok((version, source, frame))
     }
 
     /// Defence in depth: the query was resolved for this scope's dataset and names only
@@ -360,53 +340,6 @@ impl Lake {
                 Ok(files.iter().map(ToString::to_string).collect())
             })
             .await
-    }
-
-    pub(crate) async fn at_version(
-        self: &Arc<Self>,
-        dataset: &DatasetDef,
-        version: Option<u64>,
-        as_of: Option<DateTime<Utc>>,
-    ) -> Result<DeltaTable> {
-        let current = self.current(dataset).await?;
-        let latest = current.version().unwrap_or_default();
-        if let Some(instant) = as_of {
-            let too_early = || Error::InvalidParameter {
-                parameter: "as_of",
-                reason: format!(
-                    "no table version was committed at or before {}; ask for a later instant (see /versions)",
-                    instant.to_rfc3339()
-                ),
-            };
-            let mut table = (*current).clone();
-            table
-                .load_with_datetime(instant)
-                .await
-                .map_err(|_| too_early())?;
-            // delta-rs answers an instant before the first commit with version 0.
-            let version = table.version().unwrap_or_default();
-            let committed = table
-                .snapshot()
-                .ok()
-                .and_then(|s| s.version_timestamp(version));
-            if committed.is_some_and(|ms| ms > instant.timestamp_millis()) {
-                return Err(too_early());
-            }
-            return Ok(table);
-        }
-        match version {
-            None => Ok((*current).clone()),
-            Some(v) if v == latest => Ok((*current).clone()),
-            Some(v) if v > latest => Err(version_error(v, latest)),
-            Some(v) => {
-                let mut table = (*current).clone();
-                table
-                    .load_version(v)
-                    .await
-                    .map_err(|_| version_error(v, latest))?;
-                Ok(table)
-            }
-        }
     }
 }
 
@@ -478,14 +411,6 @@ pub(crate) async fn tenant_files(
     Ok(table
         .get_files_by_partitions(&[(tenant_column, FilterOp::Eq, FilterValue::Scalar(tenant))])
         .await?)
-}
-
-pub(crate) fn version_error(requested: u64, latest: u64) -> Error {
-    Error::VersionNotAvailable {
-        requested: i64::try_from(requested).unwrap_or(i64::MAX),
-        earliest: 0,
-        latest: i64::try_from(latest).unwrap_or(i64::MAX),
-    }
 }
 
 /// Resolves a catalogue location: an absolute URL as is, anything else relative to `root`.

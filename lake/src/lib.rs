@@ -2,11 +2,18 @@
 //! [`dap_schema::AccessScope`]: other municipalities' files are pruned from the plan
 //! before any user predicate exists, and the tenant predicate is applied to rows too.
 //!
+//! Versions are the caller's: without `version`/`as_of` a read is answered at the newest
+//! version that changed rows the caller may see, and that is the version every surface
+//! reports (see `resolve`). A version's time is its commit's own timestamp everywhere.
+//!
 //! Also here: the typed filter language ([`predicate`]), row queries ([`query`]),
 //! result encoders ([`encode`]) and the demo lake generator ([`demo`]).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod aggregate;
+pub mod as_of;
+mod check;
+mod commits;
 pub mod demo;
 pub mod encode;
 mod error;
@@ -15,11 +22,15 @@ pub mod history;
 mod lake;
 pub mod predicate;
 pub mod query;
+mod resolve;
 mod runtime;
+mod tables;
+#[cfg(test)]
+mod testing;
 mod xlsx;
 
 pub use aggregate::{Aggregation, Measure};
-pub use error::{Error, Result};
+pub use error::{Error, Requested, Result};
 pub use history::VersionInfo;
 pub use lake::{Lake, Scan, TableInfo};
 pub use query::RowQuery;

@@ -84,6 +84,23 @@ impl ControlPlane {
         Ok(())
     }
 
+    /// Removes a dataset and its columns in one transaction. Returns whether it existed.
+    /// Grants that name the dataset (machine clients, personal tokens, delegations,
+    /// settings) are left as they are: they open nothing while no dataset has the id.
+    pub async fn delete_dataset(&self, id: &DatasetId) -> Result<bool> {
+        let txn = self.db.begin().await?;
+        // Columns first: SQLite enforces the foreign key only with `PRAGMA foreign_keys`.
+        dataset_column::Entity::delete_many()
+            .filter(dataset_column::Column::DatasetId.eq(id.as_str()))
+            .exec(&txn)
+            .await?;
+        let deleted = dataset::Entity::delete_by_id(id.as_str().to_owned())
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(deleted.rows_affected > 0)
+    }
+
     /// Loads the whole catalogue, datasets ordered by id and columns by position.
     pub async fn load_catalogue(&self) -> Result<Vec<DatasetDef>> {
         let datasets = dataset::Entity::find()

@@ -1,0 +1,319 @@
+//! Each caller sees the version of its own data: a commit that touched only another
+//! municipality (or, under a data constraint, only rows the caller may not see) moves
+//! nothing the caller is told — describe, rows, export file names, the change feed's
+//! default range, GraphQL — while time travel to any existing version still works, and
+//! `as_of` agrees with the commit times `/versions` reports.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+const POPULATION: &str = "borger.befolkning";
+const ABSENCE: &str = "personale.fravaer";
+
+/// Commits an update to `dataset` that changes only the rows `predicate` selects, and
+/// returns the new table version.
+async fn update_directly(app: &TestApp, dataset: &str, predicate: &str, column: &str) -> u64 {
+    let table = deltalake::open_table(app.lake_url(dataset))
+        .await
+        .expect("open");
+    let (table, metrics) = table
+        .update()
+        .with_predicate(predicate)
+        .with_update(column, format!("{column} + 1"))
+        .await
+        .expect("update");
+    assert!(
+        metrics.num_updated_rows > 0,
+        "{predicate} updates some rows"
+    );
+    table.version().expect("version")
+}
+
+/// Waits until `token`'s describe of `dataset` states `version` (the lake refreshes
+/// every second in tests).
+async fn wait_for_version(app: &TestApp, dataset: &str, token: &str, version: u64) {
+    for _ in 0..50 {
+        let detail = app
+            .get(&format!("/api/v1/datasets/{dataset}"), Some(token))
+            .await;
+        if detail.body["table_version"].as_u64() == Some(version) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("{dataset} did not reach version {version} within 10 s");
+}
+
+/// What every surface tells `token` about `dataset`'s version.
+#[derive(Debug, PartialEq)]
+struct Told {
+    describe: Option<u64>,
+    versions_head: Option<u64>,
+    rows: Option<u64>,
+    export_name: String,
+    changes_name: String,
+    graphql_rows: Option<u64>,
+    graphql_catalogue: Option<u64>,
+}
+
+async fn told(app: &TestApp, dataset: &str, token: &str) -> (Told, Value) {
+    let detail = app
+        .get(&format!("/api/v1/datasets/{dataset}"), Some(token))
+        .await;
+    assert_eq!(detail.status, 200, "{}", detail.body);
+    let versions = app
+        .get(&format!("/api/v1/datasets/{dataset}/versions"), Some(token))
+        .await;
+    let rows = app
+        .get(
+            &format!("/api/v1/datasets/{dataset}/rows?limit=1"),
+            Some(token),
+        )
+        .await;
+    let disposition = |path: String| async move {
+        let response = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("download");
+        assert_eq!(response.status(), 200, "{path}");
+        response.headers()["content-disposition"]
+            .to_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let export_name = disposition(format!("/api/v1/datasets/{dataset}/export?format=csv")).await;
+    let changes_name = disposition(format!(
+        "/api/v1/datasets/{dataset}/changes?from_version=0&format=csv"
+    ))
+    .await;
+    let field = dataset.replace('.', "_");
+    let query = format!("{{ {field}(first: 1) {{ tableVersion }} datasets {{ id version }} }}");
+    let graphql: Value = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth(token)
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .expect("graphql")
+        .json()
+        .await
+        .expect("json");
+    let graphql_catalogue = graphql["data"]["datasets"]
+        .as_array()
+        .and_then(|all| all.iter().find(|d| d["id"] == dataset))
+        .and_then(|d| d["version"].as_u64());
+    let told = Told {
+        describe: detail.body["table_version"].as_u64(),
+        versions_head: versions.body["versions"][0]["version"].as_u64(),
+        rows: rows.body["table_version"].as_u64(),
+        export_name,
+        changes_name,
+        graphql_rows: graphql["data"][&field]["tableVersion"].as_u64(),
+        graphql_catalogue,
+    };
+    (told, detail.body)
+}
+
+fn expected(dataset: &str, municipality: &str, version: u64) -> Told {
+    Told {
+        describe: Some(version),
+        versions_head: Some(version),
+        rows: Some(version),
+        export_name: format!("attachment; filename=\"{dataset}_v{version}_{municipality}.csv\""),
+        changes_name: format!(
+            "attachment; filename=\"{dataset}_changes_0-{version}_{municipality}.csv\""
+        ),
+        graphql_rows: Some(version),
+        graphql_catalogue: Some(version),
+    }
+}
+
+#[tokio::test]
+async fn another_municipalitys_commit_moves_nothing_the_caller_is_told() {
+    // Arrange: the demo's population table has versions 0 and 1 for everyone.
+    let app = spawn_app().await;
+    let (own, other) = (app.analyst("0101"), app.analyst("0751"));
+    let (before, detail_before) = told(&app, POPULATION, &own).await;
+    assert_eq!(before, expected(POPULATION, "0101", 1));
+
+    // Act: a load job corrects only Aarhus' (0751) rows.
+    let version = update_directly(&app, POPULATION, "kommunekode = '0751'", "antal").await;
+    assert_eq!(version, 2);
+    wait_for_version(&app, POPULATION, &other, 2).await;
+
+    // Assert: København is told exactly what it was told before, Aarhus the new version.
+    let (after, detail_after) = told(&app, POPULATION, &own).await;
+    assert_eq!(after, expected(POPULATION, "0101", 1));
+    assert_eq!(detail_after["updated_at"], detail_before["updated_at"]);
+    let (theirs, _) = told(&app, POPULATION, &other).await;
+    assert_eq!(theirs, expected(POPULATION, "0751", 2));
+}
+
+#[tokio::test]
+async fn time_travel_to_a_version_that_changed_only_others_reads_the_same_rows() {
+    let app = spawn_app().await;
+    let own = app.analyst("0101");
+    update_directly(&app, POPULATION, "kommunekode = '0751'", "antal").await;
+    wait_for_version(&app, POPULATION, &app.analyst("0751"), 2).await;
+
+    let all = |version: &str| {
+        let query = format!("limit=1000&version={version}");
+        let app = &app;
+        let own = own.clone();
+        async move { app.all_rows(POPULATION, &query, &own).await }
+    };
+    let at_own = all("1").await;
+    let at_table = all("2").await;
+    assert!(!at_own.is_empty());
+    assert_eq!(at_own, at_table);
+    let explicit = app
+        .get(
+            &format!("/api/v1/datasets/{POPULATION}/rows?version=2&limit=1"),
+            Some(&own),
+        )
+        .await;
+    assert_eq!(explicit.body["table_version"], 2, "{}", explicit.body);
+    let beyond = app
+        .get(
+            &format!("/api/v1/datasets/{POPULATION}/rows?version=3"),
+            Some(&own),
+        )
+        .await;
+    assert_eq!(beyond.body["code"], "version_not_available");
+    assert!(
+        beyond.body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("versions 0 to 2"),
+        "{}",
+        beyond.body
+    );
+    // Changes since a version after the caller's (a client that kept the table's
+    // version): nothing for the caller, not an error.
+    let since = app
+        .client
+        .get(format!(
+            "{}/api/v1/datasets/{POPULATION}/changes?from_version=2&format=ndjson",
+            app.address
+        ))
+        .bearer_auth(&own)
+        .send()
+        .await
+        .expect("changes");
+    assert_eq!(since.status(), 200);
+    assert_eq!(since.text().await.expect("body"), "");
+    // A cursor chain started at the caller's version reads every row once.
+    let paged = app
+        .all_rows(POPULATION, "limit=7&select=aar,kvartal,alder,koen", &own)
+        .await;
+    assert_eq!(paged.len(), at_own.len());
+}
+
+#[tokio::test]
+async fn a_constrained_caller_is_told_the_version_of_the_rows_it_may_see() {
+    // Arrange: in the test lake Frederikssund's (0250) units are 0250-org-00 (months of
+    // both versions) and 0250-org-01 (early months, version 0 only).
+    let app = spawn_app().await;
+    let constrained = app.kombit.sign(&app.kombit.kombit_claims_constrained(
+        &[(
+            "29189129",
+            &["laes-personale"],
+            &[(dap_lake::demo::ORG_UNIT_CONSTRAINT, "0250-org-01")],
+        )],
+        "Substantial",
+    ));
+    let whole = app.analyst("0250");
+
+    // Act: a commit changes only unit 0250-org-00.
+    let predicate = "kommunekode = '0250' AND organisationsenhed = '0250-org-00'";
+    let version = update_directly(&app, ABSENCE, predicate, "fravaersdage").await;
+    wait_for_version(&app, ABSENCE, &whole, version).await;
+
+    // Assert: the whole municipality sees the new version; the constrained caller the
+    // last version that changed its unit, the same on every surface as in /versions.
+    let (all, _) = told(&app, ABSENCE, &whole).await;
+    assert_eq!(all, expected(ABSENCE, "0250", version));
+    let (unit, detail) = told(&app, ABSENCE, &constrained).await;
+    assert_eq!(unit, expected(ABSENCE, "0250", 0));
+    let versions = app
+        .get(
+            &format!("/api/v1/datasets/{ABSENCE}/versions"),
+            Some(&constrained),
+        )
+        .await;
+    assert_eq!(
+        versions.body["versions"][0]["version"],
+        detail["table_version"]
+    );
+    assert_eq!(
+        versions.body["versions"][0]["timestamp"],
+        detail["updated_at"]
+    );
+}
+
+#[tokio::test]
+async fn as_of_a_commit_time_from_versions_reads_that_version() {
+    let app = spawn_app().await;
+    let own = app.analyst("0101");
+    let versions = app
+        .get("/api/v1/datasets/oekonomi.posteringer/versions", Some(&own))
+        .await;
+    let listed = versions.body["versions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(listed.len(), 3, "{}", versions.body);
+    for entry in &listed {
+        let instant = entry["timestamp"].as_str().expect("timestamp");
+        let answer = app
+            .get(
+                &format!(
+                    "/api/v1/datasets/oekonomi.posteringer/rows?limit=1&as_of={}",
+                    instant.replace('+', "%2B")
+                ),
+                Some(&own),
+            )
+            .await;
+        assert_eq!(answer.status, 200, "as_of={instant}: {}", answer.body);
+        assert_eq!(
+            answer.body["table_version"], entry["version"],
+            "as_of={instant}"
+        );
+    }
+    // Describe's commit time is the same notion: the head of /versions.
+    let detail = app
+        .get("/api/v1/datasets/oekonomi.posteringer", Some(&own))
+        .await;
+    assert_eq!(detail.body["updated_at"], listed[0]["timestamp"]);
+
+    // An instant before the first commit: version_not_available, naming the range.
+    let first = listed[listed.len() - 1]["timestamp"].as_str().expect("ts");
+    let first = chrono::DateTime::parse_from_rfc3339(first).expect("rfc3339");
+    let early = (first - chrono::Duration::milliseconds(1)).to_rfc3339();
+    let refused = app
+        .get(
+            &format!(
+                "/api/v1/datasets/oekonomi.posteringer/rows?as_of={}",
+                early.replace('+', "%2B")
+            ),
+            Some(&own),
+        )
+        .await;
+    assert_eq!(refused.status, 400);
+    assert_eq!(
+        refused.body["code"], "version_not_available",
+        "{}",
+        refused.body
+    );
+    let message = refused.body["message"].as_str().unwrap_or_default();
+    assert!(message.contains("versions 0 to 2"), "{message}");
+    assert!(
+        message.contains("no table version was committed"),
+        "{message}"
+    );
+}
