@@ -235,10 +235,9 @@ async fn a_table_that_disappears_makes_only_its_dataset_unavailable() {
     }
 }
 
-/// What the API answers once the lead has wired `Lake::check_table`, `DELETE` and the
-/// 503 mapping of `dap_lake::Error::is_unavailable` (see the branch's report).
+/// The admin API checks a registration against the table, a dataset whose table
+/// disappeared answers 503 (and the listing still works), and DELETE removes a dataset.
 #[tokio::test]
-#[ignore = "needs the api wiring of check_table (PUT 400), DELETE /api/v1/admin/catalogue/{id} and 503 dataset_unavailable"]
 async fn the_admin_api_checks_registrations_deletes_datasets_and_answers_503() {
     let app = spawn_app().await;
     let operator = app
@@ -282,6 +281,13 @@ async fn the_admin_api_checks_registrations_deletes_datasets_and_answers_503() {
         (lost.status, lost.body["code"].as_str()),
         (503, Some("dataset_unavailable"))
     );
+    assert!(
+        !lost.body.to_string().contains("borger/"),
+        "a 503 names no storage location: {}",
+        lost.body
+    );
+    let listing = app.get("/api/v1/datasets", Some(&analyst)).await;
+    assert_eq!(listing.status, 200, "listing survives a lost table");
 
     let deleted = app
         .client
@@ -293,9 +299,25 @@ async fn the_admin_api_checks_registrations_deletes_datasets_and_answers_503() {
         .send()
         .await
         .expect("delete");
-    assert_eq!(deleted.status(), 200);
+    let deleted_request_id = deleted
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(deleted.status(), 204);
     let gone = app
         .get(&format!("/api/v1/datasets/{POPULATION}"), Some(&analyst))
         .await;
     assert_eq!(gone.status, 404);
+    let listing = app.get("/api/v1/datasets", Some(&analyst)).await;
+    assert!(!listing.body.to_string().contains(POPULATION));
+    let records = app
+        .state
+        .control
+        .audit_by_request(&deleted_request_id)
+        .await
+        .expect("audit");
+    assert_eq!(records.len(), 1, "the deletion is audited");
+    assert_eq!(records[0].outcome, "allowed");
 }

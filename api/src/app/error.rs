@@ -81,9 +81,10 @@ pub enum AppError {
     TooManyAliases(String),
     #[error("{0}")]
     Timeout(String),
-    /// The dataset is registered but its table cannot be read now.
-    #[error("{0}")]
-    DatasetUnavailable(String),
+    /// The dataset is registered but its table cannot be read now (the cause is logged,
+    /// never returned: it names storage locations).
+    #[error("the dataset is temporarily unavailable; try again later")]
+    DatasetUnavailable(#[source] dap_lake::Error),
     /// The audit record could not be written: fail closed.
     #[error("internal error")]
     AuditUnavailable(#[source] dap_schema::Error),
@@ -175,6 +176,7 @@ impl From<dap_lake::Error> for AppError {
             }
             E::TooLargeForXlsx { .. } => Self::TooLarge(error.to_string()),
             E::UnknownColumn { .. } => Self::UnknownColumn(error.to_string()),
+            e if e.is_unavailable() => Self::DatasetUnavailable(e),
             e if e.is_client_error() => Self::InvalidParameter(e.to_string()),
             e => Self::Internal(e.into()),
         }

@@ -11,7 +11,6 @@ use arrow::datatypes::{
 };
 use async_graphql::Value;
 use async_graphql::dynamic::{FieldFuture, FieldValue, ResolverContext};
-use chrono::{DateTime, Utc};
 use dap_auth::Principal;
 use dap_lake::query::{MAX_LIMIT, OrderBy};
 use dap_lake::{Measure, RowQuery};
@@ -128,13 +127,11 @@ fn common(ctx: &ResolverContext<'_>) -> GqlResult<(Option<String>, RowQuery)> {
         _ => None,
     };
     let as_of = match ctx.args.get("asOfTimestamp") {
-        Some(v) if !v.is_null() => Some(
-            DateTime::parse_from_rfc3339(v.string()?)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| {
-                    invalid("asOfTimestamp must be an RFC 3339 instant, e.g. 2026-01-31T12:00:00Z")
-                })?,
-        ),
+        Some(v) if !v.is_null() => Some(dap_lake::as_of::parse(v.string()?).map_err(|_| {
+            invalid(
+                "asOfTimestamp must be an RFC 3339 instant (2026-01-31T12:00:00Z) or a date (2026-01-31: the end of that day in Danish time)",
+            )
+        })?),
         _ => None,
     };
     let query = RowQuery {

@@ -119,7 +119,10 @@ mod tests {
             (AppError::TooManyAliases(x()), "too_many_aliases", 400),
             (AppError::Timeout(x()), "timeout", 400),
             (
-                AppError::DatasetUnavailable(x()),
+                AppError::DatasetUnavailable(dap_lake::Error::TableUnavailable {
+                    dataset: "x".into(),
+                    reason: "secret path".into(),
+                }),
                 "dataset_unavailable",
                 503,
             ),

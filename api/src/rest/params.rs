@@ -139,18 +139,13 @@ impl Params {
             .transpose()
     }
 
-    /// An RFC 3339 timestamp parameter.
+    /// An instant: RFC 3339, or a plain date meaning the end of that day in Danish time.
     pub fn timestamp(&self, name: &str) -> Result<Option<DateTime<Utc>>, AppError> {
         self.values
             .get(name)
             .map(|v| {
-                DateTime::parse_from_rfc3339(v)
-                    .map(|t| t.with_timezone(&Utc))
-                    .map_err(|_| {
-                        AppError::InvalidParameter(format!(
-                            "{name} must be an RFC 3339 timestamp, e.g. {name}=2026-01-31T12:00:00Z"
-                        ))
-                    })
+                dap_lake::as_of::parse(v)
+                    .map_err(|e| AppError::InvalidParameter(e.to_string().replace("as_of", name)))
             })
             .transpose()
     }

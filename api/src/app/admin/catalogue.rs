@@ -99,6 +99,9 @@ impl Core {
         operator(&self.operators, principal)?;
         let def = def?;
         validate(id, &def).map_err(AppError::InvalidParameter)?;
+        // The table must exist and match the declared columns before anyone can read
+        // it: a wrong definition is the operator's to fix now, not a 500 for readers.
+        self.lake.check_table(&def).await?;
         self.control.upsert_dataset(&def).await?;
         self.catalogue.reload(&self.control).await?;
         let facts = AuditFacts {
@@ -111,5 +114,25 @@ impl Core {
             ..AuditFacts::default()
         };
         Ok((def, facts))
+    }
+
+    /// Removes dataset `id` from the catalogue (platform operators): it answers 404 on
+    /// every surface from now on; the table itself is left alone.
+    pub async fn delete_dataset(
+        &self,
+        principal: &Principal,
+        id: &str,
+    ) -> Result<((), AuditFacts), AppError> {
+        operator(&self.operators, principal)?;
+        let id = DatasetId::parse(id).map_err(|e| AppError::InvalidParameter(e.to_string()))?;
+        if !self.control.delete_dataset(&id).await? {
+            return Err(AppError::DatasetNotFound);
+        }
+        self.catalogue.reload(&self.control).await?;
+        let facts = AuditFacts {
+            columns: Some(format!("catalogue: {} removed", id.as_str())),
+            ..AuditFacts::default()
+        };
+        Ok(((), facts))
     }
 }

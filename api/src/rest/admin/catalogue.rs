@@ -1,7 +1,7 @@
 //! The catalogue as platform operators manage it: register and update datasets, classify
 //! columns, map a read role to a dataset, declare data constraints on columns.
 
-use actix_web::{HttpRequest, HttpResponse, get, put, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, put, web};
 use dap_openapi::AdminErrors;
 use dap_openapi::model::admin::Catalogue;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -11,7 +11,9 @@ use crate::app::{AppError, Core};
 use crate::rest::extract::{Caller, request_context};
 
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(list_catalogue).service(put_dataset);
+    cfg.service(list_catalogue)
+        .service(put_dataset)
+        .service(delete_dataset);
 }
 
 /// The whole catalogue, as stored.
@@ -59,4 +61,28 @@ async fn put_dataset(
     let work = core.put_dataset(&principal, &id, definition(body.into_inner()));
     let stored = core.audited(&ctx, &principal, Some(&id), work).await?;
     Ok(HttpResponse::Ok().json(stored))
+}
+
+/// Removes a dataset from the catalogue; it answers 404 everywhere from then on. The
+/// table in the lake is left alone.
+#[utoipa::path(
+    tag = "admin",
+    params(("id" = String, Path, description = "Dataset id", example = "borger.nope")),
+    security(("municipal_broker" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        AdminErrors,
+    )
+)]
+#[delete("/api/v1/admin/catalogue/{id}")]
+async fn delete_dataset(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    Caller(principal): Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let ctx = request_context(&req);
+    let work = core.delete_dataset(&principal, &id);
+    core.audited(&ctx, &principal, Some(&id), work).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -158,7 +158,7 @@ fn download(
         ("filter" = Option<Vec<String>>, Query, explode = true, description = "`column:operator:value`, repeatable (AND)"),
         ("order_by" = Option<String>, Query, description = "Comma-separated `column[:asc|:desc]`"),
         ("version" = Option<u64>, Query, description = "Table version to read (time travel)"),
-        ("as_of" = Option<String>, Query, format = DateTime, description = "Read the version current at this RFC 3339 instant"),
+        ("as_of" = Option<String>, Query, description = "Read the version current at this instant: RFC 3339 (`2026-01-31T12:00:00Z`), or a date (`2026-01-31`: the end of that day in Danish time)", example = "2026-01-31"),
         ("delimiter" = Option<String>, Query, description = "CSV: `,` (default), `;`, `|` or `tab`"),
         ("decimal" = Option<String>, Query, description = "CSV: `point` (default) or `comma` (needs delimiter=;)"),
         ("bom" = Option<bool>, Query, description = "CSV: start with a UTF-8 byte-order mark (Excel)"),

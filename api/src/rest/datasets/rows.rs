@@ -34,7 +34,7 @@ const PARAMS: &[&str] = &[
         ("limit" = Option<u64>, Query, minimum = 1, maximum = 10000, description = "Page size (default 100)", example = 100),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page, unchanged"),
         ("version" = Option<u64>, Query, description = "Read this table version (time travel); see /versions", example = 1),
-        ("as_of" = Option<String>, Query, format = DateTime, description = "Read the version current at this RFC 3339 instant"),
+        ("as_of" = Option<String>, Query, description = "Read the version current at this instant: RFC 3339 (`2026-01-31T12:00:00Z`), or a date (`2026-01-31`: the end of that day in Danish time)", example = "2026-01-31"),
         ("municipality" = Option<String>, Query, description = "Municipality code to act for, when the token grants several", example = "0101"),
     ),
     responses(
