@@ -52,6 +52,13 @@ pub struct Core {
 }
 
 impl Core {
+    /// Drops the lake's open tables that the catalogue no longer names (a dataset
+    /// removed, or moved to another location), here and on every replica's refresh.
+    pub fn forget_unlisted_tables(&self) {
+        let datasets: Vec<_> = self.catalogue.all().iter().map(|d| (**d).clone()).collect();
+        self.lake.retain(&datasets);
+    }
+
     /// True in `dap demo` (the demo issuer is on): error texts may suggest names.
     pub fn demo_mode(&self) -> bool {
         self.dev_jwks.is_some()
@@ -66,8 +73,9 @@ impl Core {
         if let Err(error) = self.admin.reload(&self.control).await {
             tracing::warn!(%error, "municipality settings reload failed");
         }
-        if let Err(error) = self.catalogue.reload(&self.control).await {
-            tracing::warn!(%error, "catalogue reload failed");
+        match self.catalogue.reload(&self.control).await {
+            Ok(()) => self.forget_unlisted_tables(),
+            Err(error) => tracing::warn!(%error, "catalogue reload failed"),
         }
         if let Err(error) = self.issuer_keys.reload(&self.control).await {
             tracing::warn!(%error, "signing key reload failed");

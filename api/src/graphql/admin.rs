@@ -28,10 +28,11 @@ enum Op {
     CreateDelegation,
     RevokeDelegation,
     PutDataset,
+    DeleteDataset,
 }
 
 /// Each operation: its field name, what it does, and the type of its `input` (if any).
-const OPS: [(Op, &str, &str, Option<&str>); 9] = [
+const OPS: [(Op, &str, &str, Option<&str>); 10] = [
     (
         Op::RegisterMachineClient,
         "registerMachineClient",
@@ -85,6 +86,12 @@ const OPS: [(Op, &str, &str, Option<&str>); 9] = [
         "putDataset",
         "PUT /api/v1/admin/catalogue/{id} (platform operators)",
         Some("DatasetDefinitionInput"),
+    ),
+    (
+        Op::DeleteDataset,
+        "deleteDataset",
+        "DELETE /api/v1/admin/catalogue/{id} (platform operators)",
+        None,
     ),
 ];
 
@@ -387,5 +394,6 @@ async fn run(
             let (v, f) = core.put_dataset(principal, id, def).await?;
             (json(v)?, f)
         }
+        Op::DeleteDataset => done(core.delete_dataset(principal, id).await?),
     })
 }

@@ -104,6 +104,7 @@ impl Core {
         self.lake.check_table(&def).await?;
         self.control.upsert_dataset(&def).await?;
         self.catalogue.reload(&self.control).await?;
+        self.forget_unlisted_tables();
         let facts = AuditFacts {
             columns: Some(format!(
                 "catalogue: {} read by {} (min NSIS {})",
@@ -129,6 +130,7 @@ impl Core {
             return Err(AppError::DatasetNotFound);
         }
         self.catalogue.reload(&self.control).await?;
+        self.forget_unlisted_tables();
         let facts = AuditFacts {
             columns: Some(format!("catalogue: {} removed", id.as_str())),
             ..AuditFacts::default()

@@ -1,0 +1,3 @@
+//! The `dap` command line, beside `main.rs`: its administrative commands.
+
+pub mod admin;
