@@ -315,13 +315,13 @@ mod properties {
             let serde_json::Value::Object(claims) = claims else { unreachable!() };
             let p = KombitClaims::default().map("https://broker.example", &claims);
             let p = p.unwrap_or_else(|e| panic!("{e}"));
-            for cvr in 0..CVRS.len() {
-                for role in 0..ROLES.len() {
+            for (cvr, (_, code)) in CVRS.iter().enumerate() {
+                for (role, name) in ROLES.iter().enumerate() {
                     for row in 0..VALUES.len().pow(NAMES.len() as u32) {
                         prop_assert_eq!(
                             mapped(&p, cvr, role, row),
                             model(&groups, cvr, role, row),
-                            "{} {} row {}", CVRS[cvr].1, ROLES[role], row
+                            "{} {} row {}", code, name, row
                         );
                     }
                 }

@@ -282,3 +282,34 @@ async fn a_privilege_group_with_a_shape_dap_does_not_understand_opens_nothing() 
         assert_eq!(answer.status, 404, "{body}: {}", answer.body);
     }
 }
+
+#[tokio::test]
+async fn a_dataset_whose_constraints_cannot_be_honoured_is_not_listed() {
+    let app = spawn_app().await;
+    let unknown = token(
+        &app,
+        &[(
+            CVR,
+            &["laes-oekonomi", "laes-personale"],
+            &[("http://sts.kombit.dk/constraints/kle/1", "27.24.00")],
+        )],
+    );
+    let listing = app.get("/api/v1/datasets", Some(&unknown)).await;
+    assert_eq!(listing.status, 200, "{}", listing.body);
+    assert_eq!(listing.body["datasets"], json!([]), "{}", listing.body);
+    // Declared on the absence dataset only: that one is listed, and opens.
+    let org_unit = token(
+        &app,
+        &[(
+            CVR,
+            &["laes-oekonomi", "laes-personale"],
+            &[(ORG_UNIT, "0250-org-01")],
+        )],
+    );
+    let listing = app.get("/api/v1/datasets", Some(&org_unit)).await;
+    let ids: Vec<&str> = listing.body["datasets"]
+        .as_array()
+        .map(|d| d.iter().filter_map(|d| d["id"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(ids, [ABSENCE], "{}", listing.body);
+}

@@ -169,3 +169,14 @@ fn the_columns_of_the_scope_and_of_visible_columns_agree() {
     assert_eq!(visible_columns(&p, &ds, &code), scope.visible_columns());
     assert_eq!(scope.visible_columns(), ["kommunekode", "enhed"]);
 }
+
+#[test]
+fn a_dataset_no_group_can_open_is_not_listed() {
+    let undeclared: [Group<'_>; 1] = [(&[READ], &[(KLE, &["27"])])];
+    assert!(!can_list(&principal(&undeclared), &dataset(true)));
+    let declared: [Group<'_>; 1] = [(&[READ], &[(ORG, &["u1"])])];
+    assert!(can_list(&principal(&declared), &dataset(true)));
+    assert!(!can_list(&principal(&declared), &dataset(false)));
+    let widened: [Group<'_>; 2] = [(&[READ], &[(KLE, &["27"])]), (&[READ], &[])];
+    assert!(can_list(&principal(&widened), &dataset(false)));
+}

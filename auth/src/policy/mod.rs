@@ -13,13 +13,19 @@ use crate::{Denial, Principal};
 
 mod columns;
 
-/// True when the principal's roles open the dataset (ignoring assurance level).
+/// True when the principal's roles open the dataset in some municipality (ignoring
+/// assurance level): the read role is held there in a group whose constraints, if any,
+/// the dataset can apply. A dataset no group can open is not listed, as it answers 404.
 pub fn can_list(principal: &Principal, dataset: &DatasetDef) -> bool {
     let allowed = principal
         .datasets
         .as_ref()
         .is_none_or(|d| d.contains(dataset.id.as_str()));
-    allowed && principal.has_role(&dataset.read_role) && !principal.municipalities.is_empty()
+    allowed
+        && principal.municipalities.iter().any(|m| {
+            principal.has_role_in(m, &dataset.read_role)
+                && scope_rows(principal, dataset, m).is_none_or(|rows| !rows.is_empty())
+        })
 }
 
 /// Columns the principal may read of the dataset in `municipality`, in table order:
