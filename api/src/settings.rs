@@ -210,6 +210,12 @@ impl Settings {
 
     /// Checks what cannot be expressed in types.
     pub fn validate(&self) -> anyhow::Result<()> {
+        let minimum = dap_schema::audit_retention::MIN_RETENTION_DAYS;
+        if self.audit_retention_days.is_some_and(|d| d < minimum) {
+            bail!(
+                "audit_retention_days must be at least {minimum}: a shorter retention removes the records of requests still being answered and the anchor of yesterday's chain head"
+            );
+        }
         if self.issuers.is_empty() && self.demo_dir.is_none() {
             bail!(
                 "no token issuer configured: add an [[issuers]] entry (issuer, audience) or run `dap demo`"
@@ -257,5 +263,23 @@ impl Settings {
             bail!("log_format must be text or json");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retention_shorter_than_the_minimum_is_refused_at_startup() {
+        let mut settings = Settings {
+            demo_dir: Some("dap-data".into()),
+            ..Settings::default()
+        };
+        settings.audit_retention_days = Some(0);
+        let message = settings.validate().err().map(|e| e.to_string());
+        assert!(message.is_some_and(|m| m.contains("at least 1")));
+        settings.audit_retention_days = Some(1);
+        assert!(settings.validate().is_ok());
     }
 }
