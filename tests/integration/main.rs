@@ -12,6 +12,7 @@ mod helpers;
 mod isolation;
 mod kombit;
 mod machine;
+mod odata;
 mod openapi;
 mod personal_tokens;
 mod pull;
