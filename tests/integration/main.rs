@@ -13,6 +13,8 @@ mod isolation;
 mod kombit;
 mod machine;
 mod odata;
+mod odata_access;
+mod odata_filters;
 mod openapi;
 mod personal_tokens;
 mod pull;

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod encode;
 pub mod error;
 pub mod filter;
+mod lex;
 pub mod metadata;
 pub mod options;
 pub mod pushdown;
