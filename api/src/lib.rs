@@ -7,6 +7,7 @@
 pub mod app;
 pub mod demo;
 pub mod graphql;
+pub mod odata;
 pub mod openapi;
 pub mod pull;
 pub mod rest;

@@ -133,6 +133,8 @@ impl Application {
                         .into()
                 }))
                 .service(dap_openapi::docs_ui(document))
+                // OData's own protocol, outside the REST contract (see odata/mod.rs).
+                .configure(crate::odata::configure)
                 .route("/docs", web::get().to(docs_redirect))
                 .default_service(web::to(fallback))
         })

@@ -1,6 +1,6 @@
 //! One access decision under every surface: for every kind of caller, REST's dataset
-//! list, GraphQL's `datasets` and the dataset fields of the caller's GraphQL schema name
-//! exactly the same datasets — including a municipality that switched a dataset off, a
+//! list, GraphQL's `datasets`, the dataset fields of the caller's GraphQL schema and the
+//! entity sets of the OData service document name exactly the same datasets — including a municipality that switched a dataset off, a
 //! delegation's grantee, a machine client and a personal access token.
 
 use std::collections::BTreeSet;
@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::admin::{call, machine_token, person};
 use crate::helpers::{READ_ROLES, TestApp, spawn_app};
+use crate::odata::{Auth, odata};
 
 const A: &str = "0101";
 const B: &str = "0751";
@@ -113,6 +114,26 @@ async fn every_surface_names_the_same_datasets_for_every_caller() {
         // Assert: one definition, and the settings and delegations in it.
         assert_eq!(rest, gql, "{who}: REST vs GraphQL datasets");
         assert_eq!(rest, schema, "{who}: REST vs GraphQL schema");
+        // OData's feed is read for one municipality: a delegation's grantee names the
+        // grantor, a user of two municipalities must name one.
+        let service = match who {
+            "delegation grantee" => "/odata/?municipality=0101",
+            _ => "/odata/",
+        };
+        let reply = odata(&app, service, Auth::Bearer(token), &[]).await;
+        if who == "user of two municipalities" {
+            assert_eq!(
+                reply.body["error"]["code"], "municipality_required",
+                "{who}"
+            );
+        } else {
+            let sets: BTreeSet<String> = reply
+                .value()
+                .iter()
+                .filter_map(|s| s["name"].as_str().map(|n| n.replacen('_', ".", 1)))
+                .collect();
+            assert_eq!(rest, sets, "{who}: REST vs OData: {}", reply.text);
+        }
         match who {
             "analyst of A (switched one off)" => {
                 assert!(!rest.contains("personale.fravaer"), "{who}: {rest:?}");

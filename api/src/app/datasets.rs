@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use dap_auth::Principal;
-use dap_lake::arrow::array::RecordBatch;
+use dap_lake::arrow::array::{Array, Int64Array, RecordBatch};
 use dap_lake::arrow::compute::concat_batches;
 use dap_lake::export::{Export, Format};
 use dap_lake::{Measure, RowQuery, TableInfo, VersionInfo};
@@ -202,6 +202,56 @@ impl Core {
             batch: Arc::new(batch),
         };
         Ok((aggregate, facts))
+    }
+
+    /// How many of the caller's rows `query`'s filters select (projection, order and page
+    /// do not count): the count of an aggregate without groups.
+    pub async fn count_rows(
+        &self,
+        principal: &Principal,
+        target: Target<'_>,
+        query: RowQuery,
+    ) -> Result<(u64, AuditFacts), AppError> {
+        let request = AggregateRequest {
+            query,
+            group_by: Vec::new(),
+            measures: Vec::new(),
+        };
+        let (aggregate, facts) = self.aggregate(principal, target, request).await?;
+        let counts = aggregate
+            .batch
+            .column_by_name(dap_lake::aggregate::COUNT_COLUMN)
+            .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
+            .filter(|c| !c.is_empty())
+            .map(|c| c.value(0));
+        let count = u64::try_from(counts.unwrap_or(0)).unwrap_or(0);
+        Ok((count, facts))
+    }
+
+    /// The scopes of the datasets the caller can read now, acting for `municipality`:
+    /// [`Self::visible_datasets`] that [`Self::scope`] opens. A surface that publishes a
+    /// schema of the caller's data (OData `$metadata`) lists these, with each scope's
+    /// visible columns. A dataset the caller sees but cannot read yet (e.g. a higher NSIS
+    /// level needed) is left out; a caller with several municipalities must name one.
+    pub async fn readable_scopes(
+        &self,
+        principal: &Principal,
+        municipality: Option<&str>,
+    ) -> Result<(Vec<AccessScope>, AuditFacts), AppError> {
+        let mut scopes = Vec::new();
+        for dataset in self.visible_datasets(principal) {
+            match self.scope(principal, dataset.id.as_str(), municipality) {
+                Ok(scope) => scopes.push(scope),
+                Err(e @ AppError::MunicipalityRequired(_)) => return Err(e),
+                Err(_) => {}
+            }
+        }
+        let facts = AuditFacts {
+            municipality: scopes.first().map(|s| s.municipality().to_string()),
+            rows_returned: Some(scopes.len()),
+            ..AuditFacts::default()
+        };
+        Ok((scopes, facts))
     }
 
     /// Every row `query` selects, encoded as `format` while it streams.

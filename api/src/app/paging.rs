@@ -33,6 +33,8 @@ pub struct Page {
     pub municipality: String,
     /// The version read; every page of a cursor chain has the same.
     pub version: u64,
+    /// The position of the page's first row in the whole result.
+    pub offset: u64,
     pub columns: Vec<String>,
     pub batch: Arc<RecordBatch>,
     /// The cursor of the next page; `None` on the last.
@@ -98,6 +100,7 @@ impl Core {
             dataset: id,
             municipality: scope.municipality().to_string(),
             version,
+            offset: resolved.offset,
             columns: resolved.select,
             batch: Arc::new(batch),
             next_cursor,

@@ -27,6 +27,12 @@ pub const PAT_ISSUER: &str = "urn:dap:personal-token";
 pub enum Credential {
     /// A bearer token: a JWT (a broker's or dap's own) or a personal access token.
     Bearer(String),
+    /// The password of HTTP Basic (the user name is ignored), for tools that cannot send
+    /// a bearer header (Excel's and Power BI's "From OData feed" offer Basic, not
+    /// Bearer). Only a personal access token is accepted this way, never a broker's or
+    /// dap's own JWT nor any password: a PAT is limited to named datasets, lives at most
+    /// as long as its owner chose and is revoked at once.
+    BasicPassword(String),
     /// The value of a browser session cookie.
     Session(String),
     /// No credential at all.
@@ -48,6 +54,14 @@ impl Core {
                 self.personal_token_principal(&token).await
             }
             Credential::Bearer(token) => self.verifier.verify(&token).await,
+            Credential::BasicPassword(token)
+                if token.starts_with(dap_auth::secrets::PAT_PREFIX) =>
+            {
+                self.personal_token_principal(&token).await
+            }
+            Credential::BasicPassword(_) => Err(dap_auth::Error::Claims(
+                "HTTP Basic takes a personal access token (dap_pat_…) as the password".into(),
+            )),
             Credential::Session(value) => self.session_principal(&value).await,
             Credential::Missing => Err(dap_auth::Error::MissingToken),
             Credential::Malformed(why) => Err(dap_auth::Error::Malformed(why.into())),

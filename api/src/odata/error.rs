@@ -1,0 +1,100 @@
+//! The OData error format: `{"error": {"code": "...", "message": "..."}}` with the status
+//! of the core's error class (the REST mapping, [`crate::rest::error::status`]), 501 for
+//! what OData defines and dap does not support, and `WWW-Authenticate: Basic realm="dap"`
+//! on 401 so Excel and Power BI prompt for a user name and password (the personal access
+//! token). 5xx bodies are opaque; the cause goes to the log.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+
+use crate::app::{AppError, ErrorClass};
+use crate::rest::error::status;
+
+/// An error as an OData client reads it.
+#[derive(Debug)]
+pub struct ODataError {
+    pub status: StatusCode,
+    pub code: String,
+    pub message: String,
+}
+
+impl ODataError {
+    /// 501: a feature of OData that dap does not offer; `message` says what it does.
+    pub fn not_implemented(message: String) -> Self {
+        Self {
+            status: StatusCode::NOT_IMPLEMENTED,
+            code: "not_implemented".into(),
+            message,
+        }
+    }
+
+    /// 400: a malformed request; `message` says how to fix it.
+    pub fn bad_request(message: String) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "invalid_parameter".into(),
+            message,
+        }
+    }
+
+    /// The error as the core's, for the audit record of a request refused before the
+    /// core was called.
+    pub fn as_app_error(&self) -> AppError {
+        AppError::InvalidParameter(self.message.clone())
+    }
+}
+
+impl std::fmt::Display for ODataError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl From<AppError> for ODataError {
+    fn from(error: AppError) -> Self {
+        let status = status(error.class());
+        if status.is_server_error() {
+            tracing::error!(error = ?error, "odata request failed");
+        }
+        if let AppError::InvalidToken(cause) = &error {
+            tracing::info!(%cause, "credential refused");
+        }
+        let message = match &error {
+            AppError::InvalidToken(_) => "sign in: give a personal access token as the password of HTTP Basic (any user name), or a bearer token".into(),
+            _ => error.public_message(),
+        };
+        Self {
+            status,
+            code: error.code().to_owned(),
+            message,
+        }
+    }
+}
+
+impl ResponseError for ODataError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        response.insert_header(("OData-Version", "4.0"));
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.insert_header((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Basic realm="dap", charset="UTF-8""#),
+            ));
+        }
+        if status_class(self.status) == Some(ErrorClass::Unavailable) {
+            response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
+        }
+        response.json(serde_json::json!({
+            "error": {"code": self.code, "message": self.message}
+        }))
+    }
+}
+
+fn status_class(status: StatusCode) -> Option<ErrorClass> {
+    (status == StatusCode::SERVICE_UNAVAILABLE).then_some(ErrorClass::Unavailable)
+}

@@ -1,0 +1,233 @@
+//! The OData feed's access rules: other municipalities' rows never appear, hidden
+//! columns are reported like missing ones, what is not offered answers 501 in OData's
+//! error format, Basic takes only a live personal access token, and every request is
+//! audited.
+
+use serde_json::{Value, json};
+
+use crate::helpers::spawn_app;
+use crate::odata::{Auth, P, WHERE, odata};
+
+#[tokio::test]
+async fn another_municipalitys_rows_never_appear_whatever_the_filter() {
+    let app = spawn_app().await;
+    let token = app.analyst("0101");
+    for set in [
+        "oekonomi_posteringer",
+        "aeldre_hjemmepleje",
+        "infrastruktur_it_systemer",
+    ] {
+        for filter in [
+            "kommunekode eq '0751'",
+            "kommunekode ne '0101'",
+            "not (kommunekode eq '0101')",
+            "kommunekode eq '0751' or kommunekode ne '0751'",
+            "kommunekode in ('0751','0101') or startswith(kommunekode,'0')",
+        ] {
+            let reply = odata(
+                &app,
+                &format!("/odata/{set}?$filter={filter}"),
+                Auth::Bearer(&token),
+                &[],
+            )
+            .await;
+
+            assert_eq!(reply.status, 200, "{set} {filter}: {}", reply.text);
+            assert!(
+                reply.value().iter().all(|r| r["kommunekode"] == "0101"),
+                "{set} {filter}"
+            );
+            assert!(!reply.text.contains("0751"), "{set} {filter}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn what_is_not_offered_answers_501_and_bad_requests_400_in_odata_format() {
+    let app = spawn_app().await;
+    let token = app.analyst("0101");
+    let cases = [
+        ("$expand=x", 501, "not_implemented"),
+        ("$apply=groupby((aar))", 501, "not_implemented"),
+        ("$search=x", 501, "not_implemented"),
+        ("$filter=contains(funktion,'22')", 501, "not_implemented"),
+        ("$filter=endswith(funktion,'07')", 501, "not_implemented"),
+        (
+            "$filter=month(bogfoeringsdato) eq 1",
+            501,
+            "not_implemented",
+        ),
+        (
+            "$filter=not startswith(funktion,'5')",
+            501,
+            "not_implemented",
+        ),
+        ("$filter=aar eq", 400, "invalid_parameter"),
+        ("$filter=nosuch eq 1", 400, "unknown_column"),
+        ("$filter=aar eq 'x'", 400, "invalid_parameter"),
+        ("$orderby=nosuch", 400, "unknown_column"),
+        ("$skiptoken=1.garbage", 400, "invalid_cursor"),
+    ];
+    for (query, status, code) in cases {
+        let reply = odata(&app, &format!("{P}?{query}"), Auth::Bearer(&token), &[]).await;
+
+        assert_eq!(
+            (reply.status, reply.body["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{query}: {}",
+            reply.text
+        );
+        let message = reply.body["error"]["message"].as_str().unwrap_or_default();
+        assert!(!message.is_empty(), "{query}");
+        if status == 501 {
+            assert!(message.contains("supported"), "{query}: {message}");
+        }
+    }
+    let malformed = odata(
+        &app,
+        &format!("{P}?$filter=aar eq 2024 and"),
+        Auth::Bearer(&token),
+        &[],
+    )
+    .await;
+    let message = malformed.body["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.contains("at position 15"), "{message}");
+    // A column the caller may not see is reported exactly like one that does not exist.
+    let hidden = odata(
+        &app,
+        "/odata/aeldre_hjemmepleje?$filter=cpr eq '1'",
+        Auth::Bearer(&token),
+        &[],
+    )
+    .await;
+    let missing = odata(
+        &app,
+        "/odata/aeldre_hjemmepleje?$filter=xyz eq '1'",
+        Auth::Bearer(&token),
+        &[],
+    )
+    .await;
+    assert_eq!(hidden.status, 400);
+    assert_eq!(
+        hidden.body["error"]["message"]
+            .as_str()
+            .map(|m| m.replace("'cpr'", "'xyz'")),
+        missing.body["error"]["message"].as_str().map(str::to_owned)
+    );
+    let unknown_set = odata(&app, "/odata/borger_hemmeligt", Auth::Bearer(&token), &[]).await;
+    assert_eq!(unknown_set.status, 404);
+    assert_eq!(unknown_set.body["error"]["code"], "dataset_not_found");
+}
+
+#[tokio::test]
+async fn basic_with_a_personal_access_token_signs_in_until_it_is_revoked() {
+    let app = spawn_app().await;
+    let anna = app.analyst("0101");
+    let created: Value = app
+        .client
+        .post(format!("{}/api/v1/me/tokens", app.address))
+        .bearer_auth(&anna)
+        .json(&json!({"name": "Excel", "datasets": ["oekonomi.posteringer"]}))
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
+    let pat = created["token"].as_str().expect("token").to_owned();
+
+    let anonymous = odata(&app, "/odata/", Auth::None, &[]).await;
+    let service = odata(&app, "/odata/", Auth::Basic(&pat), &[]).await;
+    let rows = odata(
+        &app,
+        &format!("{P}?$orderby=posteringsid"),
+        Auth::Basic(&pat),
+        &[],
+    )
+    .await;
+    let jwt_as_password = odata(&app, "/odata/", Auth::Basic(&anna), &[]).await;
+    let wrong = odata(&app, "/odata/", Auth::Basic("dap_pat_not-a-real-one"), &[]).await;
+
+    assert_eq!(anonymous.status, 401);
+    assert_eq!(
+        anonymous.headers["www-authenticate"]
+            .to_str()
+            .ok()
+            .map(|v| v.starts_with(r#"Basic realm="dap""#)),
+        Some(true)
+    );
+    assert!(
+        anonymous.body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("personal access token")
+    );
+    assert_eq!(service.status, 200, "{}", service.text);
+    assert_eq!(service.value().len(), 1, "a PAT opens only its datasets");
+    let oracle = app
+        .oracle(
+            "oekonomi.posteringer",
+            &format!("SELECT * {WHERE} ORDER BY posteringsid"),
+        )
+        .await;
+    assert_eq!(rows.value(), oracle);
+    assert_eq!(
+        jwt_as_password.status, 401,
+        "Basic takes personal access tokens only"
+    );
+    assert_eq!(wrong.status, 401);
+
+    let id = created["id"].as_str().expect("id");
+    let revoked = app
+        .client
+        .delete(format!("{}/api/v1/me/tokens/{id}", app.address))
+        .bearer_auth(&anna)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(revoked.status().as_u16(), 204);
+    let after = odata(&app, "/odata/", Auth::Basic(&pat), &[]).await;
+    assert_eq!(after.status, 401);
+    assert_eq!(after.body["error"]["code"], "invalid_token");
+}
+
+#[tokio::test]
+async fn every_request_is_audited_with_what_it_read() {
+    let app = spawn_app().await;
+    let token = app.analyst("0101");
+    let reply = odata(
+        &app,
+        &format!("{P}?$filter=aar eq 2024&$select=posteringsid&$top=3"),
+        Auth::Bearer(&token),
+        &[],
+    )
+    .await;
+    let request_id = reply.headers["x-request-id"]
+        .to_str()
+        .expect("id")
+        .to_owned();
+
+    let records = app
+        .state
+        .control
+        .audit_by_request(&request_id)
+        .await
+        .expect("audit");
+
+    assert_eq!(records.len(), 1);
+    let record = &records[0];
+    assert_eq!(record.dataset.as_deref(), Some("oekonomi.posteringer"));
+    assert_eq!(record.action, "GET /odata/{set}");
+    assert_eq!(record.rows_returned, Some(3));
+    assert_eq!(record.columns.as_deref(), Some("posteringsid"));
+    assert!(
+        record
+            .filter
+            .as_deref()
+            .is_some_and(|f| f.contains("aar eq 2024")),
+        "{:?}",
+        record.filter
+    );
+}
