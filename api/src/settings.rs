@@ -54,6 +54,13 @@ pub struct Settings {
     /// by issuer and subject.
     #[serde(default)]
     pub platform_operators: Vec<crate::app::access::Operator>,
+    /// Where the Delta Sharing protocol is served (Power BI, pandas, Spark).
+    #[serde(default = "default_sharing_prefix")]
+    pub sharing_prefix: String,
+}
+
+fn default_sharing_prefix() -> String {
+    "/delta-sharing".into()
 }
 
 /// dap as an OpenID Connect client of the broker, for browser logins.
@@ -182,6 +189,7 @@ impl Default for Settings {
             login: None,
             audit_retention_days: None,
             platform_operators: Vec::new(),
+            sharing_prefix: default_sharing_prefix(),
         }
     }
 }

@@ -16,5 +16,6 @@ mod openapi;
 mod personal_tokens;
 mod pull;
 mod rows;
+mod sharing;
 mod surfaces;
 mod tokens;
