@@ -95,6 +95,24 @@ impl Lake {
                 Ok(Scan::start(version, frame.execute_stream().await?))
             })
             .await?;
+        self.parquet(scan).await
+    }
+
+    /// The scope's changed rows of one commit `version`, with the visible columns and
+    /// `_change_type` (a Delta Sharing `cdf` file: the commit's version and timestamp
+    /// travel beside it), as Parquet, in a deterministic order.
+    pub async fn scoped_changes(
+        self: &Arc<Self>,
+        scope: &AccessScope,
+        version: u64,
+    ) -> Result<ScopedFile> {
+        let scan = self
+            .changes_with(scope, version, Some(version), &[], &["_change_type"])
+            .await?;
+        self.parquet(scan).await
+    }
+
+    async fn parquet(self: &Arc<Self>, scan: Scan) -> Result<ScopedFile> {
         let mut export = self
             .runtime()
             .run(async move { Ok(encode(scan, Format::Parquet)) })

@@ -456,3 +456,80 @@ async fn a_sharing_profile_reads_its_datasets_and_dies_when_revoked() {
         .await;
     assert_eq!(after.status, 401);
 }
+
+#[tokio::test]
+async fn the_change_feed_is_the_callers_changes_per_commit() {
+    let app = spawn_app().await;
+    let token = app.analyst("0101");
+    let response = app
+        .client
+        .get(format!(
+            "{}{P}/shares/dap/schemas/aeldre/tables/hjemmepleje/changes?startingVersion=0",
+            app.address
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("changes");
+    assert_eq!(response.status().as_u16(), 200);
+    let lines: Vec<Value> = response
+        .text()
+        .await
+        .expect("body")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    let mut shared = Vec::new();
+    for change in lines.iter().filter_map(|l| l.get("cdf")) {
+        let (status, bytes, _) = fetch(&app, change["url"].as_str().expect("url"), None).await;
+        assert_eq!(status, 200);
+        assert_eq!(bytes.len() as u64, change["size"].as_u64().expect("size"));
+        assert!(
+            !bytes.windows(3).any(|w| w == b"cpr"),
+            "cpr in a change file"
+        );
+        for mut row in decode(bytes).1 {
+            row["_commit_version"] = change["version"].clone();
+            shared.push(row);
+        }
+    }
+    let rest = app
+        .client
+        .get(format!(
+            "{}/api/v1/datasets/aeldre.hjemmepleje/changes?from_version=0",
+            app.address
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("rest changes")
+        .text()
+        .await
+        .expect("body");
+    let mut expected: Vec<Value> = rest
+        .lines()
+        .map(|l| {
+            let mut row: Value = serde_json::from_str(l).expect("json");
+            row.as_object_mut().map(|o| o.remove("_commit_timestamp"));
+            row
+        })
+        .collect();
+    let key = |r: &Value| {
+        format!(
+            "{}|{}|{}",
+            r["_commit_version"], r["visitationsid"], r["_change_type"]
+        )
+    };
+    shared.sort_by_key(key);
+    expected.sort_by_key(key);
+    assert!(!shared.is_empty());
+    assert_eq!(shared, expected);
+    let bad = app
+        .get(
+            &format!("{P}/shares/dap/schemas/aeldre/tables/hjemmepleje/changes?startingVersion=99"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.body["errorCode"], "INVALID_PARAMETER_VALUE");
+}

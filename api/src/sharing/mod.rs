@@ -18,7 +18,7 @@ use serde_json::json;
 use crate::app::Core;
 use crate::app::sharing::{QueryRequest, SharedTable, TableRef};
 use crate::rest::extract::{Caller, request_context};
-use wire::{SharingError, VERSION_HEADER, base_url, file_line, header_lines, ndjson};
+use wire::{SharingError, VERSION_HEADER, base_url, change_line, file_line, header_lines, ndjson};
 
 type Answer = Result<HttpResponse, SharingError>;
 type Authenticated = Result<Caller, crate::app::AppError>;
@@ -42,6 +42,7 @@ pub fn configure(prefix: &str) -> impl FnOnce(&mut web::ServiceConfig) + use<> {
                 .route(&format!("{table}/version"), get_or_head().to(version)) // protocol surface: Delta Sharing
                 .route(&format!("{table}/metadata"), web::get().to(metadata)) // protocol surface: Delta Sharing
                 .route(&format!("{table}/query"), web::post().to(query)) // protocol surface: Delta Sharing
+                .route(&format!("{table}/changes"), web::get().to(changes)) // protocol surface: Delta Sharing
                 .route("/files/{token}", get_or_head().to(files::file)), // protocol surface: Delta Sharing
         );
     }
@@ -262,6 +263,53 @@ async fn query(
     let mut out = header_lines(&answer.metadata);
     for file in &answer.files {
         out.push_str(&file_line(file));
+    }
+    Ok(ndjson(answer.metadata.version, out))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChangesParams {
+    starting_version: Option<u64>,
+    ending_version: Option<u64>,
+    starting_timestamp: Option<String>,
+    ending_timestamp: Option<String>,
+}
+
+async fn changes(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    caller: Authenticated,
+    path: TablePath,
+    params: web::Query<ChangesParams>,
+) -> Answer {
+    let Caller(principal) = caller?;
+    let ctx = request_context(&req);
+    let dataset = audited_table(&path);
+    let base = base_url(&req, &core);
+    let work = async {
+        use crate::app::AppError::InvalidParameter;
+        if params.starting_timestamp.is_some() || params.ending_timestamp.is_some() {
+            return Err(InvalidParameter(
+                "startingTimestamp and endingTimestamp are not supported; use startingVersion and endingVersion".into(),
+            ));
+        }
+        let from = params.starting_version.ok_or_else(|| {
+            InvalidParameter("startingVersion is required, e.g. ?startingVersion=0".into())
+        })?;
+        core.sharing_changes(
+            &principal,
+            table_ref(&path),
+            from,
+            params.ending_version,
+            &base,
+        )
+        .await
+    };
+    let answer = core.audited(&ctx, &principal, Some(&dataset), work).await?;
+    let mut out = header_lines(&answer.metadata);
+    for change in &answer.changes {
+        out.push_str(&change_line(change));
     }
     Ok(ndjson(answer.metadata.version, out))
 }

@@ -6,7 +6,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde_json::json;
 
-use crate::app::sharing::{FileAction, TableMetadata};
+use crate::app::sharing::{ChangeAction, FileAction, TableMetadata};
 use crate::app::{AppError, Core, ErrorClass};
 
 /// The protocol's name of the version header.
@@ -106,6 +106,21 @@ pub fn file_line(file: &FileAction) -> String {
         "partitionValues": {},
         "size": file.size,
         "stats": stats,
+        "expirationTimestamp": file.expiration_timestamp,
+    }});
+    format!("{line}\n")
+}
+
+/// One `cdf` line: a commit's changes to the caller's rows.
+pub fn change_line(change: &ChangeAction) -> String {
+    let file = &change.file;
+    let line = json!({"cdf": {
+        "url": file.url,
+        "id": file.id,
+        "partitionValues": {},
+        "size": file.size,
+        "version": change.version,
+        "timestamp": change.timestamp,
         "expirationTimestamp": file.expiration_timestamp,
     }});
     format!("{line}\n")

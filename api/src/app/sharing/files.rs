@@ -107,8 +107,6 @@ impl Core {
             .lake
             .partition_files(&scope, request.version, request.timestamp)
             .await?;
-        let view = view_digest(&scope);
-        let expires = Utc::now().timestamp() + LINK_LIFETIME_SECS;
         let mut files = Vec::new();
         let mut rows = 0u64;
         for file in &partition.files {
@@ -123,36 +121,17 @@ impl Core {
             if encoded.rows == 0 {
                 continue;
             }
-            let link = FileLink {
-                n: nonce(),
-                d: scope.dataset().id.to_string(),
-                v: partition.version,
-                f: file.clone(),
-                s: principal.subject.clone(),
-                i: principal.issuer.clone(),
-                m: scope.municipality().to_string(),
-                c: view.clone(),
-                z: encoded.bytes.len() as u64,
-                e: expires,
-            };
-            let token = self.cursors.sign_for(LINK_PURPOSE, &link)?;
-            files.push(FileAction {
-                url: format!("{base}{}/files/{token}", self.sharing.prefix),
-                id: stable_id(&[&link.d, &link.v.to_string(), &link.f, &link.m, &view]),
-                size: link.z,
-                num_records: encoded.rows,
-                expiration_timestamp: expires * 1000,
-            });
-            rows += encoded.rows;
-            self.sharing.remember(
-                link.n,
-                Remembered {
-                    principal: principal.clone(),
-                    expires,
-                    rows: encoded.rows,
-                    bytes: Some(Arc::new(encoded.bytes)),
-                },
-            );
+            let (action, _) = self.issue_link(
+                principal,
+                &scope,
+                file,
+                false,
+                partition.version,
+                encoded,
+                base,
+            )?;
+            rows += action.num_records;
+            files.push(action);
         }
         let facts = AuditFacts {
             municipality: Some(scope.municipality().to_string()),
@@ -163,6 +142,55 @@ impl Core {
         };
         let metadata = metadata_of(&scope, partition.version);
         Ok((TableFiles { metadata, files }, facts))
+    }
+
+    /// Signs a link for `encoded` (one data file, or with `changes` one commit's changed
+    /// rows) and remembers it; the action lists it.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn issue_link(
+        &self,
+        principal: &Principal,
+        scope: &AccessScope,
+        file: &str,
+        changes: bool,
+        version: u64,
+        encoded: dap_lake::files::ScopedFile,
+        base: &str,
+    ) -> Result<(FileAction, FileLink), AppError> {
+        let view = view_digest(scope);
+        let expires = Utc::now().timestamp() + LINK_LIFETIME_SECS;
+        let link = FileLink {
+            n: nonce(),
+            d: scope.dataset().id.to_string(),
+            v: version,
+            f: file.to_owned(),
+            x: changes,
+            s: principal.subject.clone(),
+            i: principal.issuer.clone(),
+            m: scope.municipality().to_string(),
+            c: view.clone(),
+            z: encoded.bytes.len() as u64,
+            e: expires,
+        };
+        let token = self.cursors.sign_for(LINK_PURPOSE, &link)?;
+        let kind = if changes { "changes" } else { "file" };
+        let action = FileAction {
+            url: format!("{base}{}/files/{token}", self.sharing.prefix),
+            id: stable_id(&[kind, &link.d, &version.to_string(), &link.f, &link.m, &view]),
+            size: link.z,
+            num_records: encoded.rows,
+            expiration_timestamp: expires * 1000,
+        };
+        self.sharing.remember(
+            link.n.clone(),
+            Remembered {
+                principal: principal.clone(),
+                expires,
+                rows: encoded.rows,
+                bytes: Some(Arc::new(encoded.bytes)),
+            },
+        );
+        Ok((action, link))
     }
 
     /// Checks a file link and finds whom it was issued to: this replica's memory of the
@@ -211,7 +239,11 @@ impl Core {
         }) {
             Some(kept) => kept,
             None => {
-                let encoded = self.lake.scoped_file(&scope, link.v, &link.f).await?;
+                let encoded = if link.x {
+                    self.lake.scoped_changes(&scope, link.v).await?
+                } else {
+                    self.lake.scoped_file(&scope, link.v, &link.f).await?
+                };
                 (Arc::new(encoded.bytes), encoded.rows)
             }
         };

@@ -38,8 +38,11 @@ pub struct FileLink {
     pub d: String,
     /// Table version.
     pub v: u64,
-    /// The data file, relative to the table root.
+    /// The data file, relative to the table root (empty for a change file).
     pub f: String,
+    /// A change file: the caller's changed rows of commit `v` (change data feed).
+    #[serde(default)]
+    pub x: bool,
     /// Subject it was issued to.
     pub s: String,
     /// Issuer of that subject's credential.

@@ -3,6 +3,7 @@
 //! [`Core::visible_datasets`]; a table's metadata holds only the caller's visible
 //! columns; its files are signed links back to dap ([`files`]), never lake paths.
 
+pub mod changes;
 pub mod files;
 pub mod links;
 
@@ -15,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::{AppError, AuditFacts, Core};
 
+pub use changes::{ChangeAction, TableChanges};
 pub use files::{FileAction, QueryRequest, TableFiles};
 pub use links::Sharing;
 
