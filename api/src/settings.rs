@@ -208,7 +208,7 @@ impl Settings {
             // DAP_TOKEN (dap pull) and the test scripts' variables are not settings.
             .merge(
                 Env::prefixed("DAP_")
-                    .ignore(&["token", "bin", "venv", "require_postgres"])
+                    .ignore(&["token", "bin", "venv", "sharing_venv", "require_postgres"])
                     .split("__"),
             )
             .extract()
@@ -258,6 +258,27 @@ impl Settings {
                 bail!("login.session_hours must be between 1 and 24");
             }
         }
+        let prefix = self.sharing_prefix.trim_matches('/');
+        if prefix.is_empty()
+            || !prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/'))
+            || [
+                "api",
+                "graphql",
+                "oauth",
+                "auth",
+                "health",
+                "docs",
+                ".well-known",
+            ]
+            .iter()
+            .any(|taken| prefix.split('/').next() == Some(*taken))
+        {
+            bail!(
+                "sharing_prefix must be a path of its own, e.g. /delta-sharing (letters, digits, -, _ and /; not under /api, /graphql, /oauth, /auth, /health or /docs)"
+            );
+        }
         if self.lake.refresh_secs == 0 {
             bail!("lake.refresh_secs must be at least 1");
         }
@@ -265,5 +286,32 @@ impl Settings {
             bail!("log_format must be text or json");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sharing_prefix_must_be_a_path_of_its_own() {
+        let mut settings = Settings {
+            demo_dir: Some(PathBuf::from("/tmp")),
+            ..Settings::default()
+        };
+        assert!(settings.validate().is_ok(), "the default /delta-sharing");
+        for bad in [
+            "/",
+            "",
+            "/api/v1/sharing",
+            "/graphql",
+            "/delta sharing",
+            "/x?y",
+        ] {
+            settings.sharing_prefix = bad.into();
+            assert!(settings.validate().is_err(), "{bad}");
+        }
+        settings.sharing_prefix = "/kommune/delta-sharing/".into();
+        assert!(settings.validate().is_ok());
     }
 }

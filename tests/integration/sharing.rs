@@ -338,6 +338,15 @@ async fn links_are_bound_to_their_caller_and_refused_when_altered() {
     // The one it belongs to still gets it, whole or by range.
     let (status, bytes, _) = fetch(&app, &url, Some(&anna)).await;
     assert_eq!(status, 200);
+    let head = app.client.head(&url).send().await.expect("head");
+    assert_eq!(head.status().as_u16(), 200);
+    assert_eq!(
+        head.headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok()),
+        Some(bytes.len().to_string().as_str()),
+        "clients size the file with HEAD"
+    );
     let tail = app
         .client
         .get(&url)

@@ -3,8 +3,8 @@
 //! protocol intends; a request that also carries a credential must be the link's caller.
 
 use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::http::{Method, StatusCode};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 
 use super::wire::SharingError;
@@ -42,17 +42,11 @@ pub async fn file(
                 header::CONTENT_RANGE,
                 format!("bytes {start}-{}/{total}", end - 1),
             ));
-            r.body(if req.method() == Method::HEAD {
-                Vec::new()
-            } else {
-                bytes[start..end].to_vec()
-            })
+            r.body(bytes[start..end].to_vec())
         }
-        None => HttpResponse::Ok().body(if req.method() == Method::HEAD {
-            Vec::new()
-        } else {
-            bytes.to_vec()
-        }),
+        // actix sends no body on HEAD, but keeps its Content-Length (clients size the
+        // file with HEAD before reading ranges).
+        None => HttpResponse::Ok().body(bytes.to_vec()),
     };
     let headers = response.headers_mut();
     headers.insert(
@@ -61,11 +55,6 @@ pub async fn file(
     );
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if req.method() == Method::HEAD
-        && let Ok(length) = HeaderValue::from_str(&total.to_string())
-    {
-        headers.insert(header::CONTENT_LENGTH, length);
-    }
     Ok(response)
 }
 

@@ -28,16 +28,14 @@ pub fn configure(prefix: &str) -> impl FnOnce(&mut web::ServiceConfig) + use<> {
     let prefix = prefix.to_owned();
     move |cfg| {
         let get_or_head = || web::route().guard(guard::Any(guard::Get()).or(guard::Head()));
+        let tables = "/shares/{share}/schemas/{schema}/tables";
         let table = "/shares/{share}/schemas/{schema}/tables/{table}";
         cfg.service(
             web::scope(&prefix) // protocol surface: Delta Sharing
                 .route("/shares", web::get().to(list_shares)) // protocol surface: Delta Sharing
                 .route("/shares/{share}", web::get().to(get_share)) // protocol surface: Delta Sharing
                 .route("/shares/{share}/schemas", web::get().to(list_schemas)) // protocol surface: Delta Sharing
-                .route(
-                    "/shares/{share}/schemas/{schema}/tables",
-                    web::get().to(list_tables),
-                ) // protocol surface: Delta Sharing
+                .route(tables, web::get().to(list_tables)) // protocol surface: Delta Sharing
                 .route("/shares/{share}/all-tables", web::get().to(all_tables)) // protocol surface: Delta Sharing
                 .route(&format!("{table}/version"), get_or_head().to(version)) // protocol surface: Delta Sharing
                 .route(&format!("{table}/metadata"), web::get().to(metadata)) // protocol surface: Delta Sharing

@@ -142,3 +142,40 @@ impl Links {
         self.entries.get(id).cloned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(bytes: usize, expires: i64) -> Remembered {
+        Remembered {
+            principal: Principal::from_grants(
+                "anna".into(),
+                "issuer".into(),
+                dap_auth::CallerKind::User,
+                Default::default(),
+                dap_schema::NsisLevel::Substantial,
+            ),
+            expires,
+            rows: 1,
+            bytes: Some(Arc::new(vec![0; bytes])),
+        }
+    }
+
+    #[test]
+    fn links_are_forgotten_when_expired_and_bytes_stay_within_the_budget() {
+        let sharing = Sharing::new("delta-sharing/");
+        assert_eq!(sharing.prefix, "/delta-sharing");
+        let later = Utc::now().timestamp() + 60;
+        sharing.remember("old".into(), entry(10, Utc::now().timestamp() - 1));
+        sharing.remember("a".into(), entry(MAX_BYTES / 2 + 1, later));
+        assert!(
+            sharing.recall("old").is_none(),
+            "expired links are forgotten"
+        );
+        sharing.remember("b".into(), entry(MAX_BYTES / 2 + 1, later));
+        let a = sharing.recall("a").expect("a is remembered");
+        assert!(a.bytes.is_none(), "the oldest bytes go first");
+        assert!(sharing.recall("b").and_then(|b| b.bytes).is_some());
+    }
+}
