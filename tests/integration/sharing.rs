@@ -373,6 +373,22 @@ async fn an_expired_link_is_refused() {
         .cursors
         .verify_for(dap_api::app::sharing::links::LINK_PURPOSE, token)
         .expect("valid link");
+    // Every link of a 0101 caller names a file of the 0101 partition.
+    for file in files(&answer) {
+        let token = file["url"]
+            .as_str()
+            .expect("url")
+            .rsplit('/')
+            .next()
+            .expect("token");
+        let named: dap_api::app::sharing::links::FileLink = app
+            .state
+            .cursors
+            .verify_for(dap_api::app::sharing::links::LINK_PURPOSE, token)
+            .expect("valid link");
+        assert!(named.f.starts_with("kommunekode=0101/"), "{}", named.f);
+        assert_eq!(named.m, "0101");
+    }
     link.e = chrono::Utc::now().timestamp() - 1;
     let expired = app
         .state
