@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod pull;
 pub mod rest;
 pub mod settings;
+pub mod sharing;
 pub mod startup;
 pub mod telemetry;
 

@@ -54,6 +54,13 @@ pub struct Settings {
     /// by issuer and subject.
     #[serde(default)]
     pub platform_operators: Vec<crate::app::access::Operator>,
+    /// Where the Delta Sharing protocol is served (Power BI, pandas, Spark).
+    #[serde(default = "default_sharing_prefix")]
+    pub sharing_prefix: String,
+}
+
+fn default_sharing_prefix() -> String {
+    "/delta-sharing".into()
 }
 
 /// dap as an OpenID Connect client of the broker, for browser logins.
@@ -182,6 +189,7 @@ impl Default for Settings {
             login: None,
             audit_retention_days: None,
             platform_operators: Vec::new(),
+            sharing_prefix: default_sharing_prefix(),
         }
     }
 }
@@ -200,7 +208,7 @@ impl Settings {
             // DAP_TOKEN (dap pull) and the test scripts' variables are not settings.
             .merge(
                 Env::prefixed("DAP_")
-                    .ignore(&["token", "bin", "venv", "require_postgres"])
+                    .ignore(&["token", "bin", "venv", "sharing_venv", "require_postgres"])
                     .split("__"),
             )
             .extract()
@@ -256,6 +264,27 @@ impl Settings {
                 bail!("login.session_hours must be between 1 and 24");
             }
         }
+        let prefix = self.sharing_prefix.trim_matches('/');
+        if prefix.is_empty()
+            || !prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/'))
+            || [
+                "api",
+                "graphql",
+                "oauth",
+                "auth",
+                "health",
+                "docs",
+                ".well-known",
+            ]
+            .iter()
+            .any(|taken| prefix.split('/').next() == Some(*taken))
+        {
+            bail!(
+                "sharing_prefix must be a path of its own, e.g. /delta-sharing (letters, digits, -, _ and /; not under /api, /graphql, /oauth, /auth, /health or /docs)"
+            );
+        }
         if self.lake.refresh_secs == 0 {
             bail!("lake.refresh_secs must be at least 1");
         }
@@ -280,6 +309,28 @@ mod tests {
         let message = settings.validate().err().map(|e| e.to_string());
         assert!(message.is_some_and(|m| m.contains("at least 1")));
         settings.audit_retention_days = Some(1);
+        assert!(settings.validate().is_ok());
+    }
+
+    #[test]
+    fn the_sharing_prefix_must_be_a_path_of_its_own() {
+        let mut settings = Settings {
+            demo_dir: Some(PathBuf::from("/tmp")),
+            ..Settings::default()
+        };
+        assert!(settings.validate().is_ok(), "the default /delta-sharing");
+        for bad in [
+            "/",
+            "",
+            "/api/v1/sharing",
+            "/graphql",
+            "/delta sharing",
+            "/x?y",
+        ] {
+            settings.sharing_prefix = bad.into();
+            assert!(settings.validate().is_err(), "{bad}");
+        }
+        settings.sharing_prefix = "/kommune/delta-sharing/".into();
         assert!(settings.validate().is_ok());
     }
 }

@@ -24,7 +24,7 @@ use crate::graphql::SchemaCache;
 use crate::rest::fallback::{RouteTable, fallback};
 use crate::rest::login::LoginState;
 use crate::settings::Settings;
-use crate::{graphql, rest};
+use crate::{graphql, rest, sharing};
 
 /// Timeout for every request dap makes to a token issuer.
 const ISSUER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -93,6 +93,7 @@ impl Application {
             public_url: settings.public_url.clone(),
             operators: settings.platform_operators.clone(),
             admin: AdminCache::default(),
+            sharing: crate::app::sharing::Sharing::new(&settings.sharing_prefix),
         });
         core.admin
             .reload(&core.control)
@@ -132,6 +133,7 @@ impl Application {
                     AppError::InvalidParameter(format!("the query string is not valid: {error}"))
                         .into()
                 }))
+                .configure(sharing::configure(&server_core.sharing.prefix))
                 .service(dap_openapi::docs_ui(document))
                 // OData's own protocol, outside the REST contract (see odata/mod.rs).
                 .configure(crate::odata::configure)

@@ -128,6 +128,19 @@ impl Lake {
         to: Option<u64>,
         select: &[String],
     ) -> Result<Scan> {
+        self.changes_with(scope, from, to, select, &CHANGE_COLUMNS)
+            .await
+    }
+
+    /// [`Self::changes`] with only the `change` columns of [`CHANGE_COLUMNS`] added.
+    pub(crate) async fn changes_with(
+        self: &Arc<Self>,
+        scope: &AccessScope,
+        from: u64,
+        to: Option<u64>,
+        select: &[String],
+        change: &[&str],
+    ) -> Result<Scan> {
         if let Some(column) = select.iter().find(|c| !scope.can_see(c)) {
             return Err(Error::UnknownColumn {
                 parameter: "select",
@@ -142,7 +155,7 @@ impl Lake {
         } else {
             select.to_vec()
         };
-        columns.extend(CHANGE_COLUMNS.iter().map(|c| (*c).to_owned()));
+        columns.extend(change.iter().map(|c| (*c).to_owned()));
         self.runtime()
             .run(async move {
                 let table = lake.current(&reader.dataset).await?;

@@ -160,8 +160,16 @@ impl Lake {
     /// A session for one query. Its memory pool is bounded: sorts and aggregations
     /// beyond it spill to disk instead of growing the process.
     pub(crate) fn session() -> SessionContext {
+        Self::session_with(2)
+    }
+
+    /// A session with `partitions` parallel partitions; one gives a deterministic row
+    /// order (no file splitting, no round-robin repartitioning).
+    pub(crate) fn session_with(partitions: usize) -> SessionContext {
         let mut config = SessionConfig::new()
-            .with_target_partitions(2)
+            .with_target_partitions(partitions)
+            .with_repartition_file_scans(partitions > 1)
+            .with_round_robin_repartition(partitions > 1)
             .with_batch_size(8192);
         // Plain string arrays straight from Parquet: every export format needs them, and
         // casting view arrays afterwards copies every string once more.

@@ -18,6 +18,7 @@ pub mod demo;
 pub mod encode;
 mod error;
 pub mod export;
+pub mod files;
 pub mod history;
 mod lake;
 pub mod predicate;

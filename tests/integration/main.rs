@@ -23,5 +23,6 @@ mod own_versions;
 mod personal_tokens;
 mod pull;
 mod rows;
+mod sharing;
 mod surfaces;
 mod tokens;

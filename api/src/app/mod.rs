@@ -17,6 +17,7 @@ pub mod error;
 pub mod identity;
 pub mod keys;
 pub mod paging;
+pub mod sharing;
 
 use std::sync::Arc;
 
@@ -49,6 +50,8 @@ pub struct Core {
     pub operators: Vec<Operator>,
     /// Municipality settings and delegations, as the access decision applies them.
     pub admin: AdminCache,
+    /// Delta Sharing: where it is served and the file links issued.
+    pub sharing: sharing::Sharing,
 }
 
 impl Core {

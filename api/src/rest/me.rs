@@ -3,7 +3,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use dap_openapi::ErrorBody;
-use dap_openapi::model::identity::{CreateToken, CreatedToken, Me, TokenList};
+use dap_openapi::model::identity::{CreateToken, CreatedToken, Me, SharingProfile, TokenList};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::app::identity::me as me_of;
@@ -13,6 +13,7 @@ use crate::rest::extract::{Caller, request_context};
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(me)
         .service(create_token)
+        .service(create_sharing_profile)
         .service(list_tokens)
         .service(revoke_token);
 }
@@ -58,6 +59,40 @@ async fn create_token(
     Ok(HttpResponse::Created()
         .insert_header(("cache-control", "no-store"))
         .json(created))
+}
+
+/// Creates a Delta Sharing profile for Power BI, pandas or Spark: a personal access
+/// token limited to the named datasets, with the sharing endpoint. Shown once.
+#[utoipa::path(
+    tag = "identity",
+    security(("municipal_broker" = [])),
+    request_body = CreateToken,
+    responses(
+        (status = 201, description = "The profile (save it as a .share file), shown once", body = SharingProfile),
+        (status = 400, description = "Bad name, datasets or lifetime", body = ErrorBody),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
+        (status = 403, description = "Not a signed-in person", body = ErrorBody),
+        (status = 404, description = "A named dataset does not exist or is not visible", body = ErrorBody),
+        (status = 500, description = "Internal error (opaque)", body = ErrorBody),
+    )
+)]
+#[post("/api/v1/me/sharing-profiles")]
+async fn create_sharing_profile(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    Caller(principal): Caller,
+    body: web::Json<CreateToken>,
+) -> Result<HttpResponse, AppError> {
+    let ctx = request_context(&req);
+    let request_base = {
+        let info = req.connection_info();
+        format!("{}://{}", info.scheme(), info.host())
+    };
+    let work = core.create_sharing_profile(&principal, body.into_inner(), &request_base);
+    let profile = core.audited(&ctx, &principal, None, work).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("cache-control", "no-store"))
+        .json(profile))
 }
 
 /// Lists the caller's personal access tokens (never the tokens themselves).

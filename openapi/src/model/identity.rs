@@ -92,3 +92,21 @@ pub struct TokenResponse {
     #[schema(example = 900)]
     pub expires_in: i64,
 }
+
+/// A Delta Sharing profile (share credentials file, version 1) for Power BI, pandas
+/// (`delta-sharing`) and Spark: the endpoint and a personal access token limited to the
+/// named datasets. The token is shown once.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SharingProfile {
+    /// Always 1: a bearer token.
+    #[schema(example = 1)]
+    pub share_credentials_version: u32,
+    /// The Delta Sharing endpoint, e.g. `https://dap.kommune.dk/delta-sharing`.
+    #[schema(example = "https://dap.kommune.dk/delta-sharing")]
+    pub endpoint: String,
+    /// A personal access token (`dap_pat_…`).
+    pub bearer_token: String,
+    /// When the token expires (RFC 3339).
+    pub expiration_time: DateTime<Utc>,
+}

@@ -1,0 +1,133 @@
+//! The scope's data files one by one, for protocols that hand out files (Delta
+//! Sharing): which files of the scope's municipality partition make up a version, and
+//! one such file's rows, restricted and projected by the scope, encoded as Parquet.
+//! Nothing here reads a file outside the scope's partition.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use dap_schema::AccessScope;
+
+use crate::export::{Format, encode};
+use crate::lake::{Source, plain_columns, row_predicate, tenant_files};
+use crate::resolve::Reader;
+use crate::{Error, Lake, Result, Scan};
+
+/// The data files of the scope's partition at one table version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionFiles {
+    pub version: u64,
+    /// When the version was committed (milliseconds since the epoch), when known.
+    pub timestamp: Option<i64>,
+    /// Paths relative to the table root, in the log's order.
+    pub files: Vec<String>,
+}
+
+/// One data file's rows as the scope admits them, encoded as Parquet.
+#[derive(Debug, Clone)]
+pub struct ScopedFile {
+    pub bytes: Vec<u8>,
+    pub rows: u64,
+}
+
+impl Lake {
+    /// The files of the scope's municipality partition at `version` (or the version
+    /// current at `as_of`; the latest when both are absent).
+    pub async fn partition_files(
+        self: &Arc<Self>,
+        scope: &AccessScope,
+        version: Option<u64>,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<PartitionFiles> {
+        let lake = Arc::clone(self);
+        let reader = Reader::of(scope);
+        let dataset = scope.dataset().clone();
+        let tenant = scope.municipality().as_str().to_owned();
+        self.runtime()
+            .run(async move {
+                // The caller's version (other municipalities' commits do not count) and
+                // the same commit time `/versions` reports.
+                let target = lake.target(&reader, version, as_of).await?;
+                let (table, version) = (target.table, target.version);
+                let timestamp = lake
+                    .commit_time(&table, &dataset, version)
+                    .await?
+                    .map(|t| t.timestamp_millis());
+                let files = tenant_files(&table, &dataset.tenant_column, &tenant).await?;
+                Ok(PartitionFiles {
+                    version,
+                    timestamp,
+                    files: files.iter().map(ToString::to_string).collect(),
+                })
+            })
+            .await
+    }
+
+    /// The rows of one data file of the scope's partition at `version` that the scope
+    /// admits, with the scope's visible columns, as Parquet. Deterministic: the same
+    /// scope, version and file give the same bytes (one partition, so one row order;
+    /// the encoder's settings are fixed). A file outside the partition is refused.
+    pub async fn scoped_file(
+        self: &Arc<Self>,
+        scope: &AccessScope,
+        version: u64,
+        file: &str,
+    ) -> Result<ScopedFile> {
+        let lake = Arc::clone(self);
+        let reader = Reader::of(scope);
+        let dataset = scope.dataset().clone();
+        let tenant = scope.municipality().as_str().to_owned();
+        let rows = row_predicate(scope);
+        let columns = scope.visible_columns().to_vec();
+        let file = file.to_owned();
+        let scan = self
+            .runtime()
+            .run(async move {
+                let table = lake.target(&reader, Some(version), None).await?.table;
+                let files = tenant_files(&table, &dataset.tenant_column, &tenant).await?;
+                if !files.iter().any(|f| f.as_ref() == file) {
+                    return Err(Error::InvalidParameter {
+                        parameter: "file",
+                        reason: "not a data file of the caller's partition at this version".into(),
+                    });
+                }
+                let provider = table.table_provider().with_file_paths([file]).await?;
+                let ctx = Lake::session_with(1);
+                table.update_datafusion_session(&ctx.state())?;
+                let frame = ctx.read_table(provider)?.filter(rows)?;
+                let projection = plain_columns(&frame, &columns);
+                let frame = frame.select(projection)?;
+                let source = Source::of(&dataset, &table);
+                Ok(Scan::start(version, source, frame.execute_stream().await?))
+            })
+            .await?;
+        self.parquet(scan).await
+    }
+
+    /// The scope's changed rows of one commit `version`, with the visible columns and
+    /// `_change_type` (a Delta Sharing `cdf` file: the commit's version and timestamp
+    /// travel beside it), as Parquet, in a deterministic order.
+    pub async fn scoped_changes(
+        self: &Arc<Self>,
+        scope: &AccessScope,
+        version: u64,
+    ) -> Result<ScopedFile> {
+        let scan = self
+            .changes_with(scope, version, Some(version), &[], &["_change_type"])
+            .await?;
+        self.parquet(scan).await
+    }
+
+    async fn parquet(self: &Arc<Self>, scan: Scan) -> Result<ScopedFile> {
+        let mut export = self
+            .runtime()
+            .run(async move { Ok(encode(scan, Format::Parquet)) })
+            .await?;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = export.chunks.recv().await {
+            bytes.extend_from_slice(&chunk?);
+        }
+        let rows = export.rows.load(std::sync::atomic::Ordering::Relaxed);
+        Ok(ScopedFile { bytes, rows })
+    }
+}

@@ -1,0 +1,560 @@
+//! Delta Sharing: listings are `visible_datasets`, file links point back at dap, are
+//! signed, short-lived and bound to the caller, and what they return is the caller's
+//! rows and visible columns only, as Parquet.
+
+use bytes::Bytes;
+use dap_schema::NsisLevel;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+const P: &str = "/delta-sharing";
+
+/// A protocol answer: status, the version header, NDJSON lines.
+struct Lines {
+    status: u16,
+    version: Option<u64>,
+    lines: Vec<Value>,
+}
+
+async fn query(app: &TestApp, token: &str, table: &str, body: Value) -> Lines {
+    let (schema, name) = table.split_once('.').expect("domain.table");
+    let response = app
+        .client
+        .post(format!(
+            "{}{P}/shares/dap/schemas/{schema}/tables/{name}/query",
+            app.address
+        ))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("query");
+    let status = response.status().as_u16();
+    let version = response
+        .headers()
+        .get("delta-table-version")
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    let text = response.text().await.expect("body");
+    let lines = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    Lines {
+        status,
+        version,
+        lines,
+    }
+}
+
+async fn fetch(app: &TestApp, url: &str, token: Option<&str>) -> (u16, Bytes, Value) {
+    let mut request = app.client.get(url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("fetch");
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await.expect("bytes");
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, bytes, body)
+}
+
+fn decode(bytes: Bytes) -> (Vec<String>, Vec<Value>) {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .expect("parquet")
+        .build()
+        .expect("reader");
+    let batches: Vec<_> = reader.map(|b| b.expect("batch")).collect();
+    let columns = batches
+        .first()
+        .map(|b| {
+            b.schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let json = dap_lake::encode::json_array(&batches).expect("json");
+    (columns, serde_json::from_slice(&json).expect("rows"))
+}
+
+fn files(answer: &Lines) -> Vec<&Value> {
+    answer.lines.iter().filter_map(|l| l.get("file")).collect()
+}
+
+fn visible(answer: &Lines) -> Vec<String> {
+    let schema: Value = serde_json::from_str(
+        answer.lines[1]["metaData"]["schemaString"]
+            .as_str()
+            .expect("schemaString"),
+    )
+    .expect("schema json");
+    schema["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .map(|f| f["name"].as_str().expect("name").to_owned())
+        .collect()
+}
+
+/// Every row the caller's links return, sorted by `key`.
+async fn all_rows(app: &TestApp, answer: &Lines, key: &str) -> Vec<Value> {
+    let mut rows = Vec::new();
+    for file in files(answer) {
+        let (status, bytes, _) = fetch(app, file["url"].as_str().expect("url"), None).await;
+        assert_eq!(status, 200);
+        assert_eq!(bytes.len() as u64, file["size"].as_u64().expect("size"));
+        let stats: Value =
+            serde_json::from_str(file["stats"].as_str().expect("stats")).expect("stats json");
+        let (_, decoded) = decode(bytes);
+        assert_eq!(
+            decoded.len() as u64,
+            stats["numRecords"].as_u64().expect("n")
+        );
+        rows.extend(decoded);
+    }
+    rows.sort_by_key(|r| r[key].to_string());
+    rows
+}
+
+#[tokio::test]
+async fn listings_are_the_visible_datasets_and_hidden_tables_are_missing() {
+    let app = spawn_app().await;
+    let tokens = [
+        app.analyst("0101"),
+        app.token("0751", &["laes-oekonomi"], NsisLevel::Substantial),
+    ];
+    for token in &tokens {
+        let principal = app
+            .state
+            .authenticate(dap_api::app::identity::Credential::Bearer(token.clone()))
+            .await
+            .expect("principal");
+        let mut expected: Vec<String> = app
+            .state
+            .visible_datasets(&principal)
+            .iter()
+            .map(|d| d.id.to_string())
+            .collect();
+        expected.sort();
+        let all = app
+            .get(&format!("{P}/shares/dap/all-tables"), Some(token))
+            .await;
+        assert_eq!(all.status, 200, "{}", all.body);
+        let mut listed: Vec<String> = all.body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|t| {
+                format!(
+                    "{}.{}",
+                    t["schema"].as_str().unwrap_or(""),
+                    t["name"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        listed.sort();
+        assert_eq!(listed, expected);
+        let shares = app.get(&format!("{P}/shares"), Some(token)).await;
+        assert_eq!(shares.body["items"][0]["name"], "dap");
+        let schemas = app
+            .get(&format!("{P}/shares/dap/schemas"), Some(token))
+            .await;
+        let mut domains: Vec<String> = expected
+            .iter()
+            .map(|d| d.split('.').next().unwrap_or("").to_owned())
+            .collect();
+        domains.dedup();
+        let names: Vec<&str> = schemas.body["items"]
+            .as_array()
+            .expect("schemas")
+            .iter()
+            .map(|s| s["name"].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(names, domains);
+    }
+    // Invisible and missing read the same.
+    let economist = &tokens[1];
+    let hidden = app
+        .get(
+            &format!("{P}/shares/dap/schemas/aeldre/tables/hjemmepleje/metadata"),
+            Some(economist),
+        )
+        .await;
+    let missing = app
+        .get(
+            &format!("{P}/shares/dap/schemas/aeldre/tables/nope/metadata"),
+            Some(economist),
+        )
+        .await;
+    assert_eq!(hidden.status, 404);
+    assert_eq!(hidden.body, missing.body);
+    assert_eq!(hidden.body["errorCode"], "RESOURCE_DOES_NOT_EXIST");
+    let schema = app
+        .get(
+            &format!("{P}/shares/dap/schemas/aeldre/tables"),
+            Some(economist),
+        )
+        .await;
+    assert_eq!(schema.status, 404);
+    assert_eq!(schema.body, missing.body);
+    let anonymous = app.get(&format!("{P}/shares"), None).await;
+    assert_eq!(anonymous.status, 401);
+    assert_eq!(anonymous.body["errorCode"], "UNAUTHENTICATED");
+}
+
+#[tokio::test]
+async fn query_files_hold_exactly_the_callers_rows_and_visible_columns() {
+    let app = spawn_app().await;
+    let token = app.analyst("0101");
+    let answer = query(&app, &token, "aeldre.hjemmepleje", json!({})).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.lines[0]["protocol"]["minReaderVersion"], 1);
+    let columns = visible(&answer);
+    assert!(!columns.contains(&"cpr".to_owned()), "{columns:?}");
+    assert!(!files(&answer).is_empty());
+    for file in files(&answer) {
+        let url = file["url"].as_str().expect("url");
+        assert!(
+            url.starts_with(&format!("{}{P}/files/", app.address)),
+            "{url}"
+        );
+        assert!(!url.contains("part-") && !url.contains(".parquet"), "{url}");
+    }
+    let rows = all_rows(&app, &answer, "visitationsid").await;
+    let expected = app
+        .oracle(
+            "aeldre.hjemmepleje",
+            &format!(
+                "SELECT {} FROM t WHERE kommunekode = '0101' ORDER BY visitationsid",
+                columns.join(", ")
+            ),
+        )
+        .await;
+    let mut expected = expected;
+    expected.sort_by_key(|r| r["visitationsid"].to_string());
+    assert_eq!(rows, expected);
+    // No CPR anywhere in the bytes, footer included.
+    for file in files(&answer) {
+        let (_, bytes, _) = fetch(&app, file["url"].as_str().expect("url"), None).await;
+        assert!(!bytes.windows(3).any(|w| w == b"cpr"), "cpr in the file");
+        let (names, _) = decode(bytes);
+        assert_eq!(names, columns);
+    }
+}
+
+#[tokio::test]
+async fn an_older_version_and_the_limit_hint_are_honoured() {
+    let app = spawn_app().await;
+    let token = app.analyst("0101");
+    let latest = query(&app, &token, "oekonomi.posteringer", json!({})).await;
+    let current = latest.version.expect("version header");
+    assert!(current >= 1);
+    let old = query(&app, &token, "oekonomi.posteringer", json!({"version": 0})).await;
+    assert_eq!(old.status, 200);
+    assert_eq!(old.version, Some(0));
+    let columns = visible(&old);
+    let key = "posteringsid";
+    let rows = all_rows(&app, &old, key).await;
+    let mut expected = app
+        .oracle_at(
+            "oekonomi.posteringer",
+            0,
+            &format!(
+                "SELECT {} FROM t WHERE kommunekode = '0101'",
+                columns.join(", ")
+            ),
+        )
+        .await;
+    expected.sort_by_key(|r| r[key].to_string());
+    assert_eq!(rows, expected);
+    let limited = query(
+        &app,
+        &token,
+        "oekonomi.posteringer",
+        json!({"limitHint": 1}),
+    )
+    .await;
+    assert_eq!(files(&limited).len(), 1);
+    let ahead = query(
+        &app,
+        &token,
+        "oekonomi.posteringer",
+        json!({"version": current + 5}),
+    )
+    .await;
+    assert_eq!(ahead.status, 400);
+}
+
+#[tokio::test]
+async fn links_are_bound_to_their_caller_and_refused_when_altered() {
+    let app = spawn_app().await;
+    let anna = app.analyst("0101");
+    let other = app.analyst("0751");
+    let answer = query(&app, &anna, "oekonomi.posteringer", json!({})).await;
+    let theirs = query(&app, &other, "oekonomi.posteringer", json!({})).await;
+    let url = files(&answer)[0]["url"].as_str().expect("url").to_owned();
+    let their_ids: Vec<&Value> = files(&theirs).iter().map(|f| &f["id"]).collect();
+    assert!(
+        files(&answer)
+            .iter()
+            .all(|f| !their_ids.contains(&&f["id"]))
+    );
+
+    // Another caller presenting Anna's link is refused: the same subject name in
+    // another municipality, and another person in hers.
+    let bo = app
+        .dev
+        .token(
+            "bo",
+            "0101",
+            &["laes-oekonomi".to_owned()],
+            NsisLevel::Substantial,
+            chrono::Duration::minutes(10),
+        )
+        .expect("token");
+    for stranger in [&other, &bo] {
+        let (status, bytes, body) = fetch(&app, &url, Some(stranger)).await;
+        assert_eq!(status, 403, "{body}");
+        assert_eq!(body["errorCode"], "PERMISSION_DENIED");
+        assert!(!bytes.starts_with(b"PAR1"));
+    }
+    // An altered link is refused and serves nothing.
+    let (prefix, token) = url.rsplit_once('/').expect("token");
+    let (payload, signature) = token.split_once('.').expect("signed");
+    let mut forged = payload.to_owned();
+    forged.replace_range(4..5, if &payload[4..5] == "A" { "B" } else { "A" });
+    for bad in [
+        format!("{prefix}/{forged}.{signature}"),
+        format!("{prefix}/{payload}.AAAA"),
+        format!("{prefix}/garbage"),
+    ] {
+        let (status, bytes, _) = fetch(&app, &bad, None).await;
+        assert_eq!(status, 403);
+        assert!(!bytes.starts_with(b"PAR1"));
+    }
+    // The one it belongs to still gets it, whole or by range.
+    let (status, bytes, _) = fetch(&app, &url, Some(&anna)).await;
+    assert_eq!(status, 200);
+    let head = app.client.head(&url).send().await.expect("head");
+    assert_eq!(head.status().as_u16(), 200);
+    assert_eq!(
+        head.headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok()),
+        Some(bytes.len().to_string().as_str()),
+        "clients size the file with HEAD"
+    );
+    let tail = app
+        .client
+        .get(&url)
+        .header("range", "bytes=-8")
+        .send()
+        .await
+        .expect("range");
+    assert_eq!(tail.status().as_u16(), 206);
+    assert_eq!(
+        tail.bytes().await.expect("tail"),
+        bytes.slice(bytes.len() - 8..)
+    );
+}
+
+#[tokio::test]
+async fn an_expired_link_is_refused() {
+    let app = spawn_app().await;
+    let anna = app.analyst("0101");
+    let answer = query(&app, &anna, "oekonomi.posteringer", json!({})).await;
+    let url = files(&answer)[0]["url"].as_str().expect("url").to_owned();
+    let (prefix, token) = url.rsplit_once('/').expect("token");
+    let mut link: dap_api::app::sharing::links::FileLink = app
+        .state
+        .cursors
+        .verify_for(dap_api::app::sharing::links::LINK_PURPOSE, token)
+        .expect("valid link");
+    // Every link of a 0101 caller names a file of the 0101 partition.
+    for file in files(&answer) {
+        let token = file["url"]
+            .as_str()
+            .expect("url")
+            .rsplit('/')
+            .next()
+            .expect("token");
+        let named: dap_api::app::sharing::links::FileLink = app
+            .state
+            .cursors
+            .verify_for(dap_api::app::sharing::links::LINK_PURPOSE, token)
+            .expect("valid link");
+        assert!(named.f.starts_with("kommunekode=0101/"), "{}", named.f);
+        assert_eq!(named.m, "0101");
+    }
+    link.e = chrono::Utc::now().timestamp() - 1;
+    let expired = app
+        .state
+        .cursors
+        .sign_for(dap_api::app::sharing::links::LINK_PURPOSE, &link)
+        .expect("sign");
+    let (status, bytes, _) = fetch(&app, &format!("{prefix}/{expired}"), None).await;
+    assert_eq!(status, 403);
+    assert!(!bytes.starts_with(b"PAR1"));
+}
+
+#[tokio::test]
+async fn queries_and_file_fetches_are_audited_with_rows_and_columns() {
+    let app = spawn_app().await;
+    let anna = app.analyst("0101");
+    let answer = query(&app, &anna, "oekonomi.posteringer", json!({})).await;
+    let file = files(&answer)[0].clone();
+    let response = app
+        .client
+        .get(file["url"].as_str().expect("url"))
+        .send()
+        .await
+        .expect("fetch");
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("request id")
+        .to_owned();
+    let records = app
+        .state
+        .control
+        .audit_by_request(&request_id)
+        .await
+        .expect("audit");
+    assert_eq!(records.len(), 1);
+    let stats: Value = serde_json::from_str(file["stats"].as_str().expect("stats")).expect("json");
+    assert_eq!(records[0].rows_returned, stats["numRecords"].as_i64());
+    assert_eq!(records[0].dataset.as_deref(), Some("oekonomi.posteringer"));
+    assert_eq!(records[0].municipality.as_deref(), Some("0101"));
+    assert_eq!(
+        records[0].columns.as_deref(),
+        Some(visible(&answer).join(",").as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_sharing_profile_reads_its_datasets_and_dies_when_revoked() {
+    let app = spawn_app().await;
+    let anna = app.analyst("0101");
+    let response = app
+        .client
+        .post(format!("{}/api/v1/me/sharing-profiles", app.address))
+        .bearer_auth(&anna)
+        .json(&json!({"name": "Power BI", "datasets": ["oekonomi.posteringer"]}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status().as_u16(), 201);
+    let profile: Value = response.json().await.expect("profile");
+    assert_eq!(profile["shareCredentialsVersion"], 1);
+    assert_eq!(profile["endpoint"], format!("{}{P}", app.address));
+    let pat = profile["bearerToken"].as_str().expect("token").to_owned();
+    assert!(profile["expirationTime"].is_string());
+    let all = app
+        .get(&format!("{P}/shares/dap/all-tables"), Some(&pat))
+        .await;
+    let names: Vec<&str> = all.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|t| t["name"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(names, ["posteringer"]);
+    let tokens = app.get("/api/v1/me/tokens", Some(&anna)).await;
+    let id = tokens.body["tokens"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let revoked = app
+        .client
+        .delete(format!("{}/api/v1/me/tokens/{id}", app.address))
+        .bearer_auth(&anna)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(revoked.status().as_u16(), 204);
+    let after = app
+        .get(&format!("{P}/shares/dap/all-tables"), Some(&pat))
+        .await;
+    assert_eq!(after.status, 401);
+}
+
+#[tokio::test]
+async fn the_change_feed_is_the_callers_changes_per_commit() {
+    let app = spawn_app().await;
+    let token = app.analyst("0101");
+    let response = app
+        .client
+        .get(format!(
+            "{}{P}/shares/dap/schemas/aeldre/tables/hjemmepleje/changes?startingVersion=0",
+            app.address
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("changes");
+    assert_eq!(response.status().as_u16(), 200);
+    let lines: Vec<Value> = response
+        .text()
+        .await
+        .expect("body")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    let mut shared = Vec::new();
+    for change in lines.iter().filter_map(|l| l.get("cdf")) {
+        let (status, bytes, _) = fetch(&app, change["url"].as_str().expect("url"), None).await;
+        assert_eq!(status, 200);
+        assert_eq!(bytes.len() as u64, change["size"].as_u64().expect("size"));
+        assert!(
+            !bytes.windows(3).any(|w| w == b"cpr"),
+            "cpr in a change file"
+        );
+        for mut row in decode(bytes).1 {
+            row["_commit_version"] = change["version"].clone();
+            shared.push(row);
+        }
+    }
+    let rest = app
+        .client
+        .get(format!(
+            "{}/api/v1/datasets/aeldre.hjemmepleje/changes?from_version=0",
+            app.address
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("rest changes")
+        .text()
+        .await
+        .expect("body");
+    let mut expected: Vec<Value> = rest
+        .lines()
+        .map(|l| {
+            let mut row: Value = serde_json::from_str(l).expect("json");
+            row.as_object_mut().map(|o| o.remove("_commit_timestamp"));
+            row
+        })
+        .collect();
+    let key = |r: &Value| {
+        format!(
+            "{}|{}|{}",
+            r["_commit_version"], r["visitationsid"], r["_change_type"]
+        )
+    };
+    shared.sort_by_key(key);
+    expected.sort_by_key(key);
+    assert!(!shared.is_empty());
+    assert_eq!(shared, expected);
+    let bad = app
+        .get(
+            &format!("{P}/shares/dap/schemas/aeldre/tables/hjemmepleje/changes?startingVersion=99"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.body["errorCode"], "INVALID_PARAMETER_VALUE");
+}
