@@ -41,6 +41,13 @@ impl ControlPlane {
             .await?)
     }
 
+    /// The token with this id, if any.
+    pub async fn personal_token_by_id(&self, id: &str) -> Result<Option<PersonalToken>> {
+        Ok(personal_token::Entity::find_by_id(id.to_owned())
+            .one(self.connection())
+            .await?)
+    }
+
     /// The owner's tokens, newest first.
     pub async fn personal_tokens_of(
         &self,

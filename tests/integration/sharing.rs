@@ -463,6 +463,11 @@ async fn a_sharing_profile_reads_its_datasets_and_dies_when_revoked() {
         .map(|t| t["name"].as_str().unwrap_or(""))
         .collect();
     assert_eq!(names, ["posteringer"]);
+    // A file link handed out before the revocation must die with the profile.
+    let answer = query(&app, &pat, "oekonomi.posteringer", json!({})).await;
+    let url = files(&answer)[0]["url"].as_str().expect("url").to_owned();
+    let (status, _, _) = fetch(&app, &url, None).await;
+    assert_eq!(status, 200, "the link works while the profile does");
     let tokens = app.get("/api/v1/me/tokens", Some(&anna)).await;
     let id = tokens.body["tokens"][0]["id"]
         .as_str()
@@ -480,6 +485,12 @@ async fn a_sharing_profile_reads_its_datasets_and_dies_when_revoked() {
         .get(&format!("{P}/shares/dap/all-tables"), Some(&pat))
         .await;
     assert_eq!(after.status, 401);
+    let (status, bytes, _) = fetch(&app, &url, None).await;
+    assert!(
+        matches!(status, 401 | 403),
+        "a link of a revoked profile is refused at once, got {status}"
+    );
+    assert!(!bytes.starts_with(b"PAR1"), "no Parquet is served");
 }
 
 #[tokio::test]

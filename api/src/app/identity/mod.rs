@@ -14,7 +14,7 @@ use dap_auth::{CallerKind, Principal};
 use dap_openapi::model::identity::Me;
 use dap_schema::MunicipalityCode;
 
-use super::Core;
+use super::{AppError, Core};
 
 pub use client_credentials::{ClientRefusal, TokenGrant};
 pub use sessions::SESSION_PREFIX;
@@ -68,6 +68,28 @@ impl Core {
             Credential::Refused(why) => Err(dap_auth::Error::Claims(why.into())),
         }?;
         self.still_active(principal).await
+    }
+
+    /// Whether the credential behind a principal authenticated earlier (the caller a
+    /// handed-out file link remembers) still stands, so that revoking works at once for
+    /// what was handed out too: a personal access token not revoked or expired, a
+    /// machine client still active. A broker's bearer token has no state to re-check; it
+    /// was valid when the link was issued, and links are short-lived.
+    pub async fn still_valid(&self, principal: &Principal) -> Result<(), AppError> {
+        if principal.issuer == PAT_ISSUER {
+            let id = principal.client_id.as_deref().unwrap_or_default();
+            let token = self.control.personal_token_by_id(id).await?;
+            let now = chrono::Utc::now();
+            if !token.is_some_and(|t| t.revoked_at.is_none() && t.expires_at > now) {
+                return Err(AppError::InvalidToken(dap_auth::Error::Claims(
+                    "the personal token this link was issued to is revoked or expired".into(),
+                )));
+            }
+        }
+        self.still_active(principal.clone())
+            .await
+            .map(|_| ())
+            .map_err(AppError::InvalidToken)
     }
 
     /// A machine token's client must still be active; its municipality, datasets and

@@ -229,6 +229,7 @@ impl Core {
         link: &FileLink,
         principal: &Principal,
     ) -> Result<(ServedFile, AuditFacts), AppError> {
+        self.still_valid(principal).await?;
         let scope = self.scope(principal, &link.d, Some(&link.m))?;
         if view_digest(&scope) != link.c {
             return Err(invalid_link());
