@@ -7,6 +7,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod aggregate;
+pub mod benchmark;
 pub mod demo;
 pub mod encode;
 mod error;
