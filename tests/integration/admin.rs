@@ -144,6 +144,11 @@ async fn every_admin_route_against_every_caller() {
             .as_ref(),
     )
     .expect("def");
+    let key_figure = serde_json::to_value(&app.state.key_figures.all()[0]).expect("key figure");
+    let key_figure_path = format!(
+        "/api/v1/admin/key-figures/{}",
+        key_figure["id"].as_str().expect("id")
+    );
     let until = (chrono::Utc::now() + chrono::Duration::days(10)).to_rfc3339();
     let new_client = json!({"datasets": ["oekonomi.posteringer"]});
     let settings = json!({"disabled_datasets": [], "min_nsis": null});
@@ -169,6 +174,9 @@ async fn every_admin_route_against_every_caller() {
             "/api/v1/admin/catalogue/borger.befolkning".into(),
             Some(catalogue_def),
         ),
+        ("GET", "/api/v1/admin/key-figures".into(), None),
+        ("GET", key_figure_path.clone(), None),
+        ("PUT", key_figure_path.clone(), Some(key_figure)),
         (
             "POST",
             format!("/api/v1/admin/clients/{}/disable", f.client_a),
@@ -185,6 +193,7 @@ async fn every_admin_route_against_every_caller() {
             format!("/api/v1/admin/clients/{}", f.client_a),
             None,
         ),
+        ("DELETE", key_figure_path.clone(), None),
     ];
     // The document lists exactly these admin operations.
     let documented: usize = dap_api::openapi::document()
@@ -216,7 +225,8 @@ async fn every_admin_route_against_every_caller() {
         f.delegation_a.as_str(),
     ];
     for (method, path, body) in &routes {
-        let is_catalogue = path.contains("/catalogue");
+        // Catalogue and key-figure definitions: platform operators only.
+        let is_catalogue = path.contains("/catalogue") || path.contains("/key-figures");
         let is_audit = path.ends_with("/audit");
         let names_a_record = a_ids.iter().any(|id| path.contains(id));
         let expected: [(&str, Option<&str>, u16); 5] = [
@@ -226,7 +236,13 @@ async fn every_admin_route_against_every_caller() {
             (
                 "platform operator",
                 Some(&operator),
-                if is_catalogue || is_audit { 200 } else { 403 },
+                if *method == "DELETE" && is_catalogue {
+                    204
+                } else if is_catalogue || is_audit {
+                    200
+                } else {
+                    403
+                },
             ),
             (
                 "administrator of B",

@@ -15,6 +15,7 @@ pub mod cursor;
 pub mod datasets;
 pub mod error;
 pub mod identity;
+pub mod key_figures;
 pub mod keys;
 pub mod paging;
 
@@ -29,6 +30,7 @@ pub use audit::{AuditFacts, RequestContext};
 pub use catalogue::Catalogue;
 pub use cursor::CursorSigner;
 pub use error::{AppError, ErrorClass};
+pub use key_figures::KeyFigures;
 pub use keys::IssuerKeys;
 
 /// The services every operation uses, shared by all surfaces and workers.
@@ -49,6 +51,8 @@ pub struct Core {
     pub operators: Vec<Operator>,
     /// Municipality settings and delegations, as the access decision applies them.
     pub admin: AdminCache,
+    /// Key-figure definitions and their computed, suppressed tables.
+    pub key_figures: KeyFigures,
 }
 
 impl Core {
@@ -68,6 +72,9 @@ impl Core {
         }
         if let Err(error) = self.catalogue.reload(&self.control).await {
             tracing::warn!(%error, "catalogue reload failed");
+        }
+        if let Err(error) = self.key_figures.reload(&self.control).await {
+            tracing::warn!(%error, "key figure reload failed");
         }
         if let Err(error) = self.issuer_keys.reload(&self.control).await {
             tracing::warn!(%error, "signing key reload failed");
