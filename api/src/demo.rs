@@ -67,6 +67,14 @@ pub async fn prepare_with(
             control.upsert_dataset(&def).await?;
         }
     }
+    // The demo's key figures, once: an operator may change or remove them afterwards.
+    if control.key_figures().await?.is_empty() {
+        for def in dap_lake::benchmark::seeded::demo_key_figures() {
+            control
+                .put_key_figure(&def.id, serde_json::to_string(&def)?, "dap demo")
+                .await?;
+        }
+    }
     Ok(created)
 }
 

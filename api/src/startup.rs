@@ -19,7 +19,7 @@ use secrecy::ExposeSecret;
 use tracing_actix_web::{RequestId, TracingLogger};
 use utoipa_actix_web::AppExt;
 
-use crate::app::{AdminCache, AppError, Catalogue, Core, CursorSigner, IssuerKeys};
+use crate::app::{AdminCache, AppError, Catalogue, Core, CursorSigner, IssuerKeys, KeyFigures};
 use crate::graphql::SchemaCache;
 use crate::rest::fallback::{RouteTable, fallback};
 use crate::rest::login::LoginState;
@@ -94,11 +94,16 @@ impl Application {
             operators: settings.platform_operators.clone(),
             admin: AdminCache::default(),
             sharing: crate::app::sharing::Sharing::new(&settings.sharing_prefix),
+            key_figures: KeyFigures::default(),
         });
         core.admin
             .reload(&core.control)
             .await
             .context("cannot read municipality settings")?;
+        core.key_figures
+            .reload(&core.control)
+            .await
+            .context("cannot read key-figure definitions")?;
         let routes = web::Data::new(RouteTable::from_document(&crate::openapi::document()));
         let login = web::Data::new(LoginState(login));
         let schemas = web::Data::new(SchemaCache::default());

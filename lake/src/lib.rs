@@ -12,6 +12,7 @@
 
 pub mod aggregate;
 pub mod as_of;
+pub mod benchmark;
 mod check;
 mod commits;
 pub mod demo;

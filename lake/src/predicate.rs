@@ -178,7 +178,8 @@ pub struct Filter {
 }
 
 /// A filter operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Operator {
     Eq,
     Ne,
@@ -244,7 +245,8 @@ impl Operator {
 /// A filter as a caller states it: a column, an operator and its values as text, before
 /// the values are typed against the column. `in` takes 1 to [`MAX_IN_VALUES`] values,
 /// every other operator exactly one.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FilterSpec {
     pub column: String,
     pub operator: Operator,

@@ -11,6 +11,7 @@ pub mod catalogue;
 pub mod clients;
 pub mod entity;
 mod error;
+pub mod key_figures;
 pub mod migration;
 pub mod municipality;
 pub mod personal_tokens;

@@ -144,6 +144,11 @@ async fn every_admin_route_against_every_caller() {
             .as_ref(),
     )
     .expect("def");
+    let key_figure = serde_json::to_value(&app.state.key_figures.all()[0]).expect("key figure");
+    let key_figure_path = format!(
+        "/api/v1/admin/key-figures/{}",
+        key_figure["id"].as_str().expect("id")
+    );
     let until = (chrono::Utc::now() + chrono::Duration::days(10)).to_rfc3339();
     let new_client = json!({"datasets": ["oekonomi.posteringer"]});
     let settings = json!({"disabled_datasets": [], "min_nsis": null});
@@ -172,6 +177,9 @@ async fn every_admin_route_against_every_caller() {
         // A dataset that is not registered: the operator's answer is 404, and nothing
         // the matrix reads later disappears.
         ("DELETE", "/api/v1/admin/catalogue/borger.nope".into(), None),
+        ("GET", "/api/v1/admin/key-figures".into(), None),
+        ("GET", key_figure_path.clone(), None),
+        ("PUT", key_figure_path.clone(), Some(key_figure)),
         (
             "POST",
             format!("/api/v1/admin/clients/{}/disable", f.client_a),
@@ -188,6 +196,7 @@ async fn every_admin_route_against_every_caller() {
             format!("/api/v1/admin/clients/{}", f.client_a),
             None,
         ),
+        ("DELETE", key_figure_path.clone(), None),
     ];
     // The document lists exactly these admin operations.
     let documented: usize = dap_api::openapi::document()
@@ -219,7 +228,8 @@ async fn every_admin_route_against_every_caller() {
         f.delegation_a.as_str(),
     ];
     for (method, path, body) in &routes {
-        let is_catalogue = path.contains("/catalogue");
+        // Catalogue and key-figure definitions: platform operators only.
+        let is_catalogue = path.contains("/catalogue") || path.contains("/key-figures");
         let is_audit = path.ends_with("/audit");
         let names_a_record = a_ids.iter().any(|id| path.contains(id));
         let expected: [(&str, Option<&str>, u16); 5] = [
@@ -230,6 +240,7 @@ async fn every_admin_route_against_every_caller() {
                 "platform operator",
                 Some(&operator),
                 match (is_catalogue || is_audit, *method == "DELETE") {
+                    (true, true) if path.contains("/key-figures") => 204,
                     (true, true) => 404,
                     (true, false) => 200,
                     (false, _) => 403,

@@ -13,6 +13,8 @@ mod export;
 mod graphql;
 mod helpers;
 mod isolation;
+mod key_figure_admin;
+mod key_figures;
 mod kombit;
 mod machine;
 mod odata;

@@ -50,6 +50,9 @@ pub enum AppError {
     NotFound,
     #[error("no such token")]
     TokenNotFound,
+    /// No key figure with this id; the message lists the key figures.
+    #[error("{0}")]
+    KeyFigureNotFound(String),
     #[error("{0}")]
     Forbidden(String),
     /// The path exists, but not for this method; carries the allowed methods.
@@ -106,6 +109,7 @@ impl AppError {
             Self::DatasetNotFound => ("dataset_not_found", C::NotFound),
             Self::NotFound => ("not_found", C::NotFound),
             Self::TokenNotFound => ("token_not_found", C::NotFound),
+            Self::KeyFigureNotFound(_) => ("key_figure_not_found", C::NotFound),
             Self::Forbidden(_) => ("forbidden", C::Forbidden),
             Self::MethodNotAllowed(_) => ("method_not_allowed", C::MethodNotAllowed),
             Self::InvalidParameter(_) => ("invalid_parameter", C::BadRequest),

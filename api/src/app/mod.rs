@@ -15,6 +15,7 @@ pub mod cursor;
 pub mod datasets;
 pub mod error;
 pub mod identity;
+pub mod key_figures;
 pub mod keys;
 pub mod paging;
 pub mod sharing;
@@ -30,6 +31,7 @@ pub use audit::{AuditFacts, RequestContext};
 pub use catalogue::Catalogue;
 pub use cursor::CursorSigner;
 pub use error::{AppError, ErrorClass};
+pub use key_figures::KeyFigures;
 pub use keys::IssuerKeys;
 
 /// The services every operation uses, shared by all surfaces and workers.
@@ -52,6 +54,8 @@ pub struct Core {
     pub admin: AdminCache,
     /// Delta Sharing: where it is served and the file links issued.
     pub sharing: sharing::Sharing,
+    /// Key-figure definitions and their computed, suppressed tables.
+    pub key_figures: KeyFigures,
 }
 
 impl Core {
@@ -79,6 +83,9 @@ impl Core {
         match self.catalogue.reload(&self.control).await {
             Ok(()) => self.forget_unlisted_tables(),
             Err(error) => tracing::warn!(%error, "catalogue reload failed"),
+        }
+        if let Err(error) = self.key_figures.reload(&self.control).await {
+            tracing::warn!(%error, "key figure reload failed");
         }
         if let Err(error) = self.issuer_keys.reload(&self.control).await {
             tracing::warn!(%error, "signing key reload failed");

@@ -96,6 +96,11 @@ mod tests {
             (AppError::DatasetNotFound, "dataset_not_found", 404),
             (AppError::NotFound, "not_found", 404),
             (AppError::TokenNotFound, "token_not_found", 404),
+            (
+                AppError::KeyFigureNotFound(x()),
+                "key_figure_not_found",
+                404,
+            ),
             (AppError::Forbidden(x()), "forbidden", 403),
             (
                 AppError::MethodNotAllowed("GET".into()),

@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod fallback;
 pub mod health;
+pub mod key_figures;
 pub mod login;
 pub mod me;
 pub mod oauth;
@@ -26,6 +27,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     health::configure(cfg);
     wellknown::configure(cfg);
     datasets::configure(cfg);
+    key_figures::configure(cfg);
     oauth::configure(cfg);
     me::configure(cfg);
     auth::configure(cfg);

@@ -4,3 +4,4 @@
 pub mod admin;
 pub mod datasets;
 pub mod identity;
+pub mod key_figures;

@@ -6,6 +6,7 @@ pub mod audit_head;
 pub mod dataset;
 pub mod dataset_column;
 pub mod delegation;
+pub mod key_figure;
 pub mod machine_client;
 pub mod municipality_setting;
 pub mod personal_token;

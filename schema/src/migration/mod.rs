@@ -8,6 +8,7 @@ mod m0003_personal_tokens;
 mod m0004_identity;
 mod m0005_audit_chain;
 mod m0006_admin;
+mod m0007_key_figures;
 
 /// All migrations of the control plane, oldest first.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_identity::Migration),
             Box::new(m0005_audit_chain::Migration),
             Box::new(m0006_admin::Migration),
+            Box::new(m0007_key_figures::Migration),
         ]
     }
 }

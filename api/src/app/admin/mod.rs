@@ -11,6 +11,7 @@ pub mod audit_log;
 pub mod catalogue;
 pub mod clients;
 pub mod delegations;
+pub mod key_figures;
 pub mod settings;
 pub mod tokens;
 

@@ -7,6 +7,7 @@ mod audit_log;
 mod catalogue;
 mod clients;
 mod delegations;
+mod key_figures;
 mod settings;
 mod tokens;
 
@@ -22,6 +23,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     delegations::configure(cfg);
     audit_log::configure(cfg);
     catalogue::configure(cfg);
+    key_figures::configure(cfg);
 }
 
 /// Which municipality an administrator of several acts for.

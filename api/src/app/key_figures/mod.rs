@@ -1,0 +1,250 @@
+//! Key figures: the one operation that reads across municipalities (DESIGN invariant 9).
+//!
+//! **Who may see them**: every authenticated caller acting for a municipality (a person,
+//! a machine client or a personal access token), whatever its read roles: key figures
+//! are shared among the municipalities, and they are aggregates after disclosure control.
+//! No read role on the underlying datasets is needed, and none is granted by this path.
+//!
+//! The computation runs in the lake through a [`BenchmarkScope`], which only this module
+//! creates (from a catalogue definition). It returns suppressed aggregates, never rows.
+//! The suppression is computed once over the whole table (all municipalities, all
+//! dimension values), so no request parameter changes which cells are withheld: a filter
+//! or a comparison group only chooses which of the same published cells to show, and
+//! group statistics (rank, quartiles) use published cells only. There are no group
+//! totals, so two groups cannot be differenced.
+
+mod shape;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use dap_auth::Principal;
+use dap_lake::benchmark::{BenchmarkScope, BenchmarkTable, KeyFigureDef};
+use dap_lake::predicate::{FilterSpec, Operator};
+use dap_openapi::model::key_figures::{KeyFigureList, KeyFigureTable};
+use dap_schema::{ControlPlane, MunicipalityCode};
+
+use super::{AppError, AuditFacts, Core};
+
+/// The key-figure definitions of the catalogue, and the tables computed from them (per
+/// definition and source table versions).
+#[derive(Debug, Default)]
+pub struct KeyFigures {
+    definitions: RwLock<Arc<Vec<KeyFigureDef>>>,
+    computed: Mutex<HashMap<String, Computed>>,
+}
+
+/// A computed table and what it was computed from.
+type Computed = (KeyFigureDef, Vec<u64>, Arc<BenchmarkTable>);
+
+impl KeyFigures {
+    /// Replaces the served definitions with the stored ones. A stored definition that no
+    /// longer parses is skipped (and logged): it serves nothing until an operator fixes it.
+    pub async fn reload(&self, control: &ControlPlane) -> dap_schema::Result<()> {
+        let mut fresh = Vec::new();
+        for stored in control.key_figures().await? {
+            match serde_json::from_str::<KeyFigureDef>(&stored.definition) {
+                Ok(def) => fresh.push(def),
+                Err(error) => {
+                    tracing::warn!(id = %stored.id, %error, "stored key figure does not parse")
+                }
+            }
+        }
+        if let Ok(mut definitions) = self.definitions.write() {
+            *definitions = Arc::new(fresh);
+        }
+        Ok(())
+    }
+
+    /// Every definition, whoever asks.
+    pub fn all(&self) -> Arc<Vec<KeyFigureDef>> {
+        self.definitions
+            .read()
+            .map(|d| Arc::clone(&d))
+            .unwrap_or_default()
+    }
+
+    fn cached(&self, def: &KeyFigureDef, versions: &[u64]) -> Option<Arc<BenchmarkTable>> {
+        let cache = self.computed.lock().ok()?;
+        let (cached_def, cached_versions, table) = cache.get(&def.id)?;
+        (cached_def == def && cached_versions == versions).then(|| Arc::clone(table))
+    }
+}
+
+/// Which municipalities to compare with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ComparisonGroup {
+    /// All 98.
+    All,
+    /// The named municipalities (e.g. similar ones), plus the caller's own.
+    Selected(Vec<MunicipalityCode>),
+}
+
+/// One key figure, for one caller.
+#[derive(Debug, Clone)]
+pub struct KeyFigureRequest<'a> {
+    pub id: &'a str,
+    pub municipality: Option<&'a str>,
+    /// Filters on dimensions: `eq` or `in` on a dimension column.
+    pub filters: Vec<FilterSpec>,
+    pub group: ComparisonGroup,
+}
+
+/// A filter on a dimension, checked: the column and the accepted values.
+#[derive(Debug, Clone)]
+pub(crate) struct DimensionFilter {
+    pub column: String,
+    pub values: Vec<String>,
+}
+
+impl Core {
+    /// The key figures the caller may see (every one whose datasets are in the catalogue).
+    pub async fn list_key_figures(
+        &self,
+        principal: &Principal,
+        municipality: Option<&str>,
+    ) -> Result<(KeyFigureList, AuditFacts), AppError> {
+        let acting = principal.acting_for(municipality)?;
+        let key_figures: Vec<_> = self
+            .key_figures
+            .all()
+            .iter()
+            .filter_map(|d| self.benchmark_scope(d).ok())
+            .map(|s| shape::summary(&s))
+            .collect();
+        let facts = AuditFacts {
+            municipality: Some(acting.to_string()),
+            rows_returned: Some(key_figures.len()),
+            ..AuditFacts::default()
+        };
+        Ok((
+            KeyFigureList {
+                municipality: acting.to_string(),
+                key_figures,
+            },
+            facts,
+        ))
+    }
+
+    /// One key figure for the caller's comparison group, after disclosure control.
+    pub async fn key_figure(
+        &self,
+        principal: &Principal,
+        request: KeyFigureRequest<'_>,
+    ) -> Result<(KeyFigureTable, AuditFacts), AppError> {
+        let acting = principal.acting_for(request.municipality)?;
+        let scope = self
+            .key_figures
+            .all()
+            .iter()
+            .find(|d| d.id == request.id)
+            .and_then(|d| self.benchmark_scope(d).ok())
+            .ok_or_else(|| self.key_figure_not_found(request.id))?;
+        let filters = dimension_filters(scope.definition(), &request.filters)?;
+        let table = self.computed(&scope).await?;
+        let answer = shape::table(&scope, &table, &acting, &request.group, &filters)?;
+        let facts = AuditFacts {
+            municipality: Some(acting.to_string()),
+            table_version: table.versions.first().map(|(_, v)| *v),
+            columns: Some(format!("key figure {}", scope.definition().id)),
+            filter: Some(describe(&filters, &request.group)),
+            rows_returned: Some(answer.cells.len()),
+        };
+        Ok((answer, facts))
+    }
+
+    pub(crate) fn benchmark_scope(
+        &self,
+        definition: &KeyFigureDef,
+    ) -> Result<BenchmarkScope, AppError> {
+        BenchmarkScope::for_key_figure(definition, |id| {
+            self.catalogue.get(id).map(|d| d.as_ref().clone())
+        })
+        .map_err(AppError::from)
+    }
+
+    pub(crate) fn key_figure_not_found(&self, id: &str) -> AppError {
+        let all = self.key_figures.all();
+        let known: Vec<&str> = all
+            .iter()
+            .filter(|d| self.benchmark_scope(d).is_ok())
+            .map(|d| d.id.as_str())
+            .collect();
+        AppError::KeyFigureNotFound(format!(
+            "no key figure '{}'; key figures: {}",
+            id.chars().take(64).collect::<String>(),
+            known.join(", ")
+        ))
+    }
+
+    /// The suppressed table at the datasets' current versions: computed once per set of
+    /// versions, so a request does not rescan every partition.
+    async fn computed(&self, scope: &BenchmarkScope) -> Result<Arc<BenchmarkTable>, AppError> {
+        let def = scope.definition();
+        let versions = self.lake.benchmark_versions(scope).await?;
+        if let Some(table) = self.key_figures.cached(def, &versions) {
+            return Ok(table);
+        }
+        let table = Arc::new(self.lake.benchmark(scope).await?);
+        let computed: Vec<u64> = table.versions.iter().map(|(_, v)| *v).collect();
+        if let Ok(mut cache) = self.key_figures.computed.lock() {
+            cache.insert(def.id.clone(), (def.clone(), computed, Arc::clone(&table)));
+        }
+        Ok(table)
+    }
+}
+
+/// Checks filters against the definition's dimensions: only `eq` and `in` on a
+/// dimension column (a key figure cannot be regrouped or filtered on anything else).
+fn dimension_filters(
+    definition: &KeyFigureDef,
+    specs: &[FilterSpec],
+) -> Result<Vec<DimensionFilter>, AppError> {
+    let columns: Vec<&str> = definition
+        .dimensions
+        .iter()
+        .map(|d| d.column.as_str())
+        .collect();
+    specs
+        .iter()
+        .map(|spec| {
+            if !columns.contains(&spec.column.as_str()) {
+                return Err(AppError::InvalidParameter(format!(
+                    "'{}' is not a dimension of key figure {}; its dimensions: {}",
+                    spec.column.chars().take(64).collect::<String>(),
+                    definition.id,
+                    columns.join(", ")
+                )));
+            }
+            if !matches!(spec.operator, Operator::Eq | Operator::In) {
+                return Err(AppError::InvalidParameter(format!(
+                    "a key figure's dimensions take eq or in filters only (e.g. filter={}:eq:VALUE)",
+                    spec.column
+                )));
+            }
+            Ok(DimensionFilter {
+                column: spec.column.clone(),
+                values: spec.values.clone(),
+            })
+        })
+        .collect()
+}
+
+fn describe(filters: &[DimensionFilter], group: &ComparisonGroup) -> String {
+    let mut parts: Vec<String> = filters
+        .iter()
+        .map(|f| format!("{} in [{}]", f.column, f.values.join(", ")))
+        .collect();
+    parts.push(match group {
+        ComparisonGroup::All => "group all".into(),
+        ComparisonGroup::Selected(codes) => format!(
+            "group [{}]",
+            codes
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    });
+    parts.join(" and ")
+}

@@ -1,0 +1,401 @@
+//! Key figures: every seeded key figure equals an oracle computation over the lake,
+//! small cells are suppressed (primary and complementary), no parameter combination
+//! yields rows or an unsuppressed small cell, and every request is audited.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use dap_schema::NsisLevel;
+use serde_json::Value;
+
+use crate::helpers::{Answer, TestApp, spawn_app};
+
+/// Oracle values per (municipality, dimension key): numerator, units, denominator.
+struct Oracle {
+    numerator: HashMap<(String, String), (f64, u64)>,
+    denominator: HashMap<(String, String), f64>,
+}
+
+fn num(v: &Value) -> f64 {
+    v.as_f64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or(f64::NAN)
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `num_sql` yields `m, k, v, u`; `den_sql` yields `m, k, d`.
+async fn oracle(app: &TestApp, num: (&str, &str), den: (&str, &str)) -> Oracle {
+    let mut numerator = HashMap::new();
+    for row in app.oracle(num.0, num.1).await {
+        numerator.insert(
+            (text(&row["m"]), text(&row["k"])),
+            (self::num(&row["v"]), row["u"].as_u64().unwrap_or_default()),
+        );
+    }
+    let mut denominator = HashMap::new();
+    for row in app.oracle(den.0, den.1).await {
+        denominator.insert((text(&row["m"]), text(&row["k"])), self::num(&row["d"]));
+    }
+    Oracle {
+        numerator,
+        denominator,
+    }
+}
+
+/// A token acting for `municipality` with no read role at all.
+fn no_roles(app: &TestApp, municipality: &str) -> String {
+    app.token(municipality, &[], NsisLevel::Low)
+}
+
+/// The dimension values of a cell, in the definition's order, joined by `|`.
+fn key(body: &Value, cell: &Value) -> String {
+    body["dimensions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| cell["dimensions"].get(d["column"].as_str()?))
+        .map(text)
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-6 * (1.0 + a.abs().max(b.abs()))
+}
+
+/// Compares every municipality cell (not totals) with the oracle: published values
+/// equal it and had at least `min` units; cells under `min` are primary-suppressed.
+fn check_cells(
+    body: &Value,
+    oracle: &Oracle,
+    den_key: impl Fn(&str) -> String,
+    factor: f64,
+    min: u64,
+) -> (usize, usize) {
+    let (mut published, mut suppressed) = (0, 0);
+    for cell in body["cells"].as_array().expect("cells") {
+        let (Some(m), false) = (cell["municipality"].as_str(), cell["total"] == true) else {
+            continue;
+        };
+        let k = key(body, cell);
+        let (v, u) = oracle.numerator[&(m.to_owned(), k.clone())];
+        match cell["status"].as_str() {
+            Some("published") => {
+                published += 1;
+                assert!(u >= min, "{m} {k}: published with {u} units");
+                let d = oracle.denominator[&(m.to_owned(), den_key(&k))];
+                let expected = v / d * factor;
+                assert!(
+                    close(num(&cell["value"]), expected),
+                    "{m} {k}: {} != {expected}",
+                    cell["value"]
+                );
+            }
+            Some("suppressed") => {
+                suppressed += 1;
+                assert!(cell["value"].is_null(), "{cell}");
+                if u < min {
+                    assert_eq!(cell["reason"], "too_few_units", "{cell}");
+                }
+            }
+            other => panic!("{m} {k}: status {other:?}"),
+        }
+    }
+    (published, suppressed)
+}
+
+async fn figure(app: &TestApp, id: &str, query: &str, token: &str) -> Answer {
+    let answer = app
+        .get(&format!("/api/v1/key-figures/{id}?{query}"), Some(token))
+        .await;
+    assert_eq!(answer.status, 200, "{id}?{query}: {}", answer.body);
+    answer
+}
+
+#[tokio::test]
+async fn every_seeded_key_figure_equals_the_oracle() {
+    // Arrange: a caller with no read role on any dataset.
+    let app = spawn_app().await;
+    let token = no_roles(&app, "0101");
+
+    // Act
+    let list = app.get("/api/v1/key-figures", Some(&token)).await;
+    let spending = figure(&app, "nettoudgift-pr-indbygger", "", &token)
+        .await
+        .body;
+    let absence = figure(&app, "fravaer-pr-aarsvaerk", "", &token).await.body;
+    let care = figure(&app, "hjemmepleje-timer-pr-borger-67", "", &token)
+        .await
+        .body;
+    let infra = figure(&app, "infrastruktur-andel-domaener", "", &token)
+        .await
+        .body;
+
+    // Assert
+    assert_eq!(list.status, 200, "{}", list.body);
+    let ids: BTreeSet<&str> = list.body["key_figures"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|k| k["id"].as_str())
+        .collect();
+    assert_eq!(ids.len(), 4, "{ids:?}");
+    let o = oracle(
+        &app,
+        ("oekonomi.posteringer", "SELECT kommunekode m, CAST(aar AS VARCHAR) || '|' || funktion k, CAST(SUM(beloeb) AS DOUBLE) v, COUNT(DISTINCT omkostningssted) u FROM t GROUP BY 1, 2"),
+        ("borger.befolkning", "SELECT kommunekode m, CAST(aar AS VARCHAR) k, CAST(SUM(antal) AS DOUBLE) d FROM t WHERE kvartal = 4 GROUP BY 1, 2"),
+    )
+    .await;
+    let (p, s) = check_cells(
+        &spending,
+        &o,
+        |k| k.split('|').next().unwrap_or_default().to_owned(),
+        1.0,
+        3,
+    );
+    assert!(p > 0 && s > 0, "published {p}, suppressed {s}");
+    // Country cells per function are sums over all municipalities.
+    for cell in spending["cells"].as_array().expect("cells") {
+        if cell["municipality"].is_null() && cell["total"] == false && cell["status"] == "published"
+        {
+            let k = key(&spending, cell);
+            let year = k.split('|').next().unwrap_or_default().to_owned();
+            let v: f64 = o
+                .numerator
+                .iter()
+                .filter(|((_, x), _)| *x == k)
+                .map(|(_, (v, _))| v)
+                .sum();
+            let d: f64 = o
+                .denominator
+                .iter()
+                .filter(|((_, x), _)| *x == year)
+                .map(|(_, d)| d)
+                .sum();
+            assert!(close(num(&cell["value"]), v / d), "country {k}");
+        }
+    }
+    let o = oracle(
+        &app,
+        ("personale.fravaer", "SELECT kommunekode m, CAST(aar AS VARCHAR) || '|' || stillingskategori k, SUM(fravaersdage) v, COUNT(DISTINCT organisationsenhed) u FROM t GROUP BY 1, 2"),
+        ("personale.fravaer", "SELECT kommunekode m, CAST(aar AS VARCHAR) || '|' || stillingskategori k, SUM(aarsvaerk) d FROM t GROUP BY 1, 2"),
+    )
+    .await;
+    // The test lake has few organisation units per job category: mostly suppressed.
+    let (p, s) = check_cells(&absence, &o, str::to_owned, 1.0, 3);
+    assert!(p + s > 0);
+    let o = oracle(
+        &app,
+        ("aeldre.hjemmepleje", "SELECT kommunekode m, leverandoer k, CAST(SUM(visiterede_timer) AS DOUBLE) v, COUNT(DISTINCT borger_id) u FROM t WHERE alder >= 67 GROUP BY 1, 2"),
+        ("aeldre.hjemmepleje", "SELECT kommunekode m, leverandoer k, CAST(COUNT(DISTINCT borger_id) AS DOUBLE) d FROM t WHERE alder >= 67 GROUP BY 1, 2"),
+    )
+    .await;
+    check_cells(&care, &o, str::to_owned, 1.0, 5);
+    let o = oracle(
+        &app,
+        ("infrastruktur.it_systemer", "SELECT kommunekode m, status k, CAST(COUNT(DISTINCT domaene) AS DOUBLE) v, COUNT(DISTINCT system) u FROM t GROUP BY 1, 2"),
+        ("infrastruktur.it_systemer", "SELECT kommunekode m, '' k, CAST(COUNT(DISTINCT domaene) AS DOUBLE) d FROM t GROUP BY 1"),
+    )
+    .await;
+    let (p, _) = check_cells(&infra, &o, |_| String::new(), 100.0, 3);
+    assert!(p > 0);
+    // The caller's own municipality is marked, the others named.
+    let own: Vec<&Value> = infra["cells"]
+        .as_array()
+        .expect("cells")
+        .iter()
+        .filter(|c| c["own"] == true)
+        .collect();
+    assert!(!own.is_empty() && own.iter().all(|c| c["municipality"] == "0101"));
+    assert!(
+        own.iter().all(|c| c["name"] == "Københavns Kommune"),
+        "{own:?}"
+    );
+}
+
+/// Within one slice table (one year), no row or column (municipality totals and country
+/// totals included) holds exactly one suppressed cell: subtracting the published cells
+/// from a published total never gives a suppressed cell.
+#[tokio::test]
+async fn suppressed_cells_cannot_be_recovered_from_published_totals() {
+    let app = spawn_app().await;
+    let token = no_roles(&app, "0147");
+    let body = figure(&app, "nettoudgift-pr-indbygger", "", &token)
+        .await
+        .body;
+    let mut lines: BTreeMap<(String, String, String), Vec<bool>> = BTreeMap::new();
+    let mut suppressed = 0;
+    for cell in body["cells"].as_array().expect("cells") {
+        let year = text(&cell["dimensions"]["aar"]);
+        let municipality = text(&cell["municipality"]);
+        let function = cell["dimensions"]
+            .get("funktion")
+            .map(text)
+            .unwrap_or("total".into());
+        let hidden = cell["status"] == "suppressed";
+        suppressed += usize::from(hidden);
+        lines
+            .entry((year.clone(), "row".into(), municipality))
+            .or_default()
+            .push(hidden);
+        lines
+            .entry((year, "column".into(), function))
+            .or_default()
+            .push(hidden);
+    }
+    assert!(suppressed > 0, "the test lake must have small cells");
+    for (line, cells) in &lines {
+        let hidden = cells.iter().filter(|h| **h).count();
+        assert_ne!(hidden, 1, "{line:?} has exactly one suppressed cell");
+    }
+}
+
+#[tokio::test]
+async fn no_parameter_combination_yields_rows_or_other_cells() {
+    let app = spawn_app().await;
+    let token = no_roles(&app, "0101");
+    let id = "nettoudgift-pr-indbygger";
+    let all = figure(&app, id, "", &token).await.body;
+    let status = |body: &Value| -> BTreeMap<String, (String, String)> {
+        body["cells"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                (
+                    format!("{}|{}", text(&c["municipality"]), c["dimensions"]),
+                    (text(&c["status"]), text(&c["value"])),
+                )
+            })
+            .collect()
+    };
+    let everything = status(&all);
+    let fields: BTreeSet<&str> = [
+        "municipality",
+        "name",
+        "own",
+        "dimensions",
+        "total",
+        "value",
+        "status",
+        "reason",
+        "rank",
+    ]
+    .into();
+    for cell in all["cells"].as_array().expect("cells") {
+        let keys: BTreeSet<&str> = cell
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, fields, "a cell carries only aggregate fields");
+    }
+    // A comparison group and filters only choose among the same cells: differencing two
+    // groups (all vs. one municipality fewer) shows the same values and suppressions.
+    for query in [
+        "group=0147,0151",
+        "group=0147",
+        "filter=aar:eq:2024",
+        "filter=aar:in:2023,2025&group=0151",
+    ] {
+        let part = figure(&app, id, query, &token).await.body;
+        for (key, value) in status(&part) {
+            assert_eq!(everything.get(&key), Some(&value), "{query}: {key}");
+        }
+    }
+    // Anything that would regroup, filter rows or read rows is refused.
+    for query in [
+        "filter=beloeb:gt:0",
+        "filter=aar:gt:2020",
+        "filter=omkostningssted:eq:0101-100",
+        "select=beloeb",
+        "group_by=omkostningssted",
+        "filter=aar:eq:1999",
+        "group=9999",
+        "format=parquet",
+    ] {
+        let answer = app
+            .get(&format!("/api/v1/key-figures/{id}?{query}"), Some(&token))
+            .await;
+        assert_eq!(answer.status, 400, "{query}: {}", answer.body);
+        assert_eq!(answer.body["code"], "invalid_parameter", "{query}");
+    }
+    let unknown = app.get("/api/v1/key-figures/rows", Some(&token)).await;
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.body["code"], "key_figure_not_found");
+    assert!(
+        unknown.body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(id),
+        "{}",
+        unknown.body
+    );
+    let anonymous = app.get(&format!("/api/v1/key-figures/{id}"), None).await;
+    assert_eq!(anonymous.status, 401);
+}
+
+#[tokio::test]
+async fn every_request_is_audited_and_csv_has_one_line_per_cell() {
+    let app = spawn_app().await;
+    let token = no_roles(&app, "0101");
+    let id = "fravaer-pr-aarsvaerk";
+
+    let json = figure(&app, id, "filter=aar:eq:2024", &token).await;
+    let refused = app
+        .get(
+            &format!("/api/v1/key-figures/{id}?filter=fravaersdage:gt:1"),
+            Some(&token),
+        )
+        .await;
+    let response = app
+        .client
+        .get(format!(
+            "{}/api/v1/key-figures/{id}?format=csv&filter=aar:eq:2024",
+            app.address
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("csv");
+
+    let records = app.audit_of(&json).await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].outcome, "allowed");
+    assert_eq!(records[0].municipality.as_deref(), Some("0101"));
+    assert!(
+        records[0]
+            .filter
+            .as_deref()
+            .unwrap_or_default()
+            .contains("aar in [2024]"),
+        "{:?}",
+        records[0].filter
+    );
+    let records = app.audit_of(&refused).await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].outcome, "denied");
+    assert_eq!(records[0].reason.as_deref(), Some("invalid_parameter"));
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap_or_default()
+            .starts_with("text/csv")
+    );
+    let csv = response.text().await.expect("text");
+    let cells = json.body["cells"].as_array().expect("cells").len();
+    assert_eq!(csv.lines().count(), cells + 1);
+    assert!(
+        csv.starts_with(
+            "kommunekode;navn;egen;aar;stillingskategori;i_alt;vaerdi;status;aarsag;rang"
+        ),
+        "{csv}"
+    );
+}
