@@ -569,3 +569,47 @@ async fn the_change_feed_is_the_callers_changes_per_commit() {
     assert_eq!(bad.status, 400);
     assert_eq!(bad.body["errorCode"], "INVALID_PARAMETER_VALUE");
 }
+
+#[tokio::test]
+async fn a_constrained_callers_files_hold_only_the_rows_of_their_units() {
+    // Arrange: an organisation-unit constraint of Frederikssund (0250).
+    let app = spawn_app().await;
+    let units = ["0250-org-01", "0250-org-03"];
+    let token = app.kombit.sign(&app.kombit.kombit_claims_constrained(
+        &[(
+            "29189129",
+            &["laes-personale"],
+            &[(
+                dap_lake::demo::ORG_UNIT_CONSTRAINT,
+                "0250-org-01,0250-org-03",
+            )],
+        )],
+        "Substantial",
+    ));
+    // Act
+    let answer = query(&app, &token, "personale.fravaer", json!({})).await;
+    assert_eq!(answer.status, 200);
+    let columns = visible(&answer);
+    let key = columns[1].clone();
+    let rows = all_rows(&app, &answer, &key).await;
+    // Assert: exactly the oracle's rows of those units, nothing else of 0250.
+    let mut expected = app
+        .oracle(
+            "personale.fravaer",
+            &format!(
+                "SELECT {} FROM t WHERE kommunekode = '0250' AND organisationsenhed IN ('0250-org-01','0250-org-03')",
+                columns.join(", ")
+            ),
+        )
+        .await;
+    expected.sort_by_key(|r| r[&key].to_string());
+    assert!(!expected.is_empty(), "the demo has rows in those units");
+    assert_eq!(rows.len(), expected.len());
+    assert!(rows.iter().all(|r| r["kommunekode"] == "0250"
+        && units.contains(&r["organisationsenhed"].as_str().unwrap_or_default())));
+    let mut got: Vec<String> = rows.iter().map(ToString::to_string).collect();
+    let mut want: Vec<String> = expected.iter().map(ToString::to_string).collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+}
