@@ -65,3 +65,14 @@ def dap():
     yield Dap(base, data_dir)
     process.terminate()
     process.wait(timeout=30)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under scripts/test.sh (DAP_E2E_STRICT=1, the default there and in CI) a skipped test
+    is a failure: a client or service that cannot start must not pass silently."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("DAP_E2E_STRICT") == "1":
+        report.outcome = "failed"
+        report.longrepr = f"skipped under DAP_E2E_STRICT=1: {report.longrepr}"

@@ -1,8 +1,8 @@
 """Delta Sharing with the official `delta-sharing` connector: what pandas gets through
 dap's sharing endpoint equals a direct deltalake read of the caller's rows and visible
 columns. The connector pins pandas < 3 and pyarrow <= 23, which the rest of the suite
-does not, so it lives in its own venv (tests/e2e/sharing-requirements.txt); without the
-package installed these tests are skipped."""
+does not, so it lives in its own venv (tests/e2e/sharing-requirements.txt), which
+scripts/test.sh creates."""
 
 import datetime
 import decimal
@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-delta_sharing = pytest.importorskip("delta_sharing")
+import delta_sharing  # noqa: E402
 import pandas as pd  # noqa: E402
 import pyarrow as pa  # noqa: E402
 from deltalake import DeltaTable  # noqa: E402
