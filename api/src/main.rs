@@ -151,6 +151,8 @@ async fn main() -> anyhow::Result<()> {
                 settings.issuers = identity.issuers;
                 settings.public_url = identity.public_url;
                 settings.login = identity.login;
+                settings.exports = identity.exports;
+                settings.shutdown_timeout_secs = identity.shutdown_timeout_secs;
             }
             let app = Application::build(settings).await?;
             print_demo_help(&options, app.port());

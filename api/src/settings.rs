@@ -57,6 +57,17 @@ pub struct Settings {
     /// Where the Delta Sharing protocol is served (Power BI, pandas, Spark).
     #[serde(default = "default_sharing_prefix")]
     pub sharing_prefix: String,
+    /// Limits on exports: concurrent per caller and in total, and the send timeout.
+    #[serde(default)]
+    pub exports: crate::app::exports::ExportLimits,
+    /// On SIGTERM/SIGINT, how long requests under way may finish before their
+    /// connections are closed (exports cut off then are recorded as `interrupted`).
+    #[serde(default = "default_shutdown_timeout_secs")]
+    pub shutdown_timeout_secs: u64,
+}
+
+fn default_shutdown_timeout_secs() -> u64 {
+    30
 }
 
 fn default_sharing_prefix() -> String {
@@ -190,6 +201,8 @@ impl Default for Settings {
             audit_retention_days: None,
             platform_operators: Vec::new(),
             sharing_prefix: default_sharing_prefix(),
+            exports: crate::app::exports::ExportLimits::default(),
+            shutdown_timeout_secs: default_shutdown_timeout_secs(),
         }
     }
 }
@@ -285,6 +298,7 @@ impl Settings {
                 "sharing_prefix must be a path of its own, e.g. /delta-sharing (letters, digits, -, _ and /; not under /api, /graphql, /oauth, /auth, /health or /docs)"
             );
         }
+        self.exports.validate().map_err(anyhow::Error::msg)?;
         if self.lake.refresh_secs == 0 {
             bail!("lake.refresh_secs must be at least 1");
         }

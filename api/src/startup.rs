@@ -95,6 +95,7 @@ impl Application {
             admin: AdminCache::default(),
             sharing: crate::app::sharing::Sharing::new(&settings.sharing_prefix),
             key_figures: KeyFigures::default(),
+            exports: crate::app::exports::Exports::new(settings.exports.clone()),
         });
         core.admin
             .reload(&core.control)
@@ -145,6 +146,7 @@ impl Application {
                 .route("/docs", web::get().to(docs_redirect))
                 .default_service(web::to(fallback))
         })
+        .shutdown_timeout(settings.shutdown_timeout_secs)
         .listen(listener)?
         .run();
         Ok(Self {
@@ -193,12 +195,50 @@ impl Application {
                 core.refresh().await;
             }
         });
+        // actix stops on SIGINT/SIGTERM by itself (draining for 30 s); this marks the
+        // moment so exports it cuts off are recorded as ended by the shutdown.
+        let exports = self.core.exports.clone();
+        let signals = tokio::spawn(async move {
+            shutdown_signal().await;
+            exports.begin_shutdown();
+        });
         let result = self.server.await;
+        signals.abort();
+        self.core.exports.begin_shutdown();
+        if !self.core.exports.settle(Duration::from_secs(10)).await {
+            tracing::error!(
+                running = self.core.exports.running(),
+                "shutdown: not every export's closing audit record was written within 10 s"
+            );
+        }
         refresher.abort();
         if let Some(pruner) = pruner {
             pruner.abort();
         }
         result
+    }
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

@@ -117,11 +117,22 @@ impl Format {
     }
 }
 
+/// One piece of an export's encoded bytes.
+#[derive(Debug)]
+pub struct Chunk {
+    pub bytes: Bytes,
+    /// Rows a client holds usable once it has received this chunk (and all before it).
+    /// Row-wise formats (NDJSON, CSV, Arrow IPC stream) count each batch's rows in its
+    /// chunk; a JSON array, Parquet and XLSX are unreadable until their end, so all
+    /// their rows count in the last chunk.
+    pub rows: u64,
+}
+
 /// An export under way: encoded chunks arrive on `chunks`; `rows` counts rows encoded.
 #[derive(Debug)]
 pub struct Export {
     pub version: u64,
-    pub chunks: mpsc::Receiver<Result<Bytes>>,
+    pub chunks: mpsc::Receiver<Result<Chunk>>,
     pub rows: Arc<AtomicU64>,
 }
 
@@ -181,10 +192,11 @@ enum Encoder {
 async fn run(
     mut scan: Scan,
     format: Format,
-    tx: &mpsc::Sender<Result<Bytes>>,
+    tx: &mpsc::Sender<Result<Chunk>>,
     rows: &AtomicU64,
 ) -> Result<()> {
     let sink = Sink::default();
+    let whole_file = matches!(format, Format::Json | Format::Parquet | Format::Xlsx);
     let schema = csv_schema(&scan.schema, format);
     let mut encoder = match format {
         Format::Json => Encoder::Json { first: true },
@@ -215,7 +227,8 @@ async fn run(
     }
     while let Some(batch) = scan.next().await {
         let batch = batch?;
-        rows.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+        let batch_rows = batch.num_rows() as u64;
+        rows.fetch_add(batch_rows, Ordering::Relaxed);
         match &mut encoder {
             Encoder::Json { first } => {
                 let mut body = Vec::new();
@@ -266,8 +279,12 @@ async fn run(
             Encoder::Arrow(writer) => writer.write(&batch)?,
             Encoder::Xlsx(sheet) => sheet.append(&batch)?,
         }
-        let chunk = sink.take();
-        if !chunk.is_empty() && tx.send(Ok(chunk)).await.is_err() {
+        let bytes = sink.take();
+        let chunk = Chunk {
+            bytes,
+            rows: if whole_file { 0 } else { batch_rows },
+        };
+        if (!chunk.bytes.is_empty() || chunk.rows > 0) && tx.send(Ok(chunk)).await.is_err() {
             return Ok(()); // the client went away
         }
     }
@@ -293,9 +310,14 @@ async fn run(
         Encoder::Xlsx(sheet) => sink.clone().write_all(&sheet.finish()?)?,
         _ => {}
     }
-    let chunk = sink.take();
-    if !chunk.is_empty() {
-        let _ = tx.send(Ok(chunk)).await;
+    let bytes = sink.take();
+    let rows = if whole_file {
+        rows.load(Ordering::Relaxed)
+    } else {
+        0
+    };
+    if !bytes.is_empty() || rows > 0 {
+        let _ = tx.send(Ok(Chunk { bytes, rows })).await;
     }
     Ok(())
 }

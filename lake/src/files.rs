@@ -125,7 +125,7 @@ impl Lake {
             .await?;
         let mut bytes = Vec::new();
         while let Some(chunk) = export.chunks.recv().await {
-            bytes.extend_from_slice(&chunk?);
+            bytes.extend_from_slice(&chunk?.bytes);
         }
         let rows = export.rows.load(std::sync::atomic::Ordering::Relaxed);
         Ok(ScopedFile { bytes, rows })

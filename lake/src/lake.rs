@@ -41,6 +41,8 @@ pub struct Lake {
     /// the new table instead of serving the old one.
     pub(crate) tables: RwLock<HashMap<String, Arc<DeltaTable>>>,
     pub(crate) versions: VersionCache,
+    /// Tables serving their last good version because a newer commit cannot be read.
+    pub(crate) stale: RwLock<HashMap<String, crate::tables::StaleTable>>,
 }
 
 /// Version facts of a table.
@@ -146,7 +148,32 @@ impl Lake {
             runtime,
             tables: RwLock::new(HashMap::new()),
             versions: VersionCache::default(),
+            stale: RwLock::new(HashMap::new()),
         }
+    }
+
+    /// Whether the lake's storage answers: its root can be listed.
+    pub async fn probe(self: &Arc<Self>) -> Result<()> {
+        let root = self.root.clone();
+        self.runtime()
+            .run(async move {
+                if root.scheme() == "file" {
+                    let path = root
+                        .to_file_path()
+                        .map_err(|_| Error::Location(root.to_string()))?;
+                    std::fs::read_dir(&path)?;
+                    return Ok(());
+                }
+                use deltalake::ObjectStore as _;
+                let store =
+                    deltalake::logstore::store_for(&root, std::iter::empty::<(String, String)>())?;
+                store
+                    .list_with_delimiter(None)
+                    .await
+                    .map_err(deltalake::DeltaTableError::from)?;
+                Ok(())
+            })
+            .await
     }
 
     /// A lake rooted at a local directory.

@@ -37,6 +37,7 @@ pub use history::VersionInfo;
 pub use lake::{Lake, Scan, TableInfo};
 pub use query::RowQuery;
 pub use runtime::LakeRuntime;
+pub use tables::StaleTable;
 
 /// Re-exported so callers share delta-rs' Arrow version.
 pub use deltalake::arrow;

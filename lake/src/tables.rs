@@ -76,8 +76,11 @@ impl Lake {
     /// Moves every open table to its latest version if it has a newer one. Only the new
     /// commits are read. Returns how many tables moved.
     ///
-    /// One table that cannot be read does not stop the others: it is logged and dropped
-    /// from the cache, so the next read of it opens it afresh and reports it unavailable.
+    /// One table that cannot be refreshed does not stop the others. A table that is gone
+    /// (its log cannot be listed) is dropped from the cache, so the next read reports it
+    /// unavailable. A table whose newer commit cannot be read (a corrupt or half-written
+    /// commit file) keeps serving its last good version and is reported by
+    /// [`Lake::stale_tables`] until a refresh succeeds.
     pub async fn refresh(self: &Arc<Self>) -> Result<usize> {
         let lake = Arc::clone(self);
         self.runtime()
@@ -89,20 +92,39 @@ impl Lake {
                 let mut moved = 0;
                 for (key, table) in open {
                     match refreshed(&table).await {
-                        Ok(None) => {}
-                        Ok(Some(fresh)) => {
-                            tracing::info!(table = %key, version = ?fresh.version(), "table has a new version");
-                            if let Ok(mut tables) = lake.tables.write() {
-                                tables.insert(key, Arc::new(fresh));
-                                moved += 1;
+                        Ok(fresh) => {
+                            lake.mark_fresh(&key);
+                            if let Some(fresh) = fresh {
+                                tracing::info!(table = %key, version = ?fresh.version(), "table has a new version");
+                                if let Ok(mut tables) = lake.tables.write() {
+                                    tables.insert(key, Arc::new(fresh));
+                                    moved += 1;
+                                }
                             }
                         }
-                        Err(error) => {
-                            tracing::warn!(table = %key, %error, "table cannot be refreshed; dropped from the cache");
+                        Err(Refresh::Gone(error)) => {
+                            tracing::warn!(table = %key, %error, "table cannot be read; dropped from the cache");
+                            lake.mark_fresh(&key);
                             if let Ok(mut tables) = lake.tables.write() {
                                 tables.remove(&key);
                             }
                             lake.versions.forget(&key);
+                        }
+                        Err(Refresh::Stuck { latest, error }) => {
+                            tracing::error!(table = %key, latest, %error, "the table's newer commit cannot be read; serving its last good version");
+                            if let Ok(mut stale) = lake.stale.write() {
+                                let since = stale
+                                    .get(&key)
+                                    .map_or_else(chrono::Utc::now, |s| s.since);
+                                stale.insert(
+                                    key,
+                                    StaleTable {
+                                        serving: table.version(),
+                                        latest,
+                                        since,
+                                    },
+                                );
+                            }
                         }
                     }
                 }
@@ -110,16 +132,55 @@ impl Lake {
             })
             .await
     }
+
+    fn mark_fresh(&self, key: &str) {
+        if let Ok(mut stale) = self.stale.write() {
+            stale.remove(key);
+        }
+    }
+
+    /// Tables that keep their last good version because a newer commit cannot be read,
+    /// by location.
+    pub fn stale_tables(&self) -> Vec<(String, StaleTable)> {
+        self.stale
+            .read()
+            .map(|s| s.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// A table served at an older version than its log has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaleTable {
+    /// The version served.
+    pub serving: Option<u64>,
+    /// The newest version in the log.
+    pub latest: u64,
+    /// When it was first found stale.
+    pub since: chrono::DateTime<chrono::Utc>,
+}
+
+enum Refresh {
+    /// The log cannot be listed: the table is gone or storage is unreachable.
+    Gone(deltalake::DeltaTableError),
+    /// The log has a newer version that cannot be read.
+    Stuck {
+        latest: u64,
+        error: deltalake::DeltaTableError,
+    },
 }
 
 /// The table at its latest version, or `None` when it has no newer one.
-async fn refreshed(table: &DeltaTable) -> Result<Option<DeltaTable>> {
-    let latest = table.get_latest_version().await?;
+async fn refreshed(table: &DeltaTable) -> std::result::Result<Option<DeltaTable>, Refresh> {
+    let latest = table.get_latest_version().await.map_err(Refresh::Gone)?;
     if Some(latest) == table.version() {
         return Ok(None);
     }
     let mut fresh = table.clone();
-    fresh.update_incremental(None).await?;
+    fresh
+        .update_incremental(None)
+        .await
+        .map_err(|error| Refresh::Stuck { latest, error })?;
     Ok(Some(fresh))
 }
 
@@ -172,6 +233,54 @@ mod tests {
             !root.path().join("a").exists(),
             "reading must not create the table"
         );
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_newer_commit_keeps_the_last_good_version_and_is_reported() {
+        // Arrange: two open tables at version 0.
+        let root = tempfile::tempdir().expect("tempdir");
+        commit(root.path(), "a", &[("0101", "K")]).await;
+        commit(root.path(), "b", &[("0101", "K")]).await;
+        let lake = lake(root.path());
+        let (a, b) = (population("a"), population("b"));
+        lake.table_info(&scope(&a, "0101", None))
+            .await
+            .expect("a opens");
+        lake.table_info(&scope(&b, "0101", None))
+            .await
+            .expect("b opens");
+
+        // Act: a's next commit file is garbage; b gets a good new version.
+        std::fs::write(
+            root.path().join("a/_delta_log/00000000000000000001.json"),
+            b"{not json",
+        )
+        .expect("corrupt commit");
+        commit(root.path(), "b", &[("0101", "M")]).await;
+        let moved = lake.refresh().await.expect("refresh runs");
+
+        // Assert: b moved; a still answers at version 0 and is reported stale.
+        assert_eq!(moved, 1);
+        let info = lake.table_info(&scope(&b, "0101", None)).await.expect("b");
+        assert_eq!(info.version, 1);
+        let info = lake
+            .table_info(&scope(&a, "0101", None))
+            .await
+            .expect("a keeps serving its last good version");
+        assert_eq!(info.version, 0);
+        let stale = lake.stale_tables();
+        assert_eq!(stale.len(), 1, "{stale:?}");
+        assert!(stale[0].0.ends_with("/a/"), "{stale:?}");
+        assert_eq!((stale[0].1.serving, stale[0].1.latest), (Some(0), 1));
+
+        // A repaired log clears the report at the next refresh.
+        std::fs::remove_file(root.path().join("a/_delta_log/00000000000000000001.json"))
+            .expect("remove the bad commit");
+        commit(root.path(), "a", &[("0101", "M")]).await;
+        lake.refresh().await.expect("refresh runs");
+        assert!(lake.stale_tables().is_empty());
+        let info = lake.table_info(&scope(&a, "0101", None)).await.expect("a");
+        assert_eq!(info.version, 1);
     }
 
     #[tokio::test]

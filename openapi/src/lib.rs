@@ -56,6 +56,12 @@ pub enum DatasetErrors {
     /// Internal error (opaque)
     #[response(status = 500)]
     Internal(ErrorBody),
+    /// Temporarily unavailable: `dataset_unavailable`, `audit_unavailable`, `control_plane_unavailable` or `server_busy`; try again after `Retry-After`
+    #[response(
+        status = 503,
+        headers(("Retry-After" = String, description = "Seconds to wait before trying again"))
+    )]
+    Unavailable(ErrorBody),
 }
 
 /// The error responses every admin route shares.
@@ -79,6 +85,12 @@ pub enum AdminErrors {
     /// Internal error (opaque)
     #[response(status = 500)]
     Internal(ErrorBody),
+    /// Temporarily unavailable: `dataset_unavailable`, `audit_unavailable`, `control_plane_unavailable` or `server_busy`; try again after `Retry-After`
+    #[response(
+        status = 503,
+        headers(("Retry-After" = String, description = "Seconds to wait before trying again"))
+    )]
+    Unavailable(ErrorBody),
 }
 
 #[derive(OpenApi)]

@@ -13,6 +13,10 @@ pub enum AuditOutcome {
     Denied,
     /// The request failed on our side after it was authorised.
     Failed,
+    /// A streamed answer was cut off before it completed: the client went away, did not
+    /// read within the send timeout, or the server shut down. The record counts the rows
+    /// the client received.
+    Interrupted,
 }
 
 impl AuditOutcome {
@@ -22,6 +26,7 @@ impl AuditOutcome {
             Self::Allowed => "allowed",
             Self::Denied => "denied",
             Self::Failed => "failed",
+            Self::Interrupted => "interrupted",
         }
     }
 }

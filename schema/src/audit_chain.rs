@@ -119,6 +119,23 @@ pub struct Verification {
 }
 
 impl ControlPlane {
+    /// Whether an audit record could be appended now: takes the chain head's write lock
+    /// exactly as an append does, then rolls back. Fails while another writer holds the
+    /// database (SQLite "database is locked"), the database is read-only or unreachable.
+    pub async fn probe_audit_append(&self) -> Result<()> {
+        let txn = self.connection().begin().await?;
+        let moved = audit_head::Entity::update_many()
+            .col_expr(audit_head::Column::Seq, Expr::col(audit_head::Column::Seq))
+            .filter(audit_head::Column::Id.eq(1))
+            .exec(&txn)
+            .await?;
+        txn.rollback().await?;
+        if moved.rows_affected != 1 {
+            return Err(Error::AuditChain("the audit chain head is missing".into()));
+        }
+        Ok(())
+    }
+
     /// Appends one audit record to the chain. Callers must fail the request when this fails.
     pub async fn append_audit(&self, record: &AuditRecord) -> Result<()> {
         let txn = self.connection().begin().await?;

@@ -43,6 +43,42 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// A failure that says nothing about the request and may pass by itself: the
+    /// database is busy or locked (SQLite), the pool has no free connection, or the
+    /// connection to the server broke. Callers answer these as "try again" (503).
+    pub fn is_transient(&self) -> bool {
+        use sea_orm::{DbErr, RuntimeErr};
+        let Self::Database(error) = self else {
+            return false;
+        };
+        match error {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+            DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+                match e.as_ref() {
+                    sea_orm::sqlx::Error::Database(db) => {
+                        // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes;
+                        // PostgreSQL: serialization failure, deadlock, too many connections,
+                        // shutting down (SQLSTATE classes 40 and 53, 57P01-57P03).
+                        let code = db.code().unwrap_or_default();
+                        let sqlite_busy =
+                            code.parse::<u32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6));
+                        sqlite_busy
+                            || code.starts_with("40")
+                            || code.starts_with("53")
+                            || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")
+                    }
+                    sea_orm::sqlx::Error::PoolTimedOut
+                    | sea_orm::sqlx::Error::PoolClosed
+                    | sea_orm::sqlx::Error::Io(_) => true,
+                    _ => false,
+                }
+            }
+            _ => false,
+        }
+    }
+}
+
 fn database_id(id: &Option<i64>) -> String {
     id.map(|id| format!(" (database id {id})"))
         .unwrap_or_default()

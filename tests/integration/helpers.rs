@@ -68,6 +68,16 @@ pub async fn spawn_app() -> TestApp {
 
 /// Spawns dap on a fresh demo lake; `database_url` replaces the SQLite default.
 pub async fn spawn_app_with(database_url: Option<String>) -> TestApp {
+    spawn_app_tuned(move |settings| {
+        if let Some(url) = database_url {
+            settings.database_url = url;
+        }
+    })
+    .await
+}
+
+/// Spawns dap on a fresh demo lake with `tune` applied to its settings last.
+pub async fn spawn_app_tuned(tune: impl FnOnce(&mut dap_api::settings::Settings)) -> TestApp {
     let issuer = TestIssuer::start().await;
     let kombit = TestIssuer::start().await;
     let data_dir = tempfile::tempdir().expect("tempdir");
@@ -77,9 +87,7 @@ pub async fn spawn_app_with(database_url: Option<String>) -> TestApp {
         rows_per_municipality: ROWS,
     };
     let mut settings = demo::settings(&options).expect("settings");
-    if let Some(url) = database_url {
-        settings.database_url = url;
-    }
+    tune(&mut settings);
     demo::prepare_with(&options, &settings)
         .await
         .expect("demo data");

@@ -10,6 +10,7 @@ mod constraints_close;
 mod control_plane;
 mod dataset_tables;
 mod export;
+mod faults;
 mod graphql;
 mod helpers;
 mod isolation;

@@ -49,6 +49,8 @@ pub struct Download {
     pub format: Format,
     /// `<dataset>_v<version>_<municipality>.<ext>` (or `_changes_<from>-<to>_`).
     pub filename: String,
+    /// The export's place under the limits; held until the download ends.
+    pub permit: super::exports::ExportPermit,
 }
 
 /// A change-feed request: the caller's changed rows between two versions.
@@ -266,6 +268,7 @@ impl Core {
         let mut query = query;
         query.limit = None;
         let resolved = query.resolve(&scope)?;
+        let permit = self.exports.admit(principal)?;
         let export = self.lake.export(&scope, &resolved, format).await?;
         let municipality = scope.municipality().to_string();
         let filename = format!(
@@ -285,6 +288,7 @@ impl Core {
                 export,
                 format,
                 filename,
+                permit,
             },
             facts,
         ))
@@ -310,6 +314,7 @@ impl Core {
                     .into(),
             ));
         }
+        let permit = self.exports.admit(principal)?;
         let export = self
             .lake
             .export_changes(&scope, from, to, &columns, format)
@@ -339,6 +344,7 @@ impl Core {
                 export,
                 format,
                 filename,
+                permit,
             },
             facts,
         ))

@@ -24,6 +24,8 @@ pub enum ErrorClass {
     NotAcceptable,
     /// The request body is too large (413).
     PayloadTooLarge,
+    /// The caller has too many requests of this kind under way (429).
+    TooManyRequests,
     /// Temporarily unable to answer (503).
     Unavailable,
     /// dap's fault (500).
@@ -88,9 +90,19 @@ pub enum AppError {
     /// never returned: it names storage locations).
     #[error("the dataset is temporarily unavailable; try again later")]
     DatasetUnavailable(#[source] dap_lake::Error),
-    /// The audit record could not be written: fail closed.
-    #[error("internal error")]
+    /// The caller already runs as many exports as one caller may.
+    #[error("{0}")]
+    TooManyExports(String),
+    /// The server runs as many exports as it may; any caller's next one must wait.
+    #[error("{0}")]
+    ServerBusy(String),
+    /// The audit record could not be written: fail closed. A transient cause (the
+    /// database busy or unreachable) is "try again" (503), any other is ours (500).
+    #[error("{}", if .0.is_transient() { "the access log cannot be written right now, so nothing is served; try again shortly" } else { "internal error" })]
     AuditUnavailable(#[source] dap_schema::Error),
+    /// The control-plane database is busy or unreachable for the moment.
+    #[error("the service is temporarily unavailable; try again shortly")]
+    ControlPlaneUnavailable(#[source] dap_schema::Error),
     #[error("service not ready")]
     NotReady(String),
     #[error("internal error")]
@@ -126,6 +138,10 @@ impl AppError {
             Self::Timeout(_) => ("timeout", C::BadRequest),
             Self::DatasetUnavailable(_) => ("dataset_unavailable", C::Unavailable),
             Self::NotReady(_) => ("not_ready", C::Unavailable),
+            Self::TooManyExports(_) => ("too_many_exports", C::TooManyRequests),
+            Self::ServerBusy(_) => ("server_busy", C::Unavailable),
+            Self::AuditUnavailable(e) if e.is_transient() => ("audit_unavailable", C::Unavailable),
+            Self::ControlPlaneUnavailable(_) => ("control_plane_unavailable", C::Unavailable),
             Self::AuditUnavailable(_) | Self::Internal(_) => ("internal_error", C::Internal),
         }
     }
@@ -189,6 +205,10 @@ impl From<dap_lake::Error> for AppError {
 
 impl From<dap_schema::Error> for AppError {
     fn from(error: dap_schema::Error) -> Self {
-        Self::Internal(error.into())
+        if error.is_transient() {
+            Self::ControlPlaneUnavailable(error)
+        } else {
+            Self::Internal(error.into())
+        }
     }
 }

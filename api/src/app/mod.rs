@@ -14,6 +14,8 @@ pub mod catalogue;
 pub mod cursor;
 pub mod datasets;
 pub mod error;
+pub mod exports;
+pub mod health;
 pub mod identity;
 pub mod key_figures;
 pub mod keys;
@@ -56,6 +58,8 @@ pub struct Core {
     pub sharing: sharing::Sharing,
     /// Key-figure definitions and their computed, suppressed tables.
     pub key_figures: KeyFigures,
+    /// Exports under way: their limits and closing records.
+    pub exports: exports::Exports,
 }
 
 impl Core {

@@ -42,6 +42,19 @@ pub fn code_of(error: &ServerError) -> Option<String> {
         .map(|v| v.to_string().trim_matches('"').to_owned())
 }
 
+/// The refusal an error of a whole document stands for (a limit, or a document that
+/// does not parse or validate), for the request's audit record; field errors have
+/// records of their own.
+pub fn refusal_of(error: &ServerError) -> Option<AppError> {
+    let message = error.message.clone();
+    match code_of(error)?.as_str() {
+        "query_too_complex" => Some(AppError::QueryTooComplex(message)),
+        "too_many_aliases" => Some(AppError::TooManyAliases(message)),
+        "invalid_query" => Some(AppError::InvalidQuery(message)),
+        _ => None,
+    }
+}
+
 /// Gives every error without a code one: async-graphql's own limits get
 /// `query_too_complex`, parse and validation errors `invalid_query`.
 pub fn ensure_codes(errors: &mut [ServerError]) {

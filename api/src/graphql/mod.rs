@@ -269,6 +269,14 @@ async fn run(built: &Built, body: web::Bytes, gql: Gql) -> (HttpResponse, Option
     for response in &mut responses {
         ensure_codes(&mut response.errors);
     }
+    // async-graphql's own limits and validation refuse a document before it runs: the
+    // request's record is then a denial with that code, as for dap's own limits.
+    let refusal = refusal.or_else(|| {
+        responses
+            .iter()
+            .flat_map(|r| r.errors.iter())
+            .find_map(crate::graphql::error::refusal_of)
+    });
     let response = match (single, responses.pop()) {
         (true, Some(response)) => BatchResponse::Single(response),
         (_, last) => {

@@ -86,8 +86,8 @@ impl ResponseError for ODataError {
                 HeaderValue::from_static(r#"Basic realm="dap", charset="UTF-8""#),
             ));
         }
-        if status_class(self.status) == Some(ErrorClass::Unavailable) {
-            response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
+        if let Some(value) = status_class(self.status).and_then(crate::rest::error::retry_after) {
+            response.insert_header((header::RETRY_AFTER, value));
         }
         response.json(serde_json::json!({
             "error": {"code": self.code, "message": self.message}
@@ -96,5 +96,9 @@ impl ResponseError for ODataError {
 }
 
 fn status_class(status: StatusCode) -> Option<ErrorClass> {
-    (status == StatusCode::SERVICE_UNAVAILABLE).then_some(ErrorClass::Unavailable)
+    match status {
+        StatusCode::SERVICE_UNAVAILABLE => Some(ErrorClass::Unavailable),
+        StatusCode::TOO_MANY_REQUESTS => Some(ErrorClass::TooManyRequests),
+        _ => None,
+    }
 }

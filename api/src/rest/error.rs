@@ -19,9 +19,17 @@ pub fn status(class: ErrorClass) -> StatusCode {
         ErrorClass::BadRequest => StatusCode::BAD_REQUEST,
         ErrorClass::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
         ErrorClass::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorClass::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         ErrorClass::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorClass::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
+}
+
+/// `Retry-After` for the classes that pass by themselves (busy, unavailable), on every
+/// HTTP surface.
+pub fn retry_after(class: ErrorClass) -> Option<HeaderValue> {
+    matches!(class, ErrorClass::Unavailable | ErrorClass::TooManyRequests)
+        .then(|| HeaderValue::from_static("5"))
 }
 
 /// The wire body of an error.
@@ -56,8 +64,8 @@ impl ResponseError for AppError {
                 HeaderValue::from_static(r#"Bearer error="invalid_token""#),
             ));
         }
-        if self.class() == ErrorClass::Unavailable {
-            response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
+        if let Some(value) = retry_after(self.class()) {
+            response.insert_header((header::RETRY_AFTER, value));
         }
         response.json(body(self))
     }
@@ -68,6 +76,13 @@ mod tests {
     use actix_web::body::to_bytes;
 
     use super::*;
+
+    /// A transient control-plane failure, as a broken connection reports it.
+    fn locked(what: &str) -> dap_schema::Error {
+        dap_schema::Error::Database(sea_orm::DbErr::Conn(sea_orm::RuntimeErr::Internal(
+            what.into(),
+        )))
+    }
 
     #[actix_web::test]
     async fn every_error_maps_to_its_code_and_status_and_5xx_bodies_are_opaque() {
@@ -132,6 +147,23 @@ mod tests {
                 503,
             ),
             (AppError::NotReady("db down".into()), "not_ready", 503),
+            (AppError::TooManyExports(x()), "too_many_exports", 429),
+            (AppError::ServerBusy(x()), "server_busy", 503),
+            (
+                AppError::AuditUnavailable(locked("secret audit lock")),
+                "audit_unavailable",
+                503,
+            ),
+            (
+                AppError::from(locked("secret control lock")),
+                "control_plane_unavailable",
+                503,
+            ),
+            (
+                AppError::AuditUnavailable(dap_schema::Error::AuditChain("secret head".into())),
+                "internal_error",
+                500,
+            ),
             (
                 AppError::Internal(anyhow::anyhow!("secret path /var/lib/x")),
                 "internal_error",
@@ -141,6 +173,11 @@ mod tests {
         for (error, code, status) in cases {
             let response = error.error_response();
             assert_eq!(response.status().as_u16(), status, "{code}");
+            assert_eq!(
+                response.headers().contains_key("retry-after"),
+                status == 429 || status == 503,
+                "Retry-After on {code}"
+            );
             let body = to_bytes(response.into_body()).await.unwrap_or_default();
             let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
             assert_eq!(body["code"], code);

@@ -1,13 +1,12 @@
 //! Liveness and readiness.
 
 use actix_web::{HttpResponse, get, web};
-use dap_openapi::ErrorBody;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::app::AppError;
 use crate::app::Core;
+use crate::app::health::Check;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(live).service(ready);
@@ -23,10 +22,43 @@ pub struct Live {
 /// Readiness answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Ready {
+    /// `ready`, or `not_ready` when a check fails (answered with 503 and `Retry-After`).
     #[schema(example = "ready")]
     pub status: String,
     /// Datasets in the served catalogue.
     pub datasets: usize,
+    /// Each dependency: `ok`, or why it fails.
+    pub checks: Checks,
+    /// Datasets served at their last good version because a newer commit cannot be
+    /// read (reported; not a reason to be unready).
+    pub stale_datasets: Vec<StaleDataset>,
+}
+
+/// The checks behind readiness.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Checks {
+    /// The control-plane database answers.
+    #[schema(example = "ok")]
+    pub control_plane: String,
+    /// An audit record could be appended now (its write lock is free).
+    #[schema(example = "ok")]
+    pub audit_log: String,
+    /// The lake's storage answers.
+    #[schema(example = "ok")]
+    pub lake: String,
+}
+
+/// A dataset served at an older version than its table's log has.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StaleDataset {
+    #[schema(example = "oekonomi.posteringer")]
+    pub dataset: String,
+    /// The version served.
+    pub serving_version: Option<u64>,
+    /// The newest version in the log (unreadable).
+    pub latest_version: u64,
+    /// Since when (RFC 3339).
+    pub since: String,
 }
 
 /// The process is up.
@@ -38,23 +70,54 @@ async fn live() -> HttpResponse {
     })
 }
 
-/// The control-plane database answers and the catalogue is loaded.
+fn check(c: &Check) -> String {
+    match c {
+        Check::Ok => "ok".into(),
+        Check::Failing(why) => (*why).to_owned(),
+    }
+}
+
+/// The control plane answers, an audit record could be written and the lake's storage
+/// answers; each is reported.
 #[utoipa::path(
     tag = "health",
     responses(
         (status = 200, description = "Ready to serve", body = Ready),
-        (status = 503, description = "The control-plane database does not answer", body = ErrorBody),
+        (status = 503, description = "A check fails (see `checks`); `Retry-After` says when to ask again", body = Ready),
     )
 )]
 #[get("/health/ready")]
-async fn ready(state: web::Data<Core>) -> Result<HttpResponse, AppError> {
-    state
-        .control
-        .ping()
-        .await
-        .map_err(|e| AppError::NotReady(e.to_string()))?;
-    Ok(HttpResponse::Ok().json(Ready {
-        status: "ready".into(),
-        datasets: state.catalogue.len(),
-    }))
+async fn ready(state: web::Data<Core>) -> HttpResponse {
+    let readiness = state.readiness().await;
+    let body = Ready {
+        status: if readiness.is_ready() {
+            "ready"
+        } else {
+            "not_ready"
+        }
+        .into(),
+        datasets: readiness.datasets,
+        checks: Checks {
+            control_plane: check(&readiness.control_plane),
+            audit_log: check(&readiness.audit_log),
+            lake: check(&readiness.lake),
+        },
+        stale_datasets: readiness
+            .stale
+            .iter()
+            .map(|s| StaleDataset {
+                dataset: s.dataset.clone(),
+                serving_version: s.serving,
+                latest_version: s.latest,
+                since: s.since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            })
+            .collect(),
+    };
+    if readiness.is_ready() {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable()
+            .insert_header((actix_web::http::header::RETRY_AFTER, "5"))
+            .json(body)
+    }
 }

@@ -39,6 +39,7 @@ fn error_code(class: ErrorClass) -> &'static str {
         | ErrorClass::BadRequest
         | ErrorClass::NotAcceptable
         | ErrorClass::PayloadTooLarge => "INVALID_PARAMETER_VALUE",
+        ErrorClass::TooManyRequests => "RESOURCE_LIMIT_EXCEEDED",
         ErrorClass::Unavailable => "TEMPORARILY_UNAVAILABLE",
         ErrorClass::Internal => "INTERNAL_ERROR",
     }
@@ -61,6 +62,9 @@ impl ResponseError for SharingError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static(r#"Bearer error="invalid_token""#),
             ));
+        }
+        if let Some(value) = crate::rest::error::retry_after(self.0.class()) {
+            response.insert_header((header::RETRY_AFTER, value));
         }
         // A missing table reads the same whatever made it missing.
         let message = match self.0.class() {

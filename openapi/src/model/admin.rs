@@ -154,7 +154,7 @@ pub struct AuditParams {
     pub to: Option<DateTime<Utc>>,
     pub subject: Option<String>,
     pub dataset: Option<String>,
-    /// `allowed`, `denied` or `failed`.
+    /// `allowed`, `denied`, `failed` or `interrupted` (a streamed answer cut off).
     pub outcome: Option<String>,
     /// `json` (default, paged), `ndjson` or `csv` (everything selected, streamed).
     pub format: Option<String>,

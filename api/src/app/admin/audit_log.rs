@@ -123,10 +123,10 @@ impl Core {
     ) -> Result<(AuditSelection, AuditFacts), AppError> {
         let municipality = self.audited_municipality(principal, params.municipality.as_deref())?;
         if let Some(o) = params.outcome.as_deref()
-            && !matches!(o, "allowed" | "denied" | "failed")
+            && !matches!(o, "allowed" | "denied" | "failed" | "interrupted")
         {
             return Err(AppError::InvalidParameter(
-                "outcome must be allowed, denied or failed".into(),
+                "outcome must be allowed, denied, failed or interrupted".into(),
             ));
         }
         let query = AuditQuery {

@@ -134,7 +134,7 @@ fn download(
     let content_type = download.format.content_type();
     let filename = download.filename.clone();
     let body = audited_body(
-        download.export,
+        download,
         core.clone(),
         ctx.clone(),
         principal.clone(),
@@ -176,6 +176,8 @@ fn download(
             (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
         )),
         (status = 406, description = "No offered format in Accept", body = ErrorBody),
+        (status = 429, description = "`too_many_exports`: the caller already runs as many exports as one caller may (`exports.max_per_caller`); `Retry-After` says when to try again", body = ErrorBody,
+         headers(("Retry-After" = String, description = "Seconds to wait"))),
         DatasetErrors,
     )
 )]
@@ -228,6 +230,8 @@ pub async fn export_rows(
             (Vec<u8> = "application/vnd.apache.arrow.stream"),
         )),
         (status = 406, description = "No offered format in Accept", body = ErrorBody),
+        (status = 429, description = "`too_many_exports`: the caller already runs as many exports as one caller may (`exports.max_per_caller`); `Retry-After` says when to try again", body = ErrorBody,
+         headers(("Retry-After" = String, description = "Seconds to wait"))),
         DatasetErrors,
     )
 )]
