@@ -125,6 +125,12 @@ enum KeysAction {
     },
 }
 
+/// jemalloc hands memory freed after a burst (e.g. many exports) back to the system
+/// within seconds (its background threads purge dirty pages); glibc's malloc keeps it.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();

@@ -147,6 +147,9 @@ impl Application {
                 .default_service(web::to(fallback))
         })
         .shutdown_timeout(settings.shutdown_timeout_secs)
+        .on_connect(stalled_connections_abort(Duration::from_secs(
+            settings.exports.send_timeout_secs * 2 + 10,
+        )))
         .listen(listener)?
         .run();
         Ok(Self {
@@ -216,6 +219,23 @@ impl Application {
             pruner.abort();
         }
         result
+    }
+}
+
+/// Sets TCP_USER_TIMEOUT on every accepted connection: the kernel aborts a connection
+/// whose peer has acknowledged nothing (or kept a zero window) for `after`, so a client
+/// that stops reading does not keep the connection and its buffers forever. It is well
+/// over the export send timeout (which ends the export itself first): the window may
+/// close while the socket's send buffer still fills, before the export notices.
+fn stalled_connections_abort(
+    after: Duration,
+) -> impl Fn(&dyn std::any::Any, &mut actix_web::dev::Extensions) + Send + Sync + 'static {
+    move |connection, _| {
+        if let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>()
+            && let Err(error) = socket2::SockRef::from(tcp).set_tcp_user_timeout(Some(after))
+        {
+            tracing::debug!(%error, "TCP_USER_TIMEOUT not set");
+        }
     }
 }
 
