@@ -12,6 +12,7 @@ mod catalogue;
 mod error;
 mod filter;
 pub mod limits;
+mod order;
 mod resolve;
 mod schema;
 
@@ -249,8 +250,20 @@ async fn run(built: &Built, body: web::Bytes, gql: Gql) -> (HttpResponse, Option
                     response
                 }
                 Ok(()) => {
+                    // The executor answers fields in the order they finish; the
+                    // response goes back into the query's order (see order.rs).
+                    let document = request.parsed_query().ok().cloned();
+                    let operation = request.operation_name.clone();
                     let request = request.data(Arc::clone(&gql));
-                    built.schema.execute(request).await
+                    let mut response = built.schema.execute(request).await;
+                    if let Some(document) = &document {
+                        order::in_selection_order(
+                            document,
+                            operation.as_deref(),
+                            &mut response.data,
+                        );
+                    }
+                    response
                 }
             };
             responses.push(response);
