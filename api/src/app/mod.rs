@@ -15,6 +15,7 @@ pub mod cursor;
 pub mod datasets;
 pub mod error;
 pub mod identity;
+pub mod input;
 pub mod key_figures;
 pub mod keys;
 pub mod paging;

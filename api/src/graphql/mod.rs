@@ -135,7 +135,7 @@ pub enum GraphqlDocument {
         (status = 200, description = "GraphQL response (or a list); errors carry `extensions.code`", body = GraphqlDocument),
         (status = 400, description = "Body is not a GraphQL request, or the batch is too large", body = GraphqlDocument),
         (status = 401, description = "Missing or invalid bearer token", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))),
+         headers(("WWW-Authenticate" = String, description = "Bearer realm=\"dap\", error=\"invalid_token\", error_description=\"why: expired, not valid yet, revoked, another audience, untrusted issuer, malformed, or not verifiable\""))),
         (status = 413, description = "Body larger than 64 KiB", body = ErrorBody),
         (status = 500, description = "Internal error (opaque)", body = ErrorBody),
     )
