@@ -90,11 +90,14 @@ impl Ordered {
     }
 }
 
+/// Paths in a response, each with the keys of its object in the order they must come.
+type Expected = Vec<(&'static str, Vec<&'static str>)>;
+
 #[tokio::test]
 async fn the_response_follows_the_selection_order_of_every_object() {
     let app = spawn_app().await;
     let token = app.analyst("0101");
-    let cases: Vec<(&str, Vec<(&str, Vec<&str>)>)> = vec![
+    let cases: Vec<(&str, Expected)> = vec![
         (
             "{ oekonomi_posteringer(first: 2) { nodes { beloeb posteringsid } tableVersion } me { subject roles } datasets { title id } }",
             vec![

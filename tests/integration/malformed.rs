@@ -386,6 +386,33 @@ async fn the_values_people_tripped_over_get_precise_answers() {
         message.contains("filter") && message.contains("beloeb:gt:1000"),
         "{message}"
     );
+    // Delta Sharing: its own error body, the parameter or field named the same way.
+    let table = "/delta-sharing/shares/dap/schemas/oekonomi/tables/posteringer";
+    let changes = app
+        .get(
+            &format!("{table}/changes?startingVersion=first"),
+            Some(&app.analyst("0101")),
+        )
+        .await;
+    assert_eq!(changes.status, 400, "{}", changes.body);
+    assert_eq!(changes.body["errorCode"], "INVALID_PARAMETER_VALUE");
+    let message = changes.body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("'startingVersion'") && message.contains("whole number"),
+        "{message}"
+    );
+    let query = app
+        .client
+        .post(format!("{}{table}/query", app.address))
+        .bearer_auth(app.analyst("0101"))
+        .json(&json!({"limitHint": "ten"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(query.status().as_u16(), 400);
+    let body: Value = query.json().await.expect("json");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.contains("'limitHint'"), "{body}");
     // GraphQL input: the argument or variable is named.
     let body = json!({"query": "query($n: Int) { oekonomi_posteringer(first: $n) { nodes { aar } } }", "variables": {"n": "ten"}});
     let response = app
