@@ -128,12 +128,7 @@ impl Application {
                 .app_data(
                     web::JsonConfig::default()
                         .limit(16 * 1024)
-                        .error_handler(|error, _| {
-                            AppError::InvalidParameter(format!(
-                                "the JSON body is not valid: {error}"
-                            ))
-                            .into()
-                        }),
+                        .error_handler(|error, _| rest::input::json_payload_error(&error).into()),
                 )
                 .app_data(web::QueryConfig::default().error_handler(|error, _| {
                     AppError::InvalidParameter(format!("the query string is not valid: {error}"))

@@ -2,8 +2,9 @@ use thiserror::Error;
 
 /// Why a token was not accepted or an issuer could not be used.
 ///
-/// The messages are for logs and operators. Clients only ever learn that the token
-/// is invalid: the API maps every token error to the same 401.
+/// The messages are for logs and operators. Clients learn only the kind of refusal
+/// (the API's `TokenRefusal`: expired, revoked, wrong audience, ...), never key ids or
+/// signature details.
 #[derive(Debug, Error)]
 pub enum Error {
     #[error("no bearer token in the Authorization header")]
@@ -20,6 +21,13 @@ pub enum Error {
     Rejected(#[from] jsonwebtoken::errors::Error),
     #[error("token claims cannot be mapped: {0}")]
     Claims(String),
+    /// A credential dap keeps state for (personal token, session, machine client) that
+    /// was revoked, disabled or deleted; says which.
+    #[error("credential revoked: {0}")]
+    Revoked(String),
+    /// A credential dap keeps state for that has expired; says which.
+    #[error("credential expired: {0}")]
+    Expired(String),
     #[error("issuer {issuer} could not be reached or understood: {reason}")]
     Issuer { issuer: String, reason: String },
     #[error("key material: {0}")]

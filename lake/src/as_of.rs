@@ -29,10 +29,16 @@ pub fn parse(text: &str) -> Result<DateTime<Utc>> {
 
 /// The last instant of `date` in Copenhagen: the next day's local midnight, less one
 /// nanosecond. Midnight always exists there (clocks change at 02:00 and 03:00).
-fn end_of_danish_day(date: NaiveDate) -> Option<DateTime<Utc>> {
-    let next = date.checked_add_days(Days::new(1))?.and_hms_opt(0, 0, 0)?;
-    let midnight = Copenhagen.from_local_datetime(&next).earliest()?;
-    Some(midnight.with_timezone(&Utc) - TimeDelta::nanoseconds(1))
+pub fn end_of_danish_day(date: NaiveDate) -> Option<DateTime<Utc>> {
+    let next = date.checked_add_days(Days::new(1))?;
+    Some(start_of_danish_day(next)? - TimeDelta::nanoseconds(1))
+}
+
+/// The first instant of `date` in Copenhagen: its local midnight.
+pub fn start_of_danish_day(date: NaiveDate) -> Option<DateTime<Utc>> {
+    let midnight = date.and_hms_opt(0, 0, 0)?;
+    let start = Copenhagen.from_local_datetime(&midnight).earliest()?;
+    Some(start.with_timezone(&Utc))
 }
 
 #[cfg(test)]

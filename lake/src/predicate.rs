@@ -42,9 +42,9 @@ impl Clause {
     /// The clause in words.
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Select => "the selected columns",
-            Self::Filter => "a filter",
-            Self::Order => "the sort order",
+            Self::Select => "the selected columns (select)",
+            Self::Filter => "a filter (filter)",
+            Self::Order => "the sort order (order_by)",
             Self::Group => "the grouping",
             Self::Measure => "a measure",
         }

@@ -166,7 +166,9 @@ def test_an_expired_machine_token_is_refused_at_once(stack):
     r = requests.get(stack["dap"] + "/api/v1/datasets/oekonomi.posteringer/rows",
                      params={"limit": 1}, headers=headers, timeout=10)
     assert r.status_code == 401
-    assert r.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    challenge = r.headers["WWW-Authenticate"]
+    assert challenge.startswith('Bearer realm="dap", error="invalid_token", error_description="')
+    assert "has expired" in challenge and "has expired" in r.json()["message"]
     assert "rows" not in r.json()
 
 
@@ -193,7 +195,8 @@ def test_browser_login_then_session_personal_token_and_logout(stack):
     assert r.status_code == 204, r.text
     r = requests.get(stack["dap"] + "/api/v1/datasets", headers=pat, timeout=10)
     assert r.status_code == 401, "a revoked token is refused at once"
-    assert r.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
+    assert r.headers["WWW-Authenticate"].startswith('Bearer realm="dap", error="invalid_token"')
+    assert "has been revoked" in r.headers["WWW-Authenticate"]
 
     r = browser.post(stack["dap"] + "/auth/logout", timeout=10)
     assert r.status_code == 204

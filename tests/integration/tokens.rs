@@ -1,4 +1,6 @@
-//! Only valid tokens of configured issuers get in; every refusal is the same 401.
+//! Only valid tokens of configured issuers get in; a refusal says its kind (RFC 6750
+//! `error_description`: expired, not yet valid, wrong audience, unknown issuer,
+//! malformed) and nothing that helps a forger: signature and key failures read the same.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -28,22 +30,56 @@ fn unsigned(header: &Value, claims: &Value) -> String {
     )
 }
 
-async fn assert_refused(app: &TestApp, name: &str, token: Option<&str>) {
+/// What the refusal of each kind says (RFC 6750 `error_description`), by a word in it.
+const MISSING: &str = "no credential";
+const MALFORMED: &str = "malformed";
+const EXPIRED: &str = "expired";
+const NOT_YET_VALID: &str = "not valid yet";
+const WRONG_AUDIENCE: &str = "another audience";
+const UNKNOWN_ISSUER: &str = "issuer is not one dap trusts";
+/// Signature, key and algorithm failures: one description, so none can be told apart.
+const NOT_VERIFIED: &str = "the token could not be verified";
+
+/// Asserts a 401 whose body and `WWW-Authenticate` say `reason` and nothing else.
+async fn assert_refused(app: &TestApp, name: &str, token: Option<&str>, reason: &str) {
     let answer = app.get(ROWS, token).await;
     assert_eq!(answer.status, 401, "{name}: {}", answer.body);
     assert_eq!(answer.body["code"], "invalid_token", "{name}");
-    assert_eq!(
-        answer.body["message"], "the bearer token is missing or invalid",
-        "{name}"
-    );
-    assert_eq!(
-        answer
-            .headers
-            .get("www-authenticate")
-            .and_then(|v| v.to_str().ok()),
-        Some(r#"Bearer error="invalid_token""#),
-        "{name}"
-    );
+    let message = answer.body["message"].as_str().unwrap_or_default();
+    assert!(message.contains(reason), "{name}: {message}");
+    let challenge = answer
+        .headers
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if reason == MISSING {
+        // RFC 6750 3.1: a request without credentials gets no error code.
+        assert_eq!(challenge, r#"Bearer realm="dap""#, "{name}");
+    } else {
+        assert!(
+            challenge
+                .starts_with(r#"Bearer realm="dap", error="invalid_token", error_description=""#),
+            "{name}: {challenge}"
+        );
+        assert!(challenge.contains(reason), "{name}: {challenge}");
+        assert!(
+            message.ends_with(
+                challenge
+                    .rsplit("error_description=\"")
+                    .next()
+                    .unwrap_or("?")
+                    .trim_end_matches('"')
+            ),
+            "{name}: {message} / {challenge}"
+        );
+    }
+    if reason == NOT_VERIFIED {
+        // Nothing about keys or signatures.
+        assert!(
+            !message.contains("kid") && !message.contains("key") && !message.contains("signature"),
+            "{name}: {message}"
+        );
+    }
     assert!(answer.body.get("rows").is_none());
 }
 
@@ -191,7 +227,8 @@ async fn hostile_and_broken_tokens_get_401() {
         ),
     ];
     for (name, token) in &cases {
-        assert_refused(&app, name, token.as_deref()).await;
+        let reason = reason_of(name);
+        assert_refused(&app, name, token.as_deref(), reason).await;
     }
 }
 
@@ -246,7 +283,7 @@ async fn hostile_key_ids_and_key_urls_cause_no_fetch_and_unknown_kids_at_most_on
         "kid\u{0}",
     ] {
         let token = issuer.sign_with(header("at+jwt", hostile_kid), &good);
-        assert_refused(&app, "hostile kid", Some(&token)).await;
+        assert_refused(&app, "hostile kid", Some(&token), MALFORMED).await;
     }
     assert_eq!(
         issuer.jwks_fetches(),
@@ -261,6 +298,7 @@ async fn hostile_key_ids_and_key_urls_cause_no_fetch_and_unknown_kids_at_most_on
         &app,
         "jku/x5u to an attacker",
         Some(&issuer.sign_with(jku, &good)),
+        NOT_VERIFIED,
     )
     .await;
     assert_eq!(attacker.jwks_fetches(), 0, "dap followed a jku header");
@@ -273,6 +311,7 @@ async fn hostile_key_ids_and_key_urls_cause_no_fetch_and_unknown_kids_at_most_on
             &app,
             "unknown kid",
             Some(&issuer.sign_with(header("at+jwt", kid), &good)),
+            NOT_VERIFIED,
         )
         .await;
     }
@@ -282,4 +321,33 @@ async fn hostile_key_ids_and_key_urls_cause_no_fetch_and_unknown_kids_at_most_on
     );
     // The known key still works afterwards.
     assert_eq!(app.get(ROWS, Some(&issuer.sign(&good))).await.status, 200);
+}
+
+/// The refusal each hostile or broken token of the test above gets.
+fn reason_of(case: &str) -> &'static str {
+    match case {
+        "no token" => MISSING,
+        "empty bearer" => MISSING,
+        "garbage" => MALFORMED,
+        "expired" => EXPIRED,
+        "not yet valid" => NOT_YET_VALID,
+        "no exp" => MALFORMED,
+        "string exp" => MALFORMED,
+        "wrong issuer" => UNKNOWN_ISSUER,
+        "look-alike issuer" => UNKNOWN_ISSUER,
+        "wrong audience" => WRONG_AUDIENCE,
+        "no audience" => MALFORMED,
+        "alg none" => MALFORMED,
+        "alg none with kid" => MALFORMED,
+        "bad signature" => NOT_VERIFIED,
+        "signature of another token" => NOT_VERIFIED,
+        "demo issuer claims with test issuer name" => NOT_VERIFIED,
+        "oversized" => MALFORMED,
+        "two segments" => MALFORMED,
+        "four segments" => MALFORMED,
+        "HS256 signed with the issuer's public key" => NOT_VERIFIED,
+        "ID token used as access token (typ JWT)" => MALFORMED,
+        "no typ" => MALFORMED,
+        other => panic!("no reason for {other}"),
+    }
 }

@@ -7,6 +7,8 @@
 use dap_auth::Denial;
 use dap_schema::AuditOutcome;
 
+use super::identity::TokenRefusal;
+
 /// What kind of failure an error is; each surface maps the class, not the variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorClass {
@@ -36,8 +38,8 @@ pub enum ErrorClass {
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     /// Missing, malformed, expired or otherwise unacceptable credential. The cause is
-    /// logged, never returned.
-    #[error("the bearer token is missing or invalid")]
+    /// logged; the caller learns only its [`TokenRefusal`] kind.
+    #[error("the credential was refused: {}", TokenRefusal::of(.0).description())]
     InvalidToken(#[source] dap_auth::Error),
     #[error("{0}")]
     InsufficientAssurance(String),
@@ -168,6 +170,15 @@ impl AppError {
     /// The message a client sees: precise for the caller's mistakes, opaque for ours.
     pub fn public_message(&self) -> String {
         self.to_string()
+    }
+
+    /// Why a credential was refused, for the surfaces' challenges; `None` for every
+    /// other error.
+    pub fn token_refusal(&self) -> Option<TokenRefusal> {
+        match self {
+            Self::InvalidToken(cause) => Some(TokenRefusal::of(cause)),
+            _ => None,
+        }
     }
 
     /// An internal error from any cause.

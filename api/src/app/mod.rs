@@ -17,6 +17,7 @@ pub mod error;
 pub mod exports;
 pub mod health;
 pub mod identity;
+pub mod input;
 pub mod key_figures;
 pub mod keys;
 pub mod paging;

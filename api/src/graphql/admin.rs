@@ -193,7 +193,7 @@ const INPUTS: [InputDef; 5] = [
             (
                 "valid_until",
                 Ty::RequiredText,
-                "Until when (RFC 3339, at most three years ahead).",
+                "Until when (RFC 3339, or a date for the end of that day in Danish time; at most three years ahead).",
             ),
             ("grantor", Ty::Text, MUNICIPALITY),
         ],
@@ -349,7 +349,9 @@ fn input<T: DeserializeOwned>(input: Option<Value>) -> Result<T, AppError> {
     if let serde_json::Value::Object(fields) = &mut json {
         fields.retain(|_, v| !v.is_null());
     }
-    serde_json::from_value(json).map_err(invalid)
+    serde_path_to_error::deserialize(json).map_err(|e| {
+        crate::app::input::invalid("input field", &e.path().to_string(), &e.inner().to_string())
+    })
 }
 
 fn json<T: serde::Serialize>(value: T) -> Result<serde_json::Value, AppError> {

@@ -245,11 +245,15 @@ impl Walker<'_> {
         total
     }
 
-    /// A whole-number argument (variables substituted); `None` when it is not one.
+    /// A whole-number argument (variables substituted); `None` when it is unknown (a
+    /// variable not given). A value of another type costs nothing: validation refuses
+    /// it before anything runs, with a message that names the argument, which a cost
+    /// refusal would hide.
     fn number(&self, value: Result<Value, ()>) -> Option<u64> {
         match value.ok()? {
             Value::Number(n) => n.as_u64().or(n.as_i64().map(|_| 0)),
-            _ => None,
+            Value::Null => Some(DEFAULT_FIRST),
+            _ => Some(0),
         }
     }
 }

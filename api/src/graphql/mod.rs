@@ -12,6 +12,7 @@ mod catalogue;
 mod error;
 mod filter;
 pub mod limits;
+mod order;
 mod resolve;
 mod schema;
 
@@ -134,7 +135,7 @@ pub enum GraphqlDocument {
         (status = 200, description = "GraphQL response (or a list); errors carry `extensions.code`", body = GraphqlDocument),
         (status = 400, description = "Body is not a GraphQL request, or the batch is too large", body = GraphqlDocument),
         (status = 401, description = "Missing or invalid bearer token", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))),
+         headers(("WWW-Authenticate" = String, description = "Bearer realm=\"dap\", error=\"invalid_token\", error_description=\"why: expired, not valid yet, revoked, another audience, untrusted issuer, malformed, or not verifiable\""))),
         (status = 413, description = "Body larger than 64 KiB", body = ErrorBody),
         (status = 500, description = "Internal error (opaque)", body = ErrorBody),
     )
@@ -249,8 +250,20 @@ async fn run(built: &Built, body: web::Bytes, gql: Gql) -> (HttpResponse, Option
                     response
                 }
                 Ok(()) => {
+                    // The executor answers fields in the order they finish; the
+                    // response goes back into the query's order (see order.rs).
+                    let document = request.parsed_query().ok().cloned();
+                    let operation = request.operation_name.clone();
                     let request = request.data(Arc::clone(&gql));
-                    built.schema.execute(request).await
+                    let mut response = built.schema.execute(request).await;
+                    if let Some(document) = &document {
+                        order::in_selection_order(
+                            document,
+                            operation.as_deref(),
+                            &mut response.data,
+                        );
+                    }
+                    response
                 }
             };
             responses.push(response);

@@ -8,7 +8,11 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 
+use crate::app::identity::TokenRefusal;
 use crate::app::{AppError, ErrorClass};
+
+/// How to sign in to a feed.
+const SIGN_IN: &str = "sign in: give a personal access token as the password of HTTP Basic (any user name), or a bearer token";
 use crate::rest::error::status;
 
 /// An error as an OData client reads it.
@@ -17,6 +21,8 @@ pub struct ODataError {
     pub status: StatusCode,
     pub code: String,
     pub message: String,
+    /// Why a credential was refused, when it was.
+    pub refusal: Option<TokenRefusal>,
 }
 
 impl ODataError {
@@ -26,6 +32,7 @@ impl ODataError {
             status: StatusCode::NOT_IMPLEMENTED,
             code: "not_implemented".into(),
             message,
+            refusal: None,
         }
     }
 
@@ -35,6 +42,7 @@ impl ODataError {
             status: StatusCode::BAD_REQUEST,
             code: "invalid_parameter".into(),
             message,
+            refusal: None,
         }
     }
 
@@ -60,14 +68,17 @@ impl From<AppError> for ODataError {
         if let AppError::InvalidToken(cause) = &error {
             tracing::info!(%cause, "credential refused");
         }
-        let message = match &error {
-            AppError::InvalidToken(_) => "sign in: give a personal access token as the password of HTTP Basic (any user name), or a bearer token".into(),
-            _ => error.public_message(),
+        let refusal = error.token_refusal();
+        let message = match refusal {
+            Some(TokenRefusal::Missing) => SIGN_IN.into(),
+            Some(refusal) => format!("{}; {SIGN_IN}", refusal.description()),
+            None => error.public_message(),
         };
         Self {
             status,
             code: error.code().to_owned(),
             message,
+            refusal,
         }
     }
 }
@@ -85,6 +96,15 @@ impl ResponseError for ODataError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static(r#"Basic realm="dap", charset="UTF-8""#),
             ));
+            // A refused credential also gets RFC 6750's reason, as a second challenge;
+            // a request without one gets only Basic, so Excel and Power BI keep offering
+            // the user name and password dialog.
+            if let Some(refusal) = self.refusal.filter(|r| *r != TokenRefusal::Missing) {
+                response.append_header((
+                    header::WWW_AUTHENTICATE,
+                    crate::rest::error::bearer_challenge(refusal),
+                ));
+            }
         }
         if let Some(value) = status_class(self.status).and_then(crate::rest::error::retry_after) {
             response.insert_header((header::RETRY_AFTER, value));

@@ -13,6 +13,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::app::{AppError, Core};
 use crate::rest::extract::request_context;
+use crate::rest::input::Query;
 use crate::rest::login::{Login, LoginState, SESSION_COOKIE, STATE_COOKIE, safe_return_to};
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -54,10 +55,7 @@ fn cookie<'c>(login: &Login, name: &'c str, value: String, max_age: time::Durati
     )
 )]
 #[get("/auth/login")]
-async fn start_login(
-    req: HttpRequest,
-    query: web::Query<LoginQuery>,
-) -> Result<HttpResponse, AppError> {
+async fn start_login(req: HttpRequest, query: Query<LoginQuery>) -> Result<HttpResponse, AppError> {
     let login = configured(&req)?;
     let (url, pending) = login.start(safe_return_to(query.return_to.as_deref()));
     let sealed = login.seal(&pending).map_err(AppError::Internal)?;
@@ -100,7 +98,7 @@ pub struct CallbackQuery {
 async fn callback(
     req: HttpRequest,
     core: web::Data<Core>,
-    query: web::Query<CallbackQuery>,
+    query: Query<CallbackQuery>,
 ) -> Result<HttpResponse, AppError> {
     let login = configured(&req)?;
     let ctx = request_context(&req);

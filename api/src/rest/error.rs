@@ -7,6 +7,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use dap_openapi::ErrorBody;
 
+use crate::app::identity::TokenRefusal;
 use crate::app::{AppError, ErrorClass};
 
 /// The HTTP status of an error class.
@@ -30,6 +31,18 @@ pub fn status(class: ErrorClass) -> StatusCode {
 pub fn retry_after(class: ErrorClass) -> Option<HeaderValue> {
     matches!(class, ErrorClass::Unavailable | ErrorClass::TooManyRequests)
         .then(|| HeaderValue::from_static("5"))
+}
+
+/// The RFC 6750 challenge for a refused credential: `Bearer realm="dap"` alone when the
+/// request carried none (section 3.1: no error code then), else with
+/// `error="invalid_token"` and the refusal's `error_description`.
+pub fn bearer_challenge(refusal: TokenRefusal) -> HeaderValue {
+    const PLAIN: &str = r#"Bearer realm="dap", error="invalid_token""#;
+    if refusal == TokenRefusal::Missing {
+        return HeaderValue::from_static(r#"Bearer realm="dap""#);
+    }
+    let challenge = format!(r#"{PLAIN}, error_description="{}""#, refusal.description());
+    HeaderValue::from_str(&challenge).unwrap_or(HeaderValue::from_static(PLAIN))
 }
 
 /// The wire body of an error.
@@ -61,7 +74,7 @@ impl ResponseError for AppError {
             tracing::info!(%cause, "token refused");
             response.insert_header((
                 header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+                bearer_challenge(TokenRefusal::of(cause)),
             ));
         }
         if let Some(value) = retry_after(self.class()) {
@@ -185,13 +198,23 @@ mod tests {
                 assert!(!body.to_string().contains("secret"), "5xx leaks: {body}");
             }
         }
-        let response = AppError::InvalidToken(dap_auth::Error::UnknownKey).error_response();
-        assert_eq!(
-            response
+        let challenge = |error: dap_auth::Error| {
+            AppError::InvalidToken(error)
+                .error_response()
                 .headers()
                 .get("www-authenticate")
-                .and_then(|v| v.to_str().ok()),
-            Some(r#"Bearer error="invalid_token""#)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            challenge(dap_auth::Error::UnknownKey).as_deref(),
+            Some(
+                r#"Bearer realm="dap", error="invalid_token", error_description="the token could not be verified""#
+            )
+        );
+        assert_eq!(
+            challenge(dap_auth::Error::MissingToken).as_deref(),
+            Some(r#"Bearer realm="dap""#)
         );
     }
 }

@@ -12,6 +12,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::app::key_figures::{ComparisonGroup, KeyFigureRequest};
 use crate::app::{AppError, Core};
 use crate::rest::extract::{Caller, request_context};
+use crate::rest::input::Path;
 use crate::rest::params::Params;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -29,7 +30,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         (status = 200, description = "Key figures and their disclosure rules", body = KeyFigureList),
         (status = 400, description = "Unknown parameter, or several municipalities and none named", body = ErrorBody),
         (status = 401, description = "Missing or invalid bearer token", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))),
+         headers(("WWW-Authenticate" = String, description = "Bearer realm=\"dap\", error=\"invalid_token\", error_description=\"why: expired, not valid yet, revoked, another audience, untrusted issuer, malformed, or not verifiable\""))),
         (status = 403, description = "Municipality not granted", body = ErrorBody),
         (status = 404, description = "The caller acts for no municipality", body = ErrorBody),
         (status = 500, description = "Internal error (opaque)", body = ErrorBody),
@@ -77,7 +78,7 @@ async fn key_figure(
     req: HttpRequest,
     core: web::Data<Core>,
     Caller(principal): Caller,
-    id: web::Path<String>,
+    id: Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
     let mut csv = false;

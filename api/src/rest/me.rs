@@ -9,6 +9,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::app::identity::me as me_of;
 use crate::app::{AppError, Core};
 use crate::rest::extract::{Caller, request_context};
+use crate::rest::input::{Json, Path};
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(me)
@@ -51,7 +52,7 @@ async fn create_token(
     req: HttpRequest,
     core: web::Data<Core>,
     Caller(principal): Caller,
-    body: web::Json<CreateToken>,
+    body: Json<CreateToken>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
     let work = core.create_personal_token(&principal, body.into_inner());
@@ -81,7 +82,7 @@ async fn create_sharing_profile(
     req: HttpRequest,
     core: web::Data<Core>,
     Caller(principal): Caller,
-    body: web::Json<CreateToken>,
+    body: Json<CreateToken>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
     let request_base = {
@@ -132,7 +133,7 @@ async fn revoke_token(
     req: HttpRequest,
     core: web::Data<Core>,
     Caller(principal): Caller,
-    id: web::Path<String>,
+    id: Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
     let work = core.revoke_personal_token(&principal, &id);

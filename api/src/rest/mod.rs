@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod fallback;
 pub mod health;
+pub mod input;
 pub mod key_figures;
 pub mod login;
 pub mod me;

@@ -66,6 +66,20 @@ fn oauth_error(refusal: ClientRefusal) -> HttpResponse {
 #[post("/oauth/token")]
 async fn issue_token(req: HttpRequest, core: web::Data<Core>, body: web::Bytes) -> HttpResponse {
     let ctx = request_context(&req);
+    // A form field no client sends (control characters, overlong) is named at once;
+    // everything else about the form is the core's to judge.
+    let fields = url::form_urlencoded::parse(&body);
+    if let Err(error) = fields
+        .into_iter()
+        .try_for_each(|(name, value)| crate::app::input::check_text("form field", &name, &value))
+    {
+        return HttpResponse::BadRequest()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(OAuthError {
+                error: "invalid_request".into(),
+                error_description: error.public_message(),
+            });
+    }
     let grant = TokenGrant {
         request: serde_urlencoded::from_bytes::<TokenRequest>(&body).ok(),
         basic: basic_credentials(&req),

@@ -32,6 +32,7 @@ impl Params {
                     allowed.join(", ")
                 )));
             }
+            crate::app::input::check_text("query parameter", &key, &value)?;
             if value.is_empty() {
                 continue;
             }
@@ -94,7 +95,7 @@ impl Params {
                 "desc" => true,
                 other => {
                     return Err(AppError::InvalidParameter(format!(
-                        "order_by: direction '{}' must be asc or desc, e.g. order_by=aar:desc,maaned",
+                        "query parameter 'order_by': direction '{}' must be asc or desc, e.g. order_by=aar:desc,maaned",
                         other.chars().take(20).collect::<String>()
                     )));
                 }
@@ -132,7 +133,7 @@ impl Params {
             .map(|v| {
                 v.parse().map_err(|_| {
                     AppError::InvalidParameter(format!(
-                        "{name} must be a whole number, e.g. {name}=3"
+                        "query parameter '{name}': expected a whole number, e.g. {name}=3"
                     ))
                 })
             })
@@ -157,7 +158,7 @@ impl Params {
             Some("true") => Ok(Some(true)),
             Some("false") => Ok(Some(false)),
             Some(_) => Err(AppError::InvalidParameter(format!(
-                "{name} must be true or false"
+                "query parameter '{name}': expected true or false, e.g. {name}=true"
             ))),
         }
     }
@@ -167,14 +168,17 @@ impl Params {
 pub fn filter_spec(raw: &str) -> Result<FilterSpec, AppError> {
     let invalid = |reason: String| {
         AppError::InvalidParameter(format!(
-            "invalid filter '{}': {reason}",
+            "query parameter 'filter': invalid filter '{}': {reason}",
             raw.chars().take(200).collect::<String>()
         ))
     };
     let mut parts = raw.splitn(3, ':');
     let (Some(column), Some(op), Some(value)) = (parts.next(), parts.next(), parts.next()) else {
+        let hint = symbolic(raw)
+            .map(|written| format!(" (here: {written})"))
+            .unwrap_or_default();
         return Err(invalid(format!(
-            "write filters as column:operator:value, e.g. aar:gte:2020; operators: {OPERATORS}"
+            "write filters as column:operator:value, e.g. aar:gte:2020{hint}; operators: {OPERATORS}"
         )));
     };
     let operator = Operator::from_name(op).ok_or_else(|| {
@@ -191,6 +195,24 @@ pub fn filter_spec(raw: &str) -> Result<FilterSpec, AppError> {
         column: column.to_owned(),
         operator,
         values,
+    })
+}
+
+/// `beloeb>1000` as the filter syntax (`beloeb:gt:1000`), for the refusal's hint.
+fn symbolic(raw: &str) -> Option<String> {
+    let symbols = [
+        (">=", "gte"),
+        ("<=", "lte"),
+        ("!=", "ne"),
+        ("<>", "ne"),
+        (">", "gt"),
+        ("<", "lt"),
+        ("=", "eq"),
+    ];
+    symbols.iter().find_map(|(symbol, name)| {
+        let (column, value) = raw.split_once(symbol)?;
+        let column = column.trim();
+        (!column.is_empty()).then(|| format!("{column}:{name}:{}", value.trim()))
     })
 }
 
@@ -259,6 +281,8 @@ mod tests {
         };
         assert!(message("aar:like:2").contains("operators: eq"));
         assert!(message("aar").contains("column:operator:value"));
+        assert!(message("beloeb>1000").contains("here: beloeb:gt:1000"));
+        assert!(message("aar>=2020").contains("here: aar:gte:2020"));
         let spec = filter_spec("koen:in:K,M").ok();
         assert_eq!(
             spec.map(|s| s.values),

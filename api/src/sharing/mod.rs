@@ -15,9 +15,10 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::app::Core;
 use crate::app::sharing::{QueryRequest, SharedTable, TableRef};
+use crate::app::{AppError, Core};
 use crate::rest::extract::{Caller, request_context};
+use crate::rest::input::Query;
 use wire::{SharingError, VERSION_HEADER, base_url, change_line, file_line, header_lines, ndjson};
 
 type Answer = Result<HttpResponse, SharingError>;
@@ -158,9 +159,10 @@ async fn version(
     core: web::Data<Core>,
     caller: Authenticated,
     path: TablePath,
-    params: web::Query<VersionParams>,
+    params: Result<Query<VersionParams>, AppError>,
 ) -> Answer {
     let Caller(principal) = caller?;
+    let params = params?;
     let ctx = request_context(&req);
     if params.starting_timestamp.is_some() {
         return Err(crate::app::AppError::InvalidParameter(
@@ -211,8 +213,9 @@ fn parse_query(body: &[u8]) -> Result<QueryRequest, crate::app::AppError> {
     let body: QueryBody = if body.iter().all(u8::is_ascii_whitespace) {
         QueryBody::default()
     } else {
-        serde_json::from_slice(body)
-            .map_err(|e| InvalidParameter(format!("the query body is not valid: {e}")))?
+        let text = std::str::from_utf8(body)
+            .map_err(|_| InvalidParameter("the query body is not UTF-8 JSON".into()))?;
+        crate::rest::input::json(text)?
     };
     if body.starting_version.is_some() {
         return Err(InvalidParameter(
@@ -279,9 +282,10 @@ async fn changes(
     core: web::Data<Core>,
     caller: Authenticated,
     path: TablePath,
-    params: web::Query<ChangesParams>,
+    params: Result<Query<ChangesParams>, AppError>,
 ) -> Answer {
     let Caller(principal) = caller?;
+    let params = params?;
     let ctx = request_context(&req);
     let dataset = audited_table(&path);
     let base = base_url(&req, &core);

@@ -2,10 +2,11 @@
 //! its NDJSON answers and the address links are built under.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde_json::json;
 
+use crate::app::identity::TokenRefusal;
 use crate::app::sharing::{ChangeAction, FileAction, TableMetadata};
 use crate::app::{AppError, Core, ErrorClass};
 
@@ -60,7 +61,7 @@ impl ResponseError for SharingError {
             tracing::info!(%cause, "token refused");
             response.insert_header((
                 header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+                crate::rest::error::bearer_challenge(TokenRefusal::of(cause)),
             ));
         }
         if let Some(value) = crate::rest::error::retry_after(self.0.class()) {

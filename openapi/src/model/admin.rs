@@ -128,8 +128,10 @@ pub struct NewDelegation {
     #[schema(example = "12345678")]
     pub grantee_cvr: String,
     pub datasets: Vec<String>,
-    /// Until when (at most three years ahead).
-    pub valid_until: DateTime<Utc>,
+    /// Until when (at most three years ahead): RFC 3339, or a date for the end of that
+    /// day in Danish time.
+    #[schema(value_type = String, format = DateTime, example = "2027-06-30")]
+    pub valid_until: String,
     /// Optional; must be the municipality you administer.
     pub grantor: Option<String>,
 }
@@ -148,15 +150,20 @@ pub struct Catalogue {
 pub struct AuditParams {
     /// Municipality: the one you administer (when several), or any for platform operators.
     pub municipality: Option<String>,
-    /// From this time (RFC 3339, inclusive).
-    pub from: Option<DateTime<Utc>>,
+    /// From this time (inclusive): RFC 3339, or a date for the start of that day in
+    /// Danish time.
+    #[param(value_type = Option<String>, format = DateTime, example = "2026-12-01")]
+    pub from: Option<String>,
     /// Until this time (RFC 3339, exclusive).
-    pub to: Option<DateTime<Utc>>,
+    #[param(value_type = Option<String>, format = DateTime, example = "2026-12-02T00:00:00+01:00")]
+    pub to: Option<String>,
     pub subject: Option<String>,
     pub dataset: Option<String>,
     /// `allowed`, `denied`, `failed` or `interrupted` (a streamed answer cut off).
+    #[param(value_type = Option<String>, pattern = "^(allowed|denied|failed|interrupted)$", example = "denied")]
     pub outcome: Option<String>,
     /// `json` (default, paged), `ndjson` or `csv` (everything selected, streamed).
+    #[param(value_type = Option<String>, pattern = "^(json|ndjson|csv)$", example = "csv")]
     pub format: Option<String>,
     /// Page size for `json` (default 100, at most 1000).
     pub limit: Option<u64>,

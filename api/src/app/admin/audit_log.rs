@@ -10,6 +10,7 @@ use dap_schema::entity::audit_event;
 use futures::Stream;
 
 use crate::app::access::{administered, operator};
+use crate::app::input::{DateMeans, instant};
 use crate::app::{AppError, AuditFacts, Core};
 
 /// Records per database read when the whole selection is streamed.
@@ -81,6 +82,16 @@ pub fn audit_records(
     )
 }
 
+/// An optional instant parameter of an audit query.
+fn instant_of(
+    name: &str,
+    text: Option<&str>,
+    date: DateMeans,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, AppError> {
+    text.map(|t| instant("query parameter", name, t, date))
+        .transpose()
+}
+
 /// The format a query names (default a page).
 fn format_of(params: &AuditParams) -> Result<AuditFormat, AppError> {
     match params.format.as_deref().unwrap_or("json") {
@@ -88,7 +99,7 @@ fn format_of(params: &AuditParams) -> Result<AuditFormat, AppError> {
         "ndjson" => Ok(AuditFormat::Ndjson),
         "csv" => Ok(AuditFormat::Csv),
         other => Err(AppError::InvalidParameter(format!(
-            "format '{}' is not offered: use json, ndjson or csv",
+            "query parameter 'format': '{}' is not offered: use json, ndjson or csv, e.g. format=csv",
             other.chars().take(16).collect::<String>()
         ))),
     }
@@ -125,14 +136,15 @@ impl Core {
         if let Some(o) = params.outcome.as_deref()
             && !matches!(o, "allowed" | "denied" | "failed" | "interrupted")
         {
-            return Err(AppError::InvalidParameter(
-                "outcome must be allowed, denied, failed or interrupted".into(),
-            ));
+            return Err(AppError::InvalidParameter(format!(
+                "query parameter 'outcome': '{}' is not an outcome: use allowed, denied, failed or interrupted, e.g. outcome=denied",
+                o.chars().take(16).collect::<String>()
+            )));
         }
         let query = AuditQuery {
             municipality: municipality.clone(),
-            from: params.from,
-            to: params.to,
+            from: instant_of("from", params.from.as_deref(), DateMeans::StartOfDay)?,
+            to: instant_of("to", params.to.as_deref(), DateMeans::Ambiguous)?,
             subject: params.subject.clone(),
             dataset: params.dataset.clone(),
             outcome: params.outcome.clone(),
@@ -161,7 +173,7 @@ impl Core {
         let limit = limit.unwrap_or(100);
         if !(1..=1000).contains(&limit) {
             return Err(AppError::InvalidParameter(
-                "limit must be between 1 and 1000".into(),
+                "query parameter 'limit' must be between 1 and 1000, e.g. limit=100".into(),
             ));
         }
         let records: Vec<AuditEntry> = self

@@ -47,13 +47,20 @@ pub async fn register_for(
     let days = input.expires_in_days.unwrap_or(DEFAULT_DAYS);
     if !(1..=MAX_DAYS).contains(&days) {
         return Err(AppError::InvalidParameter(format!(
-            "expires_in_days must be between 1 and {MAX_DAYS}"
+            "field 'expires_in_days' must be between 1 and {MAX_DAYS}"
         )));
     }
     let public_key = match &input.public_key {
         Some(jwk) => Some(
-            dap_auth::client_assertion::public_jwk(&jwk.to_string())
-                .map_err(|e| AppError::InvalidParameter(e.to_string()))?,
+            dap_auth::client_assertion::public_jwk(&jwk.to_string()).map_err(|e| {
+                let why = match &e {
+                    dap_auth::Error::Claims(why) => why.trim_start_matches("public key: ").to_owned(),
+                    other => other.to_string(),
+                };
+                AppError::InvalidParameter(format!(
+                    "field 'public_key': {why}; give the client's public key as a JWK object, e.g. {{\"kty\": \"OKP\", \"crv\": \"Ed25519\", \"x\": \"...\"}}"
+                ))
+            })?,
         ),
         None => None,
     };

@@ -10,6 +10,7 @@ use dap_schema::admin::Delegation;
 
 use super::{changed, known_datasets, listed, same_municipality, split};
 use crate::app::access::administered;
+use crate::app::input::{DateMeans, instant};
 use crate::app::{AppError, AuditFacts, Core};
 
 /// Longest a delegation may run, in days.
@@ -84,9 +85,15 @@ impl Core {
         let is_known = |id: &str| self.catalogue.get(id).is_some();
         let datasets = known_datasets(is_known, &input.datasets)?;
         let now = Utc::now();
-        if input.valid_until <= now || input.valid_until > now + chrono::Duration::days(MAX_DAYS) {
+        let valid_until = instant(
+            "field",
+            "valid_until",
+            &input.valid_until,
+            DateMeans::EndOfDay,
+        )?;
+        if valid_until <= now || valid_until > now + chrono::Duration::days(MAX_DAYS) {
             return Err(AppError::InvalidParameter(
-                "valid_until must be in the future and at most three years ahead".into(),
+                "field 'valid_until' must be in the future and at most three years ahead, e.g. 2027-06-30".into(),
             ));
         }
         let stored = Delegation {
@@ -94,7 +101,7 @@ impl Core {
             grantor: m.to_string(),
             grantee_cvr: cvr,
             datasets: datasets.join(","),
-            valid_until: input.valid_until,
+            valid_until,
             created_at: now,
             created_by: principal.subject.chars().take(512).collect(),
             revoked_at: None,

@@ -6,6 +6,7 @@
 
 pub mod client_credentials;
 pub mod personal;
+pub mod refusal;
 pub mod sessions;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,6 +18,7 @@ use dap_schema::MunicipalityCode;
 use super::{AppError, Core};
 
 pub use client_credentials::{ClientRefusal, TokenGrant};
+pub use refusal::TokenRefusal;
 pub use sessions::SESSION_PREFIX;
 
 /// The `iss` of principals that came with a personal access token.
@@ -81,7 +83,7 @@ impl Core {
             let token = self.control.personal_token_by_id(id).await?;
             let now = chrono::Utc::now();
             if !token.is_some_and(|t| t.revoked_at.is_none() && t.expires_at > now) {
-                return Err(AppError::InvalidToken(dap_auth::Error::Claims(
+                return Err(AppError::InvalidToken(dap_auth::Error::Revoked(
                     "the personal token this link was issued to is revoked or expired".into(),
                 )));
             }
@@ -107,9 +109,14 @@ impl Core {
         }
         let client = match self.control.machine_client(&client_id).await {
             Ok(Some((client, _))) if client.is_active(chrono::Utc::now()) => client,
+            Ok(Some((client, _))) if !client.disabled => {
+                return Err(dap_auth::Error::Expired(
+                    "the machine client has expired".into(),
+                ));
+            }
             Ok(_) => {
-                return Err(dap_auth::Error::Claims(
-                    "the machine client is disabled, expired or deleted".into(),
+                return Err(dap_auth::Error::Revoked(
+                    "the machine client is disabled or deleted".into(),
                 ));
             }
             Err(e) => {

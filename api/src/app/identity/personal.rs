@@ -163,8 +163,11 @@ impl Core {
             .await
             .map_err(|e| invalid(&format!("lookup failed: {e}")))?
             .ok_or_else(|| invalid("unknown"))?;
-        if stored.revoked_at.is_some() || stored.expires_at <= Utc::now() {
-            return Err(invalid("revoked or expired"));
+        if stored.revoked_at.is_some() {
+            return Err(dap_auth::Error::Revoked("personal token".into()));
+        }
+        if stored.expires_at <= Utc::now() {
+            return Err(dap_auth::Error::Expired("personal token".into()));
         }
         let mut principal = stored_principal(
             stored.subject,

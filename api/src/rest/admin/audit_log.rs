@@ -13,6 +13,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::app::admin::audit_log::{AuditFormat, AuditSelection, audit_records};
 use crate::app::{AppError, Core};
 use crate::rest::extract::{Caller, request_context};
+use crate::rest::input::Query;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(query_audit);
@@ -115,7 +116,7 @@ async fn query_audit(
     req: HttpRequest,
     core: web::Data<Core>,
     Caller(principal): Caller,
-    params: web::Query<AuditParams>,
+    params: Query<AuditParams>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
     let work = core.query_audit(&principal, &params);

@@ -9,6 +9,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::app::admin::catalogue::definition;
 use crate::app::{AppError, Core};
 use crate::rest::extract::{Caller, request_context};
+use crate::rest::input::{Json, Path};
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list_catalogue)
@@ -54,8 +55,8 @@ async fn put_dataset(
     req: HttpRequest,
     core: web::Data<Core>,
     Caller(principal): Caller,
-    id: web::Path<String>,
-    body: web::Json<serde_json::Value>,
+    id: Path<String>,
+    body: Json<serde_json::Value>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
     let work = core.put_dataset(&principal, &id, definition(body.into_inner()));
@@ -79,7 +80,7 @@ async fn delete_dataset(
     req: HttpRequest,
     core: web::Data<Core>,
     Caller(principal): Caller,
-    id: web::Path<String>,
+    id: Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
     let work = core.delete_dataset(&principal, &id);

@@ -8,6 +8,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::{ActingFor, no_store};
 use crate::app::{AppError, Core};
 use crate::rest::extract::{Caller, request_context};
+use crate::rest::input::{Json, Path, Query};
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list_clients)
@@ -31,7 +32,7 @@ async fn list_clients(
     req: HttpRequest,
     core: web::Data<Core>,
     Caller(principal): Caller,
-    acting: web::Query<ActingFor>,
+    acting: Query<ActingFor>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
     let work = core.list_clients(&principal, acting.municipality.as_deref());
@@ -54,8 +55,8 @@ async fn create_client(
     req: HttpRequest,
     core: web::Data<Core>,
     Caller(principal): Caller,
-    acting: web::Query<ActingFor>,
-    body: web::Json<NewClient>,
+    acting: Query<ActingFor>,
+    body: Json<NewClient>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
     let work = core.register_client(
@@ -81,8 +82,8 @@ async fn rotate_client(
     req: HttpRequest,
     core: web::Data<Core>,
     Caller(principal): Caller,
-    acting: web::Query<ActingFor>,
-    id: web::Path<String>,
+    acting: Query<ActingFor>,
+    id: Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
     let work = core.rotate_client_secret(&principal, acting.municipality.as_deref(), &id);
@@ -104,8 +105,8 @@ async fn disable_client(
     req: HttpRequest,
     core: web::Data<Core>,
     Caller(principal): Caller,
-    acting: web::Query<ActingFor>,
-    id: web::Path<String>,
+    acting: Query<ActingFor>,
+    id: Path<String>,
 ) -> Result<HttpResponse, AppError> {
     change_client(&req, &core, Caller(principal), &acting, &id, false).await
 }
@@ -124,8 +125,8 @@ async fn delete_client(
     req: HttpRequest,
     core: web::Data<Core>,
     Caller(principal): Caller,
-    acting: web::Query<ActingFor>,
-    id: web::Path<String>,
+    acting: Query<ActingFor>,
+    id: Path<String>,
 ) -> Result<HttpResponse, AppError> {
     change_client(&req, &core, Caller(principal), &acting, &id, true).await
 }

@@ -10,6 +10,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::ActingFor;
 use crate::app::{AppError, Core};
 use crate::rest::extract::{Caller, request_context};
+use crate::rest::input::{Json, Path, Query};
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list_delegations)
@@ -31,7 +32,7 @@ async fn list_delegations(
     req: HttpRequest,
     core: web::Data<Core>,
     Caller(principal): Caller,
-    acting: web::Query<ActingFor>,
+    acting: Query<ActingFor>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
     let work = core.delegations(&principal, acting.municipality.as_deref());
@@ -55,8 +56,8 @@ async fn create_delegation(
     req: HttpRequest,
     core: web::Data<Core>,
     Caller(principal): Caller,
-    acting: web::Query<ActingFor>,
-    body: web::Json<NewDelegation>,
+    acting: Query<ActingFor>,
+    body: Json<NewDelegation>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
     let work = core.delegate(
@@ -83,8 +84,8 @@ async fn revoke_delegation(
     req: HttpRequest,
     core: web::Data<Core>,
     Caller(principal): Caller,
-    acting: web::Query<ActingFor>,
-    id: web::Path<String>,
+    acting: Query<ActingFor>,
+    id: Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
     let work = core.revoke_delegation(&principal, acting.municipality.as_deref(), &id);

@@ -8,6 +8,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::app::admin::key_figures::definition;
 use crate::app::{AppError, Core};
 use crate::rest::extract::{Caller, request_context};
+use crate::rest::input::{Json, Path};
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list_key_figure_definitions)
@@ -52,7 +53,7 @@ async fn get_key_figure_definition(
     req: HttpRequest,
     core: web::Data<Core>,
     Caller(principal): Caller,
-    id: web::Path<String>,
+    id: Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
     let work = core.stored_key_figure(&principal, &id);
@@ -77,8 +78,8 @@ async fn put_key_figure_definition(
     req: HttpRequest,
     core: web::Data<Core>,
     Caller(principal): Caller,
-    id: web::Path<String>,
-    body: web::Json<serde_json::Value>,
+    id: Path<String>,
+    body: Json<serde_json::Value>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
     let work = core.put_key_figure(&principal, &id, definition(body.into_inner()));
@@ -101,7 +102,7 @@ async fn delete_key_figure_definition(
     req: HttpRequest,
     core: web::Data<Core>,
     Caller(principal): Caller,
-    id: web::Path<String>,
+    id: Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
     let work = core.delete_key_figure(&principal, &id);

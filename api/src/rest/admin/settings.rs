@@ -8,6 +8,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::ActingFor;
 use crate::app::{AppError, Core};
 use crate::rest::extract::{Caller, request_context};
+use crate::rest::input::{Json, Query};
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(get_settings).service(put_settings);
@@ -27,7 +28,7 @@ async fn get_settings(
     req: HttpRequest,
     core: web::Data<Core>,
     Caller(principal): Caller,
-    acting: web::Query<ActingFor>,
+    acting: Query<ActingFor>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
     let work = async { core.municipality_settings(&principal, acting.municipality.as_deref()) };
@@ -51,8 +52,8 @@ async fn put_settings(
     req: HttpRequest,
     core: web::Data<Core>,
     Caller(principal): Caller,
-    acting: web::Query<ActingFor>,
-    body: web::Json<NewSettings>,
+    acting: Query<ActingFor>,
+    body: Json<NewSettings>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
     let work = core.replace_settings(

@@ -8,6 +8,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::ActingFor;
 use crate::app::{AppError, Core};
 use crate::rest::extract::{Caller, request_context};
+use crate::rest::input::{Path, Query};
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list_municipal_tokens)
@@ -28,7 +29,7 @@ async fn list_municipal_tokens(
     req: HttpRequest,
     core: web::Data<Core>,
     Caller(principal): Caller,
-    acting: web::Query<ActingFor>,
+    acting: Query<ActingFor>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
     let work = core.municipal_tokens(&principal, acting.municipality.as_deref());
@@ -50,8 +51,8 @@ async fn revoke_municipal_token(
     req: HttpRequest,
     core: web::Data<Core>,
     Caller(principal): Caller,
-    acting: web::Query<ActingFor>,
-    id: web::Path<String>,
+    acting: Query<ActingFor>,
+    id: Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
     let work = core.revoke_municipal_token(&principal, acting.municipality.as_deref(), &id);

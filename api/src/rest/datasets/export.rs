@@ -10,6 +10,7 @@ use dap_openapi::{DatasetErrors, ErrorBody};
 use crate::app::datasets::{ChangesRequest, Download};
 use crate::app::{AppError, AuditFacts, Core, RequestContext};
 use crate::rest::extract::{Caller, request_context};
+use crate::rest::input::Path;
 use crate::rest::params::Params;
 use crate::rest::streaming::audited_body;
 
@@ -76,8 +77,10 @@ fn negotiate(req: &HttpRequest, params: &Params, allow_xlsx: bool) -> Result<For
             })?
         }
     };
+    // Checked whatever the format, so that a mistyped option is never silently ignored.
+    let csv = csv_options(params)?;
     Ok(match format {
-        Format::Csv(_) => Format::Csv(csv_options(params)?),
+        Format::Csv(_) => Format::Csv(csv),
         other => other,
     })
 }
@@ -90,7 +93,7 @@ fn csv_options(params: &Params) -> Result<CsvOptions, AppError> {
         Some("|") => b'|',
         Some(_) => {
             return Err(AppError::InvalidParameter(
-                "delimiter must be , ; | or tab".into(),
+                "query parameter 'delimiter' must be , ; | or tab, e.g. delimiter=;".into(),
             ));
         }
     };
@@ -99,7 +102,7 @@ fn csv_options(params: &Params) -> Result<CsvOptions, AppError> {
         Some("comma") => true,
         Some(_) => {
             return Err(AppError::InvalidParameter(
-                "decimal must be point or comma".into(),
+                "query parameter 'decimal' must be point or comma, e.g. decimal=comma".into(),
             ));
         }
     };
@@ -186,7 +189,7 @@ pub async fn export_rows(
     req: HttpRequest,
     core: web::Data<Core>,
     Caller(principal): Caller,
-    id: web::Path<String>,
+    id: Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
     let work = async {
@@ -240,7 +243,7 @@ pub async fn changes(
     req: HttpRequest,
     core: web::Data<Core>,
     Caller(principal): Caller,
-    id: web::Path<String>,
+    id: Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
     let work = async {
@@ -282,7 +285,7 @@ pub async fn versions(
     req: HttpRequest,
     core: web::Data<Core>,
     Caller(principal): Caller,
-    id: web::Path<String>,
+    id: Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
     let work = async {

@@ -11,6 +11,7 @@ use dap_openapi::{DatasetErrors, ErrorBody};
 
 use crate::app::{AppError, Core};
 use crate::rest::extract::{Caller, request_context};
+use crate::rest::input::Path;
 use crate::rest::params::Params;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -30,7 +31,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     responses(
         (status = 200, description = "Datasets the caller may see", body = DatasetList),
         (status = 401, description = "Missing or invalid bearer token", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))),
+         headers(("WWW-Authenticate" = String, description = "Bearer realm=\"dap\", error=\"invalid_token\", error_description=\"why: expired, not valid yet, revoked, another audience, untrusted issuer, malformed, or not verifiable\""))),
         (status = 500, description = "Internal error (opaque)", body = ErrorBody),
     )
 )]
@@ -64,7 +65,7 @@ async fn describe_dataset(
     req: HttpRequest,
     core: web::Data<Core>,
     Caller(principal): Caller,
-    id: web::Path<String>,
+    id: Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
     let work = async {

@@ -9,6 +9,7 @@ use serde_json::value::RawValue;
 use crate::app::paging::PageRequest;
 use crate::app::{AppError, Core};
 use crate::rest::extract::{Caller, request_context};
+use crate::rest::input::Path;
 use crate::rest::params::Params;
 
 const PARAMS: &[&str] = &[
@@ -47,7 +48,7 @@ pub async fn read_rows(
     req: HttpRequest,
     core: web::Data<Core>,
     Caller(principal): Caller,
-    id: web::Path<String>,
+    id: Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
     let work = async {
