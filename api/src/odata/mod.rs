@@ -114,8 +114,10 @@ async fn metadata_document(
 ) -> Result<HttpResponse, ODataError> {
     let scopes = scopes(&req, &core, &principal).await?;
     let xml = metadata::csdl(&scopes).map_err(AppError::internal)?;
+    // OData's media type for CSDL XML; Power Query accepts `application/xml` here and
+    // refuses the document under any other type.
     Ok(odata_response(actix_web::http::StatusCode::OK)
-        .content_type(ContentType::xml())
+        .content_type("application/xml")
         .body(xml))
 }
 
