@@ -68,9 +68,11 @@ def test_metadata_names_only_what_the_caller_may_see(dap):
         request.add_header("Authorization", f"Bearer {token}")
         with urllib.request.urlopen(request, timeout=10) as response:
             root = ET.fromstring(response.read())
+        # Key figures (noegletal_…) are the same for every caller: datasets only here.
         return {
             entity.get("Name"): [p.get("Name") for p in entity.iter(EDM + "Property")]
             for entity in root.iter(EDM + "EntityType")
+            if not entity.get("Name").startswith("noegletal_")
         }
 
     seen, seen_sensitive = properties(plain), properties(sensitive)

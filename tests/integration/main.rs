@@ -20,6 +20,7 @@ mod machine;
 mod odata;
 mod odata_access;
 mod odata_filters;
+mod odata_key_figures;
 mod odata_power_query;
 mod openapi;
 mod own_versions;

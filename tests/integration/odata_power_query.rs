@@ -126,12 +126,17 @@ async fn power_query_service_document_with_its_accept_and_version_headers() {
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(header(&answer, "odata-version"), "4.0");
     assert!(header(&answer, "content-type").starts_with("application/json"));
+    // The token's one dataset, then the key figures every municipality may compare.
+    let sets = answer.value();
     assert_eq!(
-        answer.value(),
-        vec![
-            json!({"name": "oekonomi_posteringer", "kind": "EntitySet", "url": "oekonomi_posteringer"})
-        ]
+        sets[0],
+        json!({"name": "oekonomi_posteringer", "kind": "EntitySet", "url": "oekonomi_posteringer"})
     );
+    assert!(sets[1..].iter().all(|s| {
+        s["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("noegletal_"))
+    }));
     assert!(
         answer.body["@odata.context"]
             .as_str()
