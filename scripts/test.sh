@@ -45,8 +45,9 @@ if ! command -v chromium >/dev/null 2>&1; then
     [ "$DAP_E2E_STRICT" = "1" ] && exit 1
   fi
 fi
-# The municipal broker of the identity tests: the npm package oidc-provider, installed
-# exactly as locked in tests/e2e/broker/package-lock.json.
+# Node.js packages of the end-to-end suite, installed exactly as locked: the municipal
+# broker of the identity tests (oidc-provider, tests/e2e/broker/package-lock.json) and the
+# second OData v4 client (@odata/client, tests/e2e/odata-client/package-lock.json).
 if ! command -v npm >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
@@ -57,6 +58,7 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 if command -v npm >/dev/null 2>&1; then
   (cd tests/e2e/broker && npm ci --no-audit --no-fund --loglevel=error)
+  (cd tests/e2e/odata-client && npm ci --no-audit --no-fund --loglevel=error)
 fi
 DAP_BIN="$CARGO_TARGET_DIR/debug/dap" "$VENV/bin/pytest" tests/e2e -q -rs --ignore=tests/e2e/test_sharing.py
 # The official Delta Sharing connector pins pandas < 3 and pyarrow <= 23: its own venv.

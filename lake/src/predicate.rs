@@ -6,18 +6,22 @@
 //! |---|---|---|
 //! | `eq`, `ne`, `lt`, `lte`, `gt`, `gte` | comparison | `aar:gte:2020` |
 //! | `in` | one of up to 100 comma-separated values | `koen:in:K,M` |
-//! | `prefix` | text starts with (text columns only) | `funktion:prefix:5.22` |
+//! | `prefix`, `contains`, `suffix` | text starts with, contains, ends with (text columns) | `funktion:contains:22` |
+//! | `not_prefix`, `not_contains`, `not_suffix` | the negations (a missing value matches neither) | `art:not_prefix:1.` |
+//! | `year`, `month`, `day` | a date's year, month (1-12) or day (1-31) is one of up to 100 comma-separated numbers | `bogfoeringsdato:month:1,2,3` |
 //! | `is_null` | `true` or `false` | `cpr:is_null:false` |
 //!
 //! Values are parsed by the column's type (integers, decimals with `.`, dates as
-//! `YYYY-MM-DD`, `true`/`false`) before any query runs. There are no casts, functions
-//! or arithmetic, so a filter cannot raise an error while rows are evaluated.
+//! `YYYY-MM-DD`, `true`/`false`) before any query runs. There are no casts or arithmetic,
+//! and the only functions are total over their column type (text tests, date parts), so a
+//! filter cannot raise an error while rows are evaluated. Text is matched literally:
+//! `%` and `_` are characters, not wildcards.
 
 use std::fmt;
 
 use chrono::NaiveDate;
 use dap_schema::{ColumnDef, ColumnType};
-use deltalake::datafusion::functions::expr_fn::starts_with;
+use deltalake::datafusion::functions::expr_fn::{contains, date_part, ends_with, starts_with};
 use deltalake::datafusion::prelude::{Expr, ident, lit};
 use deltalake::datafusion::scalar::ScalarValue;
 
@@ -26,7 +30,8 @@ use crate::{Error, Result};
 /// Most values an `in` filter may list.
 pub const MAX_IN_VALUES: usize = 100;
 /// The operators' names.
-pub const OPERATORS: &str = "eq, ne, lt, lte, gt, gte, in, prefix, is_null";
+pub const OPERATORS: &str = "eq, ne, lt, lte, gt, gte, in, prefix, contains, suffix, \
+not_prefix, not_contains, not_suffix, year, month, day, is_null";
 
 /// Where in a query a column is named, for error messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,12 +166,65 @@ impl fmt::Display for Literal {
     }
 }
 
+/// How a text filter matches its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextTest {
+    Prefix,
+    Contains,
+    Suffix,
+}
+
+impl TextTest {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Prefix => "prefix",
+            Self::Contains => "contains",
+            Self::Suffix => "suffix",
+        }
+    }
+}
+
+/// A part of a date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatePart {
+    Year,
+    Month,
+    Day,
+}
+
+impl DatePart {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Year => "year",
+            Self::Month => "month",
+            Self::Day => "day",
+        }
+    }
+
+    /// The values the part can take.
+    fn range(self) -> std::ops::RangeInclusive<i32> {
+        match self {
+            Self::Year => 1..=9998,
+            Self::Month => 1..=12,
+            Self::Day => 1..=31,
+        }
+    }
+}
+
 /// What a filter checks.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Condition {
     Compare(Comparison, Literal),
     In(Vec<Literal>),
-    Prefix(String),
+    /// The text matches (or, `negated`, does not match) the value. SQL logic: a missing
+    /// value matches neither.
+    Text {
+        test: TextTest,
+        value: String,
+        negated: bool,
+    },
+    /// The date's part is one of the values.
+    DatePart(DatePart, Vec<i32>),
     IsNull(bool),
 }
 
@@ -191,13 +249,29 @@ pub enum Operator {
     In,
     /// Text starts with the value (text columns only).
     Prefix,
+    /// Text contains the value (text columns only).
+    Contains,
+    /// Text ends with the value (text columns only).
+    Suffix,
+    /// Text does not start with the value (a missing value matches neither).
+    NotPrefix,
+    /// Text does not contain the value.
+    NotContains,
+    /// Text does not end with the value.
+    NotSuffix,
+    /// A date's year is one of the values.
+    Year,
+    /// A date's month (1-12) is one of the values.
+    Month,
+    /// A date's day of the month (1-31) is one of the values.
+    Day,
     /// `true`: the value is missing; `false`: it is present.
     IsNull,
 }
 
 impl Operator {
     /// Every operator, in the order they are documented.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 17] = [
         Self::Eq,
         Self::Ne,
         Self::Lt,
@@ -206,6 +280,14 @@ impl Operator {
         Self::Gte,
         Self::In,
         Self::Prefix,
+        Self::Contains,
+        Self::Suffix,
+        Self::NotPrefix,
+        Self::NotContains,
+        Self::NotSuffix,
+        Self::Year,
+        Self::Month,
+        Self::Day,
         Self::IsNull,
     ];
 
@@ -220,7 +302,42 @@ impl Operator {
             Self::Gte => "gte",
             Self::In => "in",
             Self::Prefix => "prefix",
+            Self::Contains => "contains",
+            Self::Suffix => "suffix",
+            Self::NotPrefix => "not_prefix",
+            Self::NotContains => "not_contains",
+            Self::NotSuffix => "not_suffix",
+            Self::Year => "year",
+            Self::Month => "month",
+            Self::Day => "day",
             Self::IsNull => "is_null",
+        }
+    }
+
+    /// Whether the operator takes a list of values (`in`, `year`, `month`, `day`).
+    pub fn takes_list(self) -> bool {
+        matches!(self, Self::In | Self::Year | Self::Month | Self::Day)
+    }
+
+    /// The text test of a text operator, and whether it is negated.
+    fn text_test(self) -> Option<(TextTest, bool)> {
+        Some(match self {
+            Self::Prefix => (TextTest::Prefix, false),
+            Self::Contains => (TextTest::Contains, false),
+            Self::Suffix => (TextTest::Suffix, false),
+            Self::NotPrefix => (TextTest::Prefix, true),
+            Self::NotContains => (TextTest::Contains, true),
+            Self::NotSuffix => (TextTest::Suffix, true),
+            _ => return None,
+        })
+    }
+
+    fn date_part(self) -> Option<DatePart> {
+        match self {
+            Self::Year => Some(DatePart::Year),
+            Self::Month => Some(DatePart::Month),
+            Self::Day => Some(DatePart::Day),
+            _ => None,
         }
     }
 
@@ -237,14 +354,14 @@ impl Operator {
             Self::Lte => Comparison::Lte,
             Self::Gt => Comparison::Gt,
             Self::Gte => Comparison::Gte,
-            Self::In | Self::Prefix | Self::IsNull => return None,
+            _ => return None,
         })
     }
 }
 
 /// A filter as a caller states it: a column, an operator and its values as text, before
-/// the values are typed against the column. `in` takes 1 to [`MAX_IN_VALUES`] values,
-/// every other operator exactly one.
+/// the values are typed against the column. `in`, `year`, `month` and `day` take 1 to
+/// [`MAX_IN_VALUES`] values, every other operator exactly one.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FilterSpec {
@@ -287,33 +404,37 @@ impl Filter {
                 )));
             }
             Operator::In => {
-                if spec.values.is_empty() || spec.values.len() > MAX_IN_VALUES {
-                    return Err(invalid(format!(
-                        "in takes at most {MAX_IN_VALUES} values (and at least one); it has {}",
-                        spec.values.len()
-                    )));
-                }
-                let values = spec.values.iter().map(|v| parse(v));
+                let values = list(spec, op).map_err(invalid)?.iter().map(|v| parse(v));
                 Condition::In(values.collect::<Result<_>>()?)
-            }
-            Operator::Prefix if def.data_type == ColumnType::String => {
-                Condition::Prefix(one()?.to_owned())
-            }
-            Operator::Prefix => {
-                return Err(invalid(format!(
-                    "prefix applies to text columns only; {column} is {}",
-                    def.data_type
-                )));
             }
             Operator::IsNull => match one()? {
                 "true" => Condition::IsNull(true),
                 "false" => Condition::IsNull(false),
                 _ => return Err(invalid("is_null takes true or false".into())),
             },
-            compare => match compare.comparison() {
-                Some(c) => Condition::Compare(c, parse(one()?)?),
-                None => return Err(invalid(format!("{} is not a comparison", op.name()))),
-            },
+            _ => {
+                if let Some((test, negated)) = op.text_test() {
+                    if def.data_type != ColumnType::String {
+                        return Err(invalid(format!(
+                            "{} applies to text columns only; {column} is {}",
+                            op.name(),
+                            def.data_type
+                        )));
+                    }
+                    Condition::Text {
+                        test,
+                        value: one()?.to_owned(),
+                        negated,
+                    }
+                } else if let Some(part) = op.date_part() {
+                    date_part_condition(spec, def, part).map_err(invalid)?
+                } else {
+                    match op.comparison() {
+                        Some(c) => Condition::Compare(c, parse(one()?)?),
+                        None => return Err(invalid(format!("{} is not a comparison", op.name()))),
+                    }
+                }
+            }
         };
         Ok(Self {
             column: column.to_owned(),
@@ -339,10 +460,108 @@ impl Filter {
             Condition::In(values) => {
                 column.in_list(values.iter().map(|v| lit(v.to_scalar())).collect(), false)
             }
-            Condition::Prefix(prefix) => starts_with(column, lit(prefix.clone())),
+            Condition::Text {
+                test,
+                value,
+                negated,
+            } => {
+                let value = lit(value.clone());
+                // Functions rather than LIKE: the value is matched literally, so a `%` or
+                // `_` in it is a character, never a wildcard.
+                let holds = match test {
+                    TextTest::Prefix => starts_with(column, value),
+                    TextTest::Contains => contains(column, value),
+                    TextTest::Suffix => ends_with(column, value),
+                };
+                if *negated { !holds } else { holds }
+            }
+            Condition::DatePart(part, values) => date_part_expr(column, *part, values),
             Condition::IsNull(true) => column.is_null(),
             Condition::IsNull(false) => column.is_not_null(),
         }
+    }
+}
+
+/// The values of a list operator: 1 to [`MAX_IN_VALUES`].
+fn list(spec: &FilterSpec, op: Operator) -> std::result::Result<&[String], String> {
+    if spec.values.is_empty() || spec.values.len() > MAX_IN_VALUES {
+        return Err(format!(
+            "{} takes at most {MAX_IN_VALUES} values (and at least one); it has {}",
+            op.name(),
+            spec.values.len()
+        ));
+    }
+    Ok(&spec.values)
+}
+
+/// `year`, `month` or `day` of a date column: whole numbers in the part's range.
+fn date_part_condition(
+    spec: &FilterSpec,
+    def: &ColumnDef,
+    part: DatePart,
+) -> std::result::Result<Condition, String> {
+    let name = part.as_str();
+    if def.data_type != ColumnType::Date {
+        return Err(format!(
+            "{name} applies to date columns only; {} is {}",
+            def.name, def.data_type
+        ));
+    }
+    let range = part.range();
+    let values = list(spec, spec.operator)?
+        .iter()
+        .map(|v| {
+            v.trim()
+                .parse::<i32>()
+                .ok()
+                .filter(|n| range.contains(n))
+                .ok_or_else(|| {
+                    format!(
+                        "{name} takes whole numbers from {} to {}, not '{}'; e.g. {}:{name}:{}",
+                        range.start(),
+                        range.end(),
+                        v.chars().take(20).collect::<String>(),
+                        def.name,
+                        range.start()
+                    )
+                })
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(Condition::DatePart(part, values))
+}
+
+/// Days since 1970-01-01 of 1 January of `year`.
+fn new_year(year: i32) -> Option<i32> {
+    let day = NaiveDate::from_ymd_opt(year, 1, 1)?;
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1)?;
+    i32::try_from((day - epoch).num_days()).ok()
+}
+
+/// The date's part is one of `values`. A year is a range of dates, so that file
+/// statistics prune by it; months and days are `date_part` (an Int32) in a list.
+fn date_part_expr(column: Expr, part: DatePart, values: &[i32]) -> Expr {
+    match part {
+        DatePart::Year => values
+            .iter()
+            .filter_map(|y| {
+                let (from, to) = (new_year(*y)?, new_year(y + 1)?);
+                let date = |d| lit(ScalarValue::Date32(Some(d)));
+                Some(
+                    column
+                        .clone()
+                        .gt_eq(date(from))
+                        .and(column.clone().lt(date(to))),
+                )
+            })
+            .reduce(Expr::or)
+            .unwrap_or(lit(false)),
+        DatePart::Month | DatePart::Day => date_part(lit(part.as_str()), column).in_list(
+            values
+                .iter()
+                .map(|v| lit(ScalarValue::Int32(Some(*v))))
+                .collect(),
+            false,
+        ),
     }
 }
 
@@ -354,7 +573,24 @@ impl fmt::Display for Filter {
                 let values: Vec<String> = values.iter().map(ToString::to_string).collect();
                 write!(f, "{} in [{}]", self.column, values.join(", "))
             }
-            Condition::Prefix(p) => write!(f, "{} prefix {p:?}", self.column),
+            Condition::Text {
+                test,
+                value,
+                negated,
+            } => {
+                let not = if *negated { "not_" } else { "" };
+                write!(f, "{} {not}{} {value:?}", self.column, test.as_str())
+            }
+            Condition::DatePart(part, values) => {
+                let values: Vec<String> = values.iter().map(ToString::to_string).collect();
+                write!(
+                    f,
+                    "{} {} [{}]",
+                    self.column,
+                    part.as_str(),
+                    values.join(", ")
+                )
+            }
             Condition::IsNull(b) => write!(f, "{} is_null {b}", self.column),
         }
     }
@@ -565,7 +801,7 @@ mod tests {
         let operator = parts.next().and_then(Operator::from_name);
         let value = parts.next().unwrap_or_default();
         let values = match operator {
-            Some(Operator::In) => value.split(',').map(str::to_owned).collect(),
+            Some(op) if op.takes_list() => value.split(',').map(str::to_owned).collect(),
             _ => vec![value.to_owned()],
         };
         FilterSpec {
@@ -591,6 +827,10 @@ mod tests {
             ("dato:eq:2024-02-29", "dato eq 2024-02-29"),
             ("aar:in:2020,2021", "aar in [2020, 2021]"),
             ("aktiv:is_null:false", "aktiv is_null false"),
+            ("funktion:contains:2_%", "funktion contains \"2_%\""),
+            ("funktion:not_suffix:07", "funktion not_suffix \"07\""),
+            ("dato:month:1,12", "dato month [1, 12]"),
+            ("dato:year:2024", "dato year [2024]"),
         ];
         for (raw, normalised) in cases {
             assert_eq!(
@@ -610,6 +850,11 @@ mod tests {
         assert!(message("beloeb:eq:1,5").contains("use . as decimal separator"));
         assert!(message("dato:eq:2024-13-01").contains("YYYY-MM-DD"));
         assert!(message("aar:prefix:20").contains("text columns only"));
+        assert!(message("aar:not_contains:20").contains("text columns only"));
+        assert!(message("aar:month:1").contains("date columns only"));
+        assert!(message("dato:month:13").contains("from 1 to 12"));
+        assert!(message("dato:day:0").contains("from 1 to 31"));
+        assert!(message("dato:year:x").contains("e.g. dato:year:1"));
         assert!(message("aktiv:lt:true").contains("boolean"));
         assert!(message("aar:in:").contains("not a 32-bit integer"));
         let many = format!("aar:in:{}", vec!["1"; 101].join(","));
@@ -644,6 +889,88 @@ mod tests {
         let wide = FilterTree::All(vec![FilterTree::All(Vec::new()); MAX_TREE_FILTERS + 1]);
         assert!(wide.check_size().is_ok(), "empty groups hold no conditions");
         assert_eq!(FilterTree::Any(Vec::new()).to_expr(), lit(false));
+    }
+
+    /// Rows of a small in-memory table that a filter selects, by `id`.
+    async fn selected(raw: &str) -> Vec<i32> {
+        use std::sync::Arc;
+
+        use deltalake::arrow::array::{Array, Date32Array, Int32Array, StringArray};
+        use deltalake::arrow::datatypes::{DataType, Field, Schema};
+        use deltalake::arrow::record_batch::RecordBatch;
+        use deltalake::datafusion::datasource::MemTable;
+        use deltalake::datafusion::prelude::{SessionContext, col};
+
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int32, false),
+            Field::new("funktion", DataType::Utf8, true),
+            Field::new("dato", DataType::Date32, true),
+        ]));
+        let texts = ["a%b", "a_b", "axb", "5.22.07"];
+        // 2023-12-31, 2024-01-01, 2024-02-29, 2025-12-01 as days since 1970-01-01.
+        let dates = [19722, 19723, 19782, 20423];
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int32Array::from((1..=5).collect::<Vec<_>>())),
+                Arc::new(StringArray::from(
+                    texts
+                        .iter()
+                        .map(|t| Some(*t))
+                        .chain([None])
+                        .collect::<Vec<_>>(),
+                )),
+                Arc::new(Date32Array::from(
+                    dates
+                        .iter()
+                        .map(|d| Some(*d))
+                        .chain([None])
+                        .collect::<Vec<_>>(),
+                )),
+            ],
+        )
+        .expect("batch");
+        let table = MemTable::try_new(schema, vec![vec![batch]]).expect("table");
+        let ctx = SessionContext::new();
+        let frame = ctx.read_table(Arc::new(table)).expect("frame");
+        let filter = parse(raw).expect(raw);
+        let batches = frame
+            .filter(filter.to_expr())
+            .and_then(|f| f.sort(vec![col("id").sort(true, false)]))
+            .expect("plan")
+            .collect()
+            .await
+            .expect("run");
+        let mut ids = Vec::new();
+        for batch in batches {
+            let column = batch.column(0);
+            let ids_of = column.as_any().downcast_ref::<Int32Array>().expect("ids");
+            ids.extend((0..ids_of.len()).map(|i| ids_of.value(i)));
+        }
+        ids
+    }
+
+    #[tokio::test]
+    async fn text_and_date_part_filters_match_literally_and_leave_nulls_out() {
+        let cases: [(&str, &[i32]); 14] = [
+            ("funktion:contains:%", &[1]),
+            ("funktion:contains:_", &[2]),
+            ("funktion:contains:a", &[1, 2, 3]),
+            ("funktion:suffix:_b", &[2]),
+            ("funktion:prefix:a%", &[1]),
+            ("funktion:not_contains:%", &[2, 3, 4]),
+            ("funktion:not_prefix:a", &[4]),
+            ("funktion:not_suffix:07", &[1, 2, 3]),
+            ("dato:year:2024", &[2, 3]),
+            ("dato:year:2023,2025", &[1, 4]),
+            ("dato:month:12", &[1, 4]),
+            ("dato:month:1,2", &[2, 3]),
+            ("dato:day:1", &[2, 4]),
+            ("dato:day:29,31", &[1, 3]),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(selected(raw).await, expected, "{raw}");
+        }
     }
 
     #[test]
@@ -701,7 +1028,7 @@ mod properties {
         #[test]
         fn filters_parse_or_refuse(
             column in "(aar|beloeb|funktion|dato|aktiv|antal|rate|cpr|[a-z]{1,6})",
-            op in "(eq|ne|lt|lte|gt|gte|in|prefix|is_null|[a-z]{1,5})",
+            op in "(eq|ne|lt|lte|gt|gte|in|prefix|contains|suffix|not_prefix|not_contains|not_suffix|year|month|day|is_null|[a-z]{1,5})",
             value in ".{0,30}",
         ) {
             let cols = columns();

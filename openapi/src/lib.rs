@@ -99,7 +99,7 @@ pub enum AdminErrors {
         title = "dap — direct data access",
         description = "Secure online access to the shared municipal data warehouse. A caller sees only \
 its own municipality's rows; a dataset it may not see answers 404 like a missing one; every access is audited.\n\n\
-Filters: `filter=column:operator:value` (repeatable, AND), operators `eq ne lt lte gt gte in prefix is_null`.",
+Filters: `filter=column:operator:value` (repeatable, AND), operators `eq ne lt lte gt gte in prefix contains suffix not_prefix not_contains not_suffix year month day is_null`.",
         license(name = "EUPL-1.2", identifier = "EUPL-1.2"),
     ),
     components(schemas(ErrorBody)),

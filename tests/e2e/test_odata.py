@@ -1,10 +1,14 @@
-"""The OData v4 feed against a running `dap demo`, read by a real OData v4 client from
-PyPI (`python-odata`, which reflects `$metadata` and follows `@odata.nextLink`) and the
-way Power Query reads it (plain HTTP with Basic auth, a personal access token as the
-password, following next links): equal to a direct delta-rs read of the caller's rows."""
+"""The OData v4 feed against a running `dap demo`, read by two independent real OData v4
+clients — `python-odata` from PyPI (reflects `$metadata`, follows `@odata.nextLink`,
+Bearer) and `@odata/client` from npm (its own filter builder, `$top`/`$skip` paging,
+Basic with a personal access token; tests/e2e/odata-client, installed as locked) — and
+the way Power Query reads it (plain HTTP with Basic auth, following next links): equal to
+a direct delta-rs read of the caller's rows."""
 
 import json
 import os
+import shutil
+import subprocess
 import urllib.request
 import xml.etree.ElementTree as ET
 from decimal import Decimal
@@ -14,6 +18,8 @@ from deltalake import DeltaTable
 from odata import ODataService
 
 EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
+HERE = os.path.dirname(os.path.abspath(__file__))
+NPM_CLIENT = os.path.join(HERE, "odata-client")
 
 
 def oracle(dap, municipality):
@@ -62,9 +68,11 @@ def test_metadata_names_only_what_the_caller_may_see(dap):
         request.add_header("Authorization", f"Bearer {token}")
         with urllib.request.urlopen(request, timeout=10) as response:
             root = ET.fromstring(response.read())
+        # Key figures (noegletal_…) are the same for every caller: datasets only here.
         return {
             entity.get("Name"): [p.get("Name") for p in entity.iter(EDM + "Property")]
             for entity in root.iter(EDM + "EntityType")
+            if not entity.get("Name").startswith("noegletal_")
         }
 
     seen, seen_sensitive = properties(plain), properties(sensitive)
@@ -105,3 +113,67 @@ def test_basic_with_a_personal_access_token_like_excel_and_power_query(dap):
     assert refused.status_code == 501
     assert refused.json()["error"]["code"] == "not_implemented"
     assert json.dumps(refused.json()).count("supported") >= 1
+
+
+def personal_access_token(dap, municipality):
+    created = requests.post(
+        dap.base + "/api/v1/me/tokens",
+        headers={"Authorization": f"Bearer {dap.token(municipality)}"},
+        json={"name": "JavaScript", "datasets": ["oekonomi.posteringer"]},
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    return created.json()["token"]
+
+
+def read_with_the_npm_client(dap, pat, page_size):
+    # Node.js is part of the suite (scripts/test.sh installs it): missing is a failure.
+    assert shutil.which("node"), "Node.js is required for the @odata/client test"
+    if not os.path.isdir(os.path.join(NPM_CLIENT, "node_modules", "@odata", "client")):
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=NPM_CLIENT, check=True)
+    done = subprocess.run(
+        ["node", "read.mjs", dap.base + "/odata/", str(page_size)],
+        cwd=NPM_CLIENT, env={**os.environ, "DAP_PAT": pat},
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_a_second_real_odata_client_from_npm_pages_filters_and_selects_like_delta_rs(dap):
+    page_size = 9
+    result = read_with_the_npm_client(dap, personal_access_token(dap, "0101"), page_size)
+
+    expected = oracle(dap, "0101")
+    dates = expected["bogfoeringsdato"].map(lambda v: str(v)[:10])
+    months = dates.str.slice(5, 7).astype(int)
+    chosen = {
+        "everything": expected,
+        "builder": expected[
+            (expected["aar"] >= 2024)
+            & ((expected["art"] != "1.0") | expected["art"].isna())
+            & (dates >= "2024-03-01")
+        ],
+        "functions": expected[
+            (expected["funktion"].str.contains("22", regex=False)
+             | expected["funktion"].str.endswith("07"))
+            & (months <= 9)
+        ],
+    }
+    for name, frame in chosen.items():
+        got = result[name]
+        rows = got["rows"]
+        assert [set(r) for r in rows] == [
+            {"posteringsid", "kommunekode", "bogfoeringsdato", "funktion", "beloeb"}
+        ] * len(rows), name
+        assert [int(r["posteringsid"]) for r in rows] == [int(v) for v in frame["posteringsid"]], name
+        assert {r["kommunekode"] for r in rows} <= {"0101"}, name
+        assert [r["bogfoeringsdato"] for r in rows] == [str(v)[:10] for v in frame["bogfoeringsdato"]], name
+        assert [r["funktion"] for r in rows] == list(frame["funktion"]), name
+        # IEEE754Compatible=true: decimals arrive as exact strings.
+        assert [Decimal(r["beloeb"]) for r in rows] == [Decimal(str(v)) for v in frame["beloeb"]], name
+        assert int(got["count"]) == len(frame), name
+        assert got["pages"] == len(frame) // page_size + 1, name
+    assert len(chosen["everything"]) > page_size
+    for name in ("builder", "functions"):
+        assert 0 < len(chosen[name]) < len(expected), f"{name} tests nothing"

@@ -23,6 +23,8 @@ mod malformed;
 mod odata;
 mod odata_access;
 mod odata_filters;
+mod odata_key_figures;
+mod odata_power_query;
 mod openapi;
 mod own_versions;
 mod personal_tokens;

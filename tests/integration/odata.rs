@@ -121,8 +121,12 @@ async fn metadata_differs_between_callers_exactly_by_what_they_may_see() {
         assert_eq!(plain_props.get(set), Some(&expected), "{set}");
     }
     assert!(sensitive_props["aeldre_hjemmepleje"].contains(&"cpr".to_owned()));
-    // Each entity type has exactly the columns REST describes for the caller.
-    for (set, props) in &plain_props {
+    // Each entity type has exactly the columns REST describes for the caller (key
+    // figures, `noegletal_…`, are the same for both and have their own tests).
+    for (set, props) in plain_props
+        .iter()
+        .filter(|(s, _)| !s.starts_with("noegletal_"))
+    {
         let id = set.replacen('_', ".", 1);
         let detail = app
             .get(&format!("/api/v1/datasets/{id}"), Some(&plain))
@@ -148,11 +152,12 @@ async fn metadata_differs_between_callers_exactly_by_what_they_may_see() {
     ));
 
     let service = odata(&app, "/odata/", Auth::Bearer(&plain), &[]).await;
-    let names: Vec<String> = service
+    let mut names: Vec<String> = service
         .value()
         .iter()
         .filter_map(|s| s["name"].as_str().map(str::to_owned))
         .collect();
+    names.sort();
     assert_eq!(names, plain_props.keys().cloned().collect::<Vec<_>>());
 }
 

@@ -27,6 +27,64 @@ async fn rows_of_a_municipality_equal_the_delta_oracle_across_pages() {
 }
 
 #[tokio::test]
+async fn text_and_date_part_filters_match_the_oracle() {
+    let app = spawn_app().await;
+    let token = app.analyst("0751");
+    let cases = [
+        (
+            "filter=funktion:contains:22&filter=bogfoeringsdato:month:1,2,3,4,5,6",
+            "strpos(funktion, '22') > 0 AND EXTRACT(MONTH FROM bogfoeringsdato) <= 6",
+        ),
+        (
+            "filter=funktion:suffix:07&filter=bogfoeringsdato:year:2024",
+            "ends_with(funktion, '07') AND EXTRACT(YEAR FROM bogfoeringsdato) = 2024",
+        ),
+        (
+            "filter=funktion:not_prefix:5.&filter=bogfoeringsdato:day:1,2,3,4,5,6,7,8,9,10",
+            "NOT starts_with(funktion, '5.') AND EXTRACT(DAY FROM bogfoeringsdato) <= 10",
+        ),
+        (
+            "filter=funktion:not_contains:2&filter=funktion:not_suffix:0",
+            "strpos(funktion, '2') = 0 AND NOT ends_with(funktion, '0')",
+        ),
+    ];
+    for (query, sql) in cases {
+        let rows = app
+            .all_rows("oekonomi.posteringer", &format!("{query}&limit=7"), &token)
+            .await;
+
+        let oracle = app
+            .oracle(
+                "oekonomi.posteringer",
+                &format!(
+                    "SELECT * FROM t WHERE kommunekode = '0751' AND {sql} ORDER BY posteringsid"
+                ),
+            )
+            .await;
+        assert!(!oracle.is_empty(), "a case that tests nothing: {query}");
+        assert_eq!(rows, oracle, "{query}");
+    }
+    // `%` and `_` are characters, not wildcards: no demo code contains them.
+    for query in ["filter=funktion:contains:%25", "filter=funktion:contains:_"] {
+        let rows = app.all_rows("oekonomi.posteringer", query, &token).await;
+        assert!(rows.is_empty(), "{query}");
+    }
+    let refused = app
+        .get(
+            "/api/v1/datasets/oekonomi.posteringer/rows?filter=aar:month:1",
+            Some(&token),
+        )
+        .await;
+    assert_eq!(refused.status, 400);
+    assert!(
+        refused.body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("date columns only")
+    );
+}
+
+#[tokio::test]
 async fn filters_order_and_select_match_the_oracle() {
     let app = spawn_app().await;
     let token = app.analyst("0751");
@@ -102,7 +160,8 @@ async fn bad_parameters_get_400_that_says_how_to_fix_them() {
         ),
         (
             "filter=aar:like:2",
-            "operators: eq, ne, lt, lte, gt, gte, in, prefix, is_null",
+            "operators: eq, ne, lt, lte, gt, gte, in, prefix, contains, suffix, not_prefix, \
+             not_contains, not_suffix, year, month, day, is_null",
         ),
         ("filter=aar:eq:twenty", "not a 32-bit integer"),
         ("filter=beloeb:gt:1,5", "use . as decimal separator"),

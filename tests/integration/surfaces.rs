@@ -130,7 +130,10 @@ async fn every_surface_names_the_same_datasets_for_every_caller() {
             let sets: BTreeSet<String> = reply
                 .value()
                 .iter()
-                .filter_map(|s| s["name"].as_str().map(|n| n.replacen('_', ".", 1)))
+                .filter_map(|s| s["name"].as_str())
+                // Key figures are entity sets too, named noegletal_<id>, for every caller.
+                .filter(|n| !n.starts_with("noegletal_"))
+                .map(|n| n.replacen('_', ".", 1))
                 .collect();
             assert_eq!(rest, sets, "{who}: REST vs OData: {}", reply.text);
         }

@@ -43,7 +43,12 @@ pub(super) fn where_tree(value: &Value, depth: usize) -> GqlResult<SpecTree> {
             _ => return Err(invalid("where has an unexpected shape")),
         }
     }
-    Ok(SpecTree::All(all))
+    // An object with one condition is that condition: wrapping it would spend a level
+    // of the lake's depth limit on every `and`/`or` the caller nests.
+    Ok(match all.len() {
+        1 => all.pop().unwrap_or(SpecTree::All(Vec::new())),
+        _ => SpecTree::All(all),
+    })
 }
 
 fn text(value: &Value) -> GqlResult<String> {
@@ -55,17 +60,35 @@ fn text(value: &Value) -> GqlResult<String> {
     }
 }
 
+/// An operator's GraphQL name: the core's name in camelCase (`is_null` → `isNull`).
+pub(super) fn graphql_name(operator: Operator) -> String {
+    let mut out = String::new();
+    let mut upper = false;
+    for c in operator.name().chars() {
+        match (c, upper) {
+            ('_', _) => upper = true,
+            (c, true) => {
+                out.push(c.to_ascii_uppercase());
+                upper = false;
+            }
+            (c, false) => out.push(c),
+        }
+    }
+    out
+}
+
 /// One condition: GraphQL's operator names (`isNull`) to the core's.
 fn leaf(column: &str, op: &Name, operand: &Value) -> GqlResult<FilterSpec> {
-    let operator = match op.as_str() {
-        "isNull" => Some(Operator::IsNull),
-        other => Operator::from_name(other).filter(|o| *o != Operator::IsNull),
-    }
-    .ok_or_else(|| invalid(format!("unknown operator {op}")))?;
-    let values = match (operator, operand) {
-        (Operator::In, Value::List(items)) => {
+    let operator = Operator::ALL
+        .into_iter()
+        .find(|o| graphql_name(*o) == op.as_str())
+        .ok_or_else(|| invalid(format!("unknown operator {op}")))?;
+    let values = match (operator.takes_list(), operand) {
+        (true, Value::List(items)) => {
             if items.len() > MAX_IN_VALUES {
-                return Err(invalid(format!("in takes at most {MAX_IN_VALUES} values")));
+                return Err(invalid(format!(
+                    "{op} takes at most {MAX_IN_VALUES} values"
+                )));
             }
             items.iter().map(text).collect::<GqlResult<Vec<_>>>()?
         }

@@ -10,6 +10,7 @@ use async_graphql::dynamic::{
 };
 use dap_lake::Measure;
 use dap_lake::aggregate::is_numeric;
+use dap_lake::predicate::Operator;
 use dap_schema::{ColumnType, DatasetDef};
 
 use super::limits::{DEFAULT_FIRST, DatasetFields, MAX_DEPTH};
@@ -183,7 +184,8 @@ fn filter_name(t: ColumnType) -> String {
     format!("{}Filter", scalar(t))
 }
 
-/// `eq ne lt lte gt gte in prefix isNull` for one column type.
+/// `eq ne lt lte gt gte in isNull` for one column type, plus the text tests on text
+/// columns and the date parts on dates.
 fn filter_input(t: ColumnType) -> InputObject {
     let ty = scalar(t);
     let mut input = InputObject::new(filter_name(t))
@@ -196,8 +198,24 @@ fn filter_input(t: ColumnType) -> InputObject {
         }
     }
     input = input.field(InputValue::new("in", TypeRef::named_nn_list(ty)));
-    if t == ColumnType::String {
-        input = input.field(InputValue::new("prefix", TypeRef::named(TypeRef::STRING)));
+    for op in Operator::ALL {
+        let name = super::filter::graphql_name(op);
+        match op {
+            Operator::Prefix
+            | Operator::Contains
+            | Operator::Suffix
+            | Operator::NotPrefix
+            | Operator::NotContains
+            | Operator::NotSuffix
+                if t == ColumnType::String =>
+            {
+                input = input.field(InputValue::new(name, TypeRef::named(TypeRef::STRING)));
+            }
+            Operator::Year | Operator::Month | Operator::Day if t == ColumnType::Date => {
+                input = input.field(InputValue::new(name, TypeRef::named_nn_list(TypeRef::INT)));
+            }
+            _ => {}
+        }
     }
     input.field(InputValue::new("isNull", TypeRef::named(TypeRef::BOOLEAN)))
 }

@@ -4,7 +4,10 @@
 
 use std::io;
 
+use dap_openapi::model::key_figures::KeyFigureSummary;
 use dap_schema::{AccessScope, ColumnDef, ColumnType};
+
+use super::key_figures;
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, Event};
 
@@ -61,8 +64,8 @@ fn key(scope: &AccessScope) -> Vec<String> {
     }
 }
 
-/// The CSDL document (`$metadata`) of `scopes`.
-pub fn csdl(scopes: &[AccessScope]) -> io::Result<Vec<u8>> {
+/// The CSDL document (`$metadata`) of `scopes` and the key figures `figures`.
+pub fn csdl(scopes: &[AccessScope], figures: &[KeyFigureSummary]) -> io::Result<Vec<u8>> {
     let mut w = Writer::new(Vec::new());
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)))?;
     w.create_element("edmx:Edmx")
@@ -78,7 +81,10 @@ pub fn csdl(scopes: &[AccessScope]) -> io::Result<Vec<u8>> {
                             for scope in scopes {
                                 entity_type(w, scope)?;
                             }
-                            container(w, scopes)
+                            for figure in figures {
+                                key_figures::entity_type(w, figure)?;
+                            }
+                            container(w, scopes, figures)
                         })?;
                     Ok(())
                 })?;
@@ -124,12 +130,18 @@ fn entity_type(w: &mut Writer<Vec<u8>>, scope: &AccessScope) -> io::Result<()> {
     Ok(())
 }
 
-fn container(w: &mut Writer<Vec<u8>>, scopes: &[AccessScope]) -> io::Result<()> {
+fn container(
+    w: &mut Writer<Vec<u8>>,
+    scopes: &[AccessScope],
+    figures: &[KeyFigureSummary],
+) -> io::Result<()> {
+    let datasets = scopes.iter().map(|s| set_name(s.dataset().id.as_str()));
+    let figures = figures.iter().map(|f| key_figures::set_name(&f.id));
+    let names: Vec<String> = datasets.chain(figures).collect();
     w.create_element("EntityContainer")
         .with_attribute(("Name", "Container"))
         .write_inner_content(|w| {
-            for scope in scopes {
-                let name = set_name(scope.dataset().id.as_str());
+            for name in &names {
                 w.create_element("EntitySet")
                     .with_attribute(("Name", name.as_str()))
                     .with_attribute(("EntityType", format!("{NAMESPACE}.{name}").as_str()))
@@ -141,13 +153,16 @@ fn container(w: &mut Writer<Vec<u8>>, scopes: &[AccessScope]) -> io::Result<()> 
 }
 
 /// The service document: one entry per entity set.
-pub fn service_document(base: &str, scopes: &[AccessScope]) -> serde_json::Value {
-    let sets: Vec<serde_json::Value> = scopes
-        .iter()
-        .map(|s| {
-            let name = set_name(s.dataset().id.as_str());
-            serde_json::json!({"name": name, "kind": "EntitySet", "url": name})
-        })
+pub fn service_document(
+    base: &str,
+    scopes: &[AccessScope],
+    figures: &[KeyFigureSummary],
+) -> serde_json::Value {
+    let datasets = scopes.iter().map(|s| set_name(s.dataset().id.as_str()));
+    let figures = figures.iter().map(|f| key_figures::set_name(&f.id));
+    let sets: Vec<serde_json::Value> = datasets
+        .chain(figures)
+        .map(|name| serde_json::json!({"name": name, "kind": "EntitySet", "url": name}))
         .collect();
     serde_json::json!({
         "@odata.context": format!("{base}/$metadata"),

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod encode;
 pub mod error;
 pub mod filter;
+pub mod key_figures;
 mod lex;
 pub mod metadata;
 pub mod options;
@@ -20,6 +21,7 @@ pub mod pushdown;
 use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpRequest, HttpResponse, web};
 use dap_auth::Principal;
+use dap_openapi::model::key_figures::KeyFigureSummary;
 use dap_schema::AccessScope;
 
 use self::auth::ODataCaller;
@@ -62,19 +64,34 @@ fn odata_response(status: actix_web::http::StatusCode) -> actix_web::HttpRespons
     response
 }
 
-/// The readable scopes of the caller, audited as one request.
+/// The readable scopes of the caller and the key figures it may compare, audited as one
+/// request.
 async fn scopes(
     req: &HttpRequest,
     core: &Core,
     principal: &Principal,
-) -> Result<Vec<AccessScope>, ODataError> {
+) -> Result<(Vec<AccessScope>, Vec<KeyFigureSummary>), ODataError> {
     let ctx = request_context(req);
     let options = match Options::parse(req.query_string()) {
         Ok(options) => options,
         Err(error) => return Err(refused(core, &ctx, principal, None, error).await),
     };
     let municipality = options.municipality.as_deref();
-    let work = core.readable_scopes(principal, municipality);
+    let work = async {
+        let (scopes, facts) = core.readable_scopes(principal, municipality).await?;
+        // Key figures are there for a caller acting for a municipality; one acting for
+        // none (a platform operator) still gets its datasets.
+        let figures = match core.list_key_figures(principal, municipality).await {
+            Ok((list, _)) => list.key_figures,
+            Err(AppError::DatasetNotFound | AppError::MunicipalityNotGranted(_)) => Vec::new(),
+            Err(other) => return Err(other),
+        };
+        let figures = figures
+            .into_iter()
+            .filter(key_figures::publishable)
+            .collect();
+        Ok(((scopes, figures), facts))
+    };
     Ok(core.audited(&ctx, principal, None, work).await?)
 }
 
@@ -100,8 +117,8 @@ async fn service_document(
     core: web::Data<Core>,
     ODataCaller(principal): ODataCaller,
 ) -> Result<HttpResponse, ODataError> {
-    let scopes = scopes(&req, &core, &principal).await?;
-    let body = metadata::service_document(&base(&req, &core), &scopes);
+    let (scopes, figures) = scopes(&req, &core, &principal).await?;
+    let body = metadata::service_document(&base(&req, &core), &scopes, &figures);
     Ok(odata_response(actix_web::http::StatusCode::OK)
         .content_type(JSON)
         .body(body.to_string()))
@@ -112,10 +129,12 @@ async fn metadata_document(
     core: web::Data<Core>,
     ODataCaller(principal): ODataCaller,
 ) -> Result<HttpResponse, ODataError> {
-    let scopes = scopes(&req, &core, &principal).await?;
-    let xml = metadata::csdl(&scopes).map_err(AppError::internal)?;
+    let (scopes, figures) = scopes(&req, &core, &principal).await?;
+    let xml = metadata::csdl(&scopes, &figures).map_err(AppError::internal)?;
+    // OData's media type for CSDL XML; Power Query accepts `application/xml` here and
+    // refuses the document under any other type.
     Ok(odata_response(actix_web::http::StatusCode::OK)
-        .content_type(ContentType::xml())
+        .content_type("application/xml")
         .body(xml))
 }
 
@@ -134,6 +153,15 @@ fn dataset_of(core: &Core, principal: &Principal, set: &str) -> Result<String, O
         .ok_or_else(|| AppError::DatasetNotFound.into())
 }
 
+/// Whether `set` names a key figure (`noegletal_…`) rather than a dataset the caller sees.
+fn is_key_figure(core: &Core, principal: &Principal, set: &str) -> bool {
+    set.starts_with(key_figures::PREFIX)
+        && !core
+            .visible_datasets(principal)
+            .iter()
+            .any(|d| metadata::set_name(d.id.as_str()) == set)
+}
+
 /// The page and count a request answers with.
 struct Answer {
     page: crate::app::paging::Page,
@@ -148,6 +176,9 @@ async fn entity_set(
     ODataCaller(principal): ODataCaller,
     set: web::Path<String>,
 ) -> Result<HttpResponse, ODataError> {
+    if is_key_figure(&core, &principal, &set) {
+        return key_figures::read(&req, &core, &principal, &set, false).await;
+    }
     let ctx = request_context(&req);
     let read = || {
         let options = Options::parse(req.query_string())?;
@@ -252,6 +283,9 @@ async fn count(
     ODataCaller(principal): ODataCaller,
     set: web::Path<String>,
 ) -> Result<HttpResponse, ODataError> {
+    if is_key_figure(&core, &principal, &set) {
+        return key_figures::read(&req, &core, &principal, &set, true).await;
+    }
     let ctx = request_context(&req);
     let read = || {
         let options = Options::parse(req.query_string())?;

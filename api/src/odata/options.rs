@@ -43,7 +43,8 @@ pub struct Options {
     pub pairs: Vec<(String, String)>,
 }
 
-fn identifier(name: &str) -> bool {
+/// Whether `name` is an OData identifier (letters, digits, `_`; not a digit first).
+pub(crate) fn identifier(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()

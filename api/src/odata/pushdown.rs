@@ -5,8 +5,10 @@
 //! OData compares with two-valued logic (`null ne 5` is true, `null gt 5` is false),
 //! while the lake compares as SQL does (`null <> 5` is unknown). So `ne` becomes
 //! `ne or is_null`, and `not` is pushed onto the leaves by De Morgan (the lake has no
-//! `not`): `not (a gt 1)` is `a le 1 or a is null`. A negation with no lake operator
-//! (`not startswith(...)`) answers 501.
+//! `not`): `not (a gt 1)` is `a le 1 or a is null`. Text functions map to the lake's
+//! text operators (`not startswith(...)` to `not_prefix`), `month()`/`day()` comparisons
+//! to the list of months or days they select, `year()` comparisons to date ranges.
+//! Anything else answers 501 naming what is supported.
 
 use dap_lake::predicate::{FilterSpec, Operator, SpecTree};
 
@@ -14,8 +16,9 @@ use super::error::ODataError;
 use super::filter::{CmpOp, Literal, Node, Operand};
 
 /// What `$filter` supports, for refusals.
-pub const SUPPORTED: &str = "eq, ne, gt, ge, lt, le, and, or, not (of a comparison or in), \
-parentheses, in (...), startswith(property,'text') and year(date property) compared with a number";
+pub const SUPPORTED: &str = "eq, ne, gt, ge, lt, le, and, or, not, parentheses, in (...), \
+startswith, endswith and contains (property,'text'), and year, month and day (date property) \
+compared with a number";
 
 /// The lake filter tree of `node`.
 pub fn to_spec(node: &Node) -> Result<SpecTree, ODataError> {
@@ -63,6 +66,15 @@ fn compile(node: &Node, negated: bool) -> Result<SpecTree, ODataError> {
                     values: texts,
                 }))
             }
+        }
+        // `month(d) in (1,2)` is `month(d) eq 1 or month(d) eq 2`.
+        Node::In(call @ Operand::Call(..), values) => {
+            let mut branches = Vec::new();
+            for value in values {
+                let value = Operand::Literal(value.clone());
+                branches.push(compare(call, CmpOp::Eq, &value, negated)?);
+            }
+            Ok(join(negated, branches))
         }
         Node::In(other, _) => Err(unsupported(&format!("in after {other}"))),
         // A property alone is a boolean column: `flag` is `flag eq true`.
@@ -181,33 +193,68 @@ fn property(
     })
 }
 
-/// A boolean function standing alone: `startswith(p,'x')`.
+/// The lake's operator for a text function, as it holds or as it does not.
+fn text_operator(name: &str, holds: bool) -> Option<Operator> {
+    Some(match (name, holds) {
+        ("startswith", true) => Operator::Prefix,
+        ("contains", true) => Operator::Contains,
+        ("endswith", true) => Operator::Suffix,
+        ("startswith", false) => Operator::NotPrefix,
+        ("contains", false) => Operator::NotContains,
+        ("endswith", false) => Operator::NotSuffix,
+        _ => return None,
+    })
+}
+
+/// The text function's operator and its column and text, or a 400 naming the shape.
+fn text_call<'a>(
+    name: &str,
+    args: &'a [Operand],
+    holds: bool,
+) -> Option<Result<(Operator, &'a str, &'a str), ODataError>> {
+    let operator = text_operator(name, holds)?;
+    Some(match args {
+        [
+            Operand::Property(column),
+            Operand::Literal(Literal::String(text)),
+        ] => Ok((operator, column.as_str(), text.as_str())),
+        [_, _] => Err(unsupported(&format!(
+            "{name} of anything but a property and a text, e.g. {name}(funktion,'22'),"
+        ))),
+        _ => Err(ODataError::bad_request(format!(
+            "$filter: {name} takes a property and a text, e.g. {name}(funktion,'22')"
+        ))),
+    })
+}
+
+/// A boolean function standing alone: `startswith(p,'x')`, or `not startswith(p,'x')`.
+/// A function of a null value is null, and `not null` selects nothing (as in SQL), so
+/// the negation is the lake's negated operator, which leaves missing values out.
 fn call_test(name: &str, args: &[Operand], negated: bool) -> Result<SpecTree, ODataError> {
-    match (name, args) {
-        (
-            "startswith",
-            [
-                Operand::Property(column),
-                Operand::Literal(Literal::String(prefix)),
-            ],
-        ) => {
-            if negated {
-                Err(unsupported(
-                    "not startswith (the lake has no negated prefix)",
-                ))
-            } else {
-                Ok(leaf(column, Operator::Prefix, prefix.clone()))
-            }
+    match text_call(name, args, !negated) {
+        Some(call) => {
+            let (operator, column, text) = call?;
+            Ok(leaf(column, operator, text.to_owned()))
         }
-        ("startswith", _) => Err(ODataError::bad_request(
-            "$filter: startswith takes a property and a text, e.g. startswith(funktion,'5.22')"
-                .into(),
-        )),
-        _ => Err(unsupported(&format!("the function {name}"))),
+        None => Err(unsupported(&format!("the function {name}"))),
     }
 }
 
-/// A function compared with a value: `startswith(p,'x') eq true`, `year(d) ge 2024`.
+/// The comparison that holds exactly when `op` does not.
+fn complement(op: CmpOp) -> CmpOp {
+    match op {
+        CmpOp::Eq => CmpOp::Ne,
+        CmpOp::Ne => CmpOp::Eq,
+        CmpOp::Gt => CmpOp::Le,
+        CmpOp::Ge => CmpOp::Lt,
+        CmpOp::Lt => CmpOp::Ge,
+        CmpOp::Le => CmpOp::Gt,
+    }
+}
+
+/// A function compared with a value: `startswith(p,'x') eq true`, `year(d) ge 2024`,
+/// `month(d) le 3`. A comparison is two-valued (a null function value is `ne` every
+/// value and nothing else), so its negation is the complement comparison.
 fn call_compare(
     name: &str,
     args: &[Operand],
@@ -215,10 +262,19 @@ fn call_compare(
     value: &Literal,
     negated: bool,
 ) -> Result<SpecTree, ODataError> {
-    match (name, args, op, value) {
-        ("startswith", _, CmpOp::Eq | CmpOp::Ne, Literal::Bool(b)) => {
-            let holds = *b == (op == CmpOp::Eq);
-            call_test(name, args, negated == holds)
+    // A null function value makes only `ne` true; a negation turns that round.
+    let with_null = (op == CmpOp::Ne) != negated;
+    let or_null = |tree: SpecTree, column: &str| match with_null {
+        true => join(false, vec![tree, is_null(column, true)]),
+        false => tree,
+    };
+    let holds = if negated { complement(op) } else { op };
+    match (name, args, holds, value) {
+        (_, _, CmpOp::Eq | CmpOp::Ne, Literal::Bool(b)) if text_operator(name, true).is_some() => {
+            let matches = *b == (holds == CmpOp::Eq);
+            let (operator, column, text) = text_call(name, args, matches)
+                .unwrap_or_else(|| Err(unsupported(&format!("the function {name}"))))?;
+            Ok(or_null(leaf(column, operator, text.to_owned()), column))
         }
         ("year", [Operand::Property(column)], _, Literal::Number(n)) => {
             let year: i32 = n
@@ -232,7 +288,43 @@ fn call_compare(
                 })?;
             compile(&year_range(column, op, year), negated)
         }
+        ("month" | "day", [Operand::Property(column)], _, Literal::Number(n)) => {
+            let (operator, last) = match name {
+                "month" => (Operator::Month, 12),
+                _ => (Operator::Day, 31),
+            };
+            let n: i64 = n.parse().map_err(|_| {
+                ODataError::bad_request(format!(
+                    "$filter: {name}() compares with a whole number, not {n}"
+                ))
+            })?;
+            // The part has few values: the comparison is the list of those it selects.
+            let selected: Vec<String> = (1..=last)
+                .filter(|v| compare_numbers(*v, holds, n))
+                .map(|v| v.to_string())
+                .collect();
+            let tree = match selected.is_empty() {
+                true => SpecTree::Any(Vec::new()),
+                false => SpecTree::Leaf(FilterSpec {
+                    column: column.clone(),
+                    operator,
+                    values: selected,
+                }),
+            };
+            Ok(or_null(tree, column))
+        }
         _ => Err(unsupported(&format!("{name}(...) {} {value}", op.name()))),
+    }
+}
+
+fn compare_numbers(a: i64, op: CmpOp, b: i64) -> bool {
+    match op {
+        CmpOp::Eq => a == b,
+        CmpOp::Ne => a != b,
+        CmpOp::Gt => a > b,
+        CmpOp::Ge => a >= b,
+        CmpOp::Lt => a < b,
+        CmpOp::Le => a <= b,
     }
 }
 
@@ -347,19 +439,116 @@ mod tests {
     }
 
     #[test]
+    fn text_functions_and_their_negations_become_text_operators() {
+        let null = || is_null("f", true);
+        let any = |a, b| SpecTree::Any(vec![a, b]);
+        let cases = [
+            ("contains(f,'x')", l("f", Operator::Contains, "x")),
+            ("endswith(f,'x')", l("f", Operator::Suffix, "x")),
+            ("not startswith(f,'x')", l("f", Operator::NotPrefix, "x")),
+            ("not contains(f,'x')", l("f", Operator::NotContains, "x")),
+            ("not (not endswith(f,'x'))", l("f", Operator::Suffix, "x")),
+            (
+                "contains(f,'x') eq false",
+                l("f", Operator::NotContains, "x"),
+            ),
+            // A null value is `ne` every boolean: `ne true` holds for it too.
+            (
+                "contains(f,'x') ne true",
+                any(l("f", Operator::NotContains, "x"), null()),
+            ),
+            (
+                "not (endswith(f,'x') eq true)",
+                any(l("f", Operator::NotSuffix, "x"), null()),
+            ),
+            (
+                "not (contains(f,'x') ne true)",
+                l("f", Operator::Contains, "x"),
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(spec(text).expect(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn month_and_day_comparisons_become_the_values_they_select() {
+        let months = |v: &[&str]| {
+            SpecTree::Leaf(FilterSpec {
+                column: "d".into(),
+                operator: Operator::Month,
+                values: v.iter().map(|s| (*s).to_owned()).collect(),
+            })
+        };
+        let null = || is_null("d", true);
+        assert_eq!(spec("month(d) eq 3").expect("eq"), months(&["3"]));
+        assert_eq!(spec("month(d) le 3").expect("le"), months(&["1", "2", "3"]));
+        assert_eq!(
+            spec("10 lt month(d)").expect("flipped"),
+            months(&["11", "12"])
+        );
+        assert_eq!(
+            spec("not (month(d) gt 2)").expect("not"),
+            SpecTree::Any(vec![months(&["1", "2"]), null()])
+        );
+        assert_eq!(
+            spec("month(d) ne 1").expect("ne"),
+            SpecTree::Any(vec![
+                months(&["2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"]),
+                null()
+            ])
+        );
+        assert_eq!(
+            spec("month(d) gt 12").expect("none"),
+            SpecTree::Any(Vec::new())
+        );
+        assert_eq!(
+            spec("month(d) in (1,2)").expect("in"),
+            SpecTree::Any(vec![months(&["1"]), months(&["2"])])
+        );
+        let day = spec("day(d) ge 30").expect("day");
+        assert_eq!(
+            day,
+            SpecTree::Leaf(FilterSpec {
+                column: "d".into(),
+                operator: Operator::Day,
+                values: vec!["30".into(), "31".into()],
+            })
+        );
+        assert_eq!(
+            spec("month(d) eq 1.5").expect_err("1.5").status.as_u16(),
+            400
+        );
+    }
+
+    #[test]
     fn what_the_lake_cannot_do_answers_501_naming_what_it_can() {
         for text in [
-            "contains(f,'x')",
-            "endswith(f,'x')",
-            "not startswith(f,'x')",
-            "month(d) eq 1",
             "a eq b",
             "tolower(f) eq 'x'",
+            "contains(tolower(f),'x')",
+            "hour(d) eq 1",
+            "length(f) gt 2",
+            "indexof(f,'x') eq 1",
         ] {
             let error = spec(text).expect_err(text);
-            assert_eq!(error.status.as_u16(), 501, "{text}");
-            assert!(error.message.contains("supported are"), "{}", error.message);
+            assert!([400, 501].contains(&error.status.as_u16()), "{text}");
+            assert!(
+                error.status.as_u16() == 400 || error.message.contains("supported are"),
+                "{}",
+                error.message
+            );
+        }
+        for text in [
+            "a eq b",
+            "tolower(f) eq 'x'",
+            "hour(d) eq 1",
+            "length(f) gt 2",
+            "contains(tolower(f),'x')",
+        ] {
+            assert_eq!(spec(text).expect_err(text).status.as_u16(), 501, "{text}");
         }
         assert_eq!(spec("x gt null").expect_err("null").status.as_u16(), 400);
+        assert_eq!(spec("contains(f)").expect_err("arity").status.as_u16(), 400);
     }
 }

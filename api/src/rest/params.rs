@@ -108,7 +108,8 @@ impl Params {
         Ok(order)
     }
 
-    /// Every `filter=column:operator:value` (`in` takes comma-separated values).
+    /// Every `filter=column:operator:value` (`in`, `year`, `month`, `day` take
+    /// comma-separated values).
     pub fn filter_specs(&self) -> Result<Vec<FilterSpec>, AppError> {
         self.filters.iter().map(|raw| filter_spec(raw)).collect()
     }
@@ -187,9 +188,9 @@ pub fn filter_spec(raw: &str) -> Result<FilterSpec, AppError> {
             op.chars().take(20).collect::<String>()
         ))
     })?;
-    let values = match operator {
-        Operator::In => value.split(',').map(str::to_owned).collect(),
-        _ => vec![value.to_owned()],
+    let values = match operator.takes_list() {
+        true => value.split(',').map(str::to_owned).collect(),
+        false => vec![value.to_owned()],
     };
     Ok(FilterSpec {
         column: column.to_owned(),

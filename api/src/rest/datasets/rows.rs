@@ -30,7 +30,7 @@ const PARAMS: &[&str] = &[
     params(
         ("id" = String, Path, description = "Dataset id, `<domain>.<name>`", example = "oekonomi.posteringer"),
         ("select" = Option<String>, Query, description = "Comma-separated columns (default: all the caller may see)", example = "aar,funktion,beloeb"),
-        ("filter" = Option<Vec<String>>, Query, explode = true, description = "`column:operator:value`, repeatable (AND). Operators: eq, ne, lt, lte, gt, gte, in (comma-separated), prefix, is_null (true/false)", example = json!(["aar:eq:2025", "funktion:prefix:5.22"])),
+        ("filter" = Option<Vec<String>>, Query, explode = true, description = "`column:operator:value`, repeatable (AND). Operators: eq, ne, lt, lte, gt, gte, in (comma-separated), prefix, contains, suffix, not_prefix, not_contains, not_suffix (text, matched literally), year, month, day (dates; comma-separated numbers), is_null (true/false)", example = json!(["aar:eq:2025", "funktion:prefix:5.22"])),
         ("order_by" = Option<String>, Query, description = "Comma-separated `column[:asc|:desc]`; key columns are appended", example = "beloeb:desc"),
         ("limit" = Option<u64>, Query, minimum = 1, maximum = 10000, description = "Page size (default 100)", example = 100),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page, unchanged"),
