@@ -200,6 +200,11 @@ fn rows_for(dataset: &str, code: &str, n: usize) -> Vec<Row> {
         "borger.befolkning" => (0..n.min(24 * 100 * 2))
             .map(|i| {
                 let r = mix(seed, i as u64);
+                // Each quarter's rows add up to about the municipality's population, so
+                // the demo's municipalities spread over the key figures' size bands.
+                let rows_in_quarter = (n.min(24 * 100 * 2) - i % 24).div_ceil(24).max(1);
+                let share = population(code) / rows_in_quarter as f64;
+                let antal = (share * (0.9 + (r % 200) as f64 / 1000.0)).round() as i64;
                 let quarter = i % 24;
                 let age = (i / 24 / 2) % 100;
                 let sex = if (i / 24) % 2 == 0 { "K" } else { "M" };
@@ -210,7 +215,7 @@ fn rows_for(dataset: &str, code: &str, n: usize) -> Vec<Row> {
                         Value::I32(1 + (quarter % 4) as i32),
                         Value::I32(age as i32),
                         s(sex),
-                        Value::I64(20 + (r % 900) as i64),
+                        Value::I64(antal.max(1)),
                     ],
                     late: quarter == 23,
                 }
@@ -394,6 +399,26 @@ fn days(year: i32, month: i32, day: u32) -> i32 {
     match (date, epoch) {
         (Some(d), Some(e)) => (d - e).num_days() as i32,
         _ => 0,
+    }
+}
+
+/// A demo municipality's population (synthetic, deterministic): the four largest cities
+/// near their real size, the others spread log-normally around 45,000 (about the real
+/// median), between 1,800 and 250,000.
+pub fn population(code: &str) -> f64 {
+    match code {
+        "0101" => 660_000.0,
+        "0751" => 365_000.0,
+        "0851" => 222_000.0,
+        "0461" => 207_000.0,
+        _ => {
+            let h = hash(&["population", code]);
+            let u = |k: u64| (mix(h, k) % 10_000) as f64 / 10_000.0;
+            let z = (u(1) + u(2) + u(3) - 1.5) * 2.0;
+            (45_000.0 * (0.8 * z).exp())
+                .clamp(1_800.0, 250_000.0)
+                .round()
+        }
     }
 }
 
