@@ -1,17 +1,21 @@
 //! [`Lake::benchmark`]: the key figure for every municipality, every slice and category,
 //! with municipality and country totals, after suppression.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
+use dap_schema::{REGIONS, municipalities};
 use deltalake::arrow::array::{Array, AsArray, RecordBatch};
 use deltalake::arrow::compute::cast as cast_array;
 use deltalake::arrow::datatypes::{DataType, Float64Type, UInt64Type};
 use deltalake::datafusion::functions_aggregate::expr_fn::{avg, count, count_distinct, sum};
-use deltalake::datafusion::prelude::{DataFrame, Expr, cast, ident, lit};
+use deltalake::datafusion::logical_expr::when;
+use deltalake::datafusion::prelude::{DataFrame, Expr, abs, cast, ident, in_list, lit};
+use deltalake::datafusion::scalar::ScalarValue;
 
+use super::bands::Placement;
 use super::suppress::{Grid, Reason};
-use super::{Aggregate, BenchmarkScope, Resolved};
+use super::{Aggregate, BenchmarkScope, Dominance, Resolved};
 use crate::{Lake, Result};
 
 /// What a published cell shows.
@@ -24,12 +28,22 @@ pub enum CellValue {
     NotDefined,
 }
 
-/// One cell of the key figure: a municipality's (or, with `municipality` absent, the
-/// country's) value for one slice and one category (or, with `category` absent, the
-/// total over the categories).
+/// Whose value a cell is: one municipality's, or the total of a group of them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Area {
+    Municipality(String),
+    /// A region, by its code (1081–1085).
+    Region(u16),
+    /// A size band, by its id (see [`super::SizeBands`]).
+    Size(String),
+    Country,
+}
+
+/// One cell of the key figure: an area's value for one slice and one category (or, with
+/// `category` absent, the total over the categories).
 #[derive(Debug, Clone, PartialEq)]
 pub struct BenchmarkCell {
-    pub municipality: Option<String>,
+    pub area: Area,
     pub slice: Vec<String>,
     pub category: Option<Vec<String>>,
     pub value: CellValue,
@@ -41,35 +55,54 @@ pub struct BenchmarkTable {
     /// The table version of each dataset read, numerator first.
     pub versions: Vec<(String, u64)>,
     pub cells: Vec<BenchmarkCell>,
+    /// Per slice, each municipality's size band id (empty without population data).
+    pub bands: BTreeMap<Vec<String>, HashMap<String, String>>,
 }
 
 /// Aggregates by group key (values as text): the value and the contributing units.
 type Groups = HashMap<Vec<String>, (Option<f64>, u64)>;
 
-/// The four groupings of a table: cells, municipality totals, country per category,
-/// country total. Without categories only the first and third exist.
+/// Whose rows a grouping adds up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Level {
-    Cells,
-    MunicipalityTotals,
+enum Lead {
+    Municipality,
+    Region,
+    Size,
     Country,
-    CountryTotal,
 }
 
-impl Level {
-    const ALL: [Self; 4] = [
-        Self::Cells,
-        Self::MunicipalityTotals,
-        Self::Country,
-        Self::CountryTotal,
-    ];
+const REGION_KEY: &str = "__dap_region";
+const SIZE_KEY: &str = "__dap_size";
 
-    fn per_municipality(self) -> bool {
-        matches!(self, Self::Cells | Self::MunicipalityTotals)
+impl Lead {
+    fn column(self, tenant: &str) -> Option<String> {
+        match self {
+            Self::Municipality => Some(tenant.to_owned()),
+            Self::Region => Some(REGION_KEY.to_owned()),
+            Self::Size => Some(SIZE_KEY.to_owned()),
+            Self::Country => None,
+        }
     }
+}
 
-    fn with_categories(self) -> bool {
-        matches!(self, Self::Cells | Self::Country)
+/// A grouping of a table: whose rows, and per category or over all categories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Level {
+    lead: Lead,
+    categories: bool,
+}
+
+/// How municipalities map to the groups with published totals.
+struct Membership {
+    placement: Option<Placement>,
+    /// Size bands follow the slice's year (the position of the year among the slices).
+    year: Option<usize>,
+}
+
+impl Membership {
+    fn band(&self, municipality: &str, slice: &[String]) -> Option<&String> {
+        let year = self.year.and_then(|i| slice.get(i)).map(String::as_str);
+        self.placement.as_ref()?.band(municipality, year)
     }
 }
 
@@ -107,12 +140,61 @@ impl Lake {
         let dims: Vec<String> = slices.iter().chain(&categories).cloned().collect();
         let tenant = scope.numerator.dataset.tenant_column.clone();
         let unit = def.disclosure.unit_column.clone();
-        let levels: Vec<Level> = Level::ALL
-            .into_iter()
-            .filter(|l| !categories.is_empty() || l.with_categories())
+
+        // Size bands: the population per municipality and year, and which year decides.
+        let mut versions: Vec<(String, u64)> = Vec::new();
+        let mut population_version = None;
+        let mut membership = Membership {
+            placement: None,
+            year: None,
+        };
+        let mut den_year: Option<String> = None;
+        if let Some((bands, population)) = &scope.bands {
+            let pop_tenant = population.dataset.tenant_column.clone();
+            let keys = [pop_tenant.clone(), bands.year_column.clone()];
+            let needed = [
+                pop_tenant,
+                bands.year_column.clone(),
+                population.column.clone(),
+            ];
+            let (version, base) = self.base(population, &keys, &needed).await?;
+            population_version = Some((population.dataset.id.to_string(), version));
+            let groups = aggregate(base, &keys, population, None).await?;
+            let placement = Placement::new(bands, &groups);
+            if !placement.latest.is_empty() {
+                let year_slice = slices.iter().position(|s| *s == bands.year_column);
+                den_year = scope.denominator.as_ref().and_then(|(_, follows)| {
+                    follows
+                        .iter()
+                        .find(|(d, _)| *d == bands.year_column)
+                        .map(|(_, c)| c.clone())
+                });
+                // Per year only when the denominator (if any) follows the year too, so
+                // numerator and denominator group the same municipalities.
+                if scope.denominator.is_none() || den_year.is_some() {
+                    membership.year = year_slice;
+                }
+                membership.placement = Some(placement);
+            }
+        }
+        let year_column = |own: Option<String>| membership.year.and(own);
+
+        let mut leads = vec![Lead::Municipality, Lead::Country, Lead::Region];
+        if membership.placement.is_some() {
+            leads.push(Lead::Size);
+        }
+        let levels: Vec<Level> = leads
+            .iter()
+            .flat_map(|&lead| {
+                [true, false].map(|c| Level {
+                    lead,
+                    categories: c,
+                })
+            })
+            .filter(|l| l.categories || !categories.is_empty())
             .collect();
         let level_dims = |level: Level| -> Vec<String> {
-            if level.with_categories() {
+            if level.categories {
                 dims.clone()
             } else {
                 slices.clone()
@@ -122,16 +204,20 @@ impl Lake {
         let mut needed: Vec<String> = dims.clone();
         needed.extend([tenant.clone(), unit.clone(), scope.numerator.column.clone()]);
         let (version, base) = self.base(&scope.numerator, &dims, &needed).await?;
-        let mut versions = vec![(scope.numerator.dataset.id.to_string(), version)];
+        let numerator_year = membership.year.and_then(|i| slices.get(i)).cloned();
+        let base = with_groups(base, &tenant, numerator_year.as_deref(), &membership)?;
+        versions.push((scope.numerator.dataset.id.to_string(), version));
         let mut numerator = HashMap::new();
+        let mut dominated = HashMap::new();
         for &level in &levels {
-            let mut group = Vec::new();
-            if level.per_municipality() {
-                group.push(tenant.clone());
-            }
-            group.extend(level_dims(level));
-            let groups = aggregate(base.clone(), &group, &scope.numerator, Some(&unit)).await?;
+            let group = group_of(level, &tenant, level_dims(level));
+            let frame = lead_present(base.clone(), level, &tenant)?;
+            let groups = aggregate(frame.clone(), &group, &scope.numerator, Some(&unit)).await?;
             numerator.insert(level, groups);
+            if let Some(rule) = &def.disclosure.dominance {
+                let found = dominance(frame, &group, &scope.numerator, &unit, rule).await?;
+                dominated.insert(level, found);
+            }
         }
 
         let mut denominator = HashMap::new();
@@ -141,26 +227,35 @@ impl Lake {
             let mut needed = columns.clone();
             needed.extend([den_tenant.clone(), quantity.column.clone()]);
             let (version, base) = self.base(quantity, &columns, &needed).await?;
-            if quantity.dataset.id != scope.numerator.dataset.id {
+            if !versions
+                .iter()
+                .any(|(d, _)| *d == quantity.dataset.id.to_string())
+            {
                 versions.push((quantity.dataset.id.to_string(), version));
             }
+            let base = with_groups(
+                base,
+                &den_tenant,
+                year_column(den_year.clone()).as_deref(),
+                &membership,
+            )?;
             for &level in &levels {
-                let mut group = Vec::new();
-                if level.per_municipality() {
-                    group.push(den_tenant.clone());
-                }
                 let present = level_dims(level);
-                group.extend(
-                    follows
-                        .iter()
-                        .filter(|(d, _)| present.contains(d))
-                        .map(|(_, c)| c.clone()),
-                );
-                denominator.insert(
-                    level,
-                    aggregate(base.clone(), &group, quantity, None).await?,
-                );
+                let following: Vec<String> = follows
+                    .iter()
+                    .filter(|(d, _)| present.contains(d))
+                    .map(|(_, c)| c.clone())
+                    .collect();
+                let group = group_of(level, &den_tenant, following);
+                let frame = lead_present(base.clone(), level, &den_tenant)?;
+                denominator.insert(level, aggregate(frame, &group, quantity, None).await?);
             }
+        }
+        // In the order of `BenchmarkScope::datasets`, so the cache can compare them.
+        if let Some((id, version)) = population_version
+            && !versions.iter().any(|(d, _)| *d == id)
+        {
+            versions.push((id, version));
         }
         let table = Assembly {
             slices: slices.len(),
@@ -169,10 +264,17 @@ impl Lake {
             follows: scope.denominator.as_ref().map(|(_, f)| f.as_slice()),
             factor: def.factor,
             min_units: def.disclosure.min_units,
+            membership: &membership,
         };
+        let (cells, bands) = table.cells(
+            &numerator,
+            &dominated,
+            scope.denominator.as_ref().map(|_| &denominator),
+        );
         Ok(BenchmarkTable {
             versions,
-            cells: table.cells(&numerator, scope.denominator.as_ref().map(|_| &denominator)),
+            cells,
+            bands,
         })
     }
 
@@ -209,16 +311,125 @@ impl Lake {
     }
 }
 
+/// The grouping columns of `level`: its lead's column, then the dimensions.
+fn group_of(level: Level, tenant: &str, dims: Vec<String>) -> Vec<String> {
+    let mut group: Vec<String> = level.lead.column(tenant).into_iter().collect();
+    group.extend(dims);
+    group
+}
+
+/// Rows that belong to a group of the level's lead (a municipality outside every band,
+/// for want of population data, is in no size group).
+fn lead_present(frame: DataFrame, level: Level, tenant: &str) -> Result<DataFrame> {
+    Ok(match level.lead {
+        Lead::Region | Lead::Size => {
+            frame.filter(ident(level.lead.column(tenant).unwrap_or_default()).is_not_null())?
+        }
+        _ => frame,
+    })
+}
+
+/// Adds each row's region and size band as columns, from its municipality (and year).
+fn with_groups(
+    frame: DataFrame,
+    tenant: &str,
+    year: Option<&str>,
+    membership: &Membership,
+) -> Result<DataFrame> {
+    let code = || cast(ident(tenant), DataType::Utf8);
+    let regions: Vec<(Expr, Expr)> = REGIONS
+        .iter()
+        .map(|region| {
+            let codes: Vec<Expr> = municipalities()
+                .iter()
+                .filter(|m| m.region == *region)
+                .map(|m| lit(m.code.as_str()))
+                .collect();
+            (in_list(code(), codes, false), lit(region.code.to_string()))
+        })
+        .collect();
+    let mut frame = frame.with_column(REGION_KEY, case(regions)?)?;
+    if let Some(placement) = &membership.placement {
+        let by_band = |members: &HashMap<String, String>| {
+            let mut out: BTreeMap<String, Vec<Expr>> = BTreeMap::new();
+            for (m, band) in members {
+                out.entry(band.clone()).or_default().push(lit(m.as_str()));
+            }
+            out
+        };
+        let mut branches = Vec::new();
+        if let Some(year) = year {
+            for (value, members) in &placement.per_year {
+                for (band, codes) in by_band(members) {
+                    let condition = in_list(code(), codes, false)
+                        .and(cast(ident(year), DataType::Utf8).eq(lit(value.as_str())));
+                    branches.push((condition, lit(band)));
+                }
+            }
+        }
+        for (band, codes) in by_band(&placement.latest) {
+            branches.push((in_list(code(), codes, false), lit(band)));
+        }
+        frame = frame.with_column(SIZE_KEY, case(branches)?)?;
+    }
+    Ok(frame)
+}
+
+/// `CASE WHEN c1 THEN v1 … ELSE NULL END` (NULL without branches).
+fn case(branches: Vec<(Expr, Expr)>) -> Result<Expr> {
+    let null = lit(ScalarValue::Utf8(None));
+    let mut branches = branches.into_iter();
+    let Some((condition, then)) = branches.next() else {
+        return Ok(null);
+    };
+    let mut builder = when(condition, then);
+    for (condition, then) in branches {
+        builder = builder.when(condition, then);
+    }
+    Ok(builder.otherwise(null)?)
+}
+
+/// The groups (keys of `group`) in which the rule's `n` largest contributing units hold
+/// more than `k` per cent of the absolute contributions.
+async fn dominance(
+    frame: DataFrame,
+    group: &[String],
+    quantity: &Resolved,
+    unit: &str,
+    rule: &Dominance,
+) -> Result<HashSet<Vec<String>>> {
+    let mut by_unit: Vec<String> = group.to_vec();
+    by_unit.push(unit.to_owned());
+    let column = ident(&quantity.column);
+    let contribution = match quantity.aggregate {
+        Aggregate::Count => count(column),
+        _ => sum(abs(cast(column, DataType::Float64))),
+    };
+    let per_unit = aggregate_exprs(frame, &by_unit, contribution, count(lit(1))).await?;
+    let mut cells: HashMap<Vec<String>, (f64, Vec<f64>)> = HashMap::new();
+    for (key, (value, _)) in per_unit {
+        let share = value.unwrap_or_default();
+        let entry = cells.entry(key[..group.len()].to_vec()).or_default();
+        entry.0 += share;
+        entry.1.push(share);
+    }
+    let n = rule.n as usize;
+    Ok(cells
+        .into_iter()
+        .filter_map(|(key, (total, mut shares))| {
+            shares.sort_by(|a, b| b.total_cmp(a));
+            let top: f64 = shares.iter().take(n).sum();
+            (total > 0.0 && top > rule.k / 100.0 * total).then_some(key)
+        })
+        .collect())
+}
+
 async fn aggregate(
     frame: DataFrame,
     group: &[String],
     quantity: &Resolved,
     unit: Option<&str>,
 ) -> Result<Groups> {
-    let keys: Vec<Expr> = group
-        .iter()
-        .map(|c| cast(ident(c), DataType::Utf8).alias(c))
-        .collect();
     let column = ident(&quantity.column);
     let value = match quantity.aggregate {
         Aggregate::Sum => sum(column),
@@ -230,6 +441,20 @@ async fn aggregate(
         Some(u) => count_distinct(ident(u)),
         None => count(lit(1)),
     };
+    aggregate_exprs(frame, group, value, units).await
+}
+
+/// Groups `frame` by `group` (as text) and computes `value` and `units` per group.
+async fn aggregate_exprs(
+    frame: DataFrame,
+    group: &[String],
+    value: Expr,
+    units: Expr,
+) -> Result<Groups> {
+    let keys: Vec<Expr> = group
+        .iter()
+        .map(|c| cast(ident(c), DataType::Utf8).alias(c))
+        .collect();
     let batches = frame
         .aggregate(
             keys,
@@ -278,19 +503,27 @@ struct Assembly<'a> {
     follows: Option<&'a [(String, String)]>,
     factor: f64,
     min_units: u64,
+    membership: &'a Membership,
 }
+
+type Bands = BTreeMap<Vec<String>, HashMap<String, String>>;
 
 impl Assembly<'_> {
     fn cells(
         &self,
         numerator: &HashMap<Level, Groups>,
+        dominated: &HashMap<Level, HashSet<Vec<String>>>,
         denominator: Option<&HashMap<Level, Groups>>,
-    ) -> Vec<BenchmarkCell> {
+    ) -> (Vec<BenchmarkCell>, Bands) {
         let empty = Groups::new();
         let num = |level: Level| numerator.get(&level).unwrap_or(&empty);
+        let cells_level = Level {
+            lead: Lead::Municipality,
+            categories: true,
+        };
         // Slice → municipalities and categories present in it.
         let mut slices: BTreeMap<Vec<String>, Members> = BTreeMap::new();
-        for key in num(Level::Cells).keys() {
+        for key in num(cells_level).keys() {
             let (slice, category) = key[1..].split_at(self.slices);
             let entry = slices.entry(slice.to_vec()).or_default();
             entry.0.insert(key[0].clone());
@@ -298,45 +531,75 @@ impl Assembly<'_> {
         }
         let row_totals = self.categories > 0;
         let mut out = Vec::new();
+        let mut bands = Bands::new();
         for (slice, (municipalities, categories)) in slices {
             let municipalities: Vec<String> = municipalities.into_iter().collect();
             let categories: Vec<Vec<String>> = categories.into_iter().collect();
             let (rows, cols) = (municipalities.len(), categories.len());
             let mut grid = Grid::new(rows, cols, row_totals);
+            // Rows: municipalities, the country, then the groups with published totals.
+            let mut areas: Vec<(Area, Option<String>)> = municipalities
+                .iter()
+                .map(|m| (Area::Municipality(m.clone()), Some(m.clone())))
+                .collect();
+            areas.push((Area::Country, None));
+            let mut slice_bands = HashMap::new();
+            for m in &municipalities {
+                if let Some(band) = self.membership.band(m, &slice) {
+                    slice_bands.insert(m.clone(), band.clone());
+                }
+            }
+            let mut groups: BTreeMap<Area, Vec<usize>> = BTreeMap::new();
+            for (r, m) in municipalities.iter().enumerate() {
+                let region = dap_schema::MunicipalityCode::parse(m)
+                    .ok()
+                    .and_then(|c| c.municipality())
+                    .map(|x| x.region.code);
+                if let Some(code) = region {
+                    groups.entry(Area::Region(code)).or_default().push(r);
+                }
+                if let Some(band) = slice_bands.get(m) {
+                    groups.entry(Area::Size(band.clone())).or_default().push(r);
+                }
+            }
+            for (area, members) in groups {
+                let key = match &area {
+                    Area::Region(code) => Some(code.to_string()),
+                    Area::Size(band) => Some(band.clone()),
+                    _ => None,
+                };
+                grid.add_group(members);
+                areas.push((area, key));
+            }
             // (row, col) → (level, numerator key)
             let mut keys: HashMap<(usize, usize), (Level, Vec<String>)> = HashMap::new();
-            let mut place = |row: usize, col: usize, level: Level, key: Vec<String>| {
-                if let Some((_, units)) = num(level).get(&key) {
-                    grid.insert(row, col, *units);
-                    keys.insert((row, col), (level, key));
-                }
+            let lead_of = |area: &Area| match area {
+                Area::Municipality(_) => Lead::Municipality,
+                Area::Region(_) => Lead::Region,
+                Area::Size(_) => Lead::Size,
+                Area::Country => Lead::Country,
             };
-            for (c, category) in categories.iter().enumerate() {
-                for (r, m) in municipalities.iter().enumerate() {
+            for (r, (area, lead_key)) in areas.iter().enumerate() {
+                let lead = lead_of(area);
+                let head: Vec<String> = lead_key.iter().cloned().collect();
+                let mut place = |col: usize, categories: bool, key: Vec<String>| {
+                    let level = Level { lead, categories };
+                    if let Some((_, units)) = num(level).get(&key) {
+                        let is_dominated = dominated.get(&level).is_some_and(|d| d.contains(&key));
+                        grid.insert_cell(r, col, *units, is_dominated);
+                        keys.insert((r, col), (level, key));
+                    }
+                };
+                for (c, category) in categories.iter().enumerate() {
                     place(
-                        r,
                         c,
-                        Level::Cells,
-                        [vec![m.clone()], slice.clone(), category.clone()].concat(),
+                        true,
+                        [head.clone(), slice.clone(), category.clone()].concat(),
                     );
                 }
-                place(
-                    rows,
-                    c,
-                    Level::Country,
-                    [slice.clone(), category.clone()].concat(),
-                );
-            }
-            if row_totals {
-                for (r, m) in municipalities.iter().enumerate() {
-                    place(
-                        r,
-                        cols,
-                        Level::MunicipalityTotals,
-                        [vec![m.clone()], slice.clone()].concat(),
-                    );
+                if row_totals {
+                    place(cols, false, [head.clone(), slice.clone()].concat());
                 }
-                place(rows, cols, Level::CountryTotal, slice.clone());
             }
             grid.suppress(self.min_units);
             for (&(row, col), cell) in grid.cells() {
@@ -348,14 +611,17 @@ impl Assembly<'_> {
                     None => self.value(*level, key, num(*level), denominator),
                 };
                 out.push(BenchmarkCell {
-                    municipality: municipalities.get(row).cloned(),
+                    area: areas[row].0.clone(),
                     slice: slice.clone(),
                     category: categories.get(col).cloned(),
                     value,
                 });
             }
+            if !slice_bands.is_empty() {
+                bands.insert(slice.clone(), slice_bands);
+            }
         }
-        out
+        (out, bands)
     }
 
     /// The published value of a cell: its numerator over its denominator, times the factor.
@@ -369,15 +635,12 @@ impl Assembly<'_> {
         let Some((Some(num), _)) = numerator.get(key) else {
             return CellValue::NotDefined;
         };
+        let led = level.lead != Lead::Country;
         let ratio = match (denominator, self.follows) {
             (Some(den), Some(follows)) => {
-                let dims = if level.per_municipality() {
-                    &key[1..]
-                } else {
-                    key
-                };
+                let dims = if led { &key[1..] } else { key };
                 let mut den_key: Vec<String> = Vec::new();
-                if level.per_municipality() {
+                if led {
                     den_key.push(key[0].clone());
                 }
                 for (dimension, _) in follows {
