@@ -14,6 +14,7 @@ mod graphql;
 mod helpers;
 mod isolation;
 mod key_figure_admin;
+mod key_figure_groups;
 mod key_figures;
 mod kombit;
 mod machine;

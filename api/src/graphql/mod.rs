@@ -11,6 +11,7 @@ mod admin;
 mod catalogue;
 mod error;
 mod filter;
+mod key_figures;
 pub mod limits;
 mod resolve;
 mod schema;
