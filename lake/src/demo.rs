@@ -178,8 +178,13 @@ fn rows_for(dataset: &str, code: &str, n: usize) -> Vec<Row> {
                 let r = mix(seed, i as u64);
                 let month = i % MONTHS;
                 let (year, mon) = year_month(month);
-                let dept = (i / MONTHS) % 6;
-                let category = (i / MONTHS / 6) % 5;
+                // Every (department, job category) pair within the first 30 rows, so
+                // each job category has several organisation units (the key figure's
+                // contributing units) even at the demo's default size; 37 is coprime
+                // to 30, so (month, pair) stays unique up to 1,080 rows.
+                let pair = (i + i / MONTHS) % 30;
+                let dept = pair / 5;
+                let category = pair % 5;
                 let fte = 5.0 + (r % 400) as f64 / 10.0;
                 let absence = fte * (0.02 + (r >> 12) as f64 % 60.0 / 1000.0) * 21.0;
                 Row {
@@ -726,6 +731,38 @@ mod tests {
         keys.sort();
         keys.dedup();
         assert_eq!(keys.len(), n);
+    }
+
+    #[test]
+    fn absence_rows_have_unique_keys_and_several_units_per_job_category() {
+        let text = |r: &Row, i: usize| match &r.values[i] {
+            Value::Str(s) => s.clone(),
+            _ => String::new(),
+        };
+        let month = |r: &Row| match (&r.values[1], &r.values[2]) {
+            (Value::I32(a), Value::I32(m)) => a * 12 + m,
+            _ => 0,
+        };
+        let rows = rows_for("personale.fravaer", "0101", 2000);
+        let mut keys: Vec<(i32, String, String)> = rows
+            .iter()
+            .map(|r| (month(r), text(r, 4), text(r, 5)))
+            .collect();
+        let n = keys.len();
+        keys.sort();
+        keys.dedup();
+        assert_eq!((n, keys.len()), (1080, 1080));
+        for small in [30, 40, 120] {
+            let rows = rows_for("personale.fravaer", "0101", small);
+            for category in JOB_CATEGORIES {
+                let units: std::collections::BTreeSet<String> = rows
+                    .iter()
+                    .filter(|r| text(r, 5) == category)
+                    .map(|r| text(r, 4))
+                    .collect();
+                assert_eq!(units.len(), 6, "{small} rows, {category}");
+            }
+        }
     }
 
     #[test]

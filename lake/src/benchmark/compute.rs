@@ -8,7 +8,7 @@ use dap_schema::{REGIONS, municipalities};
 use deltalake::arrow::array::{Array, AsArray, RecordBatch};
 use deltalake::arrow::compute::cast as cast_array;
 use deltalake::arrow::datatypes::{DataType, Float64Type, UInt64Type};
-use deltalake::datafusion::functions_aggregate::expr_fn::{avg, count, count_distinct, sum};
+use deltalake::datafusion::functions_aggregate::expr_fn::{count, count_distinct, sum};
 use deltalake::datafusion::logical_expr::when;
 use deltalake::datafusion::prelude::{DataFrame, Expr, abs, cast, ident, in_list, lit};
 use deltalake::datafusion::scalar::ScalarValue;
@@ -159,7 +159,7 @@ impl Lake {
             ];
             let (version, base) = self.base(population, &keys, &needed).await?;
             population_version = Some((population.dataset.id.to_string(), version));
-            let groups = aggregate(base, &keys, population, None).await?;
+            let groups = aggregate_rows(base, &keys, sum(ident(&population.column)), None).await?;
             let placement = Placement::new(bands, &groups);
             if !placement.latest.is_empty() {
                 let year_slice = slices.iter().position(|s| *s == bands.year_column);
@@ -206,6 +206,22 @@ impl Lake {
         let (version, base) = self.base(&scope.numerator, &dims, &needed).await?;
         let numerator_year = membership.year.and_then(|i| slices.get(i)).cloned();
         let base = with_groups(base, &tenant, numerator_year.as_deref(), &membership)?;
+        let finest = |tenant: &str, columns: &[String]| -> Vec<String> {
+            let mut keys: Vec<String> = [Lead::Municipality, Lead::Region, Lead::Size]
+                .into_iter()
+                .filter(|l| *l != Lead::Size || membership.placement.is_some())
+                .filter_map(|l| l.column(tenant))
+                .collect();
+            for c in columns {
+                if !keys.contains(c) {
+                    keys.push(c.clone());
+                }
+            }
+            keys
+        };
+        let mut columns = dims.clone();
+        columns.push(unit.clone());
+        let base = partials(base, &finest(&tenant, &columns), &scope.numerator).await?;
         versions.push((scope.numerator.dataset.id.to_string(), version));
         let mut numerator = HashMap::new();
         let mut dominated = HashMap::new();
@@ -239,6 +255,7 @@ impl Lake {
                 year_column(den_year.clone()).as_deref(),
                 &membership,
             )?;
+            let base = partials(base, &finest(&den_tenant, &columns), quantity).await?;
             for &level in &levels {
                 let present = level_dims(level);
                 let following: Vec<String> = follows
@@ -400,10 +417,9 @@ async fn dominance(
 ) -> Result<HashSet<Vec<String>>> {
     let mut by_unit: Vec<String> = group.to_vec();
     by_unit.push(unit.to_owned());
-    let column = ident(&quantity.column);
     let contribution = match quantity.aggregate {
-        Aggregate::Count => count(column),
-        _ => sum(abs(cast(column, DataType::Float64))),
+        Aggregate::Count => sum(ident(PART_COUNT)),
+        _ => sum(ident(PART_ABS)),
     };
     let per_unit = aggregate_exprs(frame, &by_unit, contribution, count(lit(1))).await?;
     let mut cells: HashMap<Vec<String>, (f64, Vec<f64>)> = HashMap::new();
@@ -424,19 +440,56 @@ async fn dominance(
         .collect())
 }
 
+/// Columns of the partial aggregates.
+const PART_SUM: &str = "__dap_sum";
+const PART_COUNT: &str = "__dap_count";
+const PART_ABS: &str = "__dap_abs";
+
+/// One scan of `frame`: the partial aggregates of the quantity per finest group (`keys`:
+/// municipality, its groups, the dimensions and the unit; plus the column itself for a
+/// distinct count), held in memory. Every level is computed from them, so a key figure
+/// reads its tables once. They are as many as the cells times their contributing units,
+/// not as many as the rows.
+async fn partials(frame: DataFrame, keys: &[String], quantity: &Resolved) -> Result<DataFrame> {
+    let mut group: Vec<String> = keys.to_vec();
+    if quantity.aggregate == Aggregate::CountDistinct && !group.contains(&quantity.column) {
+        group.push(quantity.column.clone());
+    }
+    let value = || cast(ident(&quantity.column), DataType::Float64);
+    let mut parts = vec![count(ident(&quantity.column)).alias(PART_COUNT)];
+    // Sums only of the numeric quantities (a count may count text).
+    if matches!(quantity.aggregate, Aggregate::Sum | Aggregate::Avg) {
+        parts.push(sum(value()).alias(PART_SUM));
+        parts.push(sum(abs(value())).alias(PART_ABS));
+    }
+    let frame = frame.aggregate(group.iter().map(ident).collect(), parts)?;
+    Ok(frame.cache().await?)
+}
+
+/// The quantity per `group`, from its partial aggregates.
 async fn aggregate(
-    frame: DataFrame,
+    partials: DataFrame,
     group: &[String],
     quantity: &Resolved,
     unit: Option<&str>,
 ) -> Result<Groups> {
-    let column = ident(&quantity.column);
+    let float = |c: &str| cast(sum(ident(c)), DataType::Float64);
     let value = match quantity.aggregate {
-        Aggregate::Sum => sum(column),
-        Aggregate::Count => count(column),
-        Aggregate::CountDistinct => count_distinct(column),
-        Aggregate::Avg => avg(column),
+        Aggregate::Sum => sum(ident(PART_SUM)),
+        Aggregate::Count => sum(ident(PART_COUNT)),
+        Aggregate::CountDistinct => count_distinct(ident(&quantity.column)),
+        Aggregate::Avg => float(PART_SUM) / float(PART_COUNT),
     };
+    aggregate_rows(partials, group, value, unit).await
+}
+
+/// A quantity aggregated directly over rows (the population of the size bands).
+async fn aggregate_rows(
+    frame: DataFrame,
+    group: &[String],
+    value: Expr,
+    unit: Option<&str>,
+) -> Result<Groups> {
     let units = match unit {
         Some(u) => count_distinct(ident(u)),
         None => count(lit(1)),
