@@ -1,21 +1,19 @@
 //! [`Lake::benchmark`]: the key figure for every municipality, every slice and category,
 //! with municipality and country totals, after suppression.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use dap_schema::{REGIONS, municipalities};
-use deltalake::arrow::array::{Array, AsArray, RecordBatch};
-use deltalake::arrow::compute::cast as cast_array;
-use deltalake::arrow::datatypes::{DataType, Float64Type, UInt64Type};
-use deltalake::datafusion::functions_aggregate::expr_fn::{count, count_distinct, sum};
-use deltalake::datafusion::logical_expr::when;
-use deltalake::datafusion::prelude::{DataFrame, Expr, abs, cast, ident, in_list, lit};
-use deltalake::datafusion::scalar::ScalarValue;
+use deltalake::datafusion::functions_aggregate::expr_fn::sum;
+use deltalake::datafusion::prelude::{DataFrame, ident};
 
+use super::assembly::Assembly;
 use super::bands::Placement;
-use super::suppress::{Grid, Reason};
-use super::{Aggregate, BenchmarkScope, Dominance, Resolved};
+use super::frames::{
+    aggregate, aggregate_rows, dominance, group_of, lead_present, partials, with_groups,
+};
+use super::suppress::Reason;
+use super::{BenchmarkScope, Resolved};
 use crate::{Lake, Result};
 
 /// What a published cell shows.
@@ -60,22 +58,22 @@ pub struct BenchmarkTable {
 }
 
 /// Aggregates by group key (values as text): the value and the contributing units.
-type Groups = HashMap<Vec<String>, (Option<f64>, u64)>;
+pub(super) type Groups = HashMap<Vec<String>, (Option<f64>, u64)>;
 
 /// Whose rows a grouping adds up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Lead {
+pub(super) enum Lead {
     Municipality,
     Region,
     Size,
     Country,
 }
 
-const REGION_KEY: &str = "__dap_region";
-const SIZE_KEY: &str = "__dap_size";
+pub(super) const REGION_KEY: &str = "__dap_region";
+pub(super) const SIZE_KEY: &str = "__dap_size";
 
 impl Lead {
-    fn column(self, tenant: &str) -> Option<String> {
+    pub(super) fn column(self, tenant: &str) -> Option<String> {
         match self {
             Self::Municipality => Some(tenant.to_owned()),
             Self::Region => Some(REGION_KEY.to_owned()),
@@ -87,20 +85,20 @@ impl Lead {
 
 /// A grouping of a table: whose rows, and per category or over all categories.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct Level {
-    lead: Lead,
-    categories: bool,
+pub(super) struct Level {
+    pub lead: Lead,
+    pub categories: bool,
 }
 
 /// How municipalities map to the groups with published totals.
-struct Membership {
-    placement: Option<Placement>,
+pub(super) struct Membership {
+    pub placement: Option<Placement>,
     /// Size bands follow the slice's year (the position of the year among the slices).
-    year: Option<usize>,
+    pub year: Option<usize>,
 }
 
 impl Membership {
-    fn band(&self, municipality: &str, slice: &[String]) -> Option<&String> {
+    pub(super) fn band(&self, municipality: &str, slice: &[String]) -> Option<&String> {
         let year = self.year.and_then(|i| slice.get(i)).map(String::as_str);
         self.placement.as_ref()?.band(municipality, year)
     }
@@ -325,395 +323,5 @@ impl Lake {
         }
         let frame = frame.select(columns.into_iter().map(ident).collect::<Vec<_>>())?;
         Ok((version, frame))
-    }
-}
-
-/// The grouping columns of `level`: its lead's column, then the dimensions.
-fn group_of(level: Level, tenant: &str, dims: Vec<String>) -> Vec<String> {
-    let mut group: Vec<String> = level.lead.column(tenant).into_iter().collect();
-    group.extend(dims);
-    group
-}
-
-/// Rows that belong to a group of the level's lead (a municipality outside every band,
-/// for want of population data, is in no size group).
-fn lead_present(frame: DataFrame, level: Level, tenant: &str) -> Result<DataFrame> {
-    Ok(match level.lead {
-        Lead::Region | Lead::Size => {
-            frame.filter(ident(level.lead.column(tenant).unwrap_or_default()).is_not_null())?
-        }
-        _ => frame,
-    })
-}
-
-/// Adds each row's region and size band as columns, from its municipality (and year).
-fn with_groups(
-    frame: DataFrame,
-    tenant: &str,
-    year: Option<&str>,
-    membership: &Membership,
-) -> Result<DataFrame> {
-    let code = || cast(ident(tenant), DataType::Utf8);
-    let regions: Vec<(Expr, Expr)> = REGIONS
-        .iter()
-        .map(|region| {
-            let codes: Vec<Expr> = municipalities()
-                .iter()
-                .filter(|m| m.region == *region)
-                .map(|m| lit(m.code.as_str()))
-                .collect();
-            (in_list(code(), codes, false), lit(region.code.to_string()))
-        })
-        .collect();
-    let mut frame = frame.with_column(REGION_KEY, case(regions)?)?;
-    if let Some(placement) = &membership.placement {
-        let by_band = |members: &HashMap<String, String>| {
-            let mut out: BTreeMap<String, Vec<Expr>> = BTreeMap::new();
-            for (m, band) in members {
-                out.entry(band.clone()).or_default().push(lit(m.as_str()));
-            }
-            out
-        };
-        let mut branches = Vec::new();
-        if let Some(year) = year {
-            for (value, members) in &placement.per_year {
-                for (band, codes) in by_band(members) {
-                    let condition = in_list(code(), codes, false)
-                        .and(cast(ident(year), DataType::Utf8).eq(lit(value.as_str())));
-                    branches.push((condition, lit(band)));
-                }
-            }
-        }
-        for (band, codes) in by_band(&placement.latest) {
-            branches.push((in_list(code(), codes, false), lit(band)));
-        }
-        frame = frame.with_column(SIZE_KEY, case(branches)?)?;
-    }
-    Ok(frame)
-}
-
-/// `CASE WHEN c1 THEN v1 … ELSE NULL END` (NULL without branches).
-fn case(branches: Vec<(Expr, Expr)>) -> Result<Expr> {
-    let null = lit(ScalarValue::Utf8(None));
-    let mut branches = branches.into_iter();
-    let Some((condition, then)) = branches.next() else {
-        return Ok(null);
-    };
-    let mut builder = when(condition, then);
-    for (condition, then) in branches {
-        builder = builder.when(condition, then);
-    }
-    Ok(builder.otherwise(null)?)
-}
-
-/// The groups (keys of `group`) in which the rule's `n` largest contributing units hold
-/// more than `k` per cent of the absolute contributions.
-async fn dominance(
-    frame: DataFrame,
-    group: &[String],
-    quantity: &Resolved,
-    unit: &str,
-    rule: &Dominance,
-) -> Result<HashSet<Vec<String>>> {
-    let mut by_unit: Vec<String> = group.to_vec();
-    by_unit.push(unit.to_owned());
-    let contribution = match quantity.aggregate {
-        Aggregate::Count => sum(ident(PART_COUNT)),
-        _ => sum(ident(PART_ABS)),
-    };
-    let per_unit = aggregate_exprs(frame, &by_unit, contribution, count(lit(1))).await?;
-    let mut cells: HashMap<Vec<String>, (f64, Vec<f64>)> = HashMap::new();
-    for (key, (value, _)) in per_unit {
-        let share = value.unwrap_or_default();
-        let entry = cells.entry(key[..group.len()].to_vec()).or_default();
-        entry.0 += share;
-        entry.1.push(share);
-    }
-    let n = rule.n as usize;
-    Ok(cells
-        .into_iter()
-        .filter_map(|(key, (total, mut shares))| {
-            shares.sort_by(|a, b| b.total_cmp(a));
-            let top: f64 = shares.iter().take(n).sum();
-            (total > 0.0 && top > rule.k / 100.0 * total).then_some(key)
-        })
-        .collect())
-}
-
-/// Columns of the partial aggregates.
-const PART_SUM: &str = "__dap_sum";
-const PART_COUNT: &str = "__dap_count";
-const PART_ABS: &str = "__dap_abs";
-
-/// One scan of `frame`: the partial aggregates of the quantity per finest group (`keys`:
-/// municipality, its groups, the dimensions and the unit; plus the column itself for a
-/// distinct count), held in memory. Every level is computed from them, so a key figure
-/// reads its tables once. They are as many as the cells times their contributing units,
-/// not as many as the rows.
-async fn partials(frame: DataFrame, keys: &[String], quantity: &Resolved) -> Result<DataFrame> {
-    let mut group: Vec<String> = keys.to_vec();
-    if quantity.aggregate == Aggregate::CountDistinct && !group.contains(&quantity.column) {
-        group.push(quantity.column.clone());
-    }
-    let value = || cast(ident(&quantity.column), DataType::Float64);
-    let mut parts = vec![count(ident(&quantity.column)).alias(PART_COUNT)];
-    // Sums only of the numeric quantities (a count may count text).
-    if matches!(quantity.aggregate, Aggregate::Sum | Aggregate::Avg) {
-        parts.push(sum(value()).alias(PART_SUM));
-        parts.push(sum(abs(value())).alias(PART_ABS));
-    }
-    let frame = frame.aggregate(group.iter().map(ident).collect(), parts)?;
-    Ok(frame.cache().await?)
-}
-
-/// The quantity per `group`, from its partial aggregates.
-async fn aggregate(
-    partials: DataFrame,
-    group: &[String],
-    quantity: &Resolved,
-    unit: Option<&str>,
-) -> Result<Groups> {
-    let float = |c: &str| cast(sum(ident(c)), DataType::Float64);
-    let value = match quantity.aggregate {
-        Aggregate::Sum => sum(ident(PART_SUM)),
-        Aggregate::Count => sum(ident(PART_COUNT)),
-        Aggregate::CountDistinct => count_distinct(ident(&quantity.column)),
-        Aggregate::Avg => float(PART_SUM) / float(PART_COUNT),
-    };
-    aggregate_rows(partials, group, value, unit).await
-}
-
-/// A quantity aggregated directly over rows (the population of the size bands).
-async fn aggregate_rows(
-    frame: DataFrame,
-    group: &[String],
-    value: Expr,
-    unit: Option<&str>,
-) -> Result<Groups> {
-    let units = match unit {
-        Some(u) => count_distinct(ident(u)),
-        None => count(lit(1)),
-    };
-    aggregate_exprs(frame, group, value, units).await
-}
-
-/// Groups `frame` by `group` (as text) and computes `value` and `units` per group.
-async fn aggregate_exprs(
-    frame: DataFrame,
-    group: &[String],
-    value: Expr,
-    units: Expr,
-) -> Result<Groups> {
-    let keys: Vec<Expr> = group
-        .iter()
-        .map(|c| cast(ident(c), DataType::Utf8).alias(c))
-        .collect();
-    let batches = frame
-        .aggregate(
-            keys,
-            vec![
-                cast(value, DataType::Float64).alias("value"),
-                cast(units, DataType::UInt64).alias("units"),
-            ],
-        )?
-        .collect()
-        .await?;
-    let mut out = Groups::new();
-    for batch in &batches {
-        read_groups(batch, group.len(), &mut out)?;
-    }
-    Ok(out)
-}
-
-fn read_groups(batch: &RecordBatch, keys: usize, out: &mut Groups) -> Result<()> {
-    let mut key_columns = Vec::with_capacity(keys);
-    for i in 0..keys {
-        key_columns.push(cast_array(batch.column(i), &DataType::Utf8)?);
-    }
-    let values = cast_array(batch.column(keys), &DataType::Float64)?;
-    let values = values.as_primitive::<Float64Type>();
-    let units = cast_array(batch.column(keys + 1), &DataType::UInt64)?;
-    let units = units.as_primitive::<UInt64Type>();
-    for row in 0..batch.num_rows() {
-        let key = key_columns
-            .iter()
-            .map(|c| c.as_string::<i32>().value(row).to_owned())
-            .collect();
-        let value = (!values.is_null(row)).then(|| values.value(row));
-        out.insert(key, (value, units.value(row)));
-    }
-    Ok(())
-}
-
-/// The municipalities and the category values present in one slice.
-type Members = (BTreeSet<String>, BTreeSet<Vec<String>>);
-
-/// Builds the suppressed cells from the groups of every level.
-struct Assembly<'a> {
-    slices: usize,
-    categories: usize,
-    dims: &'a [String],
-    follows: Option<&'a [(String, String)]>,
-    factor: f64,
-    min_units: u64,
-    membership: &'a Membership,
-}
-
-type Bands = BTreeMap<Vec<String>, HashMap<String, String>>;
-
-impl Assembly<'_> {
-    fn cells(
-        &self,
-        numerator: &HashMap<Level, Groups>,
-        dominated: &HashMap<Level, HashSet<Vec<String>>>,
-        denominator: Option<&HashMap<Level, Groups>>,
-    ) -> (Vec<BenchmarkCell>, Bands) {
-        let empty = Groups::new();
-        let num = |level: Level| numerator.get(&level).unwrap_or(&empty);
-        let cells_level = Level {
-            lead: Lead::Municipality,
-            categories: true,
-        };
-        // Slice → municipalities and categories present in it.
-        let mut slices: BTreeMap<Vec<String>, Members> = BTreeMap::new();
-        for key in num(cells_level).keys() {
-            let (slice, category) = key[1..].split_at(self.slices);
-            let entry = slices.entry(slice.to_vec()).or_default();
-            entry.0.insert(key[0].clone());
-            entry.1.insert(category.to_vec());
-        }
-        let row_totals = self.categories > 0;
-        let mut out = Vec::new();
-        let mut bands = Bands::new();
-        for (slice, (municipalities, categories)) in slices {
-            let municipalities: Vec<String> = municipalities.into_iter().collect();
-            let categories: Vec<Vec<String>> = categories.into_iter().collect();
-            let (rows, cols) = (municipalities.len(), categories.len());
-            let mut grid = Grid::new(rows, cols, row_totals);
-            // Rows: municipalities, the country, then the groups with published totals.
-            let mut areas: Vec<(Area, Option<String>)> = municipalities
-                .iter()
-                .map(|m| (Area::Municipality(m.clone()), Some(m.clone())))
-                .collect();
-            areas.push((Area::Country, None));
-            let mut slice_bands = HashMap::new();
-            for m in &municipalities {
-                if let Some(band) = self.membership.band(m, &slice) {
-                    slice_bands.insert(m.clone(), band.clone());
-                }
-            }
-            let mut groups: BTreeMap<Area, Vec<usize>> = BTreeMap::new();
-            for (r, m) in municipalities.iter().enumerate() {
-                let region = dap_schema::MunicipalityCode::parse(m)
-                    .ok()
-                    .and_then(|c| c.municipality())
-                    .map(|x| x.region.code);
-                if let Some(code) = region {
-                    groups.entry(Area::Region(code)).or_default().push(r);
-                }
-                if let Some(band) = slice_bands.get(m) {
-                    groups.entry(Area::Size(band.clone())).or_default().push(r);
-                }
-            }
-            for (area, members) in groups {
-                let key = match &area {
-                    Area::Region(code) => Some(code.to_string()),
-                    Area::Size(band) => Some(band.clone()),
-                    _ => None,
-                };
-                grid.add_group(members);
-                areas.push((area, key));
-            }
-            // (row, col) → (level, numerator key)
-            let mut keys: HashMap<(usize, usize), (Level, Vec<String>)> = HashMap::new();
-            let lead_of = |area: &Area| match area {
-                Area::Municipality(_) => Lead::Municipality,
-                Area::Region(_) => Lead::Region,
-                Area::Size(_) => Lead::Size,
-                Area::Country => Lead::Country,
-            };
-            for (r, (area, lead_key)) in areas.iter().enumerate() {
-                let lead = lead_of(area);
-                let head: Vec<String> = lead_key.iter().cloned().collect();
-                let mut place = |col: usize, categories: bool, key: Vec<String>| {
-                    let level = Level { lead, categories };
-                    if let Some((_, units)) = num(level).get(&key) {
-                        let is_dominated = dominated.get(&level).is_some_and(|d| d.contains(&key));
-                        grid.insert_cell(r, col, *units, is_dominated);
-                        keys.insert((r, col), (level, key));
-                    }
-                };
-                for (c, category) in categories.iter().enumerate() {
-                    place(
-                        c,
-                        true,
-                        [head.clone(), slice.clone(), category.clone()].concat(),
-                    );
-                }
-                if row_totals {
-                    place(cols, false, [head.clone(), slice.clone()].concat());
-                }
-            }
-            grid.suppress(self.min_units);
-            for (&(row, col), cell) in grid.cells() {
-                let Some((level, key)) = keys.get(&(row, col)) else {
-                    continue;
-                };
-                let value = match cell.suppressed {
-                    Some(reason) => CellValue::Suppressed(reason),
-                    None => self.value(*level, key, num(*level), denominator),
-                };
-                out.push(BenchmarkCell {
-                    area: areas[row].0.clone(),
-                    slice: slice.clone(),
-                    category: categories.get(col).cloned(),
-                    value,
-                });
-            }
-            if !slice_bands.is_empty() {
-                bands.insert(slice.clone(), slice_bands);
-            }
-        }
-        (out, bands)
-    }
-
-    /// The published value of a cell: its numerator over its denominator, times the factor.
-    fn value(
-        &self,
-        level: Level,
-        key: &[String],
-        numerator: &Groups,
-        denominator: Option<&HashMap<Level, Groups>>,
-    ) -> CellValue {
-        let Some((Some(num), _)) = numerator.get(key) else {
-            return CellValue::NotDefined;
-        };
-        let led = level.lead != Lead::Country;
-        let ratio = match (denominator, self.follows) {
-            (Some(den), Some(follows)) => {
-                let dims = if led { &key[1..] } else { key };
-                let mut den_key: Vec<String> = Vec::new();
-                if led {
-                    den_key.push(key[0].clone());
-                }
-                for (dimension, _) in follows {
-                    let position = self.dims.iter().position(|d| d == dimension);
-                    if let Some(value) = position.and_then(|p| dims.get(p)) {
-                        den_key.push(value.clone());
-                    }
-                }
-                match den.get(&level).and_then(|g| g.get(&den_key)) {
-                    Some((Some(d), _)) if *d != 0.0 => num / d,
-                    _ => return CellValue::NotDefined,
-                }
-            }
-            _ => *num,
-        };
-        let value = ratio * self.factor;
-        if value.is_finite() {
-            CellValue::Value(value)
-        } else {
-            CellValue::NotDefined
-        }
     }
 }

@@ -11,8 +11,10 @@
 //! cell. A row scope ([`dap_schema::AccessScope`]) cannot reach this path and a benchmark
 //! scope cannot reach the row paths: they are different types.
 
+mod assembly;
 mod bands;
 mod compute;
+mod frames;
 pub mod seeded;
 pub mod suppress;
 
