@@ -178,8 +178,13 @@ fn rows_for(dataset: &str, code: &str, n: usize) -> Vec<Row> {
                 let r = mix(seed, i as u64);
                 let month = i % MONTHS;
                 let (year, mon) = year_month(month);
-                let dept = (i / MONTHS) % 6;
-                let category = (i / MONTHS / 6) % 5;
+                // Every (department, job category) pair within the first 30 rows, so
+                // each job category has several organisation units (the key figure's
+                // contributing units) even at the demo's default size; 37 is coprime
+                // to 30, so (month, pair) stays unique up to 1,080 rows.
+                let pair = (i + i / MONTHS) % 30;
+                let dept = pair / 5;
+                let category = pair % 5;
                 let fte = 5.0 + (r % 400) as f64 / 10.0;
                 let absence = fte * (0.02 + (r >> 12) as f64 % 60.0 / 1000.0) * 21.0;
                 Row {
@@ -200,6 +205,11 @@ fn rows_for(dataset: &str, code: &str, n: usize) -> Vec<Row> {
         "borger.befolkning" => (0..n.min(24 * 100 * 2))
             .map(|i| {
                 let r = mix(seed, i as u64);
+                // Each quarter's rows add up to about the municipality's population, so
+                // the demo's municipalities spread over the key figures' size bands.
+                let rows_in_quarter = (n.min(24 * 100 * 2) - i % 24).div_ceil(24).max(1);
+                let share = population(code) / rows_in_quarter as f64;
+                let antal = (share * (0.9 + (r % 200) as f64 / 1000.0)).round() as i64;
                 let quarter = i % 24;
                 let age = (i / 24 / 2) % 100;
                 let sex = if (i / 24) % 2 == 0 { "K" } else { "M" };
@@ -210,7 +220,7 @@ fn rows_for(dataset: &str, code: &str, n: usize) -> Vec<Row> {
                         Value::I32(1 + (quarter % 4) as i32),
                         Value::I32(age as i32),
                         s(sex),
-                        Value::I64(20 + (r % 900) as i64),
+                        Value::I64(antal.max(1)),
                     ],
                     late: quarter == 23,
                 }
@@ -394,6 +404,26 @@ fn days(year: i32, month: i32, day: u32) -> i32 {
     match (date, epoch) {
         (Some(d), Some(e)) => (d - e).num_days() as i32,
         _ => 0,
+    }
+}
+
+/// A demo municipality's population (synthetic, deterministic): the four largest cities
+/// near their real size, the others spread log-normally around 45,000 (about the real
+/// median), between 1,800 and 250,000.
+pub fn population(code: &str) -> f64 {
+    match code {
+        "0101" => 660_000.0,
+        "0751" => 365_000.0,
+        "0851" => 222_000.0,
+        "0461" => 207_000.0,
+        _ => {
+            let h = hash(&["population", code]);
+            let u = |k: u64| (mix(h, k) % 10_000) as f64 / 10_000.0;
+            let z = (u(1) + u(2) + u(3) - 1.5) * 2.0;
+            (45_000.0 * (0.8 * z).exp())
+                .clamp(1_800.0, 250_000.0)
+                .round()
+        }
     }
 }
 
@@ -701,6 +731,38 @@ mod tests {
         keys.sort();
         keys.dedup();
         assert_eq!(keys.len(), n);
+    }
+
+    #[test]
+    fn absence_rows_have_unique_keys_and_several_units_per_job_category() {
+        let text = |r: &Row, i: usize| match &r.values[i] {
+            Value::Str(s) => s.clone(),
+            _ => String::new(),
+        };
+        let month = |r: &Row| match (&r.values[1], &r.values[2]) {
+            (Value::I32(a), Value::I32(m)) => a * 12 + m,
+            _ => 0,
+        };
+        let rows = rows_for("personale.fravaer", "0101", 2000);
+        let mut keys: Vec<(i32, String, String)> = rows
+            .iter()
+            .map(|r| (month(r), text(r, 4), text(r, 5)))
+            .collect();
+        let n = keys.len();
+        keys.sort();
+        keys.dedup();
+        assert_eq!((n, keys.len()), (1080, 1080));
+        for small in [30, 40, 120] {
+            let rows = rows_for("personale.fravaer", "0101", small);
+            for category in JOB_CATEGORIES {
+                let units: std::collections::BTreeSet<String> = rows
+                    .iter()
+                    .filter(|r| text(r, 5) == category)
+                    .map(|r| text(r, 4))
+                    .collect();
+                assert_eq!(units.len(), 6, "{small} rows, {category}");
+            }
+        }
     }
 
     #[test]

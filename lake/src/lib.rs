@@ -29,7 +29,7 @@ mod runtime;
 mod tables;
 #[cfg(test)]
 mod testing;
-mod xlsx;
+pub mod xlsx;
 
 pub use aggregate::{Aggregation, Measure};
 pub use error::{Error, Requested, Result};

@@ -115,6 +115,61 @@ impl Sheet {
     }
 }
 
+/// A value of a small table written whole (a key-figure table, never table rows).
+#[derive(Debug, Clone, PartialEq)]
+pub enum TableCell {
+    Text(String),
+    /// A number shown with this many decimals.
+    Number(f64, u8),
+}
+
+/// One worksheet of [`small_workbook`]: a name, a bold header row and rows.
+#[derive(Debug, Clone)]
+pub struct TableSheet {
+    pub name: String,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<TableCell>>,
+}
+
+/// A workbook of small tables (each at most a few thousand rows), returned as bytes.
+pub fn small_workbook(sheets: &[TableSheet]) -> Result<Vec<u8>> {
+    let mut workbook = Workbook::new();
+    let header = Format::new().set_bold();
+    for sheet in sheets {
+        let worksheet = workbook.add_worksheet();
+        worksheet.set_name(&sheet.name).map_err(xlsx)?;
+        for (col, name) in sheet.header.iter().enumerate() {
+            worksheet
+                .write_string_with_format(0, column(col)?, name, &header)
+                .map_err(xlsx)?;
+        }
+        for (r, row) in sheet.rows.iter().enumerate() {
+            let r = u32::try_from(r + 1).map_err(|_| Error::Encode("too many rows".into()))?;
+            for (col, cell) in row.iter().enumerate() {
+                match cell {
+                    TableCell::Text(text) => {
+                        worksheet
+                            .write_string(r, column(col)?, text)
+                            .map_err(xlsx)?;
+                    }
+                    TableCell::Number(value, decimals) => {
+                        let pattern = match decimals {
+                            0 => "#,##0".to_owned(),
+                            d => format!("#,##0.{}", "0".repeat(usize::from(*d))),
+                        };
+                        let format = Format::new().set_num_format(&pattern);
+                        worksheet
+                            .write_number_with_format(r, column(col)?, *value, &format)
+                            .map_err(xlsx)?;
+                    }
+                }
+            }
+        }
+        worksheet.autofit();
+    }
+    workbook.save_to_buffer().map_err(xlsx)
+}
+
 fn column(index: usize) -> Result<u16> {
     u16::try_from(index).map_err(|_| Error::Encode("more columns than an XLSX sheet holds".into()))
 }

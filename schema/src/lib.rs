@@ -23,7 +23,7 @@ pub use audit::{AuditOutcome, AuditRecord};
 pub use catalogue::{Classification, ColumnDef, ColumnType, DatasetDef, DatasetId, NsisLevel};
 pub use clients::MachineClient;
 pub use error::{Error, Result};
-pub use municipality::{Municipality, MunicipalityCode, municipalities};
+pub use municipality::{Municipality, MunicipalityCode, REGIONS, Region, municipalities};
 pub use personal_tokens::PersonalToken;
 pub use scope::{AccessScope, RowConstraint};
 pub use sessions::Session;

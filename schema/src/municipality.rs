@@ -1,4 +1,8 @@
-//! The 98 Danish municipalities: four-digit code, CVR number and name.
+//! The 98 Danish municipalities: four-digit code, CVR number, name and region.
+//!
+//! The region is the municipality's administrative region since 2007 (DAGI/Danmarks
+//! Statistik region codes 1081–1085); Bornholm belongs to Region Hovedstaden, and
+//! Christiansø, which is no municipality, is not listed.
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -18,6 +22,48 @@ pub struct Municipality {
     pub cvr: String,
     /// Official name, e.g. `Københavns Kommune`.
     pub name: String,
+    /// The region the municipality belongs to.
+    pub region: Region,
+}
+
+/// One of the five Danish regions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Region {
+    /// Four-digit region code: 1081 Nordjylland … 1085 Sjælland.
+    pub code: u16,
+    /// Official name, e.g. `Region Hovedstaden`.
+    pub name: &'static str,
+}
+
+/// The five regions, by code.
+pub const REGIONS: [Region; 5] = [
+    Region {
+        code: 1081,
+        name: "Region Nordjylland",
+    },
+    Region {
+        code: 1082,
+        name: "Region Midtjylland",
+    },
+    Region {
+        code: 1083,
+        name: "Region Syddanmark",
+    },
+    Region {
+        code: 1084,
+        name: "Region Hovedstaden",
+    },
+    Region {
+        code: 1085,
+        name: "Region Sjælland",
+    },
+];
+
+impl Region {
+    /// The region with code `code` (e.g. `1084`).
+    pub fn from_code(code: u16) -> Option<Self> {
+        REGIONS.iter().copied().find(|r| r.code == code)
+    }
 }
 
 /// All 98 municipalities, in the order of the reference table.
@@ -29,14 +75,17 @@ pub fn municipalities() -> &'static [Municipality] {
             .skip(1)
             .filter(|line| !line.trim().is_empty())
             .filter_map(|line| {
-                let mut parts = line.splitn(3, ',');
+                let mut parts = line.split(',');
                 let code = parts.next()?.trim().to_owned();
                 let cvr = parts.next()?.trim().to_owned();
                 let name = parts.next()?.trim().to_owned();
+                let region = Region::from_code(parts.next()?.trim().parse().ok()?)?;
+                // The region's name is in the table for people; the code decides.
                 Some(Municipality {
                     code: MunicipalityCode(code),
                     cvr,
                     name,
+                    region,
                 })
             })
             .collect()
@@ -114,6 +163,41 @@ mod tests {
             all.iter()
                 .all(|m| m.cvr.len() == 8 && m.code.as_str().len() == 4)
         );
+    }
+
+    #[test]
+    fn every_municipality_has_its_region() {
+        // Arrange: the number of municipalities per region (Danmarks Statistik, since 2007).
+        let expected = [(1081, 11), (1082, 19), (1083, 22), (1084, 29), (1085, 17)];
+
+        // Act
+        let count = |code: u16| {
+            municipalities()
+                .iter()
+                .filter(|m| m.region.code == code)
+                .count()
+        };
+
+        // Assert: the counts, the names in the table, and a few known borders.
+        for (code, n) in expected {
+            assert_eq!(count(code), n, "region {code}");
+        }
+        for line in KOMMUNER_CSV.lines().skip(1) {
+            let code = line.split(',').nth(3).and_then(|c| c.parse().ok());
+            let region = code.and_then(Region::from_code).map(|r| r.name);
+            assert_eq!(line.split(',').nth(4), region, "{line}");
+        }
+        let region = |code: &str| {
+            MunicipalityCode::parse(code)
+                .ok()
+                .and_then(|c| c.municipality())
+                .map(|m| m.region.name)
+        };
+        assert_eq!(region("0400"), Some("Region Hovedstaden")); // Bornholm
+        assert_eq!(region("0253"), Some("Region Sjælland")); // Greve
+        assert_eq!(region("0607"), Some("Region Syddanmark")); // Fredericia
+        assert_eq!(region("0615"), Some("Region Midtjylland")); // Horsens
+        assert_eq!(region("0773"), Some("Region Nordjylland")); // Morsø
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod graphql_order;
 mod helpers;
 mod isolation;
 mod key_figure_admin;
+mod key_figure_groups;
 mod key_figures;
 mod kombit;
 mod machine;

@@ -11,6 +11,7 @@ mod admin;
 mod catalogue;
 mod error;
 mod filter;
+mod key_figures;
 pub mod limits;
 mod order;
 mod resolve;
@@ -122,7 +123,8 @@ pub enum GraphqlDocument {
 /// those. Every dataset has a field `<domain>_<name>` (rows: `where`, `orderBy`,
 /// `first`/`after`, `asOfVersion`/`asOfTimestamp`, `municipality`) and
 /// `<domain>_<name>_aggregate` (count, sum/avg/min/max, `groupBy`); `datasets` and `me`
-/// describe the catalogue and the caller. Errors carry a stable code in
+/// describe the catalogue and the caller; `keyFigures` and `keyFigure(id, year, group)`
+/// give key figures across municipalities after disclosure control. Errors carry a stable code in
 /// `extensions.code`. Limits: body 64 KiB, batch 10, 16 aliases, 10 dataset fields,
 /// depth 15, estimated cost 50,000 (a page costs `first` × its selected fields), 20 s.
 #[utoipa::path(

@@ -71,7 +71,7 @@ fn field_name(dataset: &DatasetDef) -> Option<String> {
     let columns_ok = dataset.columns.iter().all(|c| {
         is_name(&c.name) && !["and", "or", "true", "false", "null"].contains(&c.name.as_str())
     });
-    let reserved = ["datasets", "me"].contains(&field.as_str());
+    let reserved = ["datasets", "me", "keyFigures", "keyFigure"].contains(&field.as_str());
     (is_name(&field) && columns_ok && !reserved).then_some(field)
 }
 
@@ -163,6 +163,16 @@ fn shared_types(builder: SchemaBuilder) -> SchemaBuilder {
         .register(super::catalogue::dataset_object())
         .register(super::catalogue::column_object())
         .register(super::catalogue::me_object());
+    let (objects, inputs, enums) = super::key_figures::types();
+    for object in objects {
+        builder = builder.register(object);
+    }
+    for input in inputs {
+        builder = builder.register(input);
+    }
+    for e in enums {
+        builder = builder.register(e);
+    }
     for t in [
         ColumnType::String,
         ColumnType::Int32,
@@ -221,9 +231,10 @@ fn filter_input(t: ColumnType) -> InputObject {
 }
 
 fn root_fields(query: Object) -> Object {
-    query
+    let query = query
         .field(super::catalogue::datasets_field())
-        .field(super::catalogue::me_field())
+        .field(super::catalogue::me_field());
+    super::key_figures::root_fields(query)
 }
 
 fn scope_arguments(field: Field, p: &str) -> Field {

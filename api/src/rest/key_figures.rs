@@ -1,15 +1,14 @@
 //! `/api/v1/key-figures`: key figures across all municipalities, after disclosure
 //! control. Each handler parses, calls one operation of the core (`app::key_figures`)
-//! inside the audit, and encodes (JSON, or CSV with `format=csv`).
+//! inside the audit, and encodes (JSON, or a file with `format=csv` or `format=xlsx`).
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use dap_openapi::model::key_figures::{KeyFigureList, KeyFigureTable};
 use dap_openapi::{DatasetErrors, ErrorBody};
-use dap_schema::MunicipalityCode;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::app::key_figures::{ComparisonGroup, KeyFigureRequest};
+use crate::app::key_figures::{ComparisonGroup, KeyFigureRequest, export};
 use crate::app::{AppError, Core};
 use crate::rest::extract::{Caller, request_context};
 use crate::rest::input::Path;
@@ -59,9 +58,10 @@ async fn list_key_figures(
     security(("municipal_broker" = []), ("dap_token" = []), ("machine_client" = [])),
     params(
         ("id" = String, Path, description = "Key figure id", example = "nettoudgift-pr-indbygger"),
-        ("filter" = Option<Vec<String>>, Query, explode = true, description = "`dimension:eq:value` or `dimension:in:v1,v2` on the key figure's dimensions, repeatable (AND)", example = json!(["aar:eq:2025"])),
-        ("group" = Option<String>, Query, description = "`all` (default), or comma-separated municipality codes to compare with (the caller's own is always included)", example = "0147,0151,0153"),
-        ("format" = Option<String>, Query, description = "`json` (default) or `csv` (semicolon-separated rows, one per cell)", example = "json"),
+        ("year" = Option<String>, Query, description = "The year (a filter on the key figure's year dimension `aar`)", example = "2025"),
+        ("filter" = Option<Vec<String>>, Query, explode = true, description = "`dimension:eq:value` or `dimension:in:v1,v2` on the key figure's dimensions, repeatable (AND)", example = json!(["funktion:eq:05.32.32"])),
+        ("group" = Option<String>, Query, description = "`all` (default: all 98 and the country), `region` (the caller's region, its total and the country), `size` (the caller's population band, its total and the country), `country` (the caller and the country), or comma-separated municipality codes (plus the caller's own, no group total)", example = "region"),
+        ("format" = Option<String>, Query, description = "`json` (default), `csv` (semicolon-separated, legend as `#` lines, one line per cell) or `xlsx` (sheet Noegletal and a legend sheet Forklaring); suppressed cells show `..`, undefined ones `-`", example = "json"),
         ("municipality" = Option<String>, Query, description = "Municipality code to act for, when the token grants several", example = "0101"),
     ),
     responses(
@@ -69,6 +69,7 @@ async fn list_key_figures(
          content(
             (KeyFigureTable = "application/json"),
             (String = "text/csv"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
          )),
         DatasetErrors,
     )
@@ -81,96 +82,65 @@ async fn key_figure(
     id: Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
-    let mut csv = false;
+    let mut format = Format::Json;
     let work = async {
         let params = Params::parse(
             req.query_string(),
-            &["filter", "group", "format", "municipality"],
+            &["year", "filter", "group", "format", "municipality"],
         )?;
-        csv = match params.text("format").as_deref() {
-            None | Some("json") => false,
-            Some("csv") => true,
-            Some(other) => {
-                return Err(AppError::InvalidParameter(format!(
-                    "format '{}' is not offered; use json or csv",
-                    other.chars().take(20).collect::<String>()
-                )));
-            }
-        };
-        let group = group(params.text("group").as_deref())?;
+        format = Format::parse(params.text("format").as_deref())?;
+        let group = ComparisonGroup::parse(params.text("group").as_deref())?;
         let municipality = params.text("municipality");
+        let year = params.text("year");
         let request = KeyFigureRequest {
             id: &id,
             municipality: municipality.as_deref(),
+            year: year.as_deref(),
             filters: params.filter_specs()?,
             group,
         };
         core.key_figure(&principal, request).await
     };
     let table = core.audited(&ctx, &principal, None, work).await?;
-    if csv {
-        return Ok(HttpResponse::Ok()
+    let attachment = |extension: &str| {
+        (
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{}.{extension}\"", table.summary.id),
+        )
+    };
+    Ok(match format {
+        Format::Json => HttpResponse::Ok().json(table),
+        Format::Csv => HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
-            .insert_header((
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{}.csv\"", table.summary.id),
-            ))
-            .body(to_csv(&table)));
-    }
-    Ok(HttpResponse::Ok().json(table))
+            .insert_header(attachment("csv"))
+            .body(export::to_csv(&table)),
+        Format::Xlsx => HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, XLSX))
+            .insert_header(attachment("xlsx"))
+            .body(export::to_xlsx(&table)?),
+    })
 }
 
-fn group(raw: Option<&str>) -> Result<ComparisonGroup, AppError> {
-    match raw {
-        None | Some("all") => Ok(ComparisonGroup::All),
-        Some(list) => list
-            .split(',')
-            .map(|code| {
-                MunicipalityCode::parse(code.trim()).map_err(|_| {
-                    AppError::InvalidParameter(format!(
-                        "group: '{}' is not a municipality code; give `all` or four-digit codes separated by commas (e.g. 0147,0151)",
-                        code.chars().take(10).collect::<String>()
-                    ))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(ComparisonGroup::Selected),
-    }
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// The answer's encoding.
+#[derive(Debug, Clone, Copy)]
+enum Format {
+    Json,
+    Csv,
+    Xlsx,
 }
 
-/// One line per cell: municipality, name, own, dimensions, total, value, status, reason, rank.
-fn to_csv(table: &KeyFigureTable) -> String {
-    let dims: Vec<&str> = table
-        .summary
-        .dimensions
-        .iter()
-        .map(|d| d.column.as_str())
-        .collect();
-    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-    let mut header: Vec<String> = vec!["kommunekode".into(), "navn".into(), "egen".into()];
-    header.extend(dims.iter().map(|d| (*d).to_owned()));
-    header.extend(["i_alt", "vaerdi", "status", "aarsag", "rang"].map(String::from));
-    let mut out = header.join(";");
-    out.push_str("\r\n");
-    for c in &table.cells {
-        let mut line = vec![
-            c.municipality.clone().unwrap_or_default(),
-            quote(&c.name),
-            c.own.to_string(),
-        ];
-        line.extend(
-            dims.iter()
-                .map(|d| quote(c.dimensions.get(*d).map_or("", String::as_str))),
-        );
-        line.extend([
-            c.total.to_string(),
-            c.value.map(|v| v.to_string()).unwrap_or_default(),
-            c.status.to_owned(),
-            c.reason.unwrap_or_default().to_owned(),
-            c.rank.map(|r| r.to_string()).unwrap_or_default(),
-        ]);
-        out.push_str(&line.join(";"));
-        out.push_str("\r\n");
+impl Format {
+    fn parse(raw: Option<&str>) -> Result<Self, AppError> {
+        match raw {
+            None | Some("json") => Ok(Self::Json),
+            Some("csv") => Ok(Self::Csv),
+            Some("xlsx") => Ok(Self::Xlsx),
+            Some(other) => Err(AppError::InvalidParameter(format!(
+                "format '{}' is not offered; use json, csv or xlsx",
+                other.chars().take(20).collect::<String>()
+            ))),
+        }
     }
-    out
 }

@@ -1,17 +1,19 @@
 //! [`Lake::benchmark`]: the key figure for every municipality, every slice and category,
 //! with municipality and country totals, after suppression.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use deltalake::arrow::array::{Array, AsArray, RecordBatch};
-use deltalake::arrow::compute::cast as cast_array;
-use deltalake::arrow::datatypes::{DataType, Float64Type, UInt64Type};
-use deltalake::datafusion::functions_aggregate::expr_fn::{avg, count, count_distinct, sum};
-use deltalake::datafusion::prelude::{DataFrame, Expr, cast, ident, lit};
+use deltalake::datafusion::functions_aggregate::expr_fn::sum;
+use deltalake::datafusion::prelude::{DataFrame, ident};
 
-use super::suppress::{Grid, Reason};
-use super::{Aggregate, BenchmarkScope, Resolved};
+use super::assembly::Assembly;
+use super::bands::Placement;
+use super::frames::{
+    aggregate, aggregate_rows, dominance, group_of, lead_present, partials, with_groups,
+};
+use super::suppress::Reason;
+use super::{BenchmarkScope, Resolved};
 use crate::{Lake, Result};
 
 /// What a published cell shows.
@@ -24,12 +26,22 @@ pub enum CellValue {
     NotDefined,
 }
 
-/// One cell of the key figure: a municipality's (or, with `municipality` absent, the
-/// country's) value for one slice and one category (or, with `category` absent, the
-/// total over the categories).
+/// Whose value a cell is: one municipality's, or the total of a group of them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Area {
+    Municipality(String),
+    /// A region, by its code (1081–1085).
+    Region(u16),
+    /// A size band, by its id (see [`super::SizeBands`]).
+    Size(String),
+    Country,
+}
+
+/// One cell of the key figure: an area's value for one slice and one category (or, with
+/// `category` absent, the total over the categories).
 #[derive(Debug, Clone, PartialEq)]
 pub struct BenchmarkCell {
-    pub municipality: Option<String>,
+    pub area: Area,
     pub slice: Vec<String>,
     pub category: Option<Vec<String>>,
     pub value: CellValue,
@@ -41,35 +53,54 @@ pub struct BenchmarkTable {
     /// The table version of each dataset read, numerator first.
     pub versions: Vec<(String, u64)>,
     pub cells: Vec<BenchmarkCell>,
+    /// Per slice, each municipality's size band id (empty without population data).
+    pub bands: BTreeMap<Vec<String>, HashMap<String, String>>,
 }
 
 /// Aggregates by group key (values as text): the value and the contributing units.
-type Groups = HashMap<Vec<String>, (Option<f64>, u64)>;
+pub(super) type Groups = HashMap<Vec<String>, (Option<f64>, u64)>;
 
-/// The four groupings of a table: cells, municipality totals, country per category,
-/// country total. Without categories only the first and third exist.
+/// Whose rows a grouping adds up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Level {
-    Cells,
-    MunicipalityTotals,
+pub(super) enum Lead {
+    Municipality,
+    Region,
+    Size,
     Country,
-    CountryTotal,
 }
 
-impl Level {
-    const ALL: [Self; 4] = [
-        Self::Cells,
-        Self::MunicipalityTotals,
-        Self::Country,
-        Self::CountryTotal,
-    ];
+pub(super) const REGION_KEY: &str = "__dap_region";
+pub(super) const SIZE_KEY: &str = "__dap_size";
 
-    fn per_municipality(self) -> bool {
-        matches!(self, Self::Cells | Self::MunicipalityTotals)
+impl Lead {
+    pub(super) fn column(self, tenant: &str) -> Option<String> {
+        match self {
+            Self::Municipality => Some(tenant.to_owned()),
+            Self::Region => Some(REGION_KEY.to_owned()),
+            Self::Size => Some(SIZE_KEY.to_owned()),
+            Self::Country => None,
+        }
     }
+}
 
-    fn with_categories(self) -> bool {
-        matches!(self, Self::Cells | Self::Country)
+/// A grouping of a table: whose rows, and per category or over all categories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct Level {
+    pub lead: Lead,
+    pub categories: bool,
+}
+
+/// How municipalities map to the groups with published totals.
+pub(super) struct Membership {
+    pub placement: Option<Placement>,
+    /// Size bands follow the slice's year (the position of the year among the slices).
+    pub year: Option<usize>,
+}
+
+impl Membership {
+    pub(super) fn band(&self, municipality: &str, slice: &[String]) -> Option<&String> {
+        let year = self.year.and_then(|i| slice.get(i)).map(String::as_str);
+        self.placement.as_ref()?.band(municipality, year)
     }
 }
 
@@ -107,12 +138,61 @@ impl Lake {
         let dims: Vec<String> = slices.iter().chain(&categories).cloned().collect();
         let tenant = scope.numerator.dataset.tenant_column.clone();
         let unit = def.disclosure.unit_column.clone();
-        let levels: Vec<Level> = Level::ALL
-            .into_iter()
-            .filter(|l| !categories.is_empty() || l.with_categories())
+
+        // Size bands: the population per municipality and year, and which year decides.
+        let mut versions: Vec<(String, u64)> = Vec::new();
+        let mut population_version = None;
+        let mut membership = Membership {
+            placement: None,
+            year: None,
+        };
+        let mut den_year: Option<String> = None;
+        if let Some((bands, population)) = &scope.bands {
+            let pop_tenant = population.dataset.tenant_column.clone();
+            let keys = [pop_tenant.clone(), bands.year_column.clone()];
+            let needed = [
+                pop_tenant,
+                bands.year_column.clone(),
+                population.column.clone(),
+            ];
+            let (version, base) = self.base(population, &keys, &needed).await?;
+            population_version = Some((population.dataset.id.to_string(), version));
+            let groups = aggregate_rows(base, &keys, sum(ident(&population.column)), None).await?;
+            let placement = Placement::new(bands, &groups);
+            if !placement.latest.is_empty() {
+                let year_slice = slices.iter().position(|s| *s == bands.year_column);
+                den_year = scope.denominator.as_ref().and_then(|(_, follows)| {
+                    follows
+                        .iter()
+                        .find(|(d, _)| *d == bands.year_column)
+                        .map(|(_, c)| c.clone())
+                });
+                // Per year only when the denominator (if any) follows the year too, so
+                // numerator and denominator group the same municipalities.
+                if scope.denominator.is_none() || den_year.is_some() {
+                    membership.year = year_slice;
+                }
+                membership.placement = Some(placement);
+            }
+        }
+        let year_column = |own: Option<String>| membership.year.and(own);
+
+        let mut leads = vec![Lead::Municipality, Lead::Country, Lead::Region];
+        if membership.placement.is_some() {
+            leads.push(Lead::Size);
+        }
+        let levels: Vec<Level> = leads
+            .iter()
+            .flat_map(|&lead| {
+                [true, false].map(|c| Level {
+                    lead,
+                    categories: c,
+                })
+            })
+            .filter(|l| l.categories || !categories.is_empty())
             .collect();
         let level_dims = |level: Level| -> Vec<String> {
-            if level.with_categories() {
+            if level.categories {
                 dims.clone()
             } else {
                 slices.clone()
@@ -122,16 +202,36 @@ impl Lake {
         let mut needed: Vec<String> = dims.clone();
         needed.extend([tenant.clone(), unit.clone(), scope.numerator.column.clone()]);
         let (version, base) = self.base(&scope.numerator, &dims, &needed).await?;
-        let mut versions = vec![(scope.numerator.dataset.id.to_string(), version)];
-        let mut numerator = HashMap::new();
-        for &level in &levels {
-            let mut group = Vec::new();
-            if level.per_municipality() {
-                group.push(tenant.clone());
+        let numerator_year = membership.year.and_then(|i| slices.get(i)).cloned();
+        let base = with_groups(base, &tenant, numerator_year.as_deref(), &membership)?;
+        let finest = |tenant: &str, columns: &[String]| -> Vec<String> {
+            let mut keys: Vec<String> = [Lead::Municipality, Lead::Region, Lead::Size]
+                .into_iter()
+                .filter(|l| *l != Lead::Size || membership.placement.is_some())
+                .filter_map(|l| l.column(tenant))
+                .collect();
+            for c in columns {
+                if !keys.contains(c) {
+                    keys.push(c.clone());
+                }
             }
-            group.extend(level_dims(level));
-            let groups = aggregate(base.clone(), &group, &scope.numerator, Some(&unit)).await?;
+            keys
+        };
+        let mut columns = dims.clone();
+        columns.push(unit.clone());
+        let base = partials(base, &finest(&tenant, &columns), &scope.numerator).await?;
+        versions.push((scope.numerator.dataset.id.to_string(), version));
+        let mut numerator = HashMap::new();
+        let mut dominated = HashMap::new();
+        for &level in &levels {
+            let group = group_of(level, &tenant, level_dims(level));
+            let frame = lead_present(base.clone(), level, &tenant)?;
+            let groups = aggregate(frame.clone(), &group, &scope.numerator, Some(&unit)).await?;
             numerator.insert(level, groups);
+            if let Some(rule) = &def.disclosure.dominance {
+                let found = dominance(frame, &group, &scope.numerator, &unit, rule).await?;
+                dominated.insert(level, found);
+            }
         }
 
         let mut denominator = HashMap::new();
@@ -141,26 +241,36 @@ impl Lake {
             let mut needed = columns.clone();
             needed.extend([den_tenant.clone(), quantity.column.clone()]);
             let (version, base) = self.base(quantity, &columns, &needed).await?;
-            if quantity.dataset.id != scope.numerator.dataset.id {
+            if !versions
+                .iter()
+                .any(|(d, _)| *d == quantity.dataset.id.to_string())
+            {
                 versions.push((quantity.dataset.id.to_string(), version));
             }
+            let base = with_groups(
+                base,
+                &den_tenant,
+                year_column(den_year.clone()).as_deref(),
+                &membership,
+            )?;
+            let base = partials(base, &finest(&den_tenant, &columns), quantity).await?;
             for &level in &levels {
-                let mut group = Vec::new();
-                if level.per_municipality() {
-                    group.push(den_tenant.clone());
-                }
                 let present = level_dims(level);
-                group.extend(
-                    follows
-                        .iter()
-                        .filter(|(d, _)| present.contains(d))
-                        .map(|(_, c)| c.clone()),
-                );
-                denominator.insert(
-                    level,
-                    aggregate(base.clone(), &group, quantity, None).await?,
-                );
+                let following: Vec<String> = follows
+                    .iter()
+                    .filter(|(d, _)| present.contains(d))
+                    .map(|(_, c)| c.clone())
+                    .collect();
+                let group = group_of(level, &den_tenant, following);
+                let frame = lead_present(base.clone(), level, &den_tenant)?;
+                denominator.insert(level, aggregate(frame, &group, quantity, None).await?);
             }
+        }
+        // In the order of `BenchmarkScope::datasets`, so the cache can compare them.
+        if let Some((id, version)) = population_version
+            && !versions.iter().any(|(d, _)| *d == id)
+        {
+            versions.push((id, version));
         }
         let table = Assembly {
             slices: slices.len(),
@@ -169,10 +279,17 @@ impl Lake {
             follows: scope.denominator.as_ref().map(|(_, f)| f.as_slice()),
             factor: def.factor,
             min_units: def.disclosure.min_units,
+            membership: &membership,
         };
+        let (cells, bands) = table.cells(
+            &numerator,
+            &dominated,
+            scope.denominator.as_ref().map(|_| &denominator),
+        );
         Ok(BenchmarkTable {
             versions,
-            cells: table.cells(&numerator, scope.denominator.as_ref().map(|_| &denominator)),
+            cells,
+            bands,
         })
     }
 
@@ -206,198 +323,5 @@ impl Lake {
         }
         let frame = frame.select(columns.into_iter().map(ident).collect::<Vec<_>>())?;
         Ok((version, frame))
-    }
-}
-
-async fn aggregate(
-    frame: DataFrame,
-    group: &[String],
-    quantity: &Resolved,
-    unit: Option<&str>,
-) -> Result<Groups> {
-    let keys: Vec<Expr> = group
-        .iter()
-        .map(|c| cast(ident(c), DataType::Utf8).alias(c))
-        .collect();
-    let column = ident(&quantity.column);
-    let value = match quantity.aggregate {
-        Aggregate::Sum => sum(column),
-        Aggregate::Count => count(column),
-        Aggregate::CountDistinct => count_distinct(column),
-        Aggregate::Avg => avg(column),
-    };
-    let units = match unit {
-        Some(u) => count_distinct(ident(u)),
-        None => count(lit(1)),
-    };
-    let batches = frame
-        .aggregate(
-            keys,
-            vec![
-                cast(value, DataType::Float64).alias("value"),
-                cast(units, DataType::UInt64).alias("units"),
-            ],
-        )?
-        .collect()
-        .await?;
-    let mut out = Groups::new();
-    for batch in &batches {
-        read_groups(batch, group.len(), &mut out)?;
-    }
-    Ok(out)
-}
-
-fn read_groups(batch: &RecordBatch, keys: usize, out: &mut Groups) -> Result<()> {
-    let mut key_columns = Vec::with_capacity(keys);
-    for i in 0..keys {
-        key_columns.push(cast_array(batch.column(i), &DataType::Utf8)?);
-    }
-    let values = cast_array(batch.column(keys), &DataType::Float64)?;
-    let values = values.as_primitive::<Float64Type>();
-    let units = cast_array(batch.column(keys + 1), &DataType::UInt64)?;
-    let units = units.as_primitive::<UInt64Type>();
-    for row in 0..batch.num_rows() {
-        let key = key_columns
-            .iter()
-            .map(|c| c.as_string::<i32>().value(row).to_owned())
-            .collect();
-        let value = (!values.is_null(row)).then(|| values.value(row));
-        out.insert(key, (value, units.value(row)));
-    }
-    Ok(())
-}
-
-/// The municipalities and the category values present in one slice.
-type Members = (BTreeSet<String>, BTreeSet<Vec<String>>);
-
-/// Builds the suppressed cells from the groups of every level.
-struct Assembly<'a> {
-    slices: usize,
-    categories: usize,
-    dims: &'a [String],
-    follows: Option<&'a [(String, String)]>,
-    factor: f64,
-    min_units: u64,
-}
-
-impl Assembly<'_> {
-    fn cells(
-        &self,
-        numerator: &HashMap<Level, Groups>,
-        denominator: Option<&HashMap<Level, Groups>>,
-    ) -> Vec<BenchmarkCell> {
-        let empty = Groups::new();
-        let num = |level: Level| numerator.get(&level).unwrap_or(&empty);
-        // Slice → municipalities and categories present in it.
-        let mut slices: BTreeMap<Vec<String>, Members> = BTreeMap::new();
-        for key in num(Level::Cells).keys() {
-            let (slice, category) = key[1..].split_at(self.slices);
-            let entry = slices.entry(slice.to_vec()).or_default();
-            entry.0.insert(key[0].clone());
-            entry.1.insert(category.to_vec());
-        }
-        let row_totals = self.categories > 0;
-        let mut out = Vec::new();
-        for (slice, (municipalities, categories)) in slices {
-            let municipalities: Vec<String> = municipalities.into_iter().collect();
-            let categories: Vec<Vec<String>> = categories.into_iter().collect();
-            let (rows, cols) = (municipalities.len(), categories.len());
-            let mut grid = Grid::new(rows, cols, row_totals);
-            // (row, col) → (level, numerator key)
-            let mut keys: HashMap<(usize, usize), (Level, Vec<String>)> = HashMap::new();
-            let mut place = |row: usize, col: usize, level: Level, key: Vec<String>| {
-                if let Some((_, units)) = num(level).get(&key) {
-                    grid.insert(row, col, *units);
-                    keys.insert((row, col), (level, key));
-                }
-            };
-            for (c, category) in categories.iter().enumerate() {
-                for (r, m) in municipalities.iter().enumerate() {
-                    place(
-                        r,
-                        c,
-                        Level::Cells,
-                        [vec![m.clone()], slice.clone(), category.clone()].concat(),
-                    );
-                }
-                place(
-                    rows,
-                    c,
-                    Level::Country,
-                    [slice.clone(), category.clone()].concat(),
-                );
-            }
-            if row_totals {
-                for (r, m) in municipalities.iter().enumerate() {
-                    place(
-                        r,
-                        cols,
-                        Level::MunicipalityTotals,
-                        [vec![m.clone()], slice.clone()].concat(),
-                    );
-                }
-                place(rows, cols, Level::CountryTotal, slice.clone());
-            }
-            grid.suppress(self.min_units);
-            for (&(row, col), cell) in grid.cells() {
-                let Some((level, key)) = keys.get(&(row, col)) else {
-                    continue;
-                };
-                let value = match cell.suppressed {
-                    Some(reason) => CellValue::Suppressed(reason),
-                    None => self.value(*level, key, num(*level), denominator),
-                };
-                out.push(BenchmarkCell {
-                    municipality: municipalities.get(row).cloned(),
-                    slice: slice.clone(),
-                    category: categories.get(col).cloned(),
-                    value,
-                });
-            }
-        }
-        out
-    }
-
-    /// The published value of a cell: its numerator over its denominator, times the factor.
-    fn value(
-        &self,
-        level: Level,
-        key: &[String],
-        numerator: &Groups,
-        denominator: Option<&HashMap<Level, Groups>>,
-    ) -> CellValue {
-        let Some((Some(num), _)) = numerator.get(key) else {
-            return CellValue::NotDefined;
-        };
-        let ratio = match (denominator, self.follows) {
-            (Some(den), Some(follows)) => {
-                let dims = if level.per_municipality() {
-                    &key[1..]
-                } else {
-                    key
-                };
-                let mut den_key: Vec<String> = Vec::new();
-                if level.per_municipality() {
-                    den_key.push(key[0].clone());
-                }
-                for (dimension, _) in follows {
-                    let position = self.dims.iter().position(|d| d == dimension);
-                    if let Some(value) = position.and_then(|p| dims.get(p)) {
-                        den_key.push(value.clone());
-                    }
-                }
-                match den.get(&level).and_then(|g| g.get(&den_key)) {
-                    Some((Some(d), _)) if *d != 0.0 => num / d,
-                    _ => return CellValue::NotDefined,
-                }
-            }
-            _ => *num,
-        };
-        let value = ratio * self.factor;
-        if value.is_finite() {
-            CellValue::Value(value)
-        } else {
-            CellValue::NotDefined
-        }
     }
 }

@@ -11,7 +11,10 @@
 //! cell. A row scope ([`dap_schema::AccessScope`]) cannot reach this path and a benchmark
 //! scope cannot reach the row paths: they are different types.
 
+mod assembly;
+mod bands;
 mod compute;
+mod frames;
 pub mod seeded;
 pub mod suppress;
 
@@ -21,7 +24,8 @@ use serde::{Deserialize, Serialize};
 use crate::predicate::{Filter, FilterSpec, names};
 use crate::{Error, Result};
 
-pub use compute::{BenchmarkCell, BenchmarkTable, CellValue};
+pub use bands::{SizeBand, SizeBands};
+pub use compute::{Area, BenchmarkCell, BenchmarkTable, CellValue};
 pub use suppress::Reason;
 
 /// The smallest minimum of contributing units a definition may set.
@@ -81,12 +85,26 @@ pub struct Dimension {
 }
 
 /// The disclosure rule: a cell is published only if at least `min_units` distinct
-/// values of `unit_column` (in the numerator's rows) contribute to it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// values of `unit_column` (in the numerator's rows) contribute to it, and, with a
+/// dominance rule, if its largest contributors do not hold too large a share of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Disclosure {
     pub min_units: u64,
     pub unit_column: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dominance: Option<Dominance>,
+}
+
+/// The (n, k) dominance rule: a cell is withheld when its `n` largest contributing units
+/// (values of the unit column) hold more than `k` per cent of it. Contributions are
+/// taken in absolute value, so a sum of mixed signs (postings) cannot hide a dominant
+/// contributor. Applies to sums and counts.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dominance {
+    pub n: u32,
+    pub k: f64,
 }
 
 /// A key figure, as the catalogue holds it.
@@ -147,6 +165,9 @@ pub struct BenchmarkScope {
     pub(crate) definition: KeyFigureDef,
     pub(crate) numerator: Resolved,
     pub(crate) denominator: Option<(Resolved, Vec<(String, String)>)>,
+    /// The population that places municipalities in size bands, when the catalogue
+    /// holds its dataset.
+    pub(crate) bands: Option<(SizeBands, Resolved)>,
 }
 
 impl BenchmarkScope {
@@ -167,6 +188,9 @@ impl BenchmarkScope {
                 "the disclosure rule's minimum is {}; it must be at least {MIN_UNITS_FLOOR} contributing units",
                 definition.disclosure.min_units
             )));
+        }
+        if let Some(rule) = &definition.disclosure.dominance {
+            check_dominance(rule, definition.numerator.aggregate).map_err(invalid)?;
         }
         let numerator = resolve(&definition.numerator, &lookup)?;
         let dataset = &numerator.dataset;
@@ -193,11 +217,20 @@ impl BenchmarkScope {
                 Some((resolved, d.follows.clone()))
             }
         };
+        let bands = SizeBands::danish();
+        // Without the population dataset there are no size bands (the group is refused).
+        let population = resolve(&bands.population, &lookup).ok();
         Ok(Self {
             definition: definition.clone(),
             numerator,
             denominator,
+            bands: population.map(|p| (bands, p)),
         })
+    }
+
+    /// The size bands, when the population dataset is in the catalogue.
+    pub fn size_bands(&self) -> Option<&SizeBands> {
+        self.bands.as_ref().map(|(b, _)| b)
     }
 
     /// The definition this scope computes.
@@ -208,13 +241,39 @@ impl BenchmarkScope {
     /// The datasets it reads (numerator first).
     pub fn datasets(&self) -> Vec<&DatasetDef> {
         let mut out = vec![&self.numerator.dataset];
-        if let Some((d, _)) = &self.denominator
-            && d.dataset.id != self.numerator.dataset.id
-        {
-            out.push(&d.dataset);
+        let others = self
+            .denominator
+            .iter()
+            .map(|(d, _)| &d.dataset)
+            .chain(self.bands.iter().map(|(_, p)| &p.dataset));
+        for dataset in others {
+            if !out.iter().any(|d| d.id == dataset.id) {
+                out.push(dataset);
+            }
         }
         out
     }
+}
+
+/// A dominance rule is refused unless it can withhold something and apply: at least one
+/// contributor, a share strictly between 0 and 100 per cent, on a sum or a count.
+fn check_dominance(rule: &Dominance, aggregate: Aggregate) -> std::result::Result<(), String> {
+    if rule.n == 0 {
+        return Err("the dominance rule's n must be at least 1 (e.g. {\"n\": 1, \"k\": 50}: no single unit holds more than 50 per cent)".into());
+    }
+    if !(rule.k > 0.0 && rule.k < 100.0) {
+        return Err(format!(
+            "the dominance rule's k is a share in per cent strictly between 0 and 100; got {}",
+            rule.k
+        ));
+    }
+    if !matches!(aggregate, Aggregate::Sum | Aggregate::Count) {
+        return Err(format!(
+            "a dominance rule applies to sum and count key figures; this one is {}",
+            aggregate.as_str()
+        ));
+    }
+    Ok(())
 }
 
 /// Columns a key figure may name: every column but the sensitive ones.
@@ -303,9 +362,18 @@ mod tests {
             column: "nope".into(),
             slice: false,
         });
+        let mut no_n = base.clone();
+        no_n.disclosure.dominance = Some(Dominance { n: 0, k: 50.0 });
+        let mut all_k = base.clone();
+        all_k.disclosure.dominance = Some(Dominance { n: 1, k: 100.0 });
+        let mut on_distinct = demo_key_figures().remove(3);
+        on_distinct.disclosure.dominance = Some(Dominance { n: 2, k: 80.0 });
         let mut text_sum = base;
         text_sum.numerator.column = "leverandoer".into();
         for (what, definition) in [
+            ("n must be at least 1", no_n),
+            ("strictly between 0 and 100", all_k),
+            ("sum and count", on_distinct),
             ("at least 3", small),
             ("cpr", sensitive),
             ("nope", unknown),

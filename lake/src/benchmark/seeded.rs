@@ -1,7 +1,12 @@
 //! The key figures `dap demo` seeds, over the demo datasets ([`crate::demo`]).
 
-use super::{Aggregate, Denominator, Dimension, Disclosure, KeyFigureDef, Quantity};
+use super::{Aggregate, Denominator, Dimension, Disclosure, Dominance, KeyFigureDef, Quantity};
 use crate::predicate::{FilterSpec, Operator};
+
+/// `column = value`.
+pub(crate) fn eq(column: &str, value: &str) -> FilterSpec {
+    filter(column, Operator::Eq, value)
+}
 
 fn filter(column: &str, operator: Operator, value: &str) -> FilterSpec {
     FilterSpec {
@@ -59,6 +64,7 @@ fn spending_per_inhabitant() -> KeyFigureDef {
         disclosure: Disclosure {
             min_units: 3,
             unit_column: "omkostningssted".into(),
+            dominance: None,
         },
     }
 }
@@ -98,6 +104,8 @@ fn absence_per_fte() -> KeyFigureDef {
         disclosure: Disclosure {
             min_units: 3,
             unit_column: "organisationsenhed".into(),
+            // No single organisation unit may hold more than 80 % of a cell's absence.
+            dominance: Some(Dominance { n: 1, k: 80.0 }),
         },
     }
 }
@@ -135,6 +143,7 @@ fn home_care_hours() -> KeyFigureDef {
         disclosure: Disclosure {
             min_units: 5,
             unit_column: "borger_id".into(),
+            dominance: None,
         },
     }
 }
@@ -170,6 +179,7 @@ fn infrastructure_share() -> KeyFigureDef {
         disclosure: Disclosure {
             min_units: 3,
             unit_column: "system".into(),
+            dominance: None,
         },
     }
 }

@@ -29,6 +29,27 @@ pub struct DisclosureRule {
     pub unit_column: String,
     /// How suppression works, in words.
     pub method: String,
+    /// The dominance rule, when the key figure has one.
+    pub dominance: Option<DominanceRule>,
+}
+
+/// The (n, k) dominance rule: a cell is withheld when its `n` largest contributing units
+/// hold more than `k` per cent of it (contributions in absolute value).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DominanceRule {
+    #[schema(example = 1)]
+    pub n: u32,
+    #[schema(example = 80.0)]
+    pub k: f64,
+}
+
+/// A size band of the `size` comparison group.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SizeBandInfo {
+    #[schema(example = "20000-39999")]
+    pub id: String,
+    #[schema(example = "20.000–39.999 indbyggere")]
+    pub name: String,
 }
 
 /// A key figure as listed.
@@ -48,8 +69,12 @@ pub struct KeyFigureSummary {
     pub decimals: u8,
     pub dimensions: Vec<KeyFigureDimension>,
     pub disclosure: DisclosureRule,
-    /// The datasets it is computed from.
+    /// The datasets it is computed from (the population, for the size bands, included).
     pub datasets: Vec<String>,
+    /// The size bands of the `size` comparison group: population (`borger.befolkning`,
+    /// sum of `antal` in the fourth quarter) of the key figure's year, or of the latest
+    /// year when it has no year dimension. Empty without population data.
+    pub size_bands: Vec<SizeBandInfo>,
 }
 
 /// The key figures a caller may see.
@@ -64,9 +89,17 @@ pub struct KeyFigureList {
 /// One cell: a municipality's (or the country's) value for one set of dimension values.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct KeyFigureCell {
-    /// Municipality code; absent for the country.
+    /// Municipality code; absent for a group total (region, size band, country).
     #[schema(example = "0101")]
     pub municipality: Option<String>,
+    /// `municipality`, `region` (a region's total), `size` (a size band's total) or
+    /// `country` (the country total).
+    #[schema(example = "municipality")]
+    pub area: &'static str,
+    /// The region code (`1081`–`1085`) or size band id of a group total.
+    #[schema(example = "1084")]
+    pub area_id: Option<String>,
+    /// The municipality's, region's or band's name; `Hele landet` for the country.
     #[schema(example = "Københavns Kommune")]
     pub name: String,
     /// True for the caller's own municipality.
@@ -80,7 +113,7 @@ pub struct KeyFigureCell {
     /// `published`, `suppressed` or `not_defined` (denominator zero or missing).
     #[schema(example = "published")]
     pub status: &'static str,
-    /// Why a cell is suppressed: `too_few_units` or `complementary`.
+    /// Why a cell is suppressed: `too_few_units`, `dominance` or `complementary`.
     pub reason: Option<&'static str>,
     /// Rank within the comparison group among published values (1 = highest).
     pub rank: Option<usize>,
@@ -110,12 +143,18 @@ pub struct KeyFigureTable {
     /// The municipality the caller acts for.
     #[schema(example = "0101")]
     pub municipality: String,
-    /// `all` or `selected` (the municipalities named in `group`, plus the caller's).
-    #[schema(example = "all")]
+    /// `all`, `region` (the caller's region), `size` (the caller's size band),
+    /// `country` (the caller and the country total) or `selected` (the municipalities
+    /// named in `group`, plus the caller's).
+    #[schema(example = "region")]
     pub group: &'static str,
+    /// The caller's region or size band(s), for `region` and `size`.
+    #[schema(example = "Region Hovedstaden")]
+    pub group_name: Option<String>,
     /// The table version of each dataset it was computed from.
     pub table_versions: BTreeMap<String, u64>,
-    /// The group's municipalities and the country, cells in dimension order.
+    /// The group's municipalities, the group's total (region or size band) and the
+    /// country, cells in dimension order.
     pub cells: Vec<KeyFigureCell>,
     /// Rank and quartiles over the group's published values.
     pub statistics: Vec<GroupStatistics>,
@@ -126,7 +165,8 @@ pub struct KeyFigureTable {
 /// (`dataset`, `aggregate`: sum|count|count_distinct|avg, `column`, `filters`:
 /// [{`column`, `operator`, `values`}]), `denominator` (`quantity`, `follows`:
 /// [[dimension, column]]) or null, `factor`, `dimensions` ([{`column`, `slice`}]),
-/// `unit`, `decimals`, `disclosure` (`min_units` ≥ 3, `unit_column`).
+/// `unit`, `decimals`, `disclosure` (`min_units` ≥ 3, `unit_column`, optional
+/// `dominance`: {`n` ≥ 1, `k` in (0, 100)}).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct KeyFigureDefinitions {
     #[schema(value_type = Vec<Object>)]

@@ -10,16 +10,19 @@
 //! The suppression is computed once over the whole table (all municipalities, all
 //! dimension values), so no request parameter changes which cells are withheld: a filter
 //! or a comparison group only chooses which of the same published cells to show, and
-//! group statistics (rank, quartiles) use published cells only. There are no group
-//! totals, so two groups cannot be differenced.
+//! group statistics (rank, quartiles) use published cells only. The totals of the
+//! fixed groups (the five regions, the size bands, the country) are part of that one
+//! suppression, so two requests (say, a region and a size band) show cells of one
+//! protected table and cannot be differenced; a caller-chosen group gets no total.
 
+pub mod export;
 mod shape;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use dap_auth::Principal;
-use dap_lake::benchmark::{BenchmarkScope, BenchmarkTable, KeyFigureDef};
+use dap_lake::benchmark::{BenchmarkScope, BenchmarkTable, KeyFigureDef, SizeBands};
 use dap_lake::predicate::{FilterSpec, Operator};
 use dap_openapi::model::key_figures::{KeyFigureList, KeyFigureTable};
 use dap_schema::{ControlPlane, MunicipalityCode};
@@ -74,10 +77,70 @@ impl KeyFigures {
 /// Which municipalities to compare with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ComparisonGroup {
-    /// All 98.
+    /// All 98, with the country total.
     All,
-    /// The named municipalities (e.g. similar ones), plus the caller's own.
+    /// The caller's region, with the region's total and the country total.
+    Region,
+    /// The municipalities in the caller's size band (population), with the band's total
+    /// and the country total.
+    Size,
+    /// The country total, with the caller's own municipality.
+    Country,
+    /// The named municipalities plus the caller's own, with the country total (no group
+    /// total: an arbitrary group's total could be differenced).
     Selected(Vec<MunicipalityCode>),
+}
+
+impl ComparisonGroup {
+    /// Parses `all` (the default), `region`, `size`, `country` or comma-separated
+    /// municipality codes.
+    pub fn parse(raw: Option<&str>) -> Result<Self, AppError> {
+        match raw.map(str::trim) {
+            None | Some("all") => Ok(Self::All),
+            Some("region") => Ok(Self::Region),
+            Some("size") => Ok(Self::Size),
+            Some("country") => Ok(Self::Country),
+            Some(list) => list
+                .split(',')
+                .map(|code| {
+                    MunicipalityCode::parse(code.trim()).map_err(|_| {
+                        AppError::InvalidParameter(format!(
+                            "group: '{}' is not a comparison group; give all, region, size, country or four-digit municipality codes separated by commas (e.g. 0147,0151)",
+                            code.chars().take(10).collect::<String>()
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Self::Selected),
+        }
+    }
+
+    /// From a group's kind (`all`, `region`, `size`, `country` or `selected`) and, for
+    /// `selected` only, the municipality codes (a typed surface's two arguments).
+    pub fn from_parts(kind: &str, codes: &[String]) -> Result<Self, AppError> {
+        match (kind, codes.is_empty()) {
+            ("selected", false) => Self::parse(Some(&codes.join(","))),
+            ("selected", true) => Err(AppError::InvalidParameter(
+                "the selected group needs municipality codes to compare with (e.g. 0147, 0151)"
+                    .into(),
+            )),
+            (kind, true) if kind != "selected" => Self::parse(Some(kind)),
+            (kind, _) => Err(AppError::InvalidParameter(format!(
+                "municipality codes to compare with go with the selected group only, not {kind}"
+            ))),
+        }
+    }
+
+    /// The group's name in answers.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::Region => "region",
+            Self::Size => "size",
+            Self::Country => "country",
+            Self::Selected(_) => "selected",
+        }
+    }
 }
 
 /// One key figure, for one caller.
@@ -85,6 +148,8 @@ pub enum ComparisonGroup {
 pub struct KeyFigureRequest<'a> {
     pub id: &'a str,
     pub municipality: Option<&'a str>,
+    /// The year: a filter on the key figure's year dimension.
+    pub year: Option<&'a str>,
     /// Filters on dimensions: `eq` or `in` on a dimension column.
     pub filters: Vec<FilterSpec>,
     pub group: ComparisonGroup,
@@ -140,7 +205,16 @@ impl Core {
             .find(|d| d.id == request.id)
             .and_then(|d| self.benchmark_scope(d).ok())
             .ok_or_else(|| self.key_figure_not_found(request.id))?;
-        let filters = dimension_filters(scope.definition(), &request.filters)?;
+        let mut specs = request.filters.clone();
+        if let Some(year) = request.year {
+            specs.push(year_filter(&scope, year)?);
+        }
+        let filters = dimension_filters(scope.definition(), &specs)?;
+        if request.group == ComparisonGroup::Size && scope.size_bands().is_none() {
+            return Err(AppError::InvalidParameter(
+                "group=size needs the population dataset borger.befolkning in the catalogue; use all, region, country or municipality codes".into(),
+            ));
+        }
         let table = self.computed(&scope).await?;
         let answer = shape::table(&scope, &table, &acting, &request.group, &filters)?;
         let facts = AuditFacts {
@@ -194,6 +268,27 @@ impl Core {
     }
 }
 
+/// `year` as a filter on the key figure's year dimension (the size bands' year column).
+fn year_filter(scope: &BenchmarkScope, year: &str) -> Result<FilterSpec, AppError> {
+    let column = SizeBands::danish().year_column;
+    if !scope
+        .definition()
+        .dimensions
+        .iter()
+        .any(|d| d.column == column)
+    {
+        return Err(AppError::InvalidParameter(format!(
+            "key figure {} has no year dimension ({column}); leave out year",
+            scope.definition().id
+        )));
+    }
+    Ok(FilterSpec {
+        column,
+        operator: Operator::Eq,
+        values: vec![year.chars().take(16).collect()],
+    })
+}
+
 /// Checks filters against the definition's dimensions: only `eq` and `in` on a
 /// dimension column (a key figure cannot be regrouped or filtered on anything else).
 fn dimension_filters(
@@ -236,7 +331,6 @@ fn describe(filters: &[DimensionFilter], group: &ComparisonGroup) -> String {
         .map(|f| format!("{} in [{}]", f.column, f.values.join(", ")))
         .collect();
     parts.push(match group {
-        ComparisonGroup::All => "group all".into(),
         ComparisonGroup::Selected(codes) => format!(
             "group [{}]",
             codes
@@ -245,6 +339,7 @@ fn describe(filters: &[DimensionFilter], group: &ComparisonGroup) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+        other => format!("group {}", other.as_str()),
     });
     parts.join(" and ")
 }

@@ -3,13 +3,15 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use dap_lake::benchmark::{BenchmarkScope, BenchmarkTable, CellValue, KeyFigureDef, Quantity};
+use dap_lake::benchmark::{
+    Area, BenchmarkScope, BenchmarkTable, CellValue, KeyFigureDef, Quantity,
+};
 use dap_openapi::model::datasets::Localised;
 use dap_openapi::model::key_figures::{
-    DisclosureRule, GroupStatistics, KeyFigureCell, KeyFigureDimension, KeyFigureSummary,
-    KeyFigureTable,
+    DisclosureRule, DominanceRule, GroupStatistics, KeyFigureCell, KeyFigureDimension,
+    KeyFigureSummary, KeyFigureTable, SizeBandInfo,
 };
-use dap_schema::{MunicipalityCode, municipalities};
+use dap_schema::{MunicipalityCode, Region, municipalities};
 
 use super::{ComparisonGroup, DimensionFilter};
 use crate::app::AppError;
@@ -18,8 +20,10 @@ use crate::app::AppError;
 pub const METHOD: &str = "Primary suppression: a cell with fewer contributing units than min_units is withheld. \
 Complementary suppression: further cells are withheld so that no withheld cell can be computed from the published \
 cells and the municipality and country totals (every withheld cell lies on a cycle of withheld cells in its table). \
-Suppression is computed once over all municipalities and dimension values, so no filter or comparison group changes it; \
-comparison-group statistics use published cells only, and no group totals are published.";
+A dominance rule, when set, withholds a cell whose n largest contributors hold more than k per cent of it. \
+Suppression is computed once over all municipalities and dimension values, with the totals of the five regions, the size bands \
+and the country in the same protected table, so no filter or comparison group changes it and no two requests can be differenced; \
+comparison-group statistics use published cells only, and a group of named municipalities gets no total.";
 
 const COUNTRY: &str = "Hele landet";
 
@@ -71,12 +75,27 @@ pub fn summary(scope: &BenchmarkScope) -> KeyFigureSummary {
             min_units: d.disclosure.min_units,
             unit_column: d.disclosure.unit_column.clone(),
             method: METHOD.into(),
+            dominance: d
+                .disclosure
+                .dominance
+                .map(|r| DominanceRule { n: r.n, k: r.k }),
         },
         datasets: scope.datasets().iter().map(|x| x.id.to_string()).collect(),
+        size_bands: scope
+            .size_bands()
+            .map(|b| b.bands())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|b| SizeBandInfo {
+                id: b.id,
+                name: b.name,
+            })
+            .collect(),
     }
 }
 
-/// The computed table for one caller: the group's municipalities and the country.
+/// The computed table for one caller: the group's municipalities, the group's total
+/// (region or size band) and the country.
 pub fn table(
     scope: &BenchmarkScope,
     table: &BenchmarkTable,
@@ -87,26 +106,49 @@ pub fn table(
     let def = scope.definition();
     let slices = def.slice_columns();
     let categories = def.category_columns();
-    let members: Option<BTreeSet<&str>> = match group {
-        ComparisonGroup::All => None,
-        ComparisonGroup::Selected(codes) => Some(
-            codes
-                .iter()
-                .map(MunicipalityCode::as_str)
-                .chain([acting.as_str()])
-                .collect(),
-        ),
-    };
     check_values(table, &slices, &categories, filters)?;
+    let own_region = acting.municipality().map(|m| m.region);
+    let selected: BTreeSet<&str> = match group {
+        ComparisonGroup::Selected(codes) => codes.iter().map(MunicipalityCode::as_str).collect(),
+        _ => BTreeSet::new(),
+    };
+    let band_of = |slice: &[String], m: &str| -> Option<&String> {
+        table.bands.get(slice).and_then(|b| b.get(m))
+    };
+    let region_of = |m: &str| {
+        MunicipalityCode::parse(m)
+            .ok()
+            .and_then(|c| c.municipality())
+            .map(|x| x.region)
+    };
+    // Which cells the group shows.
+    let shown = |area: &Area, slice: &[String]| -> bool {
+        let own_band = band_of(slice, acting.as_str());
+        match (group, area) {
+            (_, Area::Country) => true,
+            (_, Area::Municipality(m)) if m == acting.as_str() => true,
+            (ComparisonGroup::All, Area::Municipality(_)) => true,
+            (ComparisonGroup::Region, Area::Municipality(m)) => region_of(m) == own_region,
+            (ComparisonGroup::Region, Area::Region(code)) => {
+                own_region.is_some_and(|r| r.code == *code)
+            }
+            (ComparisonGroup::Size, Area::Municipality(m)) => {
+                own_band.is_some() && band_of(slice, m) == own_band
+            }
+            (ComparisonGroup::Size, Area::Size(band)) => own_band == Some(band),
+            (ComparisonGroup::Selected(_), Area::Municipality(m)) => selected.contains(m.as_str()),
+            _ => false,
+        }
+    };
+    let bands = scope.size_bands().map(|b| b.bands()).unwrap_or_default();
     let names: HashMap<&str, &str> = municipalities()
         .iter()
         .map(|m| (m.code.as_str(), m.name.as_str()))
         .collect();
     let mut cells: Vec<KeyFigureCell> = Vec::new();
+    let mut group_names: BTreeSet<String> = BTreeSet::new();
     for cell in &table.cells {
-        if let (Some(m), Some(members)) = (&cell.municipality, &members)
-            && !members.contains(m.as_str())
-        {
+        if !shown(&cell.area, &cell.slice) {
             continue;
         }
         let mut dimensions: BTreeMap<String, String> = slices
@@ -129,14 +171,43 @@ pub fn table(
             CellValue::Suppressed(r) => (None, "suppressed", Some(r.as_str())),
             CellValue::NotDefined => (None, "not_defined", None),
         };
-        let name = match &cell.municipality {
-            Some(m) => names.get(m.as_str()).copied().unwrap_or(m.as_str()),
-            None => COUNTRY,
+        let (municipality, area, area_id, name) = match &cell.area {
+            Area::Municipality(m) => (
+                Some(m.clone()),
+                "municipality",
+                None,
+                names
+                    .get(m.as_str())
+                    .copied()
+                    .unwrap_or(m.as_str())
+                    .to_owned(),
+            ),
+            Area::Region(code) => (
+                None,
+                "region",
+                Some(code.to_string()),
+                Region::from_code(*code).map_or_else(|| code.to_string(), |r| r.name.to_owned()),
+            ),
+            Area::Size(band) => (
+                None,
+                "size",
+                Some(band.clone()),
+                bands
+                    .iter()
+                    .find(|b| b.id == *band)
+                    .map_or_else(|| band.clone(), |b| b.name.clone()),
+            ),
+            Area::Country => (None, "country", None, COUNTRY.to_owned()),
         };
+        if area == "region" || area == "size" {
+            group_names.insert(name.clone());
+        }
         cells.push(KeyFigureCell {
-            own: cell.municipality.as_deref() == Some(acting.as_str()),
-            name: name.to_owned(),
-            municipality: cell.municipality.clone(),
+            own: municipality.as_deref() == Some(acting.as_str()),
+            name,
+            municipality,
+            area,
+            area_id,
             total: cell.category.is_none(),
             dimensions,
             value,
@@ -145,28 +216,40 @@ pub fn table(
             rank: None,
         });
     }
+    let order = |c: &KeyFigureCell| match c.area {
+        "municipality" => 0,
+        "country" => 2,
+        _ => 1,
+    };
     cells.sort_by(|a, b| {
         (
             &a.dimensions,
             a.total,
-            a.municipality.is_none(),
+            order(a),
             &a.municipality,
+            &a.area_id,
         )
             .cmp(&(
                 &b.dimensions,
                 b.total,
-                b.municipality.is_none(),
+                order(b),
                 &b.municipality,
+                &b.area_id,
             ))
     });
     let statistics = rank(&mut cells);
+    let group_name = match group {
+        ComparisonGroup::Region => own_region.map(|r| r.name.to_owned()),
+        ComparisonGroup::Size if !group_names.is_empty() => {
+            Some(group_names.into_iter().collect::<Vec<_>>().join(", "))
+        }
+        _ => None,
+    };
     Ok(KeyFigureTable {
         summary: summary(scope),
         municipality: acting.to_string(),
-        group: match group {
-            ComparisonGroup::All => "all",
-            ComparisonGroup::Selected(_) => "selected",
-        },
+        group: group.as_str(),
+        group_name,
         table_versions: table.versions.iter().cloned().collect(),
         cells,
         statistics,

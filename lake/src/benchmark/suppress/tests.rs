@@ -6,13 +6,15 @@ use proptest::prelude::*;
 
 use super::*;
 
-/// The additive relations of a grid: each is a list of (cell, coefficient) summing to 0.
+/// The additive relations of a grid, written here from the table's meaning (not from
+/// the module's relation builder): each is a list of (cell, coefficient) summing to 0.
 fn relations(grid: &Grid) -> Vec<Vec<((usize, usize), f64)>> {
     let (rows, cols) = (grid.rows, grid.cols);
     let mut out = Vec::new();
     let present = |r: usize, c: usize| grid.cell(r, c).is_some();
+    let total_rows = rows + 1 + grid.groups.len();
     if grid.row_totals {
-        for r in 0..=rows {
+        for r in 0..total_rows {
             let mut relation: Vec<_> = (0..cols)
                 .filter(|&c| present(r, c))
                 .map(|c| ((r, c), 1.0))
@@ -24,15 +26,23 @@ fn relations(grid: &Grid) -> Vec<Vec<((usize, usize), f64)>> {
         }
     }
     let last = if grid.row_totals { cols } else { cols - 1 };
+    let everyone: Vec<usize> = (0..rows).collect();
+    let mut sums = vec![(rows, everyone)];
+    for (g, members) in grid.groups.iter().enumerate() {
+        sums.push((rows + 1 + g, members.clone()));
+    }
     for c in 0..=last {
-        let mut relation: Vec<_> = (0..rows)
-            .filter(|&r| present(r, c))
-            .map(|r| ((r, c), 1.0))
-            .collect();
-        if present(rows, c) {
-            relation.push(((rows, c), -1.0));
+        for (total, members) in &sums {
+            let mut relation: Vec<_> = members
+                .iter()
+                .filter(|&&r| present(r, c))
+                .map(|&r| ((r, c), 1.0))
+                .collect();
+            if present(*total, c) {
+                relation.push(((*total, c), -1.0));
+            }
+            out.push(relation);
         }
-        out.push(relation);
     }
     out
 }
@@ -94,6 +104,11 @@ fn determined(grid: &Grid) -> Vec<(usize, usize)> {
 
 /// Builds a grid from per-cell units (0 = absent) with margins as the sums.
 fn grid_of(units: &[Vec<u64>], row_totals: bool) -> Grid {
+    grid_with_groups(units, row_totals, &[])
+}
+
+/// Like [`grid_of`], with group total rows over the given member rows.
+fn grid_with_groups(units: &[Vec<u64>], row_totals: bool, groups: &[Vec<usize>]) -> Grid {
     let rows = units.len();
     let cols = units.first().map_or(0, Vec::len);
     let mut grid = Grid::new(rows, cols, row_totals);
@@ -118,6 +133,25 @@ fn grid_of(units: &[Vec<u64>], row_totals: bool) -> Grid {
     let total: u64 = col_sums.iter().sum();
     if row_totals && total > 0 {
         grid.insert(rows, cols, total);
+    }
+    for members in groups {
+        let row = grid.add_group(members.clone());
+        let width = if row_totals { cols + 1 } else { cols };
+        for c in 0..width {
+            let sum: u64 = members
+                .iter()
+                .map(|&r| {
+                    if c < cols {
+                        units[r][c]
+                    } else {
+                        units[r].iter().sum()
+                    }
+                })
+                .sum();
+            if sum > 0 {
+                grid.insert(row, c, sum);
+            }
+        }
     }
     grid
 }
@@ -196,8 +230,81 @@ fn table() -> impl Strategy<Value = (Vec<Vec<u64>>, bool)> {
     })
 }
 
+#[test]
+fn a_region_total_gets_its_own_complement() {
+    // Arrange: four municipalities in two regions; the small cell's graph complement
+    // would sit in the other region, so the region's total would give it away.
+    let units = vec![vec![2, 30], vec![40, 50], vec![6, 7], vec![60, 70]];
+    let mut grid = grid_with_groups(&units, true, &[vec![0, 1], vec![2, 3]]);
+
+    // Act
+    grid.suppress(3);
+
+    // Assert: nothing is derivable, and the first region's column of the small cell
+    // holds a second suppressed cell or its total is suppressed.
+    assert!(determined(&grid).is_empty(), "{:?}", determined(&grid));
+    let region_row = 5;
+    let withheld = |r: usize| grid.cell(r, 0).is_some_and(|c| c.suppressed.is_some());
+    assert!(withheld(1) || withheld(region_row));
+}
+
+#[test]
+fn a_dominated_cell_is_withheld_and_protected() {
+    let mut grid = grid_of(&[vec![10, 20], vec![30, 40], vec![50, 60]], true);
+    grid.insert_cell(1, 1, 40, true);
+    grid.suppress(3);
+    assert_eq!(
+        grid.cell(1, 1).and_then(|c| c.suppressed),
+        Some(Reason::Dominance)
+    );
+    assert!(determined(&grid).is_empty());
+}
+
+/// A table with two partitions of its rows into groups (like regions and size bands).
+fn grouped() -> impl Strategy<Value = (Vec<Vec<u64>>, bool, Vec<Vec<usize>>)> {
+    (2usize..9, 1usize..5, any::<bool>(), 1usize..4, 1usize..4).prop_flat_map(
+        |(rows, cols, totals, a, b)| {
+            let cols = if totals { cols } else { 1 };
+            (
+                proptest::collection::vec(
+                    proptest::collection::vec(prop_oneof![Just(0u64), 1u64..4, 3u64..40], cols),
+                    rows,
+                ),
+                Just(totals),
+                proptest::collection::vec(0..a, rows),
+                proptest::collection::vec(0..b, rows),
+            )
+                .prop_map(move |(units, totals, first, second)| {
+                    let mut groups = Vec::new();
+                    for (count, labels) in [(a, first), (b, second)] {
+                        for g in 0..count {
+                            let members: Vec<usize> =
+                                (0..rows).filter(|&r| labels[r] == g).collect();
+                            if !members.is_empty() {
+                                groups.push(members);
+                            }
+                        }
+                    }
+                    (units, totals, groups)
+                })
+        },
+    )
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn no_suppressed_cell_is_derivable_with_group_totals((units, totals, groups) in grouped()) {
+        let mut grid = grid_with_groups(&units, totals, &groups);
+        grid.suppress(3);
+        for (_, cell) in grid.cells() {
+            if cell.suppressed.is_none() {
+                prop_assert!(cell.units >= 3, "published cell with {} units", cell.units);
+            }
+        }
+        prop_assert!(determined(&grid).is_empty(), "derivable: {:?}", determined(&grid));
+    }
 
     #[test]
     fn no_suppressed_cell_is_derivable_from_published_cells((units, totals) in table()) {
