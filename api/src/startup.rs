@@ -36,6 +36,8 @@ pub struct Application {
     core: web::Data<Core>,
     refresh: Duration,
     retention_days: Option<u32>,
+    /// Table maintenance: how often, and by which policy (`None`: off).
+    maintenance: Option<(Duration, dap_lake::maintain::MaintenancePolicy)>,
 }
 
 impl Application {
@@ -95,6 +97,10 @@ impl Application {
             admin: AdminCache::default(),
             sharing: crate::app::sharing::Sharing::new(&settings.sharing_prefix),
             key_figures: KeyFigures::default(),
+            deliveries: crate::app::deliveries::DeliveryConfig {
+                max_bytes: settings.deliveries.max_bytes,
+                staging_dir: settings.deliveries.staging_dir.clone(),
+            },
         });
         core.admin
             .reload(&core.control)
@@ -153,6 +159,12 @@ impl Application {
             core,
             refresh: Duration::from_secs(settings.lake.refresh_secs),
             retention_days: settings.audit_retention_days,
+            maintenance: (settings.deliveries.maintenance_hours > 0).then(|| {
+                (
+                    Duration::from_secs(settings.deliveries.maintenance_hours * 3600),
+                    settings.deliveries.maintenance_policy(),
+                )
+            }),
         })
     }
 
@@ -183,6 +195,19 @@ impl Application {
                 }
             })
         });
+        let maintainer = self.maintenance.clone().map(|(every, policy)| {
+            let core = self.core.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                // The first tick is immediate: the first run is one interval after start.
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let datasets = core.catalogue.all();
+                    crate::app::maintenance::maintain_all(&core.lake, &datasets, &policy).await;
+                }
+            })
+        });
         let core = self.core.clone();
         let refresh = self.refresh;
         let refresher = tokio::spawn(async move {
@@ -198,11 +223,15 @@ impl Application {
         if let Some(pruner) = pruner {
             pruner.abort();
         }
+        if let Some(maintainer) = maintainer {
+            maintainer.abort();
+        }
         result
     }
 }
 
-fn open_lake(root: &str, runtime: Arc<LakeRuntime>) -> anyhow::Result<Lake> {
+/// The lake at `root`: a URL, or a local directory.
+pub fn open_lake(root: &str, runtime: Arc<LakeRuntime>) -> anyhow::Result<Lake> {
     match url::Url::parse(root) {
         Ok(url) if url.scheme().len() > 1 => {
             let mut url = url;

@@ -13,10 +13,12 @@ pub mod audit;
 pub mod catalogue;
 pub mod cursor;
 pub mod datasets;
+pub mod deliveries;
 pub mod error;
 pub mod identity;
 pub mod key_figures;
 pub mod keys;
+pub mod maintenance;
 pub mod paging;
 pub mod sharing;
 
@@ -56,6 +58,8 @@ pub struct Core {
     pub sharing: sharing::Sharing,
     /// Key-figure definitions and their computed, suppressed tables.
     pub key_figures: KeyFigures,
+    /// How deliveries are received (size limit, staging directory).
+    pub deliveries: deliveries::DeliveryConfig,
 }
 
 impl Core {
