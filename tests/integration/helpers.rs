@@ -84,6 +84,8 @@ pub async fn spawn_app_with(database_url: Option<String>) -> TestApp {
         .await
         .expect("demo data");
     settings.lake.refresh_secs = 1;
+    // Small enough that a test can send a larger delivery (413).
+    settings.deliveries.max_bytes = 1024 * 1024;
     settings.issuers.push(IssuerSettings {
         issuer: issuer.issuer.clone(),
         audience: "dap-test".into(),
