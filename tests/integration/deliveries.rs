@@ -835,3 +835,66 @@ async fn it_administrators_grant_list_and_revoke_delivery_rights() {
     .await;
     assert_eq!(revoked.status, 403, "{}", revoked.body);
 }
+
+#[tokio::test]
+async fn maintenance_compacts_each_partition_without_changing_rows_or_versions_readers_see() {
+    let app = spawn_app().await;
+    let token = deliverer(&app, "0101", &[POSTINGS], &[POSTINGS]).await;
+    for day in 1..=4_i64 {
+        let answer = deliver(
+            &app,
+            &token,
+            POSTINGS,
+            &format!("delivery_id=day-{day}"),
+            CSV,
+            postings(&[(1_019_000_100 + day, "1.00")]),
+        )
+        .await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    let rows_sql = "SELECT kommunekode, posteringsid, CAST(beloeb AS VARCHAR) AS beloeb FROM t ORDER BY kommunekode, posteringsid";
+    let rows_before = app.oracle(POSTINGS, rows_sql).await;
+    let delivered = version(&app, POSTINGS).await;
+    let caller_version = app
+        .get(&format!("/api/v1/datasets/{POSTINGS}"), Some(&token))
+        .await
+        .body["table_version"]
+        .clone();
+    let dataset = app.state.catalogue.get(POSTINGS).expect("dataset");
+
+    let reports = dap_api::app::maintenance::maintain_all(
+        &app.state.lake,
+        &[dataset],
+        &dap_lake::maintain::MaintenancePolicy::default(),
+    )
+    .await;
+
+    let report = reports[0].1.as_ref().expect("maintained");
+    assert!(report.partitions_compacted >= 1, "{report:?}");
+    assert!(report.files_after < report.files_before, "{report:?}");
+    assert_eq!(report.files_vacuumed, 0, "nothing younger than 30 days is vacuumed");
+    assert!(version(&app, POSTINGS).await > delivered);
+    assert_eq!(app.oracle(POSTINGS, rows_sql).await, rows_before);
+    // Compaction changes no data: the caller's version stays, and old versions stay readable.
+    app.state.refresh().await;
+    let after = app
+        .get(&format!("/api/v1/datasets/{POSTINGS}"), Some(&token))
+        .await;
+    assert_eq!(after.body["table_version"], caller_version);
+    let old = app
+        .get(&format!("/api/v1/datasets/{POSTINGS}/rows?version=1&limit=1"), Some(&token))
+        .await;
+    assert_eq!(old.status, 200, "{}", old.body);
+    let log = app
+        .lake_url(POSTINGS)
+        .to_file_path()
+        .expect("path")
+        .join("_delta_log");
+    assert!(
+        std::fs::read_dir(log)
+            .expect("log")
+            .filter_map(Result::ok)
+            .any(|e| e.file_name().to_string_lossy().ends_with(".checkpoint.parquet")),
+        "a checkpoint was written"
+    );
+}
