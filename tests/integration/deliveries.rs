@@ -872,7 +872,10 @@ async fn maintenance_compacts_each_partition_without_changing_rows_or_versions_r
     let report = reports[0].1.as_ref().expect("maintained");
     assert!(report.partitions_compacted >= 1, "{report:?}");
     assert!(report.files_after < report.files_before, "{report:?}");
-    assert_eq!(report.files_vacuumed, 0, "nothing younger than 30 days is vacuumed");
+    assert_eq!(
+        report.files_vacuumed, 0,
+        "nothing younger than 30 days is vacuumed"
+    );
     assert!(version(&app, POSTINGS).await > delivered);
     assert_eq!(app.oracle(POSTINGS, rows_sql).await, rows_before);
     // Compaction changes no data: the caller's version stays, and old versions stay readable.
@@ -882,7 +885,10 @@ async fn maintenance_compacts_each_partition_without_changing_rows_or_versions_r
         .await;
     assert_eq!(after.body["table_version"], caller_version);
     let old = app
-        .get(&format!("/api/v1/datasets/{POSTINGS}/rows?version=1&limit=1"), Some(&token))
+        .get(
+            &format!("/api/v1/datasets/{POSTINGS}/rows?version=1&limit=1"),
+            Some(&token),
+        )
         .await;
     assert_eq!(old.status, 200, "{}", old.body);
     let log = app
@@ -894,7 +900,10 @@ async fn maintenance_compacts_each_partition_without_changing_rows_or_versions_r
         std::fs::read_dir(log)
             .expect("log")
             .filter_map(Result::ok)
-            .any(|e| e.file_name().to_string_lossy().ends_with(".checkpoint.parquet")),
+            .any(|e| e
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".checkpoint.parquet")),
         "a checkpoint was written"
     );
 }

@@ -175,9 +175,9 @@ async fn commit(
                 // is not a change in the feed.
                 let changed = values.iter().fold(None::<Expr>, |acc, c| {
                     let differs = Expr::BinaryExpr(BinaryExpr::new(
-                        Box::new(target(*c)),
+                        Box::new(target(c)),
                         Operator::IsDistinctFrom,
-                        Box::new(from(*c)),
+                        Box::new(from(c)),
                     ));
                     Some(acc.map_or(differs.clone(), |a| a.or(differs)))
                 });
@@ -185,7 +185,7 @@ async fn commit(
                     Some(changed) => merge.when_matched_update(|u| {
                         values
                             .iter()
-                            .fold(u.predicate(changed), |u, c| u.update(*c, from(*c)))
+                            .fold(u.predicate(changed), |u, c| u.update(*c, from(c)))
                     })?,
                     None => merge,
                 };

@@ -88,7 +88,7 @@ impl Core {
         )?;
         if input.client_id.is_some() {
             let client = self.control.machine_client(&subject).await?;
-            if !client.is_some_and(|(c, _)| c.municipality == m.as_str()) {
+            if client.is_none_or(|(c, _)| c.municipality != m.as_str()) {
                 return Err(AppError::InvalidParameter(format!(
                     "municipality {m} has no machine client '{}': see GET /api/v1/admin/clients",
                     subject.chars().take(64).collect::<String>()
