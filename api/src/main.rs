@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 mod cli;
 
 use cli::admin::{AuditAction, ClientAction, Database, audit, audit_cli, client};
+use dap_api::delivery_client::{Credentials, DeliverOptions};
 use dap_api::demo::{self, DemoOptions};
 use dap_api::pull::{MirrorFormat, PullOptions, pull};
 use dap_api::{Application, Settings, telemetry};
@@ -76,6 +77,46 @@ enum Command {
         /// a pull would refuse: another server, dataset, municipality or column set.
         #[arg(long)]
         replace: bool,
+    },
+    /// Deliver a file of your municipality's rows to a dataset (CSV, NDJSON or Parquet,
+    /// by extension), as a machine client: DAP_CLIENT_ID and DAP_CLIENT_SECRET from the
+    /// environment (or DAP_TOKEN). Prints the receipt.
+    Deliver {
+        /// dap's base URL, e.g. http://127.0.0.1:8080
+        #[arg(long)]
+        server: url::Url,
+        /// Dataset id, e.g. oekonomi.posteringer
+        #[arg(long)]
+        dataset: String,
+        /// The file: .csv, .ndjson/.jsonl or .parquet
+        #[arg(long)]
+        file: PathBuf,
+        /// upsert (by the key columns), replace (a period) or delete (by keys).
+        #[arg(long, default_value = "upsert")]
+        mode: String,
+        /// For --mode replace: 2024, 2024-03, 2024-03-31 or 2024-03-01..2024-03-15.
+        #[arg(long)]
+        period: Option<String>,
+        /// For --mode replace: the period's date column, when the dataset has several.
+        #[arg(long)]
+        period_column: Option<String>,
+        /// Your id of this delivery; a retry with the same id applies once. Default: the
+        /// file's SHA-256.
+        #[arg(long)]
+        delivery_id: Option<String>,
+        /// Municipality code, when the credentials grant several.
+        #[arg(long)]
+        municipality: Option<String>,
+    },
+    /// Maintain every dataset's table once: compact each municipality's partition,
+    /// checkpoint, vacuum by the retention policy (`deliveries.keep_versions_days`).
+    /// `dap serve` does this every `deliveries.maintenance_hours`.
+    Maintain {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Only this dataset.
+        #[arg(long)]
+        dataset: Option<String>,
     },
     /// Machine clients (OAuth 2 client credentials) of a municipality.
     Client {
@@ -207,6 +248,64 @@ async fn main() -> anyhow::Result<()> {
             };
             let report = pull(&options).await?;
             println!("{}", serde_json::to_string(&report)?);
+        }
+        Command::Deliver {
+            server,
+            dataset,
+            file,
+            mode,
+            period,
+            period_column,
+            delivery_id,
+            municipality,
+        } => {
+            let options = DeliverOptions {
+                server,
+                credentials: Credentials::from_env()?,
+                dataset,
+                file,
+                mode,
+                period,
+                period_column,
+                delivery_id,
+                municipality,
+            };
+            let receipt = dap_api::delivery_client::deliver(&options).await?;
+            println!("{}", serde_json::to_string(&receipt)?);
+        }
+        Command::Maintain { config, dataset } => {
+            let settings = Settings::load(config.as_deref())?;
+            telemetry::init(settings.log_format == "json");
+            let control = dap_schema::ControlPlane::connect(&settings.database_url).await?;
+            let catalogue = dap_api::app::Catalogue::load(&control).await?;
+            let runtime = std::sync::Arc::new(dap_lake::LakeRuntime::new(settings.lake.threads)?);
+            let lake =
+                std::sync::Arc::new(dap_api::startup::open_lake(&settings.lake.root, runtime)?);
+            let datasets: Vec<_> = catalogue
+                .all()
+                .iter()
+                .filter(|d| dataset.as_deref().is_none_or(|id| d.id.as_str() == id))
+                .cloned()
+                .collect();
+            if datasets.is_empty() {
+                bail!("no dataset to maintain");
+            }
+            let policy = settings.deliveries.maintenance_policy();
+            let mut failed = 0;
+            for (id, report) in
+                dap_api::app::maintenance::maintain_all(&lake, &datasets, &policy).await
+            {
+                match report {
+                    Ok(report) => println!("{}", serde_json::to_string(&report)?),
+                    Err(error) => {
+                        failed += 1;
+                        eprintln!("{id}: {error}");
+                    }
+                }
+            }
+            if failed > 0 {
+                bail!("{failed} table(s) could not be maintained");
+            }
         }
         Command::Client { action } => client(action).await?,
         Command::Audit { action } => audit(action).await?,

@@ -64,10 +64,65 @@ pub struct Settings {
     /// connections are closed (exports cut off then are recorded as `interrupted`).
     #[serde(default = "default_shutdown_timeout_secs")]
     pub shutdown_timeout_secs: u64,
+    /// Deliveries: size limit, staging directory, table maintenance schedule.
+    #[serde(default)]
+    pub deliveries: DeliverySettings,
 }
 
 fn default_shutdown_timeout_secs() -> u64 {
     30
+}
+
+/// How deliveries are received and tables kept fast to read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverySettings {
+    /// Largest delivery file accepted, in bytes (larger: 413).
+    #[serde(default = "default_delivery_max_bytes")]
+    pub max_bytes: u64,
+    /// Directory for uploads being validated (the system's temporary directory when
+    /// absent); give it room for the largest delivery twice.
+    #[serde(default)]
+    pub staging_dir: Option<PathBuf>,
+    /// Hours between table maintenance runs in `dap serve` (compaction, checkpoint,
+    /// vacuum); 0 turns the schedule off (run `dap maintain` instead).
+    #[serde(default = "default_maintenance_hours")]
+    pub maintenance_hours: u64,
+    /// Days table versions stay readable (time travel, the change feed); vacuum removes
+    /// only files older versions need. History itself is kept as data, not as versions.
+    #[serde(default = "default_keep_versions_days")]
+    pub keep_versions_days: u32,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        Self {
+            max_bytes: default_delivery_max_bytes(),
+            staging_dir: None,
+            maintenance_hours: default_maintenance_hours(),
+            keep_versions_days: default_keep_versions_days(),
+        }
+    }
+}
+
+fn default_delivery_max_bytes() -> u64 {
+    512 * 1024 * 1024
+}
+fn default_maintenance_hours() -> u64 {
+    24
+}
+fn default_keep_versions_days() -> u32 {
+    30
+}
+
+impl DeliverySettings {
+    /// The maintenance policy these settings ask for.
+    pub fn maintenance_policy(&self) -> dap_lake::maintain::MaintenancePolicy {
+        dap_lake::maintain::MaintenancePolicy {
+            keep_versions_days: self.keep_versions_days,
+            ..Default::default()
+        }
+    }
 }
 
 fn default_sharing_prefix() -> String {
@@ -203,6 +258,7 @@ impl Default for Settings {
             sharing_prefix: default_sharing_prefix(),
             exports: crate::app::exports::ExportLimits::default(),
             shutdown_timeout_secs: default_shutdown_timeout_secs(),
+            deliveries: DeliverySettings::default(),
         }
     }
 }

@@ -36,6 +36,8 @@ pub struct Application {
     core: web::Data<Core>,
     refresh: Duration,
     retention_days: Option<u32>,
+    /// Table maintenance: how often, and by which policy (`None`: off).
+    maintenance: Option<(Duration, dap_lake::maintain::MaintenancePolicy)>,
 }
 
 impl Application {
@@ -96,6 +98,10 @@ impl Application {
             sharing: crate::app::sharing::Sharing::new(&settings.sharing_prefix),
             key_figures: KeyFigures::default(),
             exports: crate::app::exports::Exports::new(settings.exports.clone()),
+            deliveries: crate::app::deliveries::DeliveryConfig {
+                max_bytes: settings.deliveries.max_bytes,
+                staging_dir: settings.deliveries.staging_dir.clone(),
+            },
         });
         core.admin
             .reload(&core.control)
@@ -153,6 +159,12 @@ impl Application {
             core,
             refresh: Duration::from_secs(settings.lake.refresh_secs),
             retention_days: settings.audit_retention_days,
+            maintenance: (settings.deliveries.maintenance_hours > 0).then(|| {
+                (
+                    Duration::from_secs(settings.deliveries.maintenance_hours * 3600),
+                    settings.deliveries.maintenance_policy(),
+                )
+            }),
         })
     }
 
@@ -180,6 +192,19 @@ impl Application {
                         Ok(n) => tracing::info!(pruned = n, "audit records past retention pruned"),
                         Err(error) => tracing::warn!(%error, "audit pruning failed"),
                     }
+                }
+            })
+        });
+        let maintainer = self.maintenance.clone().map(|(every, policy)| {
+            let core = self.core.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                // The first tick is immediate: the first run is one interval after start.
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let datasets = core.catalogue.all();
+                    crate::app::maintenance::maintain_all(&core.lake, &datasets, &policy).await;
                 }
             })
         });
@@ -212,6 +237,9 @@ impl Application {
         refresher.abort();
         if let Some(pruner) = pruner {
             pruner.abort();
+        }
+        if let Some(maintainer) = maintainer {
+            maintainer.abort();
         }
         result
     }
@@ -257,7 +285,8 @@ async fn shutdown_signal() {
     }
 }
 
-fn open_lake(root: &str, runtime: Arc<LakeRuntime>) -> anyhow::Result<Lake> {
+/// The lake at `root`: a URL, or a local directory.
+pub fn open_lake(root: &str, runtime: Arc<LakeRuntime>) -> anyhow::Result<Lake> {
     match url::Url::parse(root) {
         Ok(url) if url.scheme().len() > 1 => {
             let mut url = url;

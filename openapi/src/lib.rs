@@ -33,6 +33,9 @@ pub struct ErrorBody {
     pub code: String,
     /// What went wrong and, for 4xx, how to fix the request.
     pub message: String,
+    /// A refused delivery's first problems (at most 100), by line and column.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problems: Option<Vec<model::deliveries::DeliveryProblem>>,
 }
 
 /// The error responses every dataset route shares.
@@ -106,6 +109,7 @@ Filters: `filter=column:operator:value` (repeatable, AND), operators `eq ne lt l
     modifiers(&SecuritySchemes),
     tags(
         (name = "datasets", description = "The catalogue and the data of the datasets the caller may see"),
+        (name = "deliveries", description = "A municipality's systems deliver their own rows: validated whole, applied once, to their own partition only"),
         (name = "health", description = "Liveness and readiness"),
         (name = "identity", description = "Keys of dap's token issuer"),
         (name = "oauth", description = "Tokens for machine clients (client credentials)"),

@@ -9,6 +9,7 @@ pub mod audit_chain;
 pub mod audit_retention;
 pub mod catalogue;
 pub mod clients;
+pub mod deliveries;
 pub mod entity;
 mod error;
 pub mod key_figures;

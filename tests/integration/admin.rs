@@ -153,6 +153,7 @@ async fn every_admin_route_against_every_caller() {
     let new_client = json!({"datasets": ["oekonomi.posteringer"]});
     let settings = json!({"disabled_datasets": [], "min_nsis": null});
     let delegation = json!({"grantee_cvr": "87654321", "datasets": ["oekonomi.posteringer"], "valid_until": until});
+    let delivery_right = json!({"dataset": "oekonomi.posteringer", "issuer": "https://broker.example", "subject": "integrator-1"});
     // (method, path, body): safe routes first, destructive ones last.
     let routes: Vec<(&str, String, Option<Value>)> = vec![
         ("GET", "/api/v1/admin/clients".into(), None),
@@ -167,6 +168,17 @@ async fn every_admin_route_against_every_caller() {
         ("PUT", "/api/v1/admin/settings".into(), Some(settings)),
         ("GET", "/api/v1/admin/delegations".into(), None),
         ("POST", "/api/v1/admin/delegations".into(), Some(delegation)),
+        ("GET", "/api/v1/admin/delivery-rights".into(), None),
+        (
+            "POST",
+            "/api/v1/admin/delivery-rights".into(),
+            Some(delivery_right),
+        ),
+        (
+            "DELETE",
+            "/api/v1/admin/delivery-rights?dataset=oekonomi.posteringer&issuer=https%3A%2F%2Fbroker.example&subject=integrator-1".into(),
+            None,
+        ),
         ("GET", "/api/v1/admin/audit".into(), None),
         ("GET", "/api/v1/admin/catalogue".into(), None),
         (
@@ -255,6 +267,9 @@ async fn every_admin_route_against_every_caller() {
                     404
                 } else if *method == "POST" {
                     201
+                } else if *method == "DELETE" {
+                    // A record of B's own (the delivery right B granted above).
+                    204
                 } else {
                     200
                 },

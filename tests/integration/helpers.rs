@@ -92,6 +92,8 @@ pub async fn spawn_app_tuned(tune: impl FnOnce(&mut dap_api::settings::Settings)
         .await
         .expect("demo data");
     settings.lake.refresh_secs = 1;
+    // Small enough that a test can send a larger delivery (413).
+    settings.deliveries.max_bytes = 1024 * 1024;
     settings.issuers.push(IssuerSettings {
         issuer: issuer.issuer.clone(),
         audience: "dap-test".into(),

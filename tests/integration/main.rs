@@ -9,6 +9,7 @@ mod audit_prune;
 mod constraints_close;
 mod control_plane;
 mod dataset_tables;
+mod deliveries;
 mod export;
 mod faults;
 mod graphql;

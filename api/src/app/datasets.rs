@@ -114,6 +114,10 @@ impl Core {
         let scope = self.scope(principal, target.dataset, target.municipality)?;
         let info = self.lake.table_info(&scope).await?;
         let dataset = scope.dataset();
+        let last_delivery_at = self
+            .control
+            .last_delivery(dataset.id.as_str(), scope.municipality().as_str())
+            .await?;
         let detail = DatasetDetail {
             summary: summary(dataset),
             municipality: scope.municipality().to_string(),
@@ -138,6 +142,7 @@ impl Core {
                 .collect(),
             table_version: info.version,
             updated_at: info.timestamp,
+            last_delivery_at,
         };
         let facts = AuditFacts {
             table_version: Some(info.version),

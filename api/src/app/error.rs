@@ -77,6 +77,9 @@ pub enum AppError {
     VersionNotAvailable(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// A delivery that failed validation: refused whole, with its first problems.
+    #[error("{0}")]
+    DeliveryRejected(dap_lake::deliver::Rejection),
     /// A GraphQL document that does not parse or validate.
     #[error("{0}")]
     InvalidQuery(String),
@@ -133,6 +136,7 @@ impl AppError {
             Self::TooLarge(_) => ("result_too_large", C::BadRequest),
             Self::VersionNotAvailable(_) => ("version_not_available", C::BadRequest),
             Self::PayloadTooLarge(_) => ("payload_too_large", C::PayloadTooLarge),
+            Self::DeliveryRejected(_) => ("delivery_rejected", C::BadRequest),
             Self::InvalidQuery(_) => ("invalid_query", C::BadRequest),
             Self::BatchTooLarge(_) => ("batch_too_large", C::BadRequest),
             Self::QueryTooComplex(_) => ("query_too_complex", C::BadRequest),

@@ -13,6 +13,7 @@ pub mod audit;
 pub mod catalogue;
 pub mod cursor;
 pub mod datasets;
+pub mod deliveries;
 pub mod error;
 pub mod exports;
 pub mod health;
@@ -20,6 +21,7 @@ pub mod identity;
 pub mod input;
 pub mod key_figures;
 pub mod keys;
+pub mod maintenance;
 pub mod paging;
 pub mod sharing;
 
@@ -61,6 +63,8 @@ pub struct Core {
     pub key_figures: KeyFigures,
     /// Exports under way: their limits and closing records.
     pub exports: exports::Exports,
+    /// How deliveries are received (size limit, staging directory).
+    pub deliveries: deliveries::DeliveryConfig,
 }
 
 impl Core {

@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use dap_openapi::ErrorBody;
+use dap_openapi::model::deliveries::DeliveryProblem;
 
 use crate::app::identity::TokenRefusal;
 use crate::app::{AppError, ErrorClass};
@@ -51,6 +52,20 @@ pub fn body(error: &AppError) -> ErrorBody {
         code: error.code().to_owned(),
         // Display of internal errors is deliberately generic.
         message: error.public_message(),
+        problems: match error {
+            AppError::DeliveryRejected(rejection) => Some(
+                rejection
+                    .problems
+                    .iter()
+                    .map(|p| DeliveryProblem {
+                        line: p.line,
+                        column: p.column.clone(),
+                        message: p.message.clone(),
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        },
     }
 }
 
@@ -146,6 +161,14 @@ mod tests {
                 400,
             ),
             (AppError::PayloadTooLarge(x()), "payload_too_large", 413),
+            (
+                AppError::DeliveryRejected(dap_lake::deliver::Rejection {
+                    problems: Vec::new(),
+                    more: false,
+                }),
+                "delivery_rejected",
+                400,
+            ),
             (AppError::InvalidQuery(x()), "invalid_query", 400),
             (AppError::BatchTooLarge(x()), "batch_too_large", 400),
             (AppError::QueryTooComplex(x()), "query_too_complex", 400),

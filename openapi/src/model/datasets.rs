@@ -54,6 +54,9 @@ pub struct DatasetDetail {
     pub table_version: u64,
     /// When that version was committed.
     pub updated_at: Option<DateTime<Utc>>,
+    /// When the caller's municipality last delivered rows to the dataset through dap
+    /// (`POST /api/v1/datasets/{id}/deliveries`); `null` when it never did.
+    pub last_delivery_at: Option<DateTime<Utc>>,
 }
 
 /// The datasets the caller may see.

@@ -3,5 +3,6 @@
 
 pub mod admin;
 pub mod datasets;
+pub mod deliveries;
 pub mod identity;
 pub mod key_figures;

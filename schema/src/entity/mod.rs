@@ -6,6 +6,8 @@ pub mod audit_head;
 pub mod dataset;
 pub mod dataset_column;
 pub mod delegation;
+pub mod delivery_receipt;
+pub mod delivery_right;
 pub mod key_figure;
 pub mod machine_client;
 pub mod municipality_setting;

@@ -7,6 +7,7 @@ mod audit_log;
 mod catalogue;
 mod clients;
 mod delegations;
+mod delivery_rights;
 mod key_figures;
 mod settings;
 mod tokens;
@@ -21,6 +22,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     tokens::configure(cfg);
     settings::configure(cfg);
     delegations::configure(cfg);
+    delivery_rights::configure(cfg);
     audit_log::configure(cfg);
     catalogue::configure(cfg);
     key_figures::configure(cfg);

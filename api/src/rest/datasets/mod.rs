@@ -2,6 +2,7 @@
 //! exports, the change feed and the history. Each handler parses, calls one operation of
 //! the core (`app::datasets`) inside the audit, and encodes.
 
+mod deliveries;
 mod export;
 mod rows;
 
@@ -21,7 +22,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(rows::read_rows)
         .service(export::export_rows)
         .service(export::changes)
-        .service(export::versions);
+        .service(export::versions)
+        .service(deliveries::deliver)
+        .service(deliveries::list_deliveries);
 }
 
 /// Lists the datasets the caller's roles open.

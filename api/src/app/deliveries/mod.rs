@@ -1,0 +1,240 @@
+//! Deliveries: a municipality's systems write their own rows to a dataset.
+//!
+//! The one write path, for every surface: [`Core::plan_delivery`] decides whether the
+//! caller may deliver (the read scope as for reads: 404 for a dataset they may not see;
+//! then a delivery right of their own, else 403) and checks the options; the surface
+//! streams the file into an [`UploadSink`] (size limit, content hash); [`Core::deliver`]
+//! validates the whole file, applies it as one Delta commit to the caller's partition
+//! only, once per delivery id, and stores the receipt. The surface runs both inside
+//! [`Core::audited`], so refusals are audited like deliveries.
+
+mod options;
+pub mod rights;
+mod upload;
+
+use std::sync::Arc;
+
+use dap_auth::Principal;
+use dap_lake::deliver::{self, Delivery, Format, Mode};
+use dap_openapi::model::deliveries::{DeliveryReceipt, DeliveryReceiptList};
+use dap_schema::AccessScope;
+use dap_schema::deliveries::DeliveryReceipt as StoredReceipt;
+
+pub use options::{DeliveryParams, format_of};
+pub use upload::{Upload, UploadSink};
+
+use super::{AppError, AuditFacts, Core};
+
+/// Receipts listed at most.
+const RECEIPTS_LISTED: u64 = 1000;
+
+/// How deliveries are received.
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    /// Largest file accepted, in bytes (larger: 413).
+    pub max_bytes: u64,
+    /// Where uploads and staged files are kept while a delivery runs (the system's
+    /// temporary directory when `None`).
+    pub staging_dir: Option<std::path::PathBuf>,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            max_bytes: 512 * 1024 * 1024,
+            staging_dir: None,
+        }
+    }
+}
+
+/// A delivery the caller may make, with its options checked; the file comes next.
+#[derive(Debug)]
+pub struct DeliveryPlan {
+    scope: AccessScope,
+    mode: Mode,
+    delivery_id: Option<String>,
+    format: Format,
+    by: String,
+}
+
+impl Core {
+    /// Decides whether the caller may deliver `dataset` and checks the options, before
+    /// any byte of the file is read.
+    pub async fn plan_delivery(
+        &self,
+        principal: &Principal,
+        dataset: &str,
+        params: &DeliveryParams,
+        content_type: Option<&str>,
+    ) -> Result<DeliveryPlan, AppError> {
+        let scope = self.scope(principal, dataset, params.municipality.as_deref())?;
+        // A role narrowed by data constraints sees only some rows of the partition; a
+        // delivery could change the others.
+        if scope.row_constraints().is_some() {
+            return Err(AppError::Forbidden(
+                "your role is restricted by data constraints to part of the municipality's rows; deliveries need the unrestricted role".into(),
+            ));
+        }
+        let municipality = scope.municipality().to_string();
+        let may = self
+            .control
+            .may_deliver(
+                dataset,
+                &municipality,
+                &principal.issuer,
+                &principal.subject,
+            )
+            .await?;
+        if !may {
+            return Err(AppError::Forbidden(format!(
+                "you have no delivery right for {dataset} in municipality {municipality}; your municipality's IT administration grants it (POST /api/v1/admin/delivery-rights)"
+            )));
+        }
+        let format = format_of(content_type)?;
+        let mode = params.mode(scope.dataset())?;
+        let delivery_id = params.delivery_id()?;
+        Ok(DeliveryPlan {
+            scope,
+            mode,
+            delivery_id,
+            format,
+            by: principal.subject.chars().take(512).collect(),
+        })
+    }
+
+    /// Where this replica receives a delivery's file: a fresh temporary directory.
+    pub fn upload_sink(&self) -> Result<UploadSink, AppError> {
+        UploadSink::create(
+            self.deliveries.staging_dir.as_deref(),
+            self.deliveries.max_bytes,
+        )
+    }
+
+    /// Validates the received file and applies it once; answers with the receipt.
+    pub async fn deliver(
+        &self,
+        plan: DeliveryPlan,
+        upload: Upload,
+    ) -> Result<(DeliveryReceipt, AuditFacts), AppError> {
+        let dataset = plan.scope.dataset().id.to_string();
+        let municipality = plan.scope.municipality().to_string();
+        let delivery_id = plan
+            .delivery_id
+            .clone()
+            .unwrap_or_else(|| format!("sha256-{}", upload.sha256));
+        if let Some(stored) = self
+            .control
+            .delivery_receipt(&dataset, &municipality, &delivery_id)
+            .await?
+        {
+            let receipt = wire(&stored, true);
+            return Ok((receipt.clone(), facts(&receipt)));
+        }
+        let staged = upload.dir.path().join("staged.parquet");
+        let rows = {
+            let def = plan.scope.dataset().clone();
+            let (tenant, mode, format) = (municipality.clone(), plan.mode.clone(), plan.format);
+            let (input, output) = (upload.path.clone(), staged.clone());
+            tokio::task::spawn_blocking(move || {
+                deliver::stage(&def, &tenant, &mode, format, &input, &output)
+            })
+            .await
+            .map_err(AppError::internal)??
+            .map_err(AppError::DeliveryRejected)?
+        };
+        let delivery = Delivery {
+            id: delivery_id.clone(),
+            mode: plan.mode.clone(),
+            staged,
+            rows,
+            by: plan.by.clone(),
+        };
+        let applied = Arc::clone(&self.lake)
+            .deliver(&plan.scope, delivery)
+            .await?;
+        let stored = StoredReceipt {
+            dataset,
+            municipality,
+            delivery_id,
+            mode: plan.mode.name().to_owned(),
+            table_version: i64::try_from(applied.version).unwrap_or(i64::MAX),
+            rows_inserted: signed(applied.inserted),
+            rows_updated: signed(applied.updated),
+            rows_deleted: signed(applied.deleted),
+            delivered_at: applied.committed_at,
+            delivered_by: plan.by,
+        };
+        self.control.insert_delivery_receipt(stored.clone()).await?;
+        // A concurrent retry may have stored its receipt first: answer with the stored one.
+        let stored = self
+            .control
+            .delivery_receipt(&stored.dataset, &stored.municipality, &stored.delivery_id)
+            .await?
+            .unwrap_or(stored);
+        let receipt = wire(&stored, applied.replayed);
+        drop(upload);
+        Ok((receipt.clone(), facts(&receipt)))
+    }
+
+    /// The receipts of the caller's municipality for `dataset`, newest first. Readable
+    /// by whoever may read the dataset for the municipality.
+    pub async fn list_deliveries(
+        &self,
+        principal: &Principal,
+        dataset: &str,
+        municipality: Option<&str>,
+    ) -> Result<(DeliveryReceiptList, AuditFacts), AppError> {
+        let scope = self.scope(principal, dataset, municipality)?;
+        let stored = self
+            .control
+            .delivery_receipts(dataset, scope.municipality().as_str(), RECEIPTS_LISTED)
+            .await?;
+        let facts = AuditFacts {
+            municipality: Some(scope.municipality().to_string()),
+            rows_returned: Some(stored.len()),
+            ..AuditFacts::default()
+        };
+        let receipts = stored.iter().map(|r| wire(r, false)).collect();
+        Ok((DeliveryReceiptList { receipts }, facts))
+    }
+}
+
+fn signed(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn unsigned(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or_default()
+}
+
+fn wire(r: &StoredReceipt, replayed: bool) -> DeliveryReceipt {
+    DeliveryReceipt {
+        dataset: r.dataset.clone(),
+        municipality: r.municipality.clone(),
+        delivery_id: r.delivery_id.clone(),
+        mode: r.mode.clone(),
+        table_version: unsigned(r.table_version),
+        rows_inserted: unsigned(r.rows_inserted),
+        rows_updated: unsigned(r.rows_updated),
+        rows_deleted: unsigned(r.rows_deleted),
+        delivered_at: r.delivered_at,
+        replayed,
+    }
+}
+
+fn facts(r: &DeliveryReceipt) -> AuditFacts {
+    AuditFacts {
+        municipality: Some(r.municipality.clone()),
+        table_version: Some(r.table_version),
+        columns: Some(format!(
+            "delivery {} ({}{}): {} inserted, {} updated, {} deleted",
+            r.delivery_id,
+            r.mode,
+            if r.replayed { ", applied before" } else { "" },
+            r.rows_inserted,
+            r.rows_updated,
+            r.rows_deleted
+        )),
+        ..AuditFacts::default()
+    }
+}

@@ -1,0 +1,523 @@
+//! Validating a delivery and staging it as one Parquet file of the table's types. The
+//! whole file is read before anything is written to the table; the first problems (at
+//! most [`MAX_PROBLEMS`]) are reported by line and column, and a file with any problem is
+//! refused whole. Memory stays bounded by a batch of rows and the set of keys seen.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::sync::Arc;
+
+use dap_schema::{ColumnDef, DatasetDef};
+use deltalake::arrow::array::RecordBatch;
+use deltalake::arrow::datatypes::{Schema, SchemaRef};
+use deltalake::arrow::util::display::{ArrayFormatter, FormatOptions};
+use deltalake::parquet::arrow::ArrowWriter;
+use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use super::values::{self, Builder, Value};
+use super::{Format, MAX_PROBLEMS, Mode, Problem, Rejection};
+use crate::{Error, Result};
+
+/// Rows per staged batch.
+const BATCH_ROWS: usize = 8192;
+
+/// What staging found: the rows staged, or why the delivery is refused.
+pub type Staging = std::result::Result<u64, Rejection>;
+
+/// Reads the delivery at `input`, checks it against the catalogue definition, and writes
+/// the rows in the table's types to `output` (Parquet). `tenant` is the caller's
+/// municipality: its code is filled in where the file has none, and any other code is a
+/// problem.
+pub fn stage(
+    def: &DatasetDef,
+    tenant: &str,
+    mode: &Mode,
+    format: Format,
+    input: &Path,
+    output: &Path,
+) -> Result<Staging> {
+    let mut validator = Validator::new(def, tenant, mode, output)?;
+    if std::fs::metadata(input)?.len() == 0 {
+        validator.problem(0, None, "the file is empty".into());
+        return validator.finish();
+    }
+    match format {
+        Format::Csv => read_csv(&mut validator, input)?,
+        Format::Ndjson => read_ndjson(&mut validator, input)?,
+        Format::Parquet => read_parquet(&mut validator, input)?,
+    }
+    validator.finish()
+}
+
+/// The columns a delivery in `mode` writes: every column, or for `delete` the keys and
+/// the tenant column.
+pub(crate) fn target_columns<'a>(def: &'a DatasetDef, mode: &Mode) -> Vec<&'a ColumnDef> {
+    def.columns
+        .iter()
+        .filter(|c| {
+            !matches!(mode, Mode::Delete)
+                || c.name == def.tenant_column
+                || def.key_columns.contains(&c.name)
+        })
+        .collect()
+}
+
+/// The schema of the staged file: the table's types; keys and tenant are required.
+pub(crate) fn staged_schema(def: &DatasetDef, mode: &Mode) -> SchemaRef {
+    let full = crate::demo::arrow_schema(def);
+    let fields: Vec<_> = target_columns(def, mode)
+        .iter()
+        .filter_map(|c| full.field_with_name(&c.name).ok().cloned())
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+struct Validator<'a> {
+    def: &'a DatasetDef,
+    tenant: &'a str,
+    mode: &'a Mode,
+    columns: Vec<&'a ColumnDef>,
+    schema: SchemaRef,
+    builders: Vec<Builder>,
+    buffered: usize,
+    rows: u64,
+    /// Canonical key → the line it was first seen on.
+    keys: HashMap<String, u64>,
+    problems: Vec<Problem>,
+    more: bool,
+    writer: ArrowWriter<File>,
+}
+
+impl<'a> Validator<'a> {
+    fn new(def: &'a DatasetDef, tenant: &'a str, mode: &'a Mode, output: &Path) -> Result<Self> {
+        let columns = target_columns(def, mode);
+        let schema = staged_schema(def, mode);
+        let writer = ArrowWriter::try_new(File::create(output)?, Arc::clone(&schema), None)
+            .map_err(|e| Error::Encode(e.to_string()))?;
+        Ok(Self {
+            builders: columns.iter().map(|c| Builder::new(c.data_type)).collect(),
+            def,
+            tenant,
+            mode,
+            columns,
+            schema,
+            buffered: 0,
+            rows: 0,
+            keys: HashMap::new(),
+            problems: Vec::new(),
+            more: false,
+            writer,
+        })
+    }
+
+    /// True once enough problems are known: reading further tells the caller nothing new.
+    fn full(&self) -> bool {
+        self.problems.len() >= MAX_PROBLEMS
+    }
+
+    fn problem(&mut self, line: u64, column: Option<&str>, message: String) {
+        if self.full() {
+            self.more = true;
+        } else {
+            self.problems.push(Problem {
+                line,
+                column: column.map(str::to_owned),
+                message,
+            });
+        }
+    }
+
+    /// Maps a file's column names to the target columns. Unknown names are problems;
+    /// so are target columns missing when `all_required` (a header names every column
+    /// the file has). Returns, per file column, the target index it fills.
+    fn header(&mut self, names: &[String], all_required: bool) -> Vec<Option<usize>> {
+        let mut seen = vec![false; self.columns.len()];
+        let mut mapping = Vec::with_capacity(names.len());
+        for name in names {
+            let name = name.trim();
+            let target = self.columns.iter().position(|c| c.name == name);
+            match target {
+                Some(i) if seen[i] => {
+                    self.problem(1, Some(name), "the column appears twice".into());
+                    mapping.push(None);
+                }
+                Some(i) => {
+                    seen[i] = true;
+                    mapping.push(Some(i));
+                }
+                None if self.def.column(name).is_some() => mapping.push(None),
+                None => {
+                    let valid = self.column_names();
+                    self.problem(
+                        1,
+                        Some(name),
+                        format!(
+                            "unknown column; the columns of {} are: {valid}",
+                            self.def.id
+                        ),
+                    );
+                    mapping.push(None);
+                }
+            }
+        }
+        if all_required {
+            for (i, c) in self.columns.clone().iter().enumerate() {
+                if !seen[i] && c.name != self.def.tenant_column {
+                    let what = if matches!(self.mode, Mode::Delete) {
+                        "a delete names rows by their key columns"
+                    } else {
+                        "every column of the dataset must be delivered (an empty value is null)"
+                    };
+                    self.problem(1, Some(&c.name), format!("missing column: {what}"));
+                }
+            }
+        }
+        mapping
+    }
+
+    fn column_names(&self) -> String {
+        self.columns
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Checks one row (cells by target column; `None` is null or absent) and stages it.
+    fn row(&mut self, line: u64, cells: Vec<Option<String>>) -> Result<()> {
+        let before = self.problems.len() + usize::from(self.more);
+        let mut values: Vec<Option<Value>> = Vec::with_capacity(self.columns.len());
+        for (i, cell) in cells.into_iter().enumerate() {
+            let column = self.columns[i];
+            let cell = cell.filter(|t| !t.is_empty());
+            let is_tenant = column.name == self.def.tenant_column;
+            let required = is_tenant || self.def.key_columns.contains(&column.name);
+            let value = match cell {
+                None if is_tenant => Some(Value::Text(self.tenant.to_owned())),
+                None if required => {
+                    self.problem(line, Some(&column.name), "a value is required here".into());
+                    None
+                }
+                None => None,
+                Some(text) if is_tenant => {
+                    if text.trim() == self.tenant {
+                        Some(Value::Text(self.tenant.to_owned()))
+                    } else {
+                        let shown: String = text.chars().take(8).collect();
+                        self.problem(line, Some(&column.name), format!(
+                            "'{shown}' is not your municipality {}: a delivery writes only its own municipality's rows (leave the column out and dap fills it in)",
+                            self.tenant
+                        ));
+                        None
+                    }
+                }
+                Some(text) => match values::parse(column.data_type, &text) {
+                    Ok(value) => Some(value),
+                    Err(message) => {
+                        self.problem(line, Some(&column.name), message);
+                        None
+                    }
+                },
+            };
+            values.push(value);
+        }
+        if let Mode::Replace(period) = self.mode
+            && let Some(i) = self.columns.iter().position(|c| c.name == period.column)
+            && let Some(Value::Date(day)) = values[i]
+            && !(period.first_day()..=period.last_day()).contains(&day)
+        {
+            self.problem(
+                line,
+                Some(&period.column),
+                format!("the date is outside the period {period} being replaced"),
+            );
+        }
+        self.check_key(line, &values);
+        if self.problems.len() + usize::from(self.more) > before {
+            return Ok(());
+        }
+        for (builder, value) in self.builders.iter_mut().zip(&values) {
+            builder.append(value.as_ref());
+        }
+        self.buffered += 1;
+        self.rows += 1;
+        if self.buffered >= BATCH_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Keys are unique within the file: a second row with the same key is a problem.
+    fn check_key(&mut self, line: u64, values: &[Option<Value>]) {
+        let mut key = String::new();
+        for name in &self.def.key_columns {
+            let Some(i) = self.columns.iter().position(|c| &c.name == name) else {
+                return;
+            };
+            let Some(value) = &values[i] else { return };
+            key.push_str(&value.canonical());
+            key.push('\u{1f}');
+        }
+        if let Some(first) = self.keys.get(&key).copied() {
+            let names = self.def.key_columns.join(", ");
+            self.problem(
+                line,
+                self.def.key_columns.first().map(String::as_str),
+                format!("duplicate key ({names}): the same key is on line {first}; a delivery names each row once"),
+            );
+        } else {
+            self.keys.insert(key, line);
+        }
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.buffered == 0 {
+            return Ok(());
+        }
+        let arrays = self
+            .builders
+            .iter_mut()
+            .map(Builder::finish)
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let batch = RecordBatch::try_new(Arc::clone(&self.schema), arrays)?;
+        self.writer
+            .write(&batch)
+            .map_err(|e| Error::Encode(e.to_string()))?;
+        self.buffered = 0;
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Staging> {
+        if self.problems.is_empty() && !self.more && self.rows == 0 {
+            self.problem(
+                0,
+                None,
+                "the file has no rows; a delivery carries at least one".into(),
+            );
+        }
+        if !self.problems.is_empty() {
+            return Ok(Err(Rejection {
+                problems: self.problems,
+                more: self.more,
+            }));
+        }
+        self.flush()?;
+        self.writer
+            .close()
+            .map_err(|e| Error::Encode(e.to_string()))?;
+        Ok(Ok(self.rows))
+    }
+}
+
+/// CSV with a header line; `,` or `;` as separator (whichever the header uses), `"` quotes.
+fn read_csv(v: &mut Validator<'_>, input: &Path) -> Result<()> {
+    let mut first = String::new();
+    BufReader::new(File::open(input)?)
+        .take(64 * 1024)
+        .read_line(&mut first)?;
+    let delimiter = if first.contains(';') && !first.contains(',') {
+        b';'
+    } else {
+        b','
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(true)
+        .from_reader(BufReader::new(File::open(input)?));
+    let names: Vec<String> = match reader.headers() {
+        Ok(h) => h
+            .iter()
+            .map(|s| s.trim_start_matches('\u{feff}').to_owned())
+            .collect(),
+        Err(e) => {
+            v.problem(1, None, format!("the header line cannot be read: {e}"));
+            return Ok(());
+        }
+    };
+    let mapping = v.header(&names, true);
+    if v.full() {
+        return Ok(());
+    }
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => return Ok(()),
+            Ok(true) => {
+                let line = record.position().map_or(0, csv::Position::line);
+                let mut cells = vec![None; v.columns.len()];
+                for (field, target) in record.iter().zip(&mapping) {
+                    if let Some(i) = target {
+                        cells[*i] = Some(field.to_owned());
+                    }
+                }
+                v.row(line, cells)?;
+            }
+            Err(e) => {
+                let line = e.position().map_or(0, csv::Position::line);
+                let message = match e.kind() {
+                    csv::ErrorKind::UnequalLengths {
+                        expected_len, len, ..
+                    } => format!(
+                        "the line has {len} fields, the header {expected_len}; quote values that contain the separator"
+                    ),
+                    csv::ErrorKind::Utf8 { .. } => {
+                        "the line is not valid UTF-8; save the file as UTF-8".into()
+                    }
+                    _ => format!("the line cannot be read: {e}"),
+                };
+                v.problem(line, None, message);
+            }
+        }
+        if v.full() {
+            v.more = true;
+            return Ok(());
+        }
+    }
+}
+
+/// Newline-delimited JSON: one object per line; a missing field is null.
+fn read_ndjson(v: &mut Validator<'_>, input: &Path) -> Result<()> {
+    let reader = BufReader::new(File::open(input)?);
+    let mut unknown_reported = std::collections::HashSet::new();
+    for (index, line) in reader.lines().enumerate() {
+        let line_no = u64::try_from(index).unwrap_or(u64::MAX) + 1;
+        let text = match line {
+            Ok(text) => text,
+            Err(_) => {
+                v.problem(line_no, None, "the line is not valid UTF-8".into());
+                continue;
+            }
+        };
+        if text.trim().is_empty() {
+            continue;
+        }
+        let object = match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(serde_json::Value::Object(object)) => object,
+            Ok(_) => {
+                v.problem(line_no, None, "each line must be one JSON object".into());
+                continue;
+            }
+            Err(e) => {
+                v.problem(line_no, None, format!("the line is not valid JSON: {e}"));
+                continue;
+            }
+        };
+        let mut cells = vec![None; v.columns.len()];
+        for (name, value) in object {
+            let Some(i) = v.columns.iter().position(|c| c.name == name) else {
+                if v.def.column(&name).is_none() && unknown_reported.insert(name.clone()) {
+                    let valid = v.column_names();
+                    v.problem(
+                        line_no,
+                        Some(&name),
+                        format!("unknown column; the columns of {} are: {valid}", v.def.id),
+                    );
+                }
+                continue;
+            };
+            cells[i] = match value {
+                serde_json::Value::Null => None,
+                serde_json::Value::String(s) => Some(s),
+                serde_json::Value::Number(n) => Some(n.to_string()),
+                serde_json::Value::Bool(b) => Some(b.to_string()),
+                _ => {
+                    v.problem(
+                        line_no,
+                        Some(&name),
+                        "a value must be a string, number, boolean or null".into(),
+                    );
+                    None
+                }
+            };
+        }
+        v.row(line_no, cells)?;
+        if v.full() {
+            v.more = true;
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Parquet: values are read in their file types and checked as their text (so a file
+/// that stores a date as text, or an int64 where the table has int32, is accepted when
+/// every value fits). Lines are row numbers, from 1.
+fn read_parquet(v: &mut Validator<'_>, input: &Path) -> Result<()> {
+    let builder = match ParquetRecordBatchReaderBuilder::try_new(File::open(input)?) {
+        Ok(builder) => builder,
+        Err(e) => {
+            v.problem(
+                0,
+                None,
+                format!("the file is not a readable Parquet file: {e}"),
+            );
+            return Ok(());
+        }
+    };
+    let names: Vec<String> = builder
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let mapping = v.header(&names, true);
+    if v.full() {
+        return Ok(());
+    }
+    let reader = match builder.with_batch_size(BATCH_ROWS).build() {
+        Ok(reader) => reader,
+        Err(e) => {
+            v.problem(0, None, format!("the file cannot be read: {e}"));
+            return Ok(());
+        }
+    };
+    let options = FormatOptions::default().with_null("");
+    let mut row_number: u64 = 0;
+    for batch in reader {
+        let batch = match batch {
+            Ok(batch) => batch,
+            Err(e) => {
+                v.problem(
+                    row_number + 1,
+                    None,
+                    format!("the file cannot be read from here: {e}"),
+                );
+                return Ok(());
+            }
+        };
+        let mut formatters = Vec::with_capacity(mapping.len());
+        for (index, target) in mapping.iter().enumerate() {
+            let Some(i) = target else { continue };
+            let array = batch.column(index);
+            match ArrayFormatter::try_new(array.as_ref(), &options) {
+                Ok(f) => formatters.push((*i, array, f)),
+                Err(_) => {
+                    let name = v.columns[*i].name.clone();
+                    v.problem(
+                        1,
+                        Some(&name),
+                        format!("the column's type {} cannot be read", array.data_type()),
+                    );
+                    return Ok(());
+                }
+            }
+        }
+        for row in 0..batch.num_rows() {
+            row_number += 1;
+            let mut cells = vec![None; v.columns.len()];
+            for (i, array, formatter) in &formatters {
+                if !array.is_null(row) {
+                    cells[*i] = Some(formatter.value(row).to_string());
+                }
+            }
+            v.row(row_number, cells)?;
+            if v.full() {
+                v.more = true;
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,909 @@
+//! Deliveries: a machine client with a delivery right writes its municipality's rows.
+//! Every refused delivery leaves the table version where it was and is audited; a
+//! retried delivery applies once; two municipalities deliver concurrently; the change
+//! feed shows what deliveries did.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Answer, TestApp, spawn_app};
+
+const POSTINGS: &str = "oekonomi.posteringer";
+const HEADER: &str = "posteringsid,aar,maaned,bogfoeringsdato,funktion,art,beloeb,omkostningssted";
+const CSV: &str = "text/csv";
+
+/// A machine client of `municipality` reading `datasets`, with a delivery right for
+/// each of `deliver`; its access token.
+pub(crate) async fn deliverer(
+    app: &TestApp,
+    municipality: &str,
+    datasets: &[&str],
+    deliver: &[&str],
+) -> String {
+    let secret = dap_auth::secrets::new_secret();
+    let client = dap_schema::MachineClient {
+        client_id: dap_auth::secrets::new_id("dap-"),
+        municipality: municipality.into(),
+        datasets: datasets.iter().map(|d| (*d).to_owned()).collect(),
+        expires_at: chrono::Utc::now() + chrono::Duration::days(30),
+        disabled: false,
+        public_key: None,
+    };
+    let hash = dap_auth::secrets::hash_secret(&secret).expect("hash");
+    app.state
+        .control
+        .insert_machine_client(&client, &hash)
+        .await
+        .expect("insert");
+    for dataset in deliver {
+        app.state
+            .control
+            .grant_delivery_right(dap_schema::deliveries::DeliveryRight {
+                dataset: (*dataset).into(),
+                municipality: municipality.into(),
+                grantee_issuer: dap_auth::dap_issuer::DAP_ISSUER.into(),
+                grantee_subject: client.client_id.clone(),
+                granted_at: chrono::Utc::now(),
+                granted_by: "test".into(),
+            })
+            .await
+            .expect("grant");
+    }
+    let response = app
+        .client
+        .post(format!("{}/oauth/token", app.address))
+        .basic_auth(&client.client_id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("token request");
+    let body: Value = response.json().await.expect("json");
+    body["access_token"].as_str().expect("token").to_owned()
+}
+
+/// POSTs a delivery.
+pub(crate) async fn deliver(
+    app: &TestApp,
+    token: &str,
+    dataset: &str,
+    query: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> Answer {
+    let response = app
+        .client
+        .post(format!(
+            "{}/api/v1/datasets/{dataset}/deliveries?{query}",
+            app.address
+        ))
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("delivery");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.expect("body");
+    Answer {
+        status,
+        headers,
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    }
+}
+
+/// The table's newest version, read with delta-rs directly.
+pub(crate) async fn version(app: &TestApp, dataset: &str) -> u64 {
+    deltalake::open_table(app.lake_url(dataset))
+        .await
+        .expect("open")
+        .version()
+        .expect("version")
+}
+
+/// A CSV of postings: (posteringsid, amount) rows in March 2024.
+fn postings(rows: &[(i64, &str)]) -> Vec<u8> {
+    let mut csv = format!("{HEADER}\n");
+    for (id, amount) in rows {
+        csv.push_str(&format!(
+            "{id},2024,3,2024-03-15,5.22.07,1.0,{amount},OMK-1\n"
+        ));
+    }
+    csv.into_bytes()
+}
+
+/// The partitions the add/remove/cdc actions of commit `version` name.
+fn partitions_touched(app: &TestApp, dataset: &str, version: u64) -> Vec<String> {
+    let path = app
+        .lake_url(dataset)
+        .to_file_path()
+        .expect("path")
+        .join("_delta_log")
+        .join(format!("{version:020}.json"));
+    let log = std::fs::read_to_string(path).expect("commit file");
+    let mut touched: Vec<String> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|a| {
+            ["add", "remove", "cdc"]
+                .iter()
+                .find_map(|k| a.get(*k).cloned())
+        })
+        .filter_map(|f| {
+            f["partitionValues"]["kommunekode"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    touched.sort();
+    touched.dedup();
+    touched
+}
+
+async fn oracle_rows(app: &TestApp, municipality: &str, ids: &str) -> Vec<Value> {
+    app.oracle(
+        POSTINGS,
+        &format!(
+            "SELECT posteringsid, CAST(beloeb AS VARCHAR) AS beloeb FROM t WHERE kommunekode = '{municipality}' AND posteringsid IN ({ids}) ORDER BY posteringsid"
+        ),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_upsert_inserts_and_updates_only_the_callers_partition_in_one_commit() {
+    let app = spawn_app().await;
+    let token = deliverer(&app, "0101", &[POSTINGS], &[POSTINGS]).await;
+    let before = version(&app, POSTINGS).await;
+    let other_before = app
+        .oracle(
+            POSTINGS,
+            "SELECT count(*) AS n, sum(beloeb) AS s FROM t WHERE kommunekode <> '0101'",
+        )
+        .await;
+
+    // An existing posting of 0101 gets a new amount; a new one is added.
+    let existing = 1_010_000_000_i64;
+    let answer = deliver(
+        &app,
+        &token,
+        POSTINGS,
+        "delivery_id=day-1",
+        CSV,
+        postings(&[(existing, "42.50"), (1_019_000_001, "-7")]),
+    )
+    .await;
+
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body["rows_inserted"], 1);
+    assert_eq!(answer.body["rows_updated"], 1);
+    assert_eq!(answer.body["rows_deleted"], 0);
+    assert_eq!(answer.body["replayed"], false);
+    assert_eq!(answer.body["municipality"], "0101");
+    assert_eq!(answer.body["table_version"], before + 1);
+    assert_eq!(version(&app, POSTINGS).await, before + 1);
+    assert_eq!(partitions_touched(&app, POSTINGS, before + 1), vec!["0101"]);
+    let rows = oracle_rows(&app, "0101", &format!("{existing}, 1019000001")).await;
+    assert_eq!(
+        rows,
+        vec![
+            json!({"posteringsid": existing, "beloeb": "42.50"}),
+            json!({"posteringsid": 1_019_000_001_i64, "beloeb": "-7.00"})
+        ]
+    );
+    let other_after = app
+        .oracle(
+            POSTINGS,
+            "SELECT count(*) AS n, sum(beloeb) AS s FROM t WHERE kommunekode <> '0101'",
+        )
+        .await;
+    assert_eq!(
+        other_before, other_after,
+        "another municipality's rows changed"
+    );
+
+    // The receipt is listed and audited; the caller's reads see the delivery at once.
+    let listed = app
+        .get(
+            &format!("/api/v1/datasets/{POSTINGS}/deliveries"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert_eq!(listed.body["receipts"][0]["delivery_id"], "day-1");
+    assert_eq!(listed.body["receipts"][0]["table_version"], before + 1);
+    let audit = app.audit_of(&answer).await;
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].outcome, "allowed");
+    assert_eq!(
+        audit[0].table_version,
+        Some(i64::try_from(before + 1).expect("v"))
+    );
+    assert!(
+        audit[0]
+            .columns
+            .as_deref()
+            .is_some_and(|c| c.contains("day-1") && c.contains("1 inserted, 1 updated")),
+        "{:?}",
+        audit[0].columns
+    );
+    let detail = app
+        .get(&format!("/api/v1/datasets/{POSTINGS}"), Some(&token))
+        .await;
+    assert_eq!(detail.body["table_version"], before + 1);
+    assert_eq!(detail.body["last_delivery_at"], answer.body["delivered_at"]);
+    let analyst_other = app.analyst("0751");
+    let detail = app
+        .get(
+            &format!("/api/v1/datasets/{POSTINGS}"),
+            Some(&analyst_other),
+        )
+        .await;
+    assert_eq!(detail.body["last_delivery_at"], Value::Null);
+}
+
+#[tokio::test]
+async fn the_change_feed_shows_a_deliverys_inserts_updates_and_deletes() {
+    let app = spawn_app().await;
+    let token = deliverer(&app, "0101", &[POSTINGS], &[POSTINGS]).await;
+    let start = version(&app, POSTINGS).await;
+    let upsert = deliver(
+        &app,
+        &token,
+        POSTINGS,
+        "",
+        CSV,
+        postings(&[(1_010_000_001, "1.00"), (1_019_000_002, "2.00")]),
+    )
+    .await;
+    assert_eq!(upsert.status, 200, "{}", upsert.body);
+    assert!(
+        upsert.body["delivery_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("sha256-"))
+    );
+    let delete = deliver(
+        &app,
+        &token,
+        POSTINGS,
+        "mode=delete",
+        CSV,
+        b"posteringsid\n1019000002\n1010000003\n".to_vec(),
+    )
+    .await;
+    assert_eq!(delete.status, 200, "{}", delete.body);
+    assert_eq!(delete.body["rows_deleted"], 2);
+
+    let changes = app
+        .client
+        .get(format!(
+            "{}/api/v1/datasets/{POSTINGS}/changes?from_version={}&format=ndjson",
+            app.address,
+            start + 1
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("changes");
+    assert_eq!(changes.status().as_u16(), 200);
+    let changes: Vec<Value> = changes
+        .text()
+        .await
+        .expect("body")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    let of = |kind: &str| -> Vec<i64> {
+        let mut ids: Vec<i64> = changes
+            .iter()
+            .filter(|c| c["_change_type"] == kind)
+            .filter_map(|c| c["posteringsid"].as_i64())
+            .collect();
+        ids.sort_unstable();
+        ids
+    };
+    assert_eq!(of("insert"), vec![1_019_000_002]);
+    assert_eq!(of("update_postimage"), vec![1_010_000_001]);
+    assert_eq!(of("delete"), vec![1_010_000_003, 1_019_000_002]);
+    assert!(changes.iter().all(|c| c["kommunekode"] == "0101"));
+}
+
+#[tokio::test]
+async fn every_bad_delivery_is_refused_whole_audited_and_leaves_the_version() {
+    let app = spawn_app().await;
+    let token = deliverer(&app, "0101", &[POSTINGS], &[POSTINGS]).await;
+    let reader_only = deliverer(&app, "0101", &[POSTINGS], &[]).await;
+    let other_dataset =
+        deliverer(&app, "0101", &["borger.befolkning"], &["borger.befolkning"]).await;
+    let before = version(&app, POSTINGS).await;
+    let good_row = "1019000009,2024,3,2024-03-15,5.22.07,1.0,10.00,OMK-1";
+    let big = {
+        let mut body = format!("{HEADER}\n").into_bytes();
+        while body.len() <= 1024 * 1024 {
+            body.extend_from_slice(format!("{good_row}\n").as_bytes());
+        }
+        body
+    };
+    // (what, token, query, content type, body, status, code, (line, column) of the first problem)
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a str,
+        Vec<u8>,
+        u16,
+        &'a str,
+        Option<(u64, Option<&'a str>)>,
+    );
+    let cases: Vec<Case<'_>> = vec![
+        ("another municipality in the file", &token, "", CSV,
+         format!("kommunekode,{HEADER}\n0101,{good_row}\n0751,1019000010,2024,3,2024-03-15,5.22.07,1.0,1,OMK-1\n").into_bytes(),
+         400, "delivery_rejected", Some((3, Some("kommunekode")))),
+        ("an unknown column", &token, "", CSV,
+         format!("{HEADER},skjult\n{good_row},x\n").into_bytes(), 400, "delivery_rejected", Some((1, Some("skjult")))),
+        ("a missing column", &token, "", CSV,
+         b"posteringsid,aar\n1019000011,2024\n".to_vec(), 400, "delivery_rejected", Some((1, Some("maaned")))),
+        ("a wrong type", &token, "", CSV,
+         format!("{HEADER}\n{good_row}\n1019000012,2024,3,15-03-2024,5.22.07,1.0,1,OMK-1\n").into_bytes(),
+         400, "delivery_rejected", Some((3, Some("bogfoeringsdato")))),
+        ("too many decimals", &token, "", CSV,
+         format!("{HEADER}\n1019000013,2024,3,2024-03-15,5.22.07,1.0,1.005,OMK-1\n").into_bytes(),
+         400, "delivery_rejected", Some((2, Some("beloeb")))),
+        ("a missing key", &token, "", CSV,
+         format!("{HEADER}\n,2024,3,2024-03-15,5.22.07,1.0,1,OMK-1\n").into_bytes(),
+         400, "delivery_rejected", Some((2, Some("posteringsid")))),
+        ("duplicate keys", &token, "", CSV,
+         format!("{HEADER}\n{good_row}\n{good_row}\n").into_bytes(), 400, "delivery_rejected", Some((3, Some("posteringsid")))),
+        ("an empty file", &token, "", CSV, Vec::new(), 400, "delivery_rejected", Some((0, None))),
+        ("a header without rows", &token, "", CSV,
+         format!("{HEADER}\n").into_bytes(), 400, "delivery_rejected", Some((0, None))),
+        ("bad NDJSON", &token, "", "application/x-ndjson",
+         b"{\"posteringsid\": 1}\nnot json\n".to_vec(), 400, "delivery_rejected", Some((2, None))),
+        ("not Parquet", &token, "", "application/vnd.apache.parquet",
+         b"PAR1 but not really".to_vec(), 400, "delivery_rejected", Some((0, None))),
+        ("an unknown format", &token, "", "application/json", b"[]".to_vec(), 400, "invalid_parameter", None),
+        ("an unknown mode", &token, "mode=merge", CSV, postings(&[(1, "1")]), 400, "invalid_parameter", None),
+        ("replace without a period", &token, "mode=replace", CSV, postings(&[(1, "1")]), 400, "invalid_parameter", None),
+        ("a row outside the replaced period", &token, "mode=replace&period=2024-04", CSV,
+         postings(&[(1_019_000_014, "1")]), 400, "delivery_rejected", Some((2, Some("bogfoeringsdato")))),
+        ("a bad delivery id", &token, "delivery_id=../x", CSV, postings(&[(1, "1")]), 400, "invalid_parameter", None),
+        ("a file over the limit", &token, "", CSV, big, 413, "payload_too_large", None),
+        ("no delivery right", &reader_only, "", CSV, postings(&[(1_019_000_015, "1")]), 403, "forbidden", None),
+        ("a dataset the caller cannot see", &other_dataset, "", CSV, postings(&[(1_019_000_016, "1")]), 404, "dataset_not_found", None),
+    ];
+    for (what, token, query, content_type, body, status, code, problem) in cases {
+        let answer = deliver(&app, token, POSTINGS, query, content_type, body).await;
+        assert_eq!(answer.status, status, "{what}: {}", answer.body);
+        assert_eq!(answer.body["code"], code, "{what}: {}", answer.body);
+        if let Some((line, column)) = problem {
+            let first = &answer.body["problems"][0];
+            assert_eq!(first["line"], line, "{what}: {}", answer.body);
+            assert_eq!(first["column"].as_str(), column, "{what}: {}", answer.body);
+            assert!(
+                first["message"].as_str().is_some_and(|m| m.len() > 10),
+                "{what}"
+            );
+        }
+        assert_eq!(
+            version(&app, POSTINGS).await,
+            before,
+            "{what}: the table moved"
+        );
+        let audit = app.audit_of(&answer).await;
+        assert_eq!(audit.len(), 1, "{what}");
+        assert_eq!(audit[0].outcome, "denied", "{what}");
+        assert_eq!(audit[0].reason.as_deref(), Some(code), "{what}");
+    }
+    let receipts = app
+        .get(
+            &format!("/api/v1/datasets/{POSTINGS}/deliveries"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(receipts.body["receipts"], json!([]));
+}
+
+#[tokio::test]
+async fn a_report_names_at_most_100_problems() {
+    let app = spawn_app().await;
+    let token = deliverer(&app, "0101", &[POSTINGS], &[POSTINGS]).await;
+    let mut csv = format!("{HEADER}\n");
+    for i in 0..300 {
+        csv.push_str(&format!("{i},x,3,2024-03-15,5.22.07,1.0,1,OMK-1\n"));
+    }
+    let answer = deliver(&app, &token, POSTINGS, "", CSV, csv.into_bytes()).await;
+    assert_eq!(answer.status, 400);
+    let problems = answer.body["problems"].as_array().expect("problems");
+    assert_eq!(problems.len(), 100);
+    assert_eq!(problems[99]["line"], 101);
+    assert_eq!(problems[99]["column"], "aar");
+}
+
+#[tokio::test]
+async fn a_truncated_upload_commits_nothing_and_is_audited() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app().await;
+    let token = deliverer(&app, "0101", &[POSTINGS], &[POSTINGS]).await;
+    let before = version(&app, POSTINGS).await;
+    let body = postings(&[(1_019_000_020, "1"), (1_019_000_021, "2")]);
+    let port = app.address.rsplit(':').next().expect("port");
+    let mut stream = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}"))
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /api/v1/datasets/{POSTINGS}/deliveries?delivery_id=cut HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: text/csv\r\nContent-Length: {}\r\n\r\n",
+        body.len() + 1000
+    );
+    stream.write_all(head.as_bytes()).await.expect("head");
+    stream.write_all(&body).await.expect("body");
+    stream.flush().await.expect("flush");
+    drop(stream);
+
+    // The refusal is audited once the server notices the connection is gone.
+    let mut refused = Vec::new();
+    for _ in 0..200 {
+        refused = app
+            .state
+            .control
+            .query_audit(
+                &dap_schema::admin::AuditQuery {
+                    dataset: Some(POSTINGS.into()),
+                    outcome: Some("denied".into()),
+                    ..Default::default()
+                },
+                10,
+            )
+            .await
+            .expect("audit");
+        if !refused.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(refused.len(), 1, "the truncated upload is audited");
+    assert_eq!(refused[0].reason.as_deref(), Some("invalid_parameter"));
+    assert_eq!(version(&app, POSTINGS).await, before);
+
+    // The same delivery sent whole applies.
+    let answer = deliver(&app, &token, POSTINGS, "delivery_id=cut", CSV, body).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body["rows_inserted"], 2);
+}
+
+#[tokio::test]
+async fn a_retried_delivery_applies_once_even_when_its_receipt_was_lost() {
+    let app = spawn_app().await;
+    let token = deliverer(&app, "0101", &[POSTINGS], &[POSTINGS]).await;
+    let body = postings(&[(1_010_000_002, "5.00"), (1_019_000_030, "6.00")]);
+    let first = deliver(
+        &app,
+        &token,
+        POSTINGS,
+        "delivery_id=retry-1",
+        CSV,
+        body.clone(),
+    )
+    .await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let after = version(&app, POSTINGS).await;
+
+    // A plain retry answers with the first receipt.
+    let again = deliver(
+        &app,
+        &token,
+        POSTINGS,
+        "delivery_id=retry-1",
+        CSV,
+        body.clone(),
+    )
+    .await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.body["replayed"], true);
+    assert_eq!(again.body["table_version"], first.body["table_version"]);
+    assert_eq!(again.body["rows_inserted"], 1);
+    assert_eq!(version(&app, POSTINGS).await, after);
+
+    // The process died after the commit, before the receipt: the commit's application
+    // transaction still says the delivery was applied, and what it did.
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    dap_schema::entity::delivery_receipt::Entity::delete_many()
+        .filter(dap_schema::entity::delivery_receipt::Column::DeliveryId.eq("retry-1"))
+        .exec(app.state.control.connection())
+        .await
+        .expect("lose the receipt");
+    let recovered = deliver(&app, &token, POSTINGS, "delivery_id=retry-1", CSV, body).await;
+    assert_eq!(recovered.status, 200, "{}", recovered.body);
+    assert_eq!(recovered.body["replayed"], true);
+    assert_eq!(recovered.body["table_version"], first.body["table_version"]);
+    assert_eq!(recovered.body["rows_inserted"], 1);
+    assert_eq!(recovered.body["rows_updated"], 1);
+    assert_eq!(version(&app, POSTINGS).await, after);
+    let rows = oracle_rows(&app, "0101", "1019000030").await;
+    assert_eq!(rows.len(), 1, "applied once");
+}
+
+#[tokio::test]
+async fn two_municipalities_delivering_concurrently_both_commit_every_round() {
+    const ROUNDS: i64 = 6;
+    let app = spawn_app().await;
+    let tokens = [
+        (
+            "0101",
+            deliverer(&app, "0101", &[POSTINGS], &[POSTINGS]).await,
+        ),
+        (
+            "0751",
+            deliverer(&app, "0751", &[POSTINGS], &[POSTINGS]).await,
+        ),
+    ];
+    let before = version(&app, POSTINGS).await;
+    let rounds = tokens.iter().map(|(municipality, token)| {
+        let app = &app;
+        async move {
+            let base: i64 = municipality.parse::<i64>().expect("code") * 10_000_000 + 9_000_000;
+            for round in 1..=ROUNDS {
+                // The same three keys each round with new amounts, and one new key.
+                let amount = format!("{round}.00");
+                let rows = [
+                    (base + 1, amount.as_str()),
+                    (base + 2, amount.as_str()),
+                    (base + 3, amount.as_str()),
+                    (base + 100 + round, amount.as_str()),
+                ];
+                let answer = deliver(
+                    app,
+                    token,
+                    POSTINGS,
+                    &format!("delivery_id=round-{round}"),
+                    CSV,
+                    postings(&rows),
+                )
+                .await;
+                assert_eq!(
+                    answer.status, 200,
+                    "{municipality} round {round}: {}",
+                    answer.body
+                );
+                let (inserted, updated) = if round == 1 { (4, 0) } else { (1, 3) };
+                assert_eq!(
+                    answer.body["rows_inserted"], inserted,
+                    "{municipality} {round}"
+                );
+                assert_eq!(
+                    answer.body["rows_updated"], updated,
+                    "{municipality} {round}"
+                );
+            }
+        }
+    });
+    futures::future::join_all(rounds).await;
+
+    assert_eq!(version(&app, POSTINGS).await, before + 2 * ROUNDS as u64);
+    for (municipality, _) in &tokens {
+        let base: i64 = municipality.parse::<i64>().expect("code") * 10_000_000 + 9_000_000;
+        let rows = app
+            .oracle(
+                POSTINGS,
+                &format!(
+                    "SELECT posteringsid, CAST(beloeb AS VARCHAR) AS beloeb FROM t WHERE kommunekode = '{municipality}' AND posteringsid >= {base} ORDER BY posteringsid"
+                ),
+            )
+            .await;
+        let mut expected: Vec<Value> = (1..=3)
+            .map(|k| json!({"posteringsid": base + k, "beloeb": format!("{ROUNDS}.00")}))
+            .collect();
+        expected.extend(
+            (1..=ROUNDS)
+                .map(|r| json!({"posteringsid": base + 100 + r, "beloeb": format!("{r}.00")})),
+        );
+        assert_eq!(
+            rows, expected,
+            "{municipality}: its deliveries applied in order"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_replace_swaps_the_municipalitys_rows_of_the_period_only() {
+    let app = spawn_app().await;
+    let token = deliverer(&app, "0101", &[POSTINGS], &[POSTINGS]).await;
+    let in_period = "bogfoeringsdato >= DATE '2023-01-01' AND bogfoeringsdato <= DATE '2023-01-31'";
+    let count = |m: &str, filter: String| {
+        let app = &app;
+        let m = m.to_owned();
+        async move {
+            app.oracle(
+                POSTINGS,
+                &format!("SELECT count(*) AS n FROM t WHERE kommunekode = '{m}' AND {filter}"),
+            )
+            .await[0]["n"]
+                .as_i64()
+                .expect("n")
+        }
+    };
+    let old_in = count("0101", in_period.into()).await;
+    let old_out = count("0101", format!("NOT ({in_period})")).await;
+    let other_in = count("0751", in_period.into()).await;
+    assert!(old_in > 0, "the demo has postings in January 2023");
+    let csv = format!(
+        "{HEADER}\n1019000040,2023,1,2023-01-02,5.22.07,1.0,1.00,OMK-1\n1019000041,2023,1,2023-01-31,5.22.07,1.0,2.00,OMK-1\n"
+    );
+
+    let answer = deliver(
+        &app,
+        &token,
+        POSTINGS,
+        "mode=replace&period=2023-01",
+        CSV,
+        csv.into_bytes(),
+    )
+    .await;
+
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body["rows_inserted"], 2);
+    assert_eq!(answer.body["rows_deleted"], old_in);
+    assert_eq!(count("0101", in_period.into()).await, 2);
+    assert_eq!(count("0101", format!("NOT ({in_period})")).await, old_out);
+    assert_eq!(count("0751", in_period.into()).await, other_in);
+    let v = answer.body["table_version"].as_u64().expect("version");
+    assert_eq!(partitions_touched(&app, POSTINGS, v), vec!["0101"]);
+}
+
+#[tokio::test]
+async fn ndjson_and_parquet_deliveries_fill_in_the_municipality() {
+    use arrow::array::{Date32Array, Decimal128Array, Int32Array, Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
+    let app = spawn_app().await;
+    let token = deliverer(&app, "0751", &[POSTINGS], &[POSTINGS]).await;
+    let ndjson = br#"{"posteringsid": 1019000050, "aar": 2024, "maaned": 3, "bogfoeringsdato": "2024-03-01", "funktion": "5.22.07", "art": "1.0", "beloeb": 12.5, "omkostningssted": null}
+{"kommunekode": "0751", "posteringsid": 1019000051, "aar": 2024, "maaned": 3, "bogfoeringsdato": "2024-03-02", "funktion": "5.22.07", "art": "1.0", "beloeb": "13.25"}
+"#;
+    let answer = deliver(
+        &app,
+        &token,
+        POSTINGS,
+        "",
+        "application/x-ndjson",
+        ndjson.to_vec(),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body["rows_inserted"], 2);
+
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("posteringsid", DataType::Int64, false),
+        Field::new("aar", DataType::Int32, true),
+        Field::new("maaned", DataType::Int32, true),
+        Field::new("bogfoeringsdato", DataType::Date32, true),
+        Field::new("funktion", DataType::Utf8, true),
+        Field::new("art", DataType::Utf8, true),
+        Field::new("beloeb", DataType::Decimal128(18, 2), true),
+        Field::new("omkostningssted", DataType::Utf8, true),
+    ]));
+    let batch = arrow::record_batch::RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int64Array::from(vec![1_019_000_052])),
+            Arc::new(Int32Array::from(vec![2024])),
+            Arc::new(Int32Array::from(vec![3])),
+            Arc::new(Date32Array::from(vec![19_800])),
+            Arc::new(StringArray::from(vec!["5.22.07"])),
+            Arc::new(StringArray::from(vec!["1.0"])),
+            Arc::new(
+                Decimal128Array::from(vec![1_400])
+                    .with_precision_and_scale(18, 2)
+                    .expect("decimal"),
+            ),
+            Arc::new(StringArray::from(vec![Some("OMK-2")])),
+        ],
+    )
+    .expect("batch");
+    let mut file = Vec::new();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(&mut file, schema, None).expect("writer");
+    writer.write(&batch).expect("write");
+    writer.close().expect("close");
+    let answer = deliver(
+        &app,
+        &token,
+        POSTINGS,
+        "",
+        "application/vnd.apache.parquet",
+        file,
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body["rows_inserted"], 1);
+
+    let rows = oracle_rows(&app, "0751", "1019000050, 1019000051, 1019000052").await;
+    assert_eq!(
+        rows,
+        vec![
+            json!({"posteringsid": 1_019_000_050_i64, "beloeb": "12.50"}),
+            json!({"posteringsid": 1_019_000_051_i64, "beloeb": "13.25"}),
+            json!({"posteringsid": 1_019_000_052_i64, "beloeb": "14.00"}),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn it_administrators_grant_list_and_revoke_delivery_rights() {
+    let app = spawn_app().await;
+    let admin = crate::admin::person(&app, "admin-a", "0101", &["it-administration"]);
+    let (status, created) = crate::admin::call(
+        &app,
+        "POST",
+        "/api/v1/admin/clients",
+        Some(&admin),
+        Some(&json!({"datasets": [POSTINGS]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let client_id = created["client_id"].as_str().expect("id").to_owned();
+    let secret = created["client_secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    let token = || async {
+        let response = app
+            .client
+            .post(format!("{}/oauth/token", app.address))
+            .basic_auth(&client_id, Some(&secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .expect("token");
+        let body: Value = response.json().await.expect("json");
+        body["access_token"].as_str().expect("token").to_owned()
+    };
+    let client = token().await;
+    let refused = deliver(
+        &app,
+        &client,
+        POSTINGS,
+        "",
+        CSV,
+        postings(&[(1_019_000_060, "1")]),
+    )
+    .await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+
+    let (status, granted) = crate::admin::call(
+        &app,
+        "POST",
+        "/api/v1/admin/delivery-rights",
+        Some(&admin),
+        Some(&json!({"dataset": POSTINGS, "client_id": client_id})),
+    )
+    .await;
+    assert_eq!(status, 201, "{granted}");
+    let (status, listed) = crate::admin::call(
+        &app,
+        "GET",
+        "/api/v1/admin/delivery-rights",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["rights"][0]["subject"], client_id.as_str());
+    assert_eq!(listed["rights"][0]["dataset"], POSTINGS);
+    let (status, _) = crate::admin::call(
+        &app,
+        "POST",
+        "/api/v1/admin/delivery-rights",
+        Some(&crate::admin::person(
+            &app,
+            "admin-b",
+            "0751",
+            &["it-administration"],
+        )),
+        Some(&json!({"dataset": POSTINGS, "client_id": client_id})),
+    )
+    .await;
+    assert_eq!(
+        status, 400,
+        "another municipality's client cannot be granted"
+    );
+    let allowed = deliver(
+        &app,
+        &client,
+        POSTINGS,
+        "",
+        CSV,
+        postings(&[(1_019_000_060, "1")]),
+    )
+    .await;
+    assert_eq!(allowed.status, 200, "{}", allowed.body);
+
+    let (status, _) = crate::admin::call(
+        &app,
+        "DELETE",
+        &format!("/api/v1/admin/delivery-rights?dataset={POSTINGS}&client_id={client_id}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let revoked = deliver(
+        &app,
+        &client,
+        POSTINGS,
+        "",
+        CSV,
+        postings(&[(1_019_000_061, "1")]),
+    )
+    .await;
+    assert_eq!(revoked.status, 403, "{}", revoked.body);
+}
+
+#[tokio::test]
+async fn maintenance_compacts_each_partition_without_changing_rows_or_versions_readers_see() {
+    let app = spawn_app().await;
+    let token = deliverer(&app, "0101", &[POSTINGS], &[POSTINGS]).await;
+    for day in 1..=4_i64 {
+        let answer = deliver(
+            &app,
+            &token,
+            POSTINGS,
+            &format!("delivery_id=day-{day}"),
+            CSV,
+            postings(&[(1_019_000_100 + day, "1.00")]),
+        )
+        .await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    let rows_sql = "SELECT kommunekode, posteringsid, CAST(beloeb AS VARCHAR) AS beloeb FROM t ORDER BY kommunekode, posteringsid";
+    let rows_before = app.oracle(POSTINGS, rows_sql).await;
+    let delivered = version(&app, POSTINGS).await;
+    let caller_version = app
+        .get(&format!("/api/v1/datasets/{POSTINGS}"), Some(&token))
+        .await
+        .body["table_version"]
+        .clone();
+    let dataset = app.state.catalogue.get(POSTINGS).expect("dataset");
+
+    let reports = dap_api::app::maintenance::maintain_all(
+        &app.state.lake,
+        &[dataset],
+        &dap_lake::maintain::MaintenancePolicy::default(),
+    )
+    .await;
+
+    let report = reports[0].1.as_ref().expect("maintained");
+    assert!(report.partitions_compacted >= 1, "{report:?}");
+    assert!(report.files_after < report.files_before, "{report:?}");
+    assert_eq!(
+        report.files_vacuumed, 0,
+        "nothing younger than 30 days is vacuumed"
+    );
+    assert!(version(&app, POSTINGS).await > delivered);
+    assert_eq!(app.oracle(POSTINGS, rows_sql).await, rows_before);
+    // Compaction changes no data: the caller's version stays, and old versions stay readable.
+    app.state.refresh().await;
+    let after = app
+        .get(&format!("/api/v1/datasets/{POSTINGS}"), Some(&token))
+        .await;
+    assert_eq!(after.body["table_version"], caller_version);
+    let old = app
+        .get(
+            &format!("/api/v1/datasets/{POSTINGS}/rows?version=1&limit=1"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(old.status, 200, "{}", old.body);
+    let log = app
+        .lake_url(POSTINGS)
+        .to_file_path()
+        .expect("path")
+        .join("_delta_log");
+    assert!(
+        std::fs::read_dir(log)
+            .expect("log")
+            .filter_map(Result::ok)
+            .any(|e| e
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".checkpoint.parquet")),
+        "a checkpoint was written"
+    );
+}
