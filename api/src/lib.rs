@@ -5,6 +5,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod app;
+pub mod console;
 pub mod demo;
 pub mod graphql;
 pub mod odata;
