@@ -18,10 +18,10 @@ pub struct Series {
 
 const WIDTH: f64 = 720.0;
 const HEIGHT: f64 = 320.0;
-const LEFT: f64 = 80.0;
-const RIGHT: f64 = 20.0;
+const LEFT: f64 = 90.0;
+const RIGHT: f64 = 60.0;
 const TOP: f64 = 20.0;
-const BOTTOM: f64 = 50.0;
+const BOTTOM: f64 = 70.0;
 
 fn fmt(v: f64, decimals: u8) -> String {
     format!("{v:.*}", usize::from(decimals))
@@ -99,7 +99,7 @@ pub fn line_chart(
             @for (i, label) in labels.iter().enumerate() {
                 text.tick x=(format!("{:.1}", x(i))) y=(HEIGHT - BOTTOM + 20.0) text-anchor="middle" { (label) }
             }
-            @for s in series {
+            @for (n, s) in series.iter().enumerate() {
                 path class={ "line " (s.class) } d=(path(s)) fill="none" {}
                 @for (i, v) in s.values.iter().enumerate() {
                     @if let Some(v) = v {
@@ -108,8 +108,9 @@ pub fn line_chart(
                         }
                     }
                     @if s.withheld.get(i).copied().unwrap_or(false) {
-                        text class={ "withheld " (s.class) } x=(format!("{:.1}", x(i))) y=(HEIGHT - BOTTOM + 38.0) text-anchor="middle" {
-                            (s.name) ": " (withheld_label)
+                        text class={ "withheld " (s.class) } x=(format!("{:.1}", x(i))) y=(HEIGHT - BOTTOM + 38.0 + 14.0 * n as f64) text-anchor="middle" {
+                            title { (s.name) ": " (withheld_label) }
+                            "× " (withheld_label)
                         }
                     }
                 }
@@ -136,7 +137,7 @@ mod tests {
         assert!(svg.contains("<title id=\"chart-title\">t</title>"));
         // Two separate line segments (a move after the gap), and the withheld mark.
         assert_eq!(svg.matches('M').count(), 2, "{svg}");
-        assert!(svg.contains("0101: suppressed"));
+        assert!(svg.contains("<title>0101: suppressed</title>"));
         assert!(!svg.contains("style="));
     }
 }

@@ -284,7 +284,7 @@ fn query_form(
                     }
                 }
                 div {
-                    label for="dir" { (lang.t("dataset.sort")) " — " (lang.t("dataset.ascending")) "/" (lang.t("dataset.descending")) }
+                    label for="dir" { (lang.t("dataset.direction")) }
                     select id="dir" name="dir" {
                         option value="asc" selected[!state.descending] { (lang.t("dataset.ascending")) }
                         option value="desc" selected[state.descending] { (lang.t("dataset.descending")) }

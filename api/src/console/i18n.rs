@@ -144,6 +144,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "All filters must hold (AND). 'in' takes comma-separated values; 'is_null' takes true or false.",
     ),
     ("dataset.sort", "Sortér efter", "Sort by"),
+    ("dataset.direction", "Rækkefølge", "Direction"),
     ("dataset.sort_none", "Nøglekolonner", "Key columns"),
     ("dataset.ascending", "Stigende", "Ascending"),
     ("dataset.descending", "Faldende", "Descending"),

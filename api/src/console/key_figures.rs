@@ -150,7 +150,7 @@ pub async fn figure(
                     input type="radio" id="group-selected" name="group" value="selected" checked[selected];
                     label for="group-selected" { (lang.t("key_figures.selected")) }
                 }
-                label for="codes" { (lang.t("key_figures.selected")) }
+                label for="codes" { (lang.t("key_figures.codes")) }
                 input id="codes" name="codes" value=(codes) inputmode="numeric" aria-describedby=[error.as_ref().map(|_| "group-error")];
                 (layout::form_error(error.as_deref(), "group-error"))
             }
