@@ -8,6 +8,7 @@ alone. axe-core (tests/e2e/axe, installed with `npm ci`) runs on every page visi
 serious or critical WCAG 2.1 A/AA violations. The browser must not report a CSP
 violation, and every request stays on this dap."""
 
+import csv
 import io
 import json
 import os
@@ -344,6 +345,13 @@ def test_an_it_administrator_manages_a_machine_client_and_reads_the_audit_log(da
     outcomes = page.eval_on_selector_all("table.audit tbody tr", "rs => rs.map(r => r.dataset.outcome)")
     assert outcomes and set(outcomes) == {"denied"}
     v.check("audit-filtered")
+    # The export is the same selection, every record of it.
+    with page.expect_download() as download:
+        page.click("a[download]:text-is('CSV')")
+    with open(download.value.path(), encoding="utf-8", newline="") as f:
+        records = list(csv.DictReader(f))
+    assert len(records) >= len(outcomes)
+    assert {r["outcome"] for r in records} == {"denied"}
     v.close()
 
 

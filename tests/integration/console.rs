@@ -312,3 +312,169 @@ async fn the_demo_sign_in_checks_its_form_on_the_server() {
         );
     }
 }
+
+/// Posts a console form as `session`, with the CSRF token of `page`.
+async fn post_form(
+    app: &TestApp,
+    session: &str,
+    page: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let csrf = csrf_of(
+        &get(app, page, Some(session))
+            .await
+            .text()
+            .await
+            .expect("body"),
+    );
+    let mut form: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
+    form.extend_from_slice(fields);
+    browser()
+        .post(format!("{}{action}", app.address))
+        .header("cookie", format!("dap_session={session}"))
+        .form(&form)
+        .send()
+        .await
+        .expect("post")
+}
+
+#[tokio::test]
+async fn it_administration_in_the_console_is_the_cores() {
+    let app = spawn_app().await;
+    let analyst = sign_in(&app, "0101", &["laes-oekonomi", "laes-borger"]).await;
+    // Without the role, the administration is refused, as in the API.
+    let response = get(&app, "/console/admin", Some(&analyst)).await;
+    assert_eq!(response.status(), 403);
+    assert_eq!(
+        get(&app, "/console/admin/audit", Some(&analyst))
+            .await
+            .status(),
+        403
+    );
+
+    let admin = sign_in(&app, "0101", &["laes-oekonomi", "it-administration"]).await;
+    assert_eq!(
+        get(&app, "/console/admin", Some(&admin)).await.status(),
+        200
+    );
+    assert_eq!(
+        get(&app, "/console/datasets/borger.befolkning", Some(&analyst))
+            .await
+            .status(),
+        200
+    );
+    // Switching a dataset off hides it from the municipality's analysts at once.
+    let response = post_form(
+        &app,
+        &admin,
+        "/console/admin",
+        "/console/admin/settings",
+        &[("dataset", "borger.befolkning"), ("min_nsis", "")],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        get(&app, "/console/datasets/borger.befolkning", Some(&analyst))
+            .await
+            .status(),
+        404
+    );
+
+    // A wrong form is answered next to the form, and nothing is stored.
+    let response = post_form(
+        &app,
+        &admin,
+        "/console/admin",
+        "/console/admin/delegations",
+        &[
+            ("grantee_cvr", "123"),
+            ("dataset", "oekonomi.posteringer"),
+            ("valid_until", "2099-01-01"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+    let html = response.text().await.expect("body");
+    assert!(
+        html.contains("id=\"delegation-error\"")
+            && html.contains("grantee_cvr must be a CVR number of 8 digits"),
+        "{html}"
+    );
+    let until = (chrono::Utc::now() + chrono::Duration::days(30))
+        .format("%Y-%m-%d")
+        .to_string();
+    let response = post_form(
+        &app,
+        &admin,
+        "/console/admin",
+        "/console/admin/delegations",
+        &[
+            ("grantee_cvr", "29189129"),
+            ("dataset", "oekonomi.posteringer"),
+            ("valid_until", &until),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    let html = get(&app, "/console/admin", Some(&admin))
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(html.contains("29189129"), "the delegation is listed");
+
+    // Machine clients: registered with the secret shown once, then deleted.
+    let response = post_form(
+        &app,
+        &admin,
+        "/console/admin",
+        "/console/admin/clients",
+        &[("dataset", "oekonomi.posteringer"), ("days", "30")],
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.expect("body");
+    let client = html
+        .split("data-client-id>")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("client id shown")
+        .to_owned();
+    let (clients, _) = app
+        .state
+        .list_clients(&app_admin_principal(), None)
+        .await
+        .expect("clients");
+    assert!(clients.clients.iter().any(|c| c.client_id == client));
+    let response = post_form(
+        &app,
+        &admin,
+        "/console/admin",
+        &format!("/console/admin/clients/{client}/delete"),
+        &[],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    let (clients, _) = app
+        .state
+        .list_clients(&app_admin_principal(), None)
+        .await
+        .expect("clients");
+    assert!(!clients.clients.iter().any(|c| c.client_id == client));
+}
+
+/// An IT administrator of 0101, as the core sees one.
+fn app_admin_principal() -> dap_auth::Principal {
+    let code = dap_schema::MunicipalityCode::parse("0101").expect("code");
+    dap_auth::Principal::from_grants(
+        "console-test".into(),
+        dap_auth::dev_issuer::DEV_ISSUER.into(),
+        dap_auth::CallerKind::User,
+        std::collections::BTreeMap::from([(
+            code,
+            std::collections::BTreeSet::from(["it-administration".to_owned()]),
+        )]),
+        dap_schema::NsisLevel::Substantial,
+    )
+}
