@@ -302,8 +302,13 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("key_figures.all", "Alle kommuner", "All municipalities"),
     (
         "key_figures.selected",
-        "Udvalgte kommuner (koder adskilt af komma)",
-        "Selected municipalities (codes separated by commas)",
+        "Udvalgte kommuner",
+        "Selected municipalities",
+    ),
+    (
+        "key_figures.codes",
+        "Kommunekoder, adskilt af komma (fx 0147,0151)",
+        "Municipality codes, separated by commas (e.g. 0147,0151)",
     ),
     ("key_figures.category", "Kategori", "Category"),
     ("key_figures.total", "I alt", "Total"),
