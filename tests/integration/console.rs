@@ -295,6 +295,34 @@ async fn signing_out_ends_the_session_on_the_server() {
 #[tokio::test]
 async fn the_demo_sign_in_checks_its_form_on_the_server() {
     let app = spawn_app().await;
+    // Through the form: the page again, with the core's message next to the form.
+    let client = browser();
+    let page = client
+        .get(format!("{}/console/sign-in", app.address))
+        .send()
+        .await
+        .expect("sign-in page");
+    let pre = set_cookie(&page, "dap_console_csrf").expect("cookie");
+    let csrf = csrf_of(&page.text().await.expect("body"));
+    let response = client
+        .post(format!("{}/console/sign-in/demo", app.address))
+        .header("cookie", format!("dap_console_csrf={pre}"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("subject", "console-test"),
+            ("municipality", "9999"),
+            ("role", "laes-oekonomi"),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), 400);
+    assert!(set_cookie(&response, "dap_session").is_none());
+    let html = response.text().await.expect("body");
+    assert!(
+        html.contains("id=\"sign-in-error\"") && html.contains("one of the 98 municipalities"),
+        "{html}"
+    );
     for (municipality, roles) in [
         ("9999", vec!["laes-oekonomi".to_owned()]),
         ("0101", vec![]),

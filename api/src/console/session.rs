@@ -239,6 +239,13 @@ fn return_target(requested: Option<&str>) -> String {
 #[derive(Debug, serde::Deserialize)]
 pub struct ReturnTo {
     return_to: Option<String>,
+}
+
+/// What the sign-in page shows besides the forms.
+struct SignIn<'a> {
+    /// Where to go afterwards, when the page was asked for on the way to another.
+    return_to: Option<&'a str>,
+    /// A mistake in the demo form (the core's message), shown next to it.
     error: Option<String>,
 }
 
@@ -250,8 +257,21 @@ pub async fn sign_in_page(
     login: web::Data<LoginState>,
     query: web::Query<ReturnTo>,
 ) -> HttpResponse {
-    let lang = Lang::of(&req);
-    let return_to = return_target(query.return_to.as_deref());
+    let page = SignIn {
+        return_to: query.return_to.as_deref(),
+        error: None,
+    };
+    render_sign_in(&req, &core, &login, page)
+}
+
+fn render_sign_in(
+    req: &HttpRequest,
+    core: &Core,
+    login: &LoginState,
+    page: SignIn<'_>,
+) -> HttpResponse {
+    let lang = Lang::of(req);
+    let return_to = return_target(page.return_to);
     let token = req
         .cookie(PRE_SESSION_CSRF)
         .map(|c| c.value().to_owned())
@@ -259,7 +279,7 @@ pub async fn sign_in_page(
         .unwrap_or_else(dap_auth::secrets::new_secret);
     let mut broker = url::form_urlencoded::Serializer::new(String::new());
     broker.append_pair("return_to", &return_to);
-    let here = here(&req);
+    let here = here(req);
     let shell = Shell {
         lang,
         principal: None,
@@ -269,7 +289,7 @@ pub async fn sign_in_page(
     let municipalities = dap_schema::municipalities();
     let body = html! {
         h1 { (lang.t("sign_in.title")) }
-        @if query.return_to.is_some() {
+        @if page.return_to.is_some() && page.error.is_none() {
             p.notice role="status" { (lang.t("sign_in.expired")) }
         }
         @if login.0.is_some() {
@@ -279,9 +299,7 @@ pub async fn sign_in_page(
             form.card method="post" action="/console/sign-in/demo" {
                 h2 { (lang.t("sign_in.demo")) }
                 p { (lang.t("sign_in.demo_help")) }
-                @if let Some(error) = &query.error {
-                    p.error role="alert" id="sign-in-error" { (error) }
-                }
+                (layout::form_error(page.error.as_deref(), "sign-in-error"))
                 input type="hidden" name="csrf" value=(token);
                 input type="hidden" name="return_to" value=(return_to);
                 label for="subject" { (lang.t("sign_in.user")) }
@@ -312,6 +330,9 @@ pub async fn sign_in_page(
         }
     };
     let mut response = layout::page(&shell, lang.t("sign_in.title"), body);
+    if page.error.is_some() {
+        *response.status_mut() = actix_web::http::StatusCode::BAD_REQUEST;
+    }
     let _ = response.add_cookie(
         &Cookie::build(PRE_SESSION_CSRF, token.clone())
             .path("/console")
@@ -328,6 +349,7 @@ pub async fn sign_in_page(
 pub async fn demo_sign_in(
     req: HttpRequest,
     core: web::Data<Core>,
+    login: web::Data<LoginState>,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, Failure> {
     let fields = Fields(form.into_inner());
@@ -361,17 +383,13 @@ pub async fn demo_sign_in(
                 secure(&core),
             ))
             .finish()),
-        // A mistake in the form: back to the form, the message next to it.
+        // A mistake in the form: the form again, the message next to it.
         Err(error @ AppError::InvalidParameter(_)) => {
-            let mut query = url::form_urlencoded::Serializer::new(String::new());
-            query.append_pair("return_to", &return_to);
-            query.append_pair("error", &error.public_message());
-            Ok(HttpResponse::SeeOther()
-                .insert_header((
-                    header::LOCATION,
-                    format!("/console/sign-in?{}", query.finish()),
-                ))
-                .finish())
+            let page = SignIn {
+                return_to: Some(&return_to),
+                error: Some(error.public_message()),
+            };
+            Ok(render_sign_in(&req, &core, &login, page))
         }
         Err(error) => Err(Failure::app(error, &req)),
     }
