@@ -337,7 +337,7 @@ fn render_sign_in(
         &Cookie::build(PRE_SESSION_CSRF, token.clone())
             .path("/console")
             .http_only(true)
-            .secure(secure(&core))
+            .secure(secure(core))
             .same_site(SameSite::Strict)
             .finish(),
     );
