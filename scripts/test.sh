@@ -56,16 +56,21 @@ if ! command -v npm >/dev/null 2>&1; then
     [ "$DAP_E2E_STRICT" = "1" ] && exit 1
   fi
 fi
+# axe-core for the console's accessibility checks, exactly as locked in
+# tests/e2e/axe/package-lock.json.
 if command -v npm >/dev/null 2>&1; then
   (cd tests/e2e/broker && npm ci --no-audit --no-fund --loglevel=error)
   (cd tests/e2e/odata-client && npm ci --no-audit --no-fund --loglevel=error)
+  (cd tests/e2e/axe && npm ci --no-audit --no-fund --loglevel=error)
 fi
-DAP_BIN="$CARGO_TARGET_DIR/debug/dap" "$VENV/bin/pytest" tests/e2e -q -rs --ignore=tests/e2e/test_sharing.py
-# The official Delta Sharing connector pins pandas < 3 and pyarrow <= 23: its own venv.
+# The official Delta Sharing connector pins pandas < 3 and pyarrow <= 23: its own venv
+# (test_sharing.py runs in it; test_console.py hands it a profile the console made).
 SHARING_VENV="${DAP_SHARING_VENV:-$HOME/.cache/dap/venv-sharing}"
 if [ ! -x "$SHARING_VENV/bin/pytest" ] || ! cmp -s tests/e2e/sharing-requirements.txt "$SHARING_VENV/requirements.txt"; then
   python3 -m venv "$SHARING_VENV"
   "$SHARING_VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/e2e/sharing-requirements.txt
   cp tests/e2e/sharing-requirements.txt "$SHARING_VENV/requirements.txt"
 fi
+export DAP_SHARING_PYTHON="$SHARING_VENV/bin/python"
+DAP_BIN="$CARGO_TARGET_DIR/debug/dap" "$VENV/bin/pytest" tests/e2e -q -rs --ignore=tests/e2e/test_sharing.py
 DAP_BIN="$CARGO_TARGET_DIR/debug/dap" "$SHARING_VENV/bin/pytest" tests/e2e/test_sharing.py -q -rs

@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod delivery_client;
+pub mod console;
 pub mod demo;
 pub mod graphql;
 pub mod odata;

@@ -144,6 +144,8 @@ impl Application {
                 .service(dap_openapi::docs_ui(document))
                 // OData's own protocol, outside the REST contract (see odata/mod.rs).
                 .configure(crate::odata::configure)
+                // The web console (server-rendered pages over the same core).
+                .configure(crate::console::configure)
                 .route("/docs", web::get().to(docs_redirect))
                 .default_service(web::to(fallback))
         })

@@ -53,6 +53,8 @@ fn the_core_imports_no_surface_framework() {
         "utoipa",
         "crate::rest",
         "crate::graphql",
+        "crate::console",
+        "maud",
     ];
     let mut offences = Vec::new();
     for file in rust_files(&api_src().join("app")) {
@@ -93,7 +95,7 @@ fn top_level_modules_form_no_cycle_and_the_core_depends_on_no_surface() {
         }
     }
     let core = edges.get("app").cloned().unwrap_or_default();
-    for surface in ["rest", "graphql", "startup", "pull", "demo"] {
+    for surface in ["rest", "graphql", "console", "startup", "pull", "demo"] {
         assert!(
             !core.contains(surface),
             "app depends on {surface}: {edges:#?}"
@@ -102,6 +104,10 @@ fn top_level_modules_form_no_cycle_and_the_core_depends_on_no_surface() {
     assert!(
         edges.get("rest").is_some_and(|d| d.contains("app")),
         "the scan sees REST calling the core: {edges:#?}"
+    );
+    assert!(
+        edges.get("console").is_some_and(|d| d.contains("app")),
+        "the scan sees the console calling the core: {edges:#?}"
     );
     // Depth-first search for a cycle.
     fn visit(
@@ -131,4 +137,22 @@ fn top_level_modules_form_no_cycle_and_the_core_depends_on_no_surface() {
         let cycle = visit(node, &edges, &mut Vec::new(), &mut done);
         assert!(cycle.is_none(), "import cycle: {cycle:?} in {edges:#?}");
     }
+}
+
+#[test]
+fn the_console_reads_nothing_but_through_the_core() {
+    // The console is a surface: no lake, no database, no access rule of its own.
+    let forbidden = ["core.lake", ".control.", "sea_orm", "deltalake", "policy::"];
+    let files = rust_files(&api_src().join("console"));
+    assert!(files.len() > 3, "the console has files");
+    let mut offences = Vec::new();
+    for file in files {
+        let text = code(&file);
+        for word in forbidden {
+            if text.contains(word) {
+                offences.push(format!("{} uses {word}", file.display()));
+            }
+        }
+    }
+    assert!(offences.is_empty(), "{offences:#?}");
 }

@@ -6,6 +6,7 @@ mod architecture;
 mod audit;
 mod audit_chain;
 mod audit_prune;
+mod console;
 mod constraints_close;
 mod control_plane;
 mod dataset_tables;

@@ -43,13 +43,18 @@ fn routes_are_only_registered_through_documented_services() {
     // utoipa_actix_web's `service(...)` only takes handlers with `#[utoipa::path]`, so a
     // route registered any other way is the only way to miss the document.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../api/src");
+    // The web console serves HTML pages to browsers, not API operations: its routes
+    // (all under /console/, and / sending there) are outside the API contract.
+    let console = root.join("console");
     let mut offenders = Vec::new();
     let mut stack = vec![root];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).expect("read_dir").flatten() {
             let path = entry.path();
             if path.is_dir() {
-                stack.push(path);
+                if path != console {
+                    stack.push(path);
+                }
                 continue;
             }
             let text = std::fs::read_to_string(&path).unwrap_or_default();

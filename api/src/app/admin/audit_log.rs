@@ -192,3 +192,23 @@ impl Core {
         })
     }
 }
+
+impl Core {
+    /// The audit chain's verification (the whole chain, every municipality's records:
+    /// its integrity is one fact), for anyone who may read an audit log: a municipal IT
+    /// administrator or a platform operator. Reports no record's content.
+    pub async fn audit_chain_status(
+        &self,
+        principal: &Principal,
+        requested: Option<&str>,
+    ) -> Result<(dap_schema::audit_chain::Verification, AuditFacts), AppError> {
+        let municipality = self.audited_municipality(principal, requested)?;
+        let verification = self.control.verify_audit().await?;
+        let facts = AuditFacts {
+            municipality,
+            filter: Some("audit chain verification".into()),
+            ..AuditFacts::default()
+        };
+        Ok((verification, facts))
+    }
+}

@@ -2,10 +2,12 @@
 //! holds only an opaque handle (the session cookie's value), valid until it expires or
 //! the user logs out.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use chrono::Utc;
-use dap_auth::Principal;
 use dap_auth::secrets::{PAT_PREFIX, new_secret, token_digest};
-use dap_schema::{AuditOutcome, Session};
+use dap_auth::{CallerKind, Principal, roles};
+use dap_schema::{AuditOutcome, MunicipalityCode, NsisLevel, Session};
 
 use super::stored_principal;
 use crate::app::{AppError, Core, RequestContext};
@@ -37,6 +39,77 @@ impl Core {
             })
             .await?;
         Ok(value)
+    }
+
+    /// The roles a demo sign-in may pick: every catalogued dataset's read role, the role
+    /// for sensitive columns and municipal IT administration.
+    pub fn demo_roles(&self) -> Vec<String> {
+        let mut names: BTreeSet<String> = self
+            .catalogue
+            .all()
+            .iter()
+            .map(|d| d.read_role.clone())
+            .collect();
+        names.insert(roles::SENSITIVE.to_owned());
+        names.insert(roles::IT_ADMIN.to_owned());
+        names.into_iter().collect()
+    }
+
+    /// A demo sign-in (`dap demo` only; anywhere else [`AppError::NotFound`], as if it
+    /// did not exist): a person of `municipality` holding `picked` roles, signed by the
+    /// demo issuer, kept as the same kind of session as a broker login. The roles must
+    /// be among [`Self::demo_roles`]; the municipality one of the 98.
+    pub async fn start_demo_session(
+        &self,
+        subject: &str,
+        municipality: &str,
+        picked: &[String],
+        hours: i64,
+    ) -> Result<(Principal, String), AppError> {
+        if !self.demo_mode() {
+            return Err(AppError::NotFound);
+        }
+        let code = MunicipalityCode::parse(municipality.trim()).map_err(|_| {
+            AppError::InvalidParameter(
+                "municipality must be the four-digit code of one of the 98 municipalities, e.g. 0101"
+                    .into(),
+            )
+        })?;
+        let subject = subject.trim();
+        if subject.is_empty()
+            || subject.chars().count() > 64
+            || !subject
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(AppError::InvalidParameter(
+                "the user name must be 1 to 64 letters, digits, '-', '_' or '.', e.g. demo-analyst"
+                    .into(),
+            ));
+        }
+        let offered = self.demo_roles();
+        if picked.is_empty() {
+            return Err(AppError::InvalidParameter(
+                "pick at least one role, e.g. laes-oekonomi".into(),
+            ));
+        }
+        if let Some(unknown) = picked.iter().find(|r| !offered.contains(r)) {
+            return Err(AppError::InvalidParameter(format!(
+                "'{}' is not a demo role; roles: {}",
+                unknown.chars().take(40).collect::<String>(),
+                offered.join(", ")
+            )));
+        }
+        let grants = BTreeMap::from([(code, picked.iter().cloned().collect())]);
+        let principal = Principal::from_grants(
+            subject.to_owned(),
+            dap_auth::dev_issuer::DEV_ISSUER.to_owned(),
+            CallerKind::User,
+            grants,
+            NsisLevel::Substantial,
+        );
+        let value = self.start_session(&principal, hours).await?;
+        Ok((principal, value))
     }
 
     /// Ends the session with handle `value`, if there is one, and audits the logout

@@ -1,0 +1,441 @@
+//! Who is signed in, and the forms they send. [`Viewer`] is the signed-in person of a
+//! console page (the browser session of `/auth/login`, or of the demo sign-in); without
+//! a valid session the request goes to sign-in and comes back afterwards.
+//! [`Submitted`] is a posted form whose CSRF token was checked: the only way a handler
+//! gets a form, so no handler can forget the check.
+
+use actix_web::cookie::{Cookie, SameSite, time};
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use dap_auth::Principal;
+use futures::future::LocalBoxFuture;
+use maud::html;
+use sha2::{Digest, Sha256};
+
+use super::Failure;
+use super::i18n::{LANG_COOKIE, Lang};
+use super::layout::{self, Shell};
+use crate::app::identity::Credential;
+use crate::app::{AppError, Core, RequestContext};
+use crate::rest::extract::request_context;
+use crate::rest::login::{LoginState, SESSION_COOKIE, safe_return_to};
+
+/// The double-submit cookie of forms sent before sign-in (the demo sign-in form).
+const PRE_SESSION_CSRF: &str = "dap_console_csrf";
+/// Lifetime of a demo session, in hours (a broker login's is `login.session_hours`).
+const DEMO_SESSION_HOURS: i64 = 8;
+
+/// The signed-in person of a console page.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub principal: Principal,
+    pub lang: Lang,
+    /// The CSRF token of this session, for the page's forms.
+    pub csrf: String,
+    pub ctx: RequestContext,
+    /// Path and query of the page, to come back to after switching language.
+    pub here: String,
+}
+
+impl Viewer {
+    /// What the page layout needs to know.
+    pub fn shell(&self) -> Shell<'_> {
+        Shell {
+            lang: self.lang,
+            principal: Some(&self.principal),
+            csrf: &self.csrf,
+            here: &self.here,
+        }
+    }
+
+    /// The core's error as a page.
+    pub fn fail(&self, error: AppError) -> Failure {
+        Failure::App {
+            error,
+            lang: self.lang,
+            request_id: self.ctx.request_id.clone(),
+        }
+    }
+}
+
+/// The CSRF token bound to a session: a digest of the session handle (which only the
+/// browser holding the HttpOnly cookie knows), separated from every other use of it.
+fn session_csrf(session: &str) -> String {
+    let mut hash = Sha256::new();
+    hash.update(b"dap-console-csrf\n");
+    hash.update(session.as_bytes());
+    URL_SAFE_NO_PAD.encode(hash.finalize())
+}
+
+/// The one CSRF check: the token a form carries must equal the session's (signed in),
+/// or the pre-session cookie (the sign-in form); compared in constant time.
+fn csrf_ok(req: &HttpRequest, sent: Option<&str>) -> bool {
+    let expected = match req.cookie(SESSION_COOKIE) {
+        Some(session) => session_csrf(session.value()),
+        None => match req.cookie(PRE_SESSION_CSRF) {
+            Some(c) if c.value().len() >= 32 => c.value().to_owned(),
+            _ => return false,
+        },
+    };
+    let Some(sent) = sent else { return false };
+    sent.len() == expected.len()
+        && sent
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+fn here(req: &HttpRequest) -> String {
+    match req.query_string() {
+        "" => req.path().to_owned(),
+        q => format!("{}?{q}", req.path()),
+    }
+}
+
+impl FromRequest for Viewer {
+    type Error = Failure;
+    type Future = LocalBoxFuture<'static, Result<Self, Failure>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let core = req.app_data::<web::Data<Core>>().cloned();
+        let session = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+        let ctx = request_context(req);
+        let lang = Lang::of(req);
+        // After a form post, come back to the page the form was on.
+        let here_now = here(req);
+        let return_to = if req.method() == actix_web::http::Method::GET {
+            here_now.clone()
+        } else {
+            "/console/".to_owned()
+        };
+        Box::pin(async move {
+            let core = core.ok_or_else(|| Failure::App {
+                error: AppError::internal(anyhow::anyhow!("application core missing")),
+                lang,
+                request_id: ctx.request_id.clone(),
+            })?;
+            let Some(session) = session else {
+                return Err(Failure::SignIn { return_to });
+            };
+            match core
+                .authenticate(Credential::Session(session.clone()))
+                .await
+            {
+                Ok(principal) => Ok(Self {
+                    principal,
+                    lang,
+                    csrf: session_csrf(&session),
+                    ctx,
+                    here: here_now,
+                }),
+                Err(cause) => {
+                    let error = AppError::InvalidToken(cause);
+                    core.audit_request(&ctx, None, None, Some(&error))
+                        .await
+                        .map_err(|error| Failure::App {
+                            error,
+                            lang,
+                            request_id: ctx.request_id.clone(),
+                        })?;
+                    Err(Failure::SignIn { return_to })
+                }
+            }
+        })
+    }
+}
+
+/// A posted form's fields, in order (repeated names stay: checkboxes, filter rows).
+#[derive(Debug, Default, Clone)]
+pub struct Fields(pub Vec<(String, String)>);
+
+impl Fields {
+    /// The first value of `name`, trimmed; `None` when absent or empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Every non-empty value of `name`.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, v)| k == name && !v.trim().is_empty())
+            .map(|(_, v)| v.trim().to_owned())
+            .collect()
+    }
+}
+
+/// A posted form from the signed-in person, its CSRF token checked.
+pub struct Submitted {
+    pub viewer: Viewer,
+    pub fields: Fields,
+}
+
+impl FromRequest for Submitted {
+    type Error = Failure;
+    type Future = LocalBoxFuture<'static, Result<Self, Failure>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let viewer = Viewer::from_request(req, payload);
+        let form = web::Form::<Vec<(String, String)>>::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let viewer = viewer.await?;
+            let fields = form
+                .await
+                .map(|f| Fields(f.into_inner()))
+                .unwrap_or_default();
+            if !csrf_ok(&req, fields.get("csrf")) {
+                refuse_csrf(&req, Some(&viewer.principal)).await?;
+                return Err(Failure::Csrf { lang: viewer.lang });
+            }
+            Ok(Self { viewer, fields })
+        })
+    }
+}
+
+/// Audits a refused form (CSRF) as a denied request.
+async fn refuse_csrf(req: &HttpRequest, principal: Option<&Principal>) -> Result<(), Failure> {
+    let Some(core) = req.app_data::<web::Data<Core>>() else {
+        return Ok(());
+    };
+    let error = AppError::Forbidden("CSRF token missing or wrong".into());
+    core.audit_request(&request_context(req), principal, None, Some(&error))
+        .await
+        .map_err(|e| Failure::app(e, req))
+}
+
+fn cookie(name: &str, value: String, max_age: time::Duration, secure: bool) -> Cookie<'_> {
+    Cookie::build(name, value)
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .max_age(max_age)
+        .finish()
+}
+
+fn secure(core: &Core) -> bool {
+    core.public_url
+        .as_ref()
+        .is_some_and(|u| u.scheme() == "https")
+}
+
+/// Where to go after sign-in: a console path on this server, the catalogue by default.
+fn return_target(requested: Option<&str>) -> String {
+    match requested {
+        Some(path) if path.starts_with("/console") => safe_return_to(Some(path)),
+        _ => "/console/".to_owned(),
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct ReturnTo {
+    return_to: Option<String>,
+}
+
+/// What the sign-in page shows besides the forms.
+struct SignIn<'a> {
+    /// Where to go afterwards, when the page was asked for on the way to another.
+    return_to: Option<&'a str>,
+    /// A mistake in the demo form (the core's message), shown next to it.
+    error: Option<String>,
+}
+
+/// The sign-in page: the municipality's login (when configured) and, in `dap demo`, a
+/// demo sign-in with a municipality and roles.
+pub async fn sign_in_page(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    login: web::Data<LoginState>,
+    query: web::Query<ReturnTo>,
+) -> HttpResponse {
+    let page = SignIn {
+        return_to: query.return_to.as_deref(),
+        error: None,
+    };
+    render_sign_in(&req, &core, &login, page)
+}
+
+fn render_sign_in(
+    req: &HttpRequest,
+    core: &Core,
+    login: &LoginState,
+    page: SignIn<'_>,
+) -> HttpResponse {
+    let lang = Lang::of(req);
+    let return_to = return_target(page.return_to);
+    let token = req
+        .cookie(PRE_SESSION_CSRF)
+        .map(|c| c.value().to_owned())
+        .filter(|v| v.len() >= 32)
+        .unwrap_or_else(dap_auth::secrets::new_secret);
+    let mut broker = url::form_urlencoded::Serializer::new(String::new());
+    broker.append_pair("return_to", &return_to);
+    let here = here(req);
+    let shell = Shell {
+        lang,
+        principal: None,
+        csrf: &token,
+        here: &here,
+    };
+    let municipalities = dap_schema::municipalities();
+    let body = html! {
+        h1 { (lang.t("sign_in.title")) }
+        @if page.return_to.is_some() && page.error.is_none() {
+            p.notice role="status" { (lang.t("sign_in.expired")) }
+        }
+        @if login.0.is_some() {
+            p { a.button href={ "/auth/login?" (broker.finish()) } { (lang.t("sign_in.broker")) } }
+        }
+        @if core.demo_mode() {
+            form.card method="post" action="/console/sign-in/demo" {
+                h2 { (lang.t("sign_in.demo")) }
+                p { (lang.t("sign_in.demo_help")) }
+                (layout::form_error(page.error.as_deref(), "sign-in-error"))
+                input type="hidden" name="csrf" value=(token);
+                input type="hidden" name="return_to" value=(return_to);
+                label for="subject" { (lang.t("sign_in.user")) }
+                input id="subject" name="subject" value="demo-analyst" autocomplete="username" required;
+                label for="municipality" { (lang.t("municipality")) }
+                select id="municipality" name="municipality" {
+                    @for m in municipalities {
+                        option value=(m.code.as_str()) selected[m.code.as_str() == "0101"] {
+                            (m.code.as_str()) " " (m.name)
+                        }
+                    }
+                }
+                fieldset {
+                    legend { (lang.t("sign_in.roles")) }
+                    @for role in core.demo_roles() {
+                        div.check {
+                            input type="checkbox" id={ "role-" (role) } name="role" value=(role)
+                                checked[role.starts_with("laes-") && role != dap_auth::roles::SENSITIVE];
+                            label for={ "role-" (role) } { (role) }
+                        }
+                    }
+                }
+                button type="submit" { (lang.t("sign_in")) }
+            }
+        }
+        @if login.0.is_none() && !core.demo_mode() {
+            p { (lang.t("sign_in.none")) }
+        }
+    };
+    let mut response = layout::page(&shell, lang.t("sign_in.title"), body);
+    if page.error.is_some() {
+        *response.status_mut() = actix_web::http::StatusCode::BAD_REQUEST;
+    }
+    let _ = response.add_cookie(
+        &Cookie::build(PRE_SESSION_CSRF, token.clone())
+            .path("/console")
+            .http_only(true)
+            .secure(secure(core))
+            .same_site(SameSite::Strict)
+            .finish(),
+    );
+    response
+}
+
+/// The demo sign-in (`dap demo` only; the core refuses it anywhere else): starts the
+/// same kind of session as a broker login.
+pub async fn demo_sign_in(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    login: web::Data<LoginState>,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, Failure> {
+    let fields = Fields(form.into_inner());
+    if !csrf_ok(&req, fields.get("csrf")) {
+        refuse_csrf(&req, None).await?;
+        return Err(Failure::Csrf {
+            lang: Lang::of(&req),
+        });
+    }
+    let ctx = request_context(&req);
+    let return_to = return_target(fields.get("return_to"));
+    let result = core
+        .start_demo_session(
+            fields.get("subject").unwrap_or_default(),
+            fields.get("municipality").unwrap_or_default(),
+            &fields.all("role"),
+            DEMO_SESSION_HOURS,
+        )
+        .await;
+    let principal = result.as_ref().ok().map(|(p, _)| p);
+    core.audit_request(&ctx, principal, None, result.as_ref().err())
+        .await
+        .map_err(|e| Failure::app(e, &req))?;
+    match result {
+        Ok((_, value)) => Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, return_to))
+            .cookie(cookie(
+                SESSION_COOKIE,
+                value,
+                time::Duration::hours(DEMO_SESSION_HOURS),
+                secure(&core),
+            ))
+            .finish()),
+        // A mistake in the form: the form again, the message next to it.
+        Err(error @ AppError::InvalidParameter(_)) => {
+            let page = SignIn {
+                return_to: Some(&return_to),
+                error: Some(error.public_message()),
+            };
+            Ok(render_sign_in(&req, &core, &login, page))
+        }
+        Err(error) => Err(Failure::app(error, &req)),
+    }
+}
+
+/// Signs out: ends the session on the server (audited) and clears the cookie.
+pub async fn sign_out(
+    form: Submitted,
+    core: web::Data<Core>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Failure> {
+    if let Some(session) = req.cookie(SESSION_COOKIE) {
+        core.end_session(&form.viewer.ctx, session.value())
+            .await
+            .map_err(|e| form.viewer.fail(e))?;
+    }
+    let mut clear = cookie(
+        SESSION_COOKIE,
+        String::new(),
+        time::Duration::ZERO,
+        secure(&core),
+    );
+    clear.make_removal();
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/console/sign-in"))
+        .cookie(clear)
+        .finish())
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct LangQuery {
+    to: String,
+    return_to: Option<String>,
+}
+
+/// Switches the language (a preference cookie) and goes back to the page.
+pub async fn switch_language(query: web::Query<LangQuery>) -> HttpResponse {
+    let lang = if query.to == "en" { "en" } else { "da" };
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, return_target(query.return_to.as_deref())))
+        .cookie(
+            Cookie::build(LANG_COOKIE, lang)
+                .path("/")
+                .same_site(SameSite::Lax)
+                .max_age(time::Duration::days(365))
+                .finish(),
+        )
+        .finish()
+}
