@@ -6,7 +6,6 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
-use chrono::{DateTime, Utc};
 use dap_openapi::model::admin::{
     AuditParams, ClientList, DelegationList, MunicipalTokenList, NewClient, NewDelegation,
     NewSettings, Settings,
@@ -407,10 +406,8 @@ pub async fn revoke_token(
 pub async fn delegate(form: Submitted, core: web::Data<Core>) -> Result<HttpResponse, Failure> {
     let Submitted { viewer, fields } = form;
     let work = async {
-        let valid_until = dap_lake::as_of::parse(fields.get("valid_until").unwrap_or_default())
-            .map_err(|_| {
-                AppError::InvalidParameter("valid until must be a date, e.g. 2027-12-31".into())
-            })?;
+        // The core reads a date as the end of that day in Danish time.
+        let valid_until = fields.get("valid_until").unwrap_or_default().to_owned();
         let input = NewDelegation {
             grantee_cvr: fields.get("grantee_cvr").unwrap_or_default().to_owned(),
             datasets: fields.all("dataset"),
@@ -475,19 +472,19 @@ fn nonempty(v: &Option<String>) -> Option<String> {
 }
 
 /// A date from the filter form: the start (`from`) or the end (`to`) of that day.
-fn day(v: &Option<String>, end: bool, name: &str) -> Result<Option<DateTime<Utc>>, AppError> {
+fn day(v: &Option<String>, end: bool, name: &str) -> Result<Option<String>, AppError> {
     let Some(text) = nonempty(v) else {
         return Ok(None);
     };
     let date = chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|_| {
         AppError::InvalidParameter(format!("{name} must be a date, e.g. 2026-01-31"))
     })?;
-    let time = if end {
-        date.and_hms_opt(23, 59, 59)
-    } else {
-        date.and_hms_opt(0, 0, 0)
-    };
-    Ok(time.map(|t| t.and_utc()))
+    // The form's "to" day is included: the query's bound is the start of the next day.
+    let day = if end { date.succ_opt() } else { Some(date) };
+    let start = day.and_then(dap_lake::as_of::start_of_danish_day).ok_or_else(|| {
+        AppError::InvalidParameter(format!("{name} must be a date, e.g. 2026-01-31"))
+    })?;
+    Ok(Some(start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)))
 }
 
 /// `GET /console/admin/audit`.
@@ -534,15 +531,8 @@ pub async fn audit_log(
     let mut more = url::form_urlencoded::Serializer::new(String::new());
     if let Some(p) = &params {
         for (k, v) in [
-            (
-                "from",
-                p.from
-                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-            ),
-            (
-                "to",
-                p.to.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-            ),
+            ("from", p.from.clone()),
+            ("to", p.to.clone()),
             ("subject", p.subject.clone()),
             ("dataset", p.dataset.clone()),
             ("outcome", p.outcome.clone()),

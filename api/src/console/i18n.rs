@@ -300,6 +300,12 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ),
     ("key_figures.group", "Sammenlign med", "Compare with"),
     ("key_figures.all", "Alle kommuner", "All municipalities"),
+    ("key_figures.region", "Kommunens region", "The municipality's region"),
+    (
+        "key_figures.size",
+        "Kommuner af samme størrelse",
+        "Municipalities of similar size",
+    ),
     (
         "key_figures.selected",
         "Udvalgte kommuner",

@@ -54,8 +54,10 @@ pub struct FigureQuery {
 /// The comparison group the form names; codes that are not municipality codes are the
 /// form's mistake.
 fn group_of(query: &FigureQuery) -> Result<ComparisonGroup, AppError> {
-    if query.group.as_deref() != Some("selected") {
-        return Ok(ComparisonGroup::All);
+    match query.group.as_deref() {
+        None | Some("") | Some("all") => return Ok(ComparisonGroup::All),
+        Some("selected") => {}
+        Some(group) => return ComparisonGroup::parse(Some(group)),
     }
     query
         .codes
@@ -88,6 +90,7 @@ pub async fn figure(
         let request = KeyFigureRequest {
             id: &id,
             municipality: None,
+            year: None,
             filters: Vec::new(),
             group,
         };
@@ -102,6 +105,8 @@ pub async fn figure(
         Err(e) => return Err(viewer.fail(e)),
     };
     let selected = query.group.as_deref() == Some("selected");
+    let chosen = |g: &str| query.group.as_deref() == Some(g);
+    let all = !["selected", "region", "size"].iter().any(|g| chosen(g));
     let codes = query.codes.clone().unwrap_or_default();
     let title = table
         .as_ref()
@@ -135,6 +140,8 @@ pub async fn figure(
     csv.append_pair("format", "csv");
     if selected && !codes.trim().is_empty() {
         csv.append_pair("group", &codes.replace(' ', ""));
+    } else if chosen("region") || chosen("size") {
+        csv.append_pair("group", query.group.as_deref().unwrap_or("all"));
     }
     let body = html! {
         p.crumbs { a href="/console/key-figures" { (lang.t("key_figures.title")) } " › " (id) }
@@ -143,8 +150,16 @@ pub async fn figure(
             fieldset {
                 legend { (lang.t("key_figures.group")) }
                 div.check {
-                    input type="radio" id="group-all" name="group" value="all" checked[!selected];
+                    input type="radio" id="group-all" name="group" value="all" checked[all];
                     label for="group-all" { (lang.t("key_figures.all")) }
+                }
+                div.check {
+                    input type="radio" id="group-region" name="group" value="region" checked[chosen("region")];
+                    label for="group-region" { (lang.t("key_figures.region")) }
+                }
+                div.check {
+                    input type="radio" id="group-size" name="group" value="size" checked[chosen("size")];
+                    label for="group-size" { (lang.t("key_figures.size")) }
                 }
                 div.check {
                     input type="radio" id="group-selected" name="group" value="selected" checked[selected];
@@ -267,10 +282,11 @@ fn figure_body(
         .next()
         .map(|c| c.name.clone())
         .unwrap_or_else(|| t.municipality.clone());
-    let group_name = if t.group == "all" {
-        lang.t("key_figures.all")
-    } else {
-        lang.t("key_figures.selected")
+    let group_name = match t.group {
+        "all" => lang.t("key_figures.all"),
+        "region" => lang.t("key_figures.region"),
+        "size" => lang.t("key_figures.size"),
+        _ => lang.t("key_figures.selected"),
     };
     let series = [
         Series {

@@ -181,6 +181,7 @@ impl ResponseError for Failure {
                 | ErrorClass::NotAcceptable
                 | ErrorClass::MethodNotAllowed => StatusCode::BAD_REQUEST,
                 ErrorClass::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorClass::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
                 ErrorClass::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
                 ErrorClass::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             },

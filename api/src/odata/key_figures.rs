@@ -205,6 +205,7 @@ pub async fn read(
         let request = KeyFigureRequest {
             id: &summary.id,
             municipality,
+            year: None,
             filters: filters.clone(),
             group: ComparisonGroup::All,
         };
