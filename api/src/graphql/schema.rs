@@ -70,7 +70,7 @@ fn field_name(dataset: &DatasetDef) -> Option<String> {
     let columns_ok = dataset.columns.iter().all(|c| {
         is_name(&c.name) && !["and", "or", "true", "false", "null"].contains(&c.name.as_str())
     });
-    let reserved = ["datasets", "me"].contains(&field.as_str());
+    let reserved = ["datasets", "me", "machineClients"].contains(&field.as_str());
     (is_name(&field) && columns_ok && !reserved).then_some(field)
 }
 
@@ -206,6 +206,7 @@ fn root_fields(query: Object) -> Object {
     query
         .field(super::catalogue::datasets_field())
         .field(super::catalogue::me_field())
+        .field(super::admin::machine_clients_field())
 }
 
 fn scope_arguments(field: Field, p: &str) -> Field {
