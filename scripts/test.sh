@@ -5,7 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/dap/target}"
+# The same target directory as the README's `cargo run --bin dap -- demo`: cargo's own
+# default (./target) unless CARGO_TARGET_DIR says otherwise (CI may choose its own). Every
+# cargo command here selects the whole workspace, as `cargo run` in the root does, so the
+# features of the dependencies (DataFusion) are the same and nothing is built twice.
+TARGET_DIR="$(realpath -m "${CARGO_TARGET_DIR:-target}")"
 
 # PostgreSQL for the control-plane tests: start the local cluster if it is installed but down.
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
@@ -26,7 +30,7 @@ cargo test --workspace --locked
 
 # End-to-end against a real `dap demo` process, with real clients: schemathesis (contract
 # fuzzing) and Chromium driven by Playwright (docs page offline). Installed here.
-cargo build --locked -p dap-api --bin dap
+cargo build --workspace --locked --bin dap
 VENV="${DAP_VENV:-$HOME/.cache/dap/venv}"
 if [ ! -x "$VENV/bin/pytest" ] || ! cmp -s tests/e2e/requirements.txt "$VENV/requirements.txt"; then
   python3 -m venv "$VENV"
@@ -52,7 +56,7 @@ fi
 if command -v npm >/dev/null 2>&1; then
   (cd tests/e2e/broker && npm ci --no-audit --no-fund --loglevel=error)
 fi
-DAP_BIN="$CARGO_TARGET_DIR/debug/dap" "$VENV/bin/pytest" tests/e2e -q -rs --ignore=tests/e2e/test_sharing.py
+DAP_BIN="$TARGET_DIR/debug/dap" "$VENV/bin/pytest" tests/e2e -q -rs --ignore=tests/e2e/test_sharing.py
 # The official Delta Sharing connector pins pandas < 3 and pyarrow <= 23: its own venv.
 SHARING_VENV="${DAP_SHARING_VENV:-$HOME/.cache/dap/venv-sharing}"
 if [ ! -x "$SHARING_VENV/bin/pytest" ] || ! cmp -s tests/e2e/sharing-requirements.txt "$SHARING_VENV/requirements.txt"; then
@@ -60,4 +64,4 @@ if [ ! -x "$SHARING_VENV/bin/pytest" ] || ! cmp -s tests/e2e/sharing-requirement
   "$SHARING_VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/e2e/sharing-requirements.txt
   cp tests/e2e/sharing-requirements.txt "$SHARING_VENV/requirements.txt"
 fi
-DAP_BIN="$CARGO_TARGET_DIR/debug/dap" "$SHARING_VENV/bin/pytest" tests/e2e/test_sharing.py -q -rs
+DAP_BIN="$TARGET_DIR/debug/dap" "$SHARING_VENV/bin/pytest" tests/e2e/test_sharing.py -q -rs
