@@ -154,28 +154,26 @@ mod tests {
         let url = format!("http://{}/", listener.local_addr().expect("addr"));
         let server = HttpServer::new(move || {
             let counter = Arc::clone(&counter);
-            App::new().route(
-                "/oauth/token",
-                web::post().to(move |form: web::Form<Vec<(String, String)>>| {
-                    let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
-                    let ok = form
-                        .iter()
-                        .any(|(k, v)| k == "client_secret" && v == "s3cret");
-                    async move {
-                        if ok {
-                            HttpResponse::Ok().json(serde_json::json!({
-                                "access_token": format!("token-{n}"),
-                                "token_type": "Bearer",
-                                "expires_in": lifetime,
-                            }))
-                        } else {
-                            HttpResponse::Unauthorized().json(serde_json::json!({
-                                "error": "invalid_client",
-                            }))
-                        }
+            // Any path: the session posts to <server>/oauth/token.
+            App::new().default_service(web::to(move |form: web::Form<Vec<(String, String)>>| {
+                let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+                let ok = form
+                    .iter()
+                    .any(|(k, v)| k == "client_secret" && v == "s3cret");
+                async move {
+                    if ok {
+                        HttpResponse::Ok().json(serde_json::json!({
+                            "access_token": format!("token-{n}"),
+                            "token_type": "Bearer",
+                            "expires_in": lifetime,
+                        }))
+                    } else {
+                        HttpResponse::Unauthorized().json(serde_json::json!({
+                            "error": "invalid_client",
+                        }))
                     }
-                }),
-            )
+                }
+            }))
         })
         .workers(1)
         .listen(listener)
