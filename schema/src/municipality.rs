@@ -70,7 +70,7 @@ impl MunicipalityCode {
         let wanted = value.to_lowercase();
         let found: Vec<&Municipality> = municipalities()
             .iter()
-            .filter(|m| name_forms(&m.name).iter().any(|form| *form == wanted))
+            .filter(|m| name_forms(&m.name).contains(&wanted))
             .collect();
         match found.as_slice() {
             [one] => Ok(one.code.clone()),
