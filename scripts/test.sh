@@ -5,7 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/dap/target}"
+# The same target directory as the README's `cargo run --bin dap -- demo`: cargo's own
+# default (./target) unless CARGO_TARGET_DIR says otherwise (CI may choose its own). Every
+# cargo command here selects the whole workspace, as `cargo run` in the root does, so the
+# features of the dependencies (DataFusion) are the same and nothing is built twice.
+TARGET_DIR="$(realpath -m "${CARGO_TARGET_DIR:-target}")"
 # A service or client that cannot start is a failure, not a skip. Set DAP_REQUIRE_POSTGRES=0
 # or DAP_E2E_STRICT=0 only to run a partial suite on a machine that lacks them.
 export DAP_REQUIRE_POSTGRES="${DAP_REQUIRE_POSTGRES:-1}"
@@ -30,7 +34,7 @@ cargo test --workspace --locked
 
 # End-to-end against a real `dap demo` process, with real clients: schemathesis (contract
 # fuzzing) and Chromium driven by Playwright (docs page offline). Installed here.
-cargo build --locked -p dap-api --bin dap
+cargo build --workspace --locked --bin dap
 VENV="${DAP_VENV:-$HOME/.cache/dap/venv}"
 if [ ! -x "$VENV/bin/pytest" ] || ! cmp -s tests/e2e/requirements.txt "$VENV/requirements.txt"; then
   python3 -m venv "$VENV"
@@ -72,5 +76,5 @@ if [ ! -x "$SHARING_VENV/bin/pytest" ] || ! cmp -s tests/e2e/sharing-requirement
   cp tests/e2e/sharing-requirements.txt "$SHARING_VENV/requirements.txt"
 fi
 export DAP_SHARING_PYTHON="$SHARING_VENV/bin/python"
-DAP_BIN="$CARGO_TARGET_DIR/debug/dap" "$VENV/bin/pytest" tests/e2e -q -rs --ignore=tests/e2e/test_sharing.py
-DAP_BIN="$CARGO_TARGET_DIR/debug/dap" "$SHARING_VENV/bin/pytest" tests/e2e/test_sharing.py -q -rs
+DAP_BIN="$TARGET_DIR/debug/dap" "$VENV/bin/pytest" tests/e2e -q -rs --ignore=tests/e2e/test_sharing.py
+DAP_BIN="$TARGET_DIR/debug/dap" "$SHARING_VENV/bin/pytest" tests/e2e/test_sharing.py -q -rs

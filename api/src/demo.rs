@@ -4,10 +4,12 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use dap_schema::ControlPlane;
+use dap_auth::DevIssuer;
+use dap_lake::demo::Progress;
+use dap_schema::{ControlPlane, MunicipalityCode, NsisLevel};
 use rand::RngCore;
 
 use crate::settings::Settings;
@@ -35,7 +37,7 @@ pub fn settings(options: &DemoOptions) -> anyhow::Result<Settings> {
         .platform_operators
         .push(crate::app::access::Operator {
             issuer: dap_auth::dev_issuer::DEV_ISSUER.into(),
-            subject: "demo-operator".into(),
+            subject: DEMO_OPERATOR.into(),
         });
     Ok(settings)
 }
@@ -46,10 +48,49 @@ pub async fn prepare(options: &DemoOptions) -> anyhow::Result<Vec<String>> {
     prepare_with(options, &settings(options)?).await
 }
 
+/// Like [`prepare`], telling `report` how the generation of each table goes.
+pub async fn prepare_reporting(
+    options: &DemoOptions,
+    report: &mut (dyn FnMut(Progress) + Send),
+) -> anyhow::Result<Vec<String>> {
+    prepare_inner(options, &settings(options)?, report).await
+}
+
 /// Like [`prepare`], with the catalogue in `settings.database_url` (e.g. PostgreSQL).
 pub async fn prepare_with(
     options: &DemoOptions,
     settings: &Settings,
+) -> anyhow::Result<Vec<String>> {
+    prepare_inner(options, settings, &mut |_| {}).await
+}
+
+/// What `dap demo` says when `--rows-per-municipality` was given but tables of the data
+/// directory exist already: they are kept as they are, so the option changes nothing
+/// for them.
+pub fn rows_option_ignored(
+    data_dir: &Path,
+    rows_per_municipality: Option<usize>,
+    existing: &[String],
+) -> Option<String> {
+    let rows = rows_per_municipality?;
+    if existing.is_empty() {
+        return None;
+    }
+    let dir = data_dir.display();
+    Some(format!(
+        "note: --rows-per-municipality {rows} is ignored for the {} tables that already exist \
+         in {dir} ({}); it applies only when a table is generated. To regenerate the demo \
+         data with {rows} rows per municipality, stop dap and remove the directory \
+         (rm -r {dir}), or start with another --data-dir",
+        existing.len(),
+        existing.join(", ")
+    ))
+}
+
+async fn prepare_inner(
+    options: &DemoOptions,
+    settings: &Settings,
+    report: &mut (dyn FnMut(Progress) + Send),
 ) -> anyhow::Result<Vec<String>> {
     std::fs::create_dir_all(&options.data_dir)
         .with_context(|| format!("cannot create {}", options.data_dir.display()))?;
@@ -57,7 +98,8 @@ pub async fn prepare_with(
     std::fs::create_dir_all(lake_dir)?;
     let root = url::Url::from_directory_path(lake_dir)
         .map_err(|_| anyhow::anyhow!("{} is not an absolute path", lake_dir.display()))?;
-    let created = dap_lake::demo::create_lake(&root, options.rows_per_municipality).await?;
+    let created =
+        dap_lake::demo::create_lake_reporting(&root, options.rows_per_municipality, report).await?;
     // The demo issuer's key, so `dap token` works as soon as the data directory exists.
     dap_auth::DevIssuer::load_or_create(&std::path::absolute(&options.data_dir)?)?;
     let control = ControlPlane::connect(&settings.database_url).await?;
@@ -100,4 +142,106 @@ pub fn cursor_key(dir: &Path) -> anyhow::Result<Vec<u8>> {
         .open(&path)?
         .write_all(URL_SAFE_NO_PAD.encode(&key).as_bytes())?;
     Ok(key)
+}
+
+/// Every demo domain's read role; not the role for sensitive columns.
+pub fn default_roles() -> Vec<String> {
+    let roles: std::collections::BTreeSet<String> = dap_lake::demo::datasets()
+        .into_iter()
+        .map(|d| d.read_role)
+        .collect();
+    roles.into_iter().collect()
+}
+
+/// The roles a demo token may carry: every dataset's read role (the demo's and any an
+/// operator registered in the data directory's catalogue), sensitive columns, IT
+/// administration and key figures.
+pub async fn known_roles(data_dir: &Path) -> anyhow::Result<std::collections::BTreeSet<String>> {
+    use dap_auth::roles::{IT_ADMIN, KEY_FIGURES, SENSITIVE};
+    let mut roles: std::collections::BTreeSet<String> = default_roles().into_iter().collect();
+    roles.extend([SENSITIVE, IT_ADMIN, KEY_FIGURES].map(str::to_owned));
+    if data_dir.join("dap.sqlite").exists() {
+        let options = DemoOptions {
+            data_dir: data_dir.to_path_buf(),
+            bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            rows_per_municipality: 0,
+        };
+        let control = ControlPlane::connect(&settings(&options)?.database_url).await?;
+        roles.extend(
+            control
+                .load_catalogue()
+                .await?
+                .into_iter()
+                .map(|d| d.read_role),
+        );
+    }
+    Ok(roles)
+}
+
+/// The subject of the demo's platform operator (see [`settings`]).
+pub const DEMO_OPERATOR: &str = "demo-operator";
+
+/// What `dap token` was asked for.
+#[derive(Debug)]
+pub struct TokenRequest<'a> {
+    pub data_dir: &'a Path,
+    pub municipality: Option<&'a str>,
+    pub roles: Option<Vec<String>>,
+    pub loa: &'a str,
+    pub ttl: chrono::Duration,
+    pub subject: &'a str,
+}
+
+/// Signs the token: the municipality by code or name (the platform operator needs
+/// none), roles that the demo knows (default: every domain's read role).
+pub async fn demo_token(request: TokenRequest<'_>) -> anyhow::Result<String> {
+    let dir = request.data_dir;
+    let issuer = DevIssuer::load(dir).with_context(|| {
+        format!(
+            "no demo issuer key in {}: start `dap demo --data-dir {}` first",
+            dir.display(),
+            dir.display()
+        )
+    })?;
+    let municipality = match request.municipality {
+        Some(m) => Some(MunicipalityCode::from_code_or_name(m)?),
+        None if request.subject == DEMO_OPERATOR => None,
+        None => bail!(
+            "--municipality is required: the code or name of the municipality the token acts \
+             for, e.g. --municipality 0101 or --municipality København (only the platform \
+             operator, --subject {DEMO_OPERATOR}, needs none)"
+        ),
+    };
+    let loa: NsisLevel = request.loa.parse()?;
+    let known = known_roles(dir).await?;
+    let roles = match request.roles {
+        Some(roles) => {
+            let roles: Vec<String> = roles
+                .into_iter()
+                .map(|r| r.trim().to_owned())
+                .filter(|r| !r.is_empty())
+                .collect();
+            let unknown: Vec<&String> = roles.iter().filter(|r| !known.contains(*r)).collect();
+            if !unknown.is_empty() {
+                bail!(
+                    "--roles: unknown role {}; the demo knows: {}",
+                    unknown
+                        .iter()
+                        .map(|r| format!("'{r}'"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    known.iter().cloned().collect::<Vec<_>>().join(", ")
+                );
+            }
+            roles
+        }
+        None => default_roles(),
+    };
+    Ok(issuer.token_for(
+        request.subject,
+        municipality.as_ref().map(MunicipalityCode::as_str),
+        &roles,
+        loa,
+        request.ttl,
+    )?)
 }

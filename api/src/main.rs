@@ -11,10 +11,9 @@ mod cli;
 use cli::admin::{AuditAction, ClientAction, Database, audit, audit_cli, client};
 use dap_api::delivery_client::{Credentials, DeliverOptions};
 use dap_api::demo::{self, DemoOptions};
-use dap_api::pull::{MirrorFormat, PullOptions, pull};
+use dap_api::pull::{Credentials, MirrorFormat, PullOptions, pull};
 use dap_api::{Application, Settings, telemetry};
-use dap_auth::DevIssuer;
-use dap_schema::{MunicipalityCode, NsisLevel};
+use dap_lake::demo::Progress;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -35,9 +34,10 @@ enum Command {
         data_dir: PathBuf,
         #[arg(long, default_value = "127.0.0.1:8080")]
         bind: SocketAddr,
-        /// Rows per municipality per dataset, generated on first start.
-        #[arg(long, default_value_t = dap_lake::demo::DEFAULT_ROWS_PER_MUNICIPALITY)]
-        rows_per_municipality: usize,
+        /// Rows per municipality per dataset (default 120), used when a table is generated:
+        /// on first start. Tables that exist already are kept as they are.
+        #[arg(long)]
+        rows_per_municipality: Option<usize>,
         /// A config file whose identity settings (`issuers`, `public_url`, `login`) apply
         /// too: the demo data behind a real OIDC broker.
         #[arg(long)]
@@ -58,9 +58,18 @@ enum Command {
         /// dap's base URL, e.g. http://127.0.0.1:8080
         #[arg(long)]
         server: url::Url,
-        /// Bearer token (or set DAP_TOKEN).
+        /// Bearer token (or set DAP_TOKEN); it is not renewed. A scheduled job uses
+        /// --client-id instead.
         #[arg(long, env = "DAP_TOKEN", hide_env_values = true)]
-        token: String,
+        token: Option<String>,
+        /// A machine client's id (`dap client create`): dap pull gets its tokens from the
+        /// server and renews them itself. The secret comes from DAP_CLIENT_SECRET or
+        /// --client-secret-file, never from the command line.
+        #[arg(long, env = "DAP_CLIENT_ID")]
+        client_id: Option<String>,
+        /// A file holding the client's secret (its first line).
+        #[arg(long)]
+        client_secret_file: Option<PathBuf>,
         /// Dataset id, e.g. oekonomi.posteringer
         #[arg(long)]
         dataset: String,
@@ -139,10 +148,12 @@ enum Command {
     Token {
         #[arg(long, default_value = "./dap-data")]
         data_dir: PathBuf,
-        /// Four-digit municipality code, e.g. 0101.
+        /// The municipality: its code or name, e.g. 0101 or København. Required, except
+        /// for the platform operator (`--subject demo-operator`).
         #[arg(long)]
-        municipality: String,
-        /// Comma-separated role short names; default: every domain's read role.
+        municipality: Option<String>,
+        /// Comma-separated role short names, e.g. laes-oekonomi,it-administration; unknown
+        /// names are refused with the list of known ones. Default: every domain's read role.
         #[arg(long, value_delimiter = ',')]
         roles: Option<Vec<String>>,
         /// NSIS level: Low, Substantial or High.
@@ -186,11 +197,32 @@ async fn main() -> anyhow::Result<()> {
             let options = DemoOptions {
                 data_dir,
                 bind,
-                rows_per_municipality,
+                rows_per_municipality: rows_per_municipality
+                    .unwrap_or(dap_lake::demo::DEFAULT_ROWS_PER_MUNICIPALITY),
             };
-            let created = demo::prepare(&options).await?;
+            let mut existing = Vec::new();
+            let created = demo::prepare_reporting(&options, &mut |progress| match progress {
+                Progress::Existing { dataset } => existing.push(dataset),
+                Progress::Creating {
+                    dataset,
+                    index,
+                    total,
+                } => eprintln!(
+                    "generating demo data {index}/{total}: {dataset} (98 municipalities x {} rows) ...",
+                    options.rows_per_municipality
+                ),
+                Progress::Created { dataset, rows } => {
+                    eprintln!("  {dataset}: {rows} rows written");
+                }
+            })
+            .await?;
             if !created.is_empty() {
                 eprintln!("created demo tables: {}", created.join(", "));
+            }
+            if let Some(note) =
+                demo::rows_option_ignored(&options.data_dir, rows_per_municipality, &existing)
+            {
+                eprintln!("{note}");
             }
             let mut settings = demo::settings(&options)?;
             if let Some(path) = config {
@@ -225,6 +257,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Pull {
             server,
             token,
+            client_id,
+            client_secret_file,
             dataset,
             into,
             format,
@@ -238,7 +272,7 @@ async fn main() -> anyhow::Result<()> {
             };
             let options = PullOptions {
                 server,
-                token,
+                credentials: pull_credentials(token, client_id, client_secret_file)?,
                 dataset,
                 into,
                 format,
@@ -333,32 +367,59 @@ async fn main() -> anyhow::Result<()> {
             ttl,
             subject,
         } => {
-            let code = MunicipalityCode::parse(&municipality)?;
-            let loa: NsisLevel = loa.parse()?;
-            let issuer = DevIssuer::load(&data_dir).with_context(|| {
-                format!(
-                    "no demo issuer key in {}: start `dap demo --data-dir {}` first",
-                    data_dir.display(),
-                    data_dir.display()
-                )
-            })?;
-            let roles = roles.unwrap_or_else(default_roles);
-            let token = issuer.token(&subject, code.as_str(), &roles, loa, parse_ttl(&ttl)?)?;
+            let token = demo::demo_token(demo::TokenRequest {
+                data_dir: &data_dir,
+                municipality: municipality.as_deref(),
+                roles,
+                loa: &loa,
+                ttl: parse_ttl(&ttl)?,
+                subject: &subject,
+            })
+            .await?;
             println!("{token}");
         }
     }
     Ok(())
 }
 
-/// Every demo domain's read role; not the role for sensitive columns.
-fn default_roles() -> Vec<String> {
-    let mut roles: Vec<String> = dap_lake::demo::datasets()
-        .into_iter()
-        .map(|d| d.read_role)
-        .collect();
-    roles.sort();
-    roles.dedup();
-    roles
+/// dap pull's credentials: a machine client (id, and the secret from DAP_CLIENT_SECRET or
+/// a file) when an id is given, else a bearer token.
+fn pull_credentials(
+    token: Option<String>,
+    client_id: Option<String>,
+    secret_file: Option<PathBuf>,
+) -> anyhow::Result<Credentials> {
+    let Some(client_id) = client_id else {
+        return match token {
+            Some(token) => Ok(Credentials::Token(token.into())),
+            None => bail!(
+                "dap pull needs credentials: --client-id ID with the secret in DAP_CLIENT_SECRET \
+                 or --client-secret-file FILE (a machine client; tokens are renewed), or \
+                 --token TOKEN / DAP_TOKEN"
+            ),
+        };
+    };
+    let secret = match (secret_file, std::env::var("DAP_CLIENT_SECRET")) {
+        (Some(path), _) => std::fs::read_to_string(&path)
+            .with_context(|| format!("--client-secret-file {}", path.display()))?
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+        (None, Ok(secret)) => secret.trim().to_owned(),
+        (None, Err(_)) => bail!(
+            "--client-id {client_id}: put the client's secret in DAP_CLIENT_SECRET or in a file \
+             named by --client-secret-file (not on the command line, where other users see it)"
+        ),
+    };
+    if secret.is_empty() {
+        bail!("the secret of client {client_id} is empty");
+    }
+    Ok(Credentials::Client {
+        client_id,
+        client_secret: secret.into(),
+    })
 }
 
 fn parse_ttl(text: &str) -> anyhow::Result<chrono::Duration> {

@@ -22,7 +22,7 @@ use utoipa_actix_web::AppExt;
 use crate::app::{AdminCache, AppError, Catalogue, Core, CursorSigner, IssuerKeys, KeyFigures};
 use crate::graphql::SchemaCache;
 use crate::rest::fallback::{RouteTable, fallback};
-use crate::rest::login::LoginState;
+use crate::rest::login::{Login, LoginState};
 use crate::settings::Settings;
 use crate::{graphql, rest, sharing};
 
@@ -38,6 +38,69 @@ pub struct Application {
     retention_days: Option<u32>,
     /// Table maintenance: how often, and by which policy (`None`: off).
     maintenance: Option<(Duration, dap_lake::maintain::MaintenancePolicy)>,
+    /// Retries discovery of the issuers that did not answer at startup.
+    discovery: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// First pause between discovery attempts of an unreachable issuer; it doubles up to
+/// [`DISCOVERY_RETRY_MAX`].
+const DISCOVERY_RETRY_FIRST: Duration = Duration::from_secs(1);
+const DISCOVERY_RETRY_MAX: Duration = Duration::from_secs(60);
+
+/// A browser login whose broker did not answer discovery at startup.
+struct PendingLogin {
+    state: web::Data<LoginState>,
+    settings: crate::settings::LoginSettings,
+    public_url: url::Url,
+    key: Vec<u8>,
+}
+
+/// Retries discovery of `pending` issuers (and of the login's broker) with exponential
+/// backoff until each succeeds.
+async fn retry_discovery(
+    mut pending: Vec<dap_auth::PendingIssuer>,
+    mut login: Option<PendingLogin>,
+) {
+    let mut pause = DISCOVERY_RETRY_FIRST;
+    while !pending.is_empty() || login.is_some() {
+        tokio::time::sleep(pause).await;
+        if let Some(p) = login.take() {
+            match Login::discover(&p.settings, &p.public_url, p.key.clone(), ISSUER_TIMEOUT).await {
+                Ok(discovered) => {
+                    p.state.discovered(discovered);
+                    tracing::info!(issuer = %p.settings.issuer, "login broker discovered");
+                }
+                Err(error) => {
+                    tracing::warn!(
+                        issuer = %p.settings.issuer,
+                        reason = format!("{error:#}"),
+                        "login broker discovery failed again"
+                    );
+                    login = Some(p);
+                }
+            }
+        }
+        let mut still = Vec::new();
+        for issuer in pending {
+            match issuer.discover(ISSUER_TIMEOUT).await {
+                Ok(()) => tracing::info!(
+                    issuer = issuer.issuer(),
+                    "token issuer discovered; its tokens are accepted now"
+                ),
+                Err(error) => {
+                    tracing::warn!(
+                        issuer = issuer.issuer(),
+                        reason = %error,
+                        retry_in_secs = (pause * 2).min(DISCOVERY_RETRY_MAX).as_secs(),
+                        "token issuer discovery failed again"
+                    );
+                    still.push(issuer);
+                }
+            }
+        }
+        pending = still;
+        pause = (pause * 2).min(DISCOVERY_RETRY_MAX);
+    }
 }
 
 impl Application {
@@ -60,6 +123,7 @@ impl Application {
             dev_jwks = Some(serde_json::to_value(issuer.jwks()?)?);
             verifier = verifier.with_issuer(issuer.issuer_config(), issuer.key_set()?);
         }
+        let mut pending = Vec::new();
         for issuer in &settings.issuers {
             let config = IssuerConfig {
                 issuer: issuer.issuer.clone(),
@@ -69,19 +133,51 @@ impl Application {
                 mapper: issuer.mapper(),
                 allowed_typ: issuer.typ.clone(),
             };
-            verifier = verifier
-                .discover(config, ISSUER_TIMEOUT)
-                .await
-                .with_context(|| format!("cannot use token issuer {}", issuer.issuer))?;
+            let (with_issuer, issuer) = verifier.with_pending_issuer(config);
+            verifier = with_issuer;
+            // An issuer that does not answer now must not keep dap (and the other
+            // issuers' callers) down: its tokens are refused until a retry succeeds.
+            if let Err(error) = issuer.discover(ISSUER_TIMEOUT).await {
+                tracing::warn!(
+                    issuer = issuer.issuer(),
+                    reason = %error,
+                    "token issuer discovery failed; its tokens are refused until a retry in the background succeeds (see /health/ready)"
+                );
+                pending.push(issuer);
+            }
         }
         let key = cursor_key(&settings)?;
+        let mut pending_login = None;
         let login = match (&settings.login, &settings.public_url) {
-            (Some(login), Some(public_url)) => Some(
-                crate::rest::login::Login::discover(login, public_url, key.clone(), ISSUER_TIMEOUT)
-                    .await?,
-            ),
-            _ => None,
+            (Some(login), Some(public_url)) => {
+                let discovered =
+                    Login::discover(login, public_url, key.clone(), ISSUER_TIMEOUT).await;
+                let state = web::Data::new(LoginState::configured(
+                    &login.issuer,
+                    discovered
+                        .map_err(|error| {
+                            tracing::warn!(
+                                issuer = %login.issuer,
+                                reason = format!("{error:#}"),
+                                "login broker discovery failed; /auth/login answers 503 until a retry in the background succeeds (see /health/ready)"
+                            );
+                        })
+                        .ok(),
+                ));
+                if !state.status().is_some_and(|(_, ready)| ready) {
+                    pending_login = Some(PendingLogin {
+                        state: state.clone(),
+                        settings: login.clone(),
+                        public_url: public_url.clone(),
+                        key: key.clone(),
+                    });
+                }
+                state
+            }
+            _ => web::Data::new(LoginState::default()),
         };
+        let discovery = (!pending.is_empty() || pending_login.is_some())
+            .then(|| tokio::spawn(retry_discovery(pending, pending_login)));
         let cursors = CursorSigner::new(key);
         let catalogue = Catalogue::load(&control).await?;
         let core = web::Data::new(Core {
@@ -112,7 +208,6 @@ impl Application {
             .await
             .context("cannot read key-figure definitions")?;
         let routes = web::Data::new(RouteTable::from_document(&crate::openapi::document()));
-        let login = web::Data::new(LoginState(login));
         let schemas = web::Data::new(SchemaCache::default());
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
@@ -159,6 +254,7 @@ impl Application {
             port,
             server,
             core,
+            discovery,
             refresh: Duration::from_secs(settings.lake.refresh_secs),
             retention_days: settings.audit_retention_days,
             maintenance: (settings.deliveries.maintenance_hours > 0).then(|| {
@@ -237,6 +333,9 @@ impl Application {
             );
         }
         refresher.abort();
+        if let Some(discovery) = self.discovery {
+            discovery.abort();
+        }
         if let Some(pruner) = pruner {
             pruner.abort();
         }

@@ -126,19 +126,35 @@ impl DevIssuer {
         loa: dap_schema::NsisLevel,
         ttl: chrono::Duration,
     ) -> Result<String> {
+        self.token_for(subject, Some(municipality), roles, loa, ttl)
+    }
+
+    /// Like [`Self::token`]; without a municipality the token grants no municipality's
+    /// data (a platform operator's token).
+    pub fn token_for(
+        &self,
+        subject: &str,
+        municipality: Option<&str>,
+        roles: &[String],
+        loa: dap_schema::NsisLevel,
+        ttl: chrono::Duration,
+    ) -> Result<String> {
         let now = Utc::now().timestamp();
         let roles: Vec<String> = roles.iter().map(|r| crate::roles::role_uri(r)).collect();
-        self.sign(&json!({
+        let mut claims = json!({
             "iss": DEV_ISSUER,
             "aud": DEV_AUDIENCE,
             "sub": subject,
             "iat": now,
             "nbf": now,
             "exp": now + ttl.num_seconds(),
-            "kommunekode": municipality,
             "roles": roles,
             "loa": loa.as_str(),
-        }))
+        });
+        if let Some(municipality) = municipality {
+            claims["kommunekode"] = municipality.into();
+        }
+        self.sign(&claims)
     }
 }
 

@@ -24,4 +24,4 @@ pub use dev_issuer::DevIssuer;
 pub use error::{Denial, Error, Result};
 pub use kombit::KombitClaims;
 pub use principal::{CallerKind, ConstraintSet, Constraints, Principal};
-pub use verifier::{IssuerConfig, TokenVerifier};
+pub use verifier::{IssuerConfig, IssuerStatus, PendingIssuer, TokenVerifier};

@@ -39,7 +39,103 @@ pub struct IssuerConfig {
 #[derive(Debug)]
 struct Issuer {
     config: IssuerConfig,
-    keys: Arc<KeySet>,
+    keys: Arc<Discovery>,
+}
+
+/// The keys of one issuer: known from the start, or once OpenID Connect discovery has
+/// succeeded. Until then its tokens are refused and [`TokenVerifier::issuers`] says why.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    keys: std::sync::OnceLock<Arc<KeySet>>,
+    failure: std::sync::Mutex<Option<String>>,
+}
+
+/// An issuer whose discovery has not succeeded yet; [`PendingIssuer::discover`] retries.
+#[derive(Debug, Clone)]
+pub struct PendingIssuer {
+    issuer: String,
+    discovery: Arc<Discovery>,
+}
+
+/// Whether an issuer's tokens can be verified, as readiness reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerStatus {
+    pub issuer: String,
+    /// True once the issuer's keys are known.
+    pub ready: bool,
+    /// Why the last discovery failed, while not ready.
+    pub reason: Option<String>,
+}
+
+impl PendingIssuer {
+    /// The issuer URL.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// True once the issuer's keys are known.
+    pub fn is_ready(&self) -> bool {
+        self.discovery.keys.get().is_some()
+    }
+
+    /// One attempt at OpenID Connect discovery: the metadata must name exactly the
+    /// issuer; keys come from its `jwks_uri`. On failure the reason is kept for
+    /// readiness and returned.
+    pub async fn discover(&self, timeout: Duration) -> Result<()> {
+        if self.is_ready() {
+            return Ok(());
+        }
+        match discover_keys(&self.issuer, timeout).await {
+            Ok(keys) => {
+                let _ = self.discovery.keys.set(Arc::new(keys));
+                if let Ok(mut failure) = self.discovery.failure.lock() {
+                    *failure = None;
+                }
+                Ok(())
+            }
+            Err(error) => {
+                if let Ok(mut failure) = self.discovery.failure.lock() {
+                    *failure = Some(error.to_string());
+                }
+                Err(error)
+            }
+        }
+    }
+}
+
+async fn discover_keys(issuer: &str, timeout: Duration) -> Result<KeySet> {
+    let issuer_error = |reason: String| Error::Issuer {
+        issuer: issuer.to_owned(),
+        reason,
+    };
+    let client = reqwest::Client::builder()
+        // Never follow redirects from an issuer: a redirect could point anywhere.
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .build()
+        .map_err(|e| issuer_error(e.to_string()))?;
+    let issuer_url = IssuerUrl::new(issuer.to_owned()).map_err(|e| issuer_error(e.to_string()))?;
+    let metadata = CoreProviderMetadata::discover_async(issuer_url, &client)
+        .await
+        .map_err(|e| issuer_error(error_chain(&e)))?;
+    let jwks_uri = metadata.jwks_uri().url().clone();
+    KeySet::remote(jwks_uri, client).await
+}
+
+/// An error with its causes ("Request failed: … Connection refused"), for the log.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let message = cause.to_string();
+        if !text.contains(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// Verifies bearer tokens of any configured issuer.
@@ -61,32 +157,47 @@ impl TokenVerifier {
 
     /// Adds an issuer whose key set the caller keeps and may replace (key rotation).
     pub fn with_shared_issuer(mut self, config: IssuerConfig, keys: Arc<KeySet>) -> Self {
-        self.issuers.push(Issuer { config, keys });
+        let discovery = Discovery::default();
+        let _ = discovery.keys.set(keys);
+        self.issuers.push(Issuer {
+            config,
+            keys: Arc::new(discovery),
+        });
         self
+    }
+
+    /// Adds an issuer whose keys are found by OpenID Connect discovery later: its tokens
+    /// are refused until [`PendingIssuer::discover`] succeeds.
+    pub fn with_pending_issuer(mut self, config: IssuerConfig) -> (Self, PendingIssuer) {
+        let pending = PendingIssuer {
+            issuer: config.issuer.clone(),
+            discovery: Arc::new(Discovery::default()),
+        };
+        self.issuers.push(Issuer {
+            config,
+            keys: Arc::clone(&pending.discovery),
+        });
+        (self, pending)
+    }
+
+    /// Every issuer and whether its tokens can be verified now.
+    pub fn issuers(&self) -> Vec<IssuerStatus> {
+        self.issuers
+            .iter()
+            .map(|i| IssuerStatus {
+                issuer: i.config.issuer.clone(),
+                ready: i.keys.keys.get().is_some(),
+                reason: i.keys.failure.lock().ok().and_then(|f| f.clone()),
+            })
+            .collect()
     }
 
     /// Adds an issuer found by OpenID Connect discovery: its metadata must name exactly
     /// `config.issuer`; keys come from its `jwks_uri`.
     pub async fn discover(self, config: IssuerConfig, timeout: Duration) -> Result<Self> {
-        let issuer_error = |reason: String| Error::Issuer {
-            issuer: config.issuer.clone(),
-            reason,
-        };
-        let client = reqwest::Client::builder()
-            // Never follow redirects from an issuer: a redirect could point anywhere.
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .build()
-            .map_err(|e| issuer_error(e.to_string()))?;
-        let issuer_url =
-            IssuerUrl::new(config.issuer.clone()).map_err(|e| issuer_error(e.to_string()))?;
-        let metadata = CoreProviderMetadata::discover_async(issuer_url, &client)
-            .await
-            .map_err(|e| issuer_error(e.to_string()))?;
-        let jwks_uri = metadata.jwks_uri().url().clone();
-        let keys = KeySet::remote(jwks_uri, client).await?;
-        Ok(self.with_issuer(config, keys))
+        let (verifier, pending) = self.with_pending_issuer(config);
+        pending.discover(timeout).await?;
+        Ok(verifier)
     }
 
     /// Verifies `token` and maps its claims. Every failure is an [`Error`]; the API turns
@@ -133,7 +244,11 @@ impl TokenVerifier {
         if !issuer.config.algorithms.contains(&header.alg) {
             return Err(Error::AlgorithmNotAllowed(format!("{:?}", header.alg)));
         }
-        let (key, key_alg) = issuer.keys.key(header.kid.as_deref()).await?;
+        let keys = issuer.keys.keys.get().ok_or_else(|| Error::Issuer {
+            issuer: issuer.config.issuer.clone(),
+            reason: "its discovery has not succeeded yet".into(),
+        })?;
+        let (key, key_alg) = keys.key(header.kid.as_deref()).await?;
         // A key pinned to one algorithm must not verify tokens of another.
         if key_alg.is_some_and(|a| Algorithm::try_from(a).ok() != Some(header.alg)) {
             return Err(Error::AlgorithmNotAllowed(format!("{:?}", header.alg)));

@@ -58,24 +58,67 @@ pub fn datasets() -> Vec<DatasetDef> {
     ]
 }
 
+/// What [`create_lake_reporting`] says as it goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// The table exists already and is left as it is.
+    Existing { dataset: String },
+    /// The table's rows are being generated and written (`index` of `total`, from 1).
+    Creating {
+        dataset: String,
+        index: usize,
+        total: usize,
+    },
+    /// The table was written; `rows` rows were generated for it.
+    Created { dataset: String, rows: usize },
+}
+
 /// Creates every demo table under `root` that does not exist yet. Returns the ids of
 /// the tables it created.
 pub async fn create_lake(root: &Url, rows_per_municipality: usize) -> Result<Vec<String>> {
+    create_lake_reporting(root, rows_per_municipality, &mut |_| {}).await
+}
+
+/// Like [`create_lake`], telling `report` about every table before and after it is
+/// written (generating all tables takes tens of seconds).
+pub async fn create_lake_reporting(
+    root: &Url,
+    rows_per_municipality: usize,
+    report: &mut (dyn FnMut(Progress) + Send),
+) -> Result<Vec<String>> {
     let mut created = Vec::new();
-    for def in datasets() {
+    let all = datasets();
+    let total = all.len();
+    for (i, def) in all.into_iter().enumerate() {
+        let dataset = def.id.to_string();
         let url = table_url(root, &def.location)?;
         if let Ok(path) = url.to_file_path() {
             if path.join("_delta_log").is_dir() {
+                report(Progress::Existing { dataset });
                 continue;
             }
             std::fs::create_dir_all(&path)?;
         }
+        report(Progress::Creating {
+            dataset: dataset.clone(),
+            index: i + 1,
+            total,
+        });
         let table = DeltaTableBuilder::from_url(url.clone())?.build()?;
         let (first, second) = generate(&def, rows_per_municipality)?;
+        let rows = first
+            .iter()
+            .chain(second.iter())
+            .map(RecordBatch::num_rows)
+            .sum();
         let table = write(table, first, "demo: initial load").await?;
         let table = write(table, second, "demo: latest period").await?;
         correct(table, def.id.as_str()).await?;
-        created.push(def.id.to_string());
+        report(Progress::Created {
+            dataset: dataset.clone(),
+            rows,
+        });
+        created.push(dataset);
     }
     Ok(created)
 }

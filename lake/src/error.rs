@@ -1,6 +1,6 @@
 use std::fmt;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use thiserror::Error;
 
 /// Errors of the lake layer. `Query*` variants are the caller's fault (HTTP 400);
@@ -110,7 +110,7 @@ pub enum Requested {
 
 impl fmt::Display for Requested {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let time = |t: &DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+        let time = dap_schema::time::rfc3339;
         match self {
             Self::Version(v) => write!(f, "table version {v} is not available"),
             Self::Instant { at, first_commit } => {

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use arrow::csv::WriterBuilder as CsvWriterBuilder;
 use arrow::csv::writer::{QuoteStyle, Terminator};
-use arrow::ipc::writer::StreamWriter;
+use arrow::ipc::writer::{FileWriter, StreamWriter};
 use arrow::json::WriterBuilder as JsonWriterBuilder;
 use arrow::json::writer::{JsonArray, LineDelimited};
 use bytes::Bytes;
@@ -57,14 +57,22 @@ pub enum Format {
     Ndjson,
     Csv(CsvOptions),
     Parquet,
-    /// Arrow IPC stream format.
+    /// Arrow IPC stream format (`format=arrow`): read with `pyarrow.ipc.open_stream`,
+    /// `polars.read_ipc_stream`.
     Arrow,
+    /// Arrow IPC file format, also called Feather v2 (`format=arrow-file`): read with
+    /// `pandas.read_feather`, `polars.read_ipc`, `pyarrow.ipc.open_file`.
+    ArrowFile,
+    /// An Excel workbook: the format for Excel.
     Xlsx,
 }
 
 impl Format {
     /// Names accepted in `format=`.
-    pub const NAMES: &'static str = "json, ndjson, csv, parquet, arrow, xlsx";
+    pub const NAMES: &'static str = "json, ndjson, csv, parquet, arrow, arrow-file, xlsx";
+    /// Names accepted where a result is not a table for a person (the change feed): all
+    /// but XLSX.
+    pub const STREAM_NAMES: &'static str = "json, ndjson, csv, parquet, arrow, arrow-file";
 
     /// The format called `name` (CSV with default options).
     pub fn from_name(name: &str) -> Option<Self> {
@@ -74,6 +82,7 @@ impl Format {
             "csv" => Self::Csv(CsvOptions::default()),
             "parquet" => Self::Parquet,
             "arrow" => Self::Arrow,
+            "arrow-file" => Self::ArrowFile,
             "xlsx" => Self::Xlsx,
             _ => return None,
         })
@@ -87,6 +96,7 @@ impl Format {
             "text/csv" => Self::Csv(CsvOptions::default()),
             "application/vnd.apache.parquet" | "application/x-parquet" => Self::Parquet,
             "application/vnd.apache.arrow.stream" => Self::Arrow,
+            "application/vnd.apache.arrow.file" => Self::ArrowFile,
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => Self::Xlsx,
             _ => return None,
         })
@@ -100,6 +110,7 @@ impl Format {
             Self::Csv(_) => "text/csv; charset=utf-8",
             Self::Parquet => "application/vnd.apache.parquet",
             Self::Arrow => "application/vnd.apache.arrow.stream",
+            Self::ArrowFile => "application/vnd.apache.arrow.file",
             Self::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         }
     }
@@ -112,6 +123,7 @@ impl Format {
             Self::Csv(_) => "csv",
             Self::Parquet => "parquet",
             Self::Arrow => "arrows",
+            Self::ArrowFile => "arrow",
             Self::Xlsx => "xlsx",
         }
     }
@@ -138,12 +150,18 @@ pub struct Export {
 
 /// Encodes `scan` as `format` on the current (lake) runtime.
 pub fn encode(scan: Scan, format: Format) -> Export {
+    encode_titled(scan, format, "data")
+}
+
+/// Like [`encode`]; `title` names what is exported (an XLSX sheet is named after it).
+pub fn encode_titled(scan: Scan, format: Format, title: &str) -> Export {
+    let title = title.to_owned();
     let (tx, rx) = mpsc::channel(CHUNKS_BUFFERED);
     let rows = Arc::new(AtomicU64::new(0));
     let counter = Arc::clone(&rows);
     let version = scan.version;
     tokio::spawn(async move {
-        if let Err(error) = run(scan, format, &tx, &counter).await {
+        if let Err(error) = run(scan, format, &title, &tx, &counter).await {
             let _ = tx.send(Err(error)).await;
         }
     });
@@ -186,12 +204,14 @@ enum Encoder {
     Csv { options: CsvOptions, header: bool },
     Parquet(ArrowWriter<Sink>),
     Arrow(StreamWriter<Sink>),
+    ArrowFile(FileWriter<Sink>),
     Xlsx(Box<crate::xlsx::Sheet>),
 }
 
 async fn run(
     mut scan: Scan,
     format: Format,
+    title: &str,
     tx: &mpsc::Sender<Result<Chunk>>,
     rows: &AtomicU64,
 ) -> Result<()> {
@@ -217,7 +237,8 @@ async fn run(
             )?)
         }
         Format::Arrow => Encoder::Arrow(StreamWriter::try_new(sink.clone(), &scan.schema)?),
-        Format::Xlsx => Encoder::Xlsx(Box::new(crate::xlsx::Sheet::new(&scan.schema)?)),
+        Format::ArrowFile => Encoder::ArrowFile(FileWriter::try_new(sink.clone(), &scan.schema)?),
+        Format::Xlsx => Encoder::Xlsx(Box::new(crate::xlsx::Sheet::new(&scan.schema, title)?)),
     };
     if let Format::Csv(CsvOptions { bom: true, .. }) = format {
         sink.clone().write_all("\u{feff}".as_bytes())?;
@@ -277,6 +298,7 @@ async fn run(
                 writer.write(&batch)?;
             }
             Encoder::Arrow(writer) => writer.write(&batch)?,
+            Encoder::ArrowFile(writer) => writer.write(&batch)?,
             Encoder::Xlsx(sheet) => sheet.append(&batch)?,
         }
         let bytes = sink.take();
@@ -307,6 +329,7 @@ async fn run(
             writer.close()?;
         }
         Encoder::Arrow(mut writer) => writer.finish()?,
+        Encoder::ArrowFile(mut writer) => writer.finish()?,
         Encoder::Xlsx(sheet) => sink.clone().write_all(&sheet.finish()?)?,
         _ => {}
     }
@@ -399,8 +422,9 @@ impl crate::Lake {
             }
         }
         let scan = self.scan(scope, query).await?;
+        let title = query.dataset.clone();
         self.runtime()
-            .run(async move { Ok(encode(scan, format)) })
+            .run(async move { Ok(encode_titled(scan, format, &title)) })
             .await
     }
 

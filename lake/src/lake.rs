@@ -405,6 +405,11 @@ fn plain_type(t: &DataType) -> Option<DataType> {
         }
         DataType::Utf8View => Some(DataType::Utf8),
         DataType::BinaryView => Some(DataType::Binary),
+        // Delta's timestamps are UTC instants (the change feed's `_commit_timestamp` comes
+        // without a zone): say so, so every encoder writes them as dap writes every
+        // instant, RFC 3339 with `Z` (see `dap_schema::time`), and typed formats carry
+        // the zone.
+        DataType::Timestamp(unit, None) => Some(DataType::Timestamp(*unit, Some("UTC".into()))),
         _ => None,
     }
 }

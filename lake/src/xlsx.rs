@@ -1,5 +1,11 @@
 //! XLSX export with `rust_xlsxwriter` in constant-memory mode (rows go to a temporary
 //! file as they are written; the finished workbook is returned as bytes).
+//!
+//! The workbook is what Excel users need without an import dialog: text columns (codes
+//! such as `0101` or `5.22.07`) are text cells, so Excel never turns them into numbers or
+//! dates; numbers are number cells, amounts (decimals) with a thousands separator and
+//! their decimals; dates are date cells. The header is bold and frozen, with an
+//! autofilter, and the sheet is named after the dataset.
 
 use std::sync::Arc;
 
@@ -24,23 +30,75 @@ enum Cells {
 pub(crate) struct Sheet {
     workbook: Workbook,
     next_row: u32,
+    columns: u16,
     date: Format,
-    header: Format,
+    /// The number format of each column (amounts), if it has one.
+    numbers: Vec<Option<Format>>,
+}
+
+/// Excel's rules for a sheet name: at most 31 characters, none of `[ ] : * ? / \`, not
+/// starting or ending with an apostrophe, not empty.
+pub(crate) fn sheet_name(title: &str) -> String {
+    let cleaned: String = title
+        .chars()
+        .map(|c| {
+            if matches!(c, '[' | ']' | ':' | '*' | '?' | '/' | '\\') || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .take(31)
+        .collect();
+    let trimmed = cleaned.trim_matches('\'').trim();
+    if trimmed.is_empty() {
+        "data".to_owned()
+    } else {
+        trimmed.to_owned()
+    }
+}
+
+/// The number format of a column: decimals (amounts) get a thousands separator and their
+/// scale's decimals (`#,##0.00`); integers (years, ids) and floats keep Excel's general
+/// format, so a year is not shown as `2,025`.
+fn number_format(data_type: &DataType) -> Option<Format> {
+    match data_type {
+        DataType::Decimal128(_, scale) | DataType::Decimal256(_, scale) => {
+            let decimals = usize::try_from(*scale).unwrap_or(0).min(10);
+            let format = if decimals == 0 {
+                "#,##0".to_owned()
+            } else {
+                format!("#,##0.{}", "0".repeat(decimals))
+            };
+            Some(Format::new().set_num_format(format))
+        }
+        _ => None,
+    }
 }
 
 impl Sheet {
-    pub(crate) fn new(schema: &SchemaRef) -> Result<Self> {
+    /// A workbook with one sheet named after `title` (see [`sheet_name`]) and a bold,
+    /// frozen header row of the schema's column names.
+    pub(crate) fn new(schema: &SchemaRef, title: &str) -> Result<Self> {
+        let header = Format::new().set_bold();
+        let columns = column(schema.fields().len())?;
         let mut sheet = Self {
             workbook: Workbook::new(),
             next_row: 1,
+            columns,
             date: Format::new().set_num_format("yyyy-mm-dd"),
-            header: Format::new().set_bold(),
+            numbers: schema
+                .fields()
+                .iter()
+                .map(|f| number_format(f.data_type()))
+                .collect(),
         };
-        let header = sheet.header.clone();
         let worksheet = sheet
             .workbook
             .add_worksheet_with_constant_memory()
             .map_err(xlsx)?;
+        worksheet.set_name(sheet_name(title)).map_err(xlsx)?;
+        worksheet.set_freeze_panes(1, 0).map_err(xlsx)?;
         for (col, field) in schema.fields().iter().enumerate() {
             worksheet
                 .write_string_with_format(0, column(col)?, field.name(), &header)
@@ -86,9 +144,13 @@ impl Sheet {
                 let col = column(c)?;
                 match cells {
                     Cells::Number(a) if a.is_valid(i) => {
-                        worksheet
-                            .write_number(row, col, a.as_primitive::<Float64Type>().value(i))
-                            .map_err(xlsx)?;
+                        let value = a.as_primitive::<Float64Type>().value(i);
+                        match &self.numbers[c] {
+                            Some(format) => worksheet
+                                .write_number_with_format(row, col, value, format)
+                                .map_err(xlsx)?,
+                            None => worksheet.write_number(row, col, value).map_err(xlsx)?,
+                        };
                     }
                     Cells::Date(a) if a.is_valid(i) => {
                         let serial =
@@ -110,7 +172,16 @@ impl Sheet {
         Ok(())
     }
 
+    /// The workbook, with an autofilter over the header and every row written.
     pub(crate) fn finish(mut self) -> Result<Vec<u8>> {
+        if self.columns > 0 {
+            let last_row = self.next_row - 1;
+            self.workbook
+                .worksheet_from_index(0)
+                .map_err(xlsx)?
+                .autofilter(0, 0, last_row, self.columns - 1)
+                .map_err(xlsx)?;
+        }
         self.workbook.save_to_buffer().map_err(xlsx)
     }
 }
@@ -186,6 +257,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn sheet_names_follow_excels_rules() {
+        assert_eq!(sheet_name("oekonomi.posteringer"), "oekonomi.posteringer");
+        assert_eq!(sheet_name("a[b]:c*d?e/f\\g"), "a_b__c_d_e_f_g");
+        let long = sheet_name("personale.fravaer_med_en_meget_lang_titel_x");
+        assert_eq!(long.chars().count(), 31);
+        assert_eq!(sheet_name("'quoted'"), "quoted");
+        assert_eq!(sheet_name("''"), "data");
+        assert_eq!(sheet_name("æøå.økonomi"), "æøå.økonomi");
+    }
+
+    #[test]
+    fn amounts_get_a_number_format_and_integers_do_not() {
+        assert!(number_format(&DataType::Decimal128(18, 2)).is_some());
+        assert!(number_format(&DataType::Int32).is_none());
+        assert!(number_format(&DataType::Utf8).is_none());
+    }
+
+    #[test]
     fn a_sheet_refuses_rows_beyond_the_xlsx_limit() {
         let schema: SchemaRef =
             Arc::new(Schema::new(vec![Field::new("n", DataType::Int32, false)]));
@@ -194,7 +283,7 @@ mod tests {
             vec![Arc::new(Int32Array::from(vec![1, 2]))],
         )
         .expect("batch");
-        let mut sheet = Sheet::new(&schema).expect("sheet");
+        let mut sheet = Sheet::new(&schema, "t").expect("sheet");
         sheet.append(&batch).expect("fits");
         sheet.next_row = u32::try_from(crate::export::XLSX_MAX_ROWS - 1).expect("u32");
         assert!(matches!(

@@ -14,6 +14,9 @@ use crate::{ControlPlane, Result};
 pub struct MachineClient {
     pub client_id: String,
     pub municipality: String,
+    /// What the client is for; unique within the municipality.
+    pub name: String,
+    pub description: Option<String>,
     pub datasets: Vec<String>,
     pub expires_at: DateTime<Utc>,
     pub disabled: bool,
@@ -26,6 +29,8 @@ impl From<&machine_client::Model> for MachineClient {
         Self {
             client_id: m.client_id.clone(),
             municipality: m.municipality.clone(),
+            name: m.name.clone(),
+            description: m.description.clone(),
             datasets: m
                 .datasets
                 .split(',')
@@ -57,6 +62,8 @@ impl ControlPlane {
         machine_client::ActiveModel {
             client_id: Set(client.client_id.clone()),
             municipality: Set(client.municipality.clone()),
+            name: Set(client.name.clone()),
+            description: Set(client.description.clone()),
             datasets: Set(client.datasets.join(",")),
             secret_hash: Set(secret_hash.to_owned()),
             expires_at: Set(client.expires_at),
@@ -75,6 +82,33 @@ impl ControlPlane {
             .one(self.connection())
             .await?
             .map(|m| (MachineClient::from(&m), m.secret_hash)))
+    }
+
+    /// The client of `municipality` called `name`, if any.
+    pub async fn client_named(
+        &self,
+        municipality: &str,
+        name: &str,
+    ) -> Result<Option<MachineClient>> {
+        Ok(machine_client::Entity::find()
+            .filter(machine_client::Column::Municipality.eq(municipality))
+            .filter(machine_client::Column::Name.eq(name))
+            .one(self.connection())
+            .await?
+            .map(|m| MachineClient::from(&m)))
+    }
+
+    /// Every municipality's machine clients (the server's own CLI), newest first, with
+    /// their creation time.
+    pub async fn all_clients(&self) -> Result<Vec<(MachineClient, DateTime<Utc>)>> {
+        Ok(machine_client::Entity::find()
+            .order_by_asc(machine_client::Column::Municipality)
+            .order_by_desc(machine_client::Column::CreatedAt)
+            .all(self.connection())
+            .await?
+            .iter()
+            .map(|m| (MachineClient::from(m), m.created_at))
+            .collect())
     }
 
     /// Disables a client: its tokens stop working at their next use.

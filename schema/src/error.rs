@@ -12,6 +12,11 @@ pub enum Error {
     /// A value that should be a municipality code is not one of the 98.
     #[error("'{0}' is not a municipality code: use the four-digit code, e.g. 0101 for København")]
     UnknownMunicipality(String),
+    /// A value that should name a municipality names none of the 98 (or several).
+    #[error(
+        "'{0}' names no municipality: use its four-digit code or its name, e.g. 0101, København or Københavns Kommune"
+    )]
+    UnknownMunicipalityName(String),
     /// The audit chain's bookkeeping is missing or inconsistent.
     #[error("audit chain: {0}")]
     AuditChain(String),

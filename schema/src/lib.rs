@@ -19,6 +19,7 @@ pub mod personal_tokens;
 pub mod scope;
 pub mod sessions;
 mod store;
+pub mod time;
 
 pub use audit::{AuditOutcome, AuditRecord};
 pub use catalogue::{Classification, ColumnDef, ColumnType, DatasetDef, DatasetId, NsisLevel};

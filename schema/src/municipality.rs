@@ -108,6 +108,25 @@ impl MunicipalityCode {
             .ok_or_else(|| Error::UnknownMunicipality(value.to_owned()))
     }
 
+    /// Parses a code (`0101`) or a name as people write it: `København`, `Københavns
+    /// Kommune`, `frederiksberg` (case does not matter; ` Kommune` and the genitive `s`
+    /// may be left out). An unknown name says which forms are accepted.
+    pub fn from_code_or_name(value: &str) -> Result<Self> {
+        let value = value.trim();
+        if value.bytes().all(|b| b.is_ascii_digit()) {
+            return Self::parse(value);
+        }
+        let wanted = value.to_lowercase();
+        let found: Vec<&Municipality> = municipalities()
+            .iter()
+            .filter(|m| name_forms(&m.name).contains(&wanted))
+            .collect();
+        match found.as_slice() {
+            [one] => Ok(one.code.clone()),
+            _ => Err(Error::UnknownMunicipalityName(value.to_owned())),
+        }
+    }
+
     /// Looks a municipality up by its CVR number; `None` when the CVR is no municipality's.
     pub fn from_cvr(cvr: &str) -> Option<Self> {
         let cvr = cvr.trim();
@@ -126,6 +145,22 @@ impl MunicipalityCode {
     pub fn municipality(&self) -> Option<&'static Municipality> {
         municipalities().iter().find(|m| m.code == *self)
     }
+}
+
+/// The lower-case forms a municipality's name is written in: `københavns kommune`,
+/// `københavns`, `københavn`.
+fn name_forms(name: &str) -> Vec<String> {
+    let full = name.to_lowercase();
+    let short = full
+        .strip_suffix(" regionskommune")
+        .or_else(|| full.strip_suffix(" kommune"))
+        .unwrap_or(&full)
+        .to_owned();
+    let mut forms = vec![full.clone(), short.clone()];
+    if let Some(stem) = short.strip_suffix('s') {
+        forms.push(stem.to_owned());
+    }
+    forms
 }
 
 impl fmt::Display for MunicipalityCode {
@@ -150,6 +185,29 @@ impl From<MunicipalityCode> for String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn municipalities_are_found_by_code_or_by_name() {
+        let code = |v: &str| MunicipalityCode::from_code_or_name(v).map(|c| c.to_string());
+        assert_eq!(code("0101").unwrap(), "0101");
+        assert_eq!(code("København").unwrap(), "0101");
+        assert_eq!(code("københavns kommune").unwrap(), "0101");
+        assert_eq!(code("Frederiksberg").unwrap(), "0147");
+        assert_eq!(code("Bornholm").unwrap(), "0400");
+        let unknown = code("Gotham").unwrap_err().to_string();
+        assert!(
+            unknown.contains("Gotham") && unknown.contains("0101"),
+            "{unknown}"
+        );
+        assert!(code("9999").is_err());
+        // Every municipality is found by its own name, and by its short form.
+        for m in municipalities() {
+            assert_eq!(
+                MunicipalityCode::from_code_or_name(&m.name).ok(),
+                Some(m.code.clone())
+            );
+        }
+    }
 
     #[test]
     fn the_reference_table_has_98_distinct_municipalities() {

@@ -305,6 +305,7 @@ def test_an_it_administrator_manages_a_machine_client_and_reads_the_audit_log(da
         return requests.post(dap.base + "/oauth/token", data={"grant_type": "client_credentials"},
                              auth=(client_id, secret), timeout=30)
 
+    page.fill("#client-name", "Nightly DWH load")
     page.check(f"input[id='client-{DATASET}']")
     page.click("form[action='/console/admin/clients'] button[type=submit]")
     page.wait_for_load_state("load")

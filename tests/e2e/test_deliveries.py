@@ -53,6 +53,7 @@ def _delivery_client(dap, municipality):
     the municipality's IT administrator over the admin API."""
     created = json.loads(subprocess.run(
         [DAP_BIN, "client", "create", "--data-dir", dap.data_dir, "--municipality", municipality,
+         "--name", f"Daily delivery {municipality} {time.time_ns()}",
          "--datasets", "oekonomi.posteringer", "--days", "1"],
         check=True, capture_output=True, text=True).stdout)
     admin = subprocess.run(

@@ -115,3 +115,37 @@ def test_danish_excel_csv_round_trips_through_pandas(download, oracle):
     assert list(frame.columns) == COLUMNS
     assert frame["beloeb"].dtype == "float64"
     assert rows_of(frame.to_dict("records")) == oracle
+
+
+def test_the_arrow_file_format_is_read_by_read_feather_and_read_ipc(download, oracle):
+    body = download("format=arrow-file")
+    assert body.startswith(b"ARROW1"), "an Arrow IPC file starts with its magic"
+    feather = pd.read_feather(io.BytesIO(body))
+    assert rows_of(feather.to_dict("records")) == oracle
+    assert rows_of(pl.read_ipc(io.BytesIO(body)).to_dicts()) == oracle
+    assert rows_of(pa.ipc.open_file(io.BytesIO(body)).read_all().to_pylist()) == oracle
+    # The stream format stays what it was: read_feather cannot read it, as its name says.
+    with pytest.raises(Exception):
+        pd.read_feather(io.BytesIO(download("format=arrow")))
+
+
+def test_the_xlsx_export_is_ready_for_excel(download, oracle):
+    import openpyxl
+
+    workbook = openpyxl.load_workbook(io.BytesIO(download("format=xlsx")))
+    assert workbook.sheetnames == [DATASET]
+    sheet = workbook[DATASET]
+    header = [cell.value for cell in sheet[1]]
+    assert header == COLUMNS
+    assert all(cell.font.b for cell in sheet[1]), "the header is bold"
+    assert sheet.freeze_panes == "A2", "the header row is frozen"
+    assert sheet.auto_filter.ref == f"A1:I{len(oracle) + 1}"
+    row = {name: cell for name, cell in zip(header, sheet[2])}
+    # Codes stay text, exactly as stored: Excel shows 0101, not 101, and 5.22.07 is no date.
+    assert row["kommunekode"].data_type == "s" and row["kommunekode"].value == "0101"
+    assert row["funktion"].data_type == "s"
+    # Amounts are numbers with a number format; years are plain numbers.
+    assert row["beloeb"].data_type == "n" and isinstance(row["beloeb"].value, (int, float))
+    assert row["beloeb"].number_format == "#,##0.00"
+    assert row["aar"].data_type == "n" and row["aar"].number_format == "General"
+    assert row["bogfoeringsdato"].is_date

@@ -107,7 +107,7 @@ def test_table_changes_are_the_callers_change_feed(dap, profile):
 def test_a_machine_client_reads_with_an_oauth_client_credentials_profile(dap, tmp_path):
     out = subprocess.run(
         [DAP_BIN, "client", "create", "--data-dir", dap.data_dir, "--municipality", "0101",
-         "--datasets", "oekonomi.posteringer", "--days", "1"],
+         "--name", "Delta Sharing job", "--datasets", "oekonomi.posteringer", "--days", "1"],
         check=True, capture_output=True, text=True,
     )
     client = json.loads(out.stdout.strip().splitlines()[-1])

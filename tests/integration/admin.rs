@@ -58,6 +58,8 @@ pub(crate) async fn machine_token(app: &TestApp, municipality: &str) -> (String,
     let secret = dap_auth::secrets::new_secret();
     let client = dap_schema::MachineClient {
         client_id: dap_auth::secrets::new_id("dap-"),
+        name: format!("client {}", dap_auth::secrets::new_id("dap-")),
+        description: None,
         municipality: municipality.into(),
         datasets: vec!["oekonomi.posteringer".into()],
         expires_at: chrono::Utc::now() + chrono::Duration::days(30),
@@ -98,7 +100,7 @@ async fn fixtures(app: &TestApp, admin_a: &str, analyst_a: &str) -> Fixtures {
         "POST",
         "/api/v1/admin/clients",
         Some(admin_a),
-        Some(&json!({"datasets": ["oekonomi.posteringer"], "expires_in_days": 30})),
+        Some(&json!({"name": "Fixture client", "datasets": ["oekonomi.posteringer"], "expires_in_days": 30})),
     )
     .await;
     assert_eq!(status, 201, "{created}");
@@ -150,7 +152,7 @@ async fn every_admin_route_against_every_caller() {
         key_figure["id"].as_str().expect("id")
     );
     let until = (chrono::Utc::now() + chrono::Duration::days(10)).to_rfc3339();
-    let new_client = json!({"datasets": ["oekonomi.posteringer"]});
+    let new_client = json!({"name": "Matrix client", "datasets": ["oekonomi.posteringer"]});
     let settings = json!({"disabled_datasets": [], "min_nsis": null});
     let delegation = json!({"grantee_cvr": "87654321", "datasets": ["oekonomi.posteringer"], "valid_until": until});
     let delivery_right = json!({"dataset": "oekonomi.posteringer", "issuer": "https://broker.example", "subject": "integrator-1"});
@@ -315,7 +317,7 @@ async fn a_body_or_parameter_naming_another_municipality_is_refused() {
         (
             "POST",
             "/api/v1/admin/clients",
-            json!({"datasets": ["oekonomi.posteringer"], "municipality": A}),
+            json!({"name": "Forged", "datasets": ["oekonomi.posteringer"], "municipality": A}),
         ),
         (
             "PUT",

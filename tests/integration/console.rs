@@ -458,7 +458,11 @@ async fn it_administration_in_the_console_is_the_cores() {
         &admin,
         "/console/admin",
         "/console/admin/clients",
-        &[("dataset", "oekonomi.posteringer"), ("days", "30")],
+        &[
+            ("name", "Nightly DWH load"),
+            ("dataset", "oekonomi.posteringer"),
+            ("days", "30"),
+        ],
     )
     .await;
     assert_eq!(response.status(), 200);

@@ -166,6 +166,8 @@ async fn two_processes_on_one_postgres_see_each_others_revocations_at_once() {
     let secret = dap_auth::secrets::new_secret();
     let client = dap_schema::MachineClient {
         client_id: dap_auth::secrets::new_id("dap-"),
+        name: format!("client {}", dap_auth::secrets::new_id("dap-")),
+        description: None,
         municipality: "0101".into(),
         datasets: vec!["borger.befolkning".into()],
         expires_at: chrono::Utc::now() + chrono::Duration::days(1),

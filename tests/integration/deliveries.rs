@@ -22,6 +22,8 @@ pub(crate) async fn deliverer(
     let secret = dap_auth::secrets::new_secret();
     let client = dap_schema::MachineClient {
         client_id: dap_auth::secrets::new_id("dap-"),
+        name: format!("delivery client {}", dap_auth::secrets::new_id("")),
+        description: None,
         municipality: municipality.into(),
         datasets: datasets.iter().map(|d| (*d).to_owned()).collect(),
         expires_at: chrono::Utc::now() + chrono::Duration::days(30),
@@ -734,7 +736,7 @@ async fn it_administrators_grant_list_and_revoke_delivery_rights() {
         "POST",
         "/api/v1/admin/clients",
         Some(&admin),
-        Some(&json!({"datasets": [POSTINGS]})),
+        Some(&json!({"name": "Nightly delivery", "datasets": [POSTINGS]})),
     )
     .await;
     assert_eq!(status, 201, "{created}");

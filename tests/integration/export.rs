@@ -83,6 +83,19 @@ async fn every_format_carries_exactly_the_oracle_rows() {
     let batches: Vec<RecordBatch> = reader.collect::<Result<_, _>>().expect("batches");
     assert_eq!(rows_of(&batches), oracle);
 
+    // The Arrow IPC file format (Feather v2): what read_feather and read_ipc open.
+    let (_, headers, body) = download(&app, &path("arrow-file"), None).await;
+    assert_eq!(headers["content-type"], "application/vnd.apache.arrow.file");
+    assert_eq!(
+        headers["content-disposition"],
+        "attachment; filename=\"oekonomi.posteringer_v2_0101.arrow\""
+    );
+    assert!(body.starts_with(b"ARROW1"), "the file format's magic");
+    let reader = arrow::ipc::reader::FileReader::try_new(std::io::Cursor::new(body), None)
+        .expect("an Arrow IPC file");
+    let batches: Vec<RecordBatch> = reader.collect::<Result<_, _>>().expect("batches");
+    assert_eq!(rows_of(&batches), oracle);
+
     let (_, headers, body) = download(&app, &path("csv"), None).await;
     assert_eq!(headers["content-type"], "text/csv; charset=utf-8");
     let text = String::from_utf8(body).expect("utf8");

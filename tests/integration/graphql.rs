@@ -591,10 +591,23 @@ async fn admin_mutations_follow_the_rest_rules_and_are_audited() {
     let admin_a = person("admin-a", "0101", &["it-administration"]);
     let admin_b = person("admin-b", "0751", &["it-administration"]);
     let register = "mutation($input: NewClientInput!) { registerMachineClient(input: $input) }";
-    let input = json!({"input": {"datasets": ["oekonomi.posteringer"], "expires_in_days": 7}});
+    let input = json!({"input": {"name": "GraphQL client", "description": "made in a test", "datasets": ["oekonomi.posteringer"], "expires_in_days": 7}});
     let body = gql(&app, &admin_a, register, input.clone()).await;
     let client = &body["data"]["registerMachineClient"];
     assert_eq!(client["municipality"], "0101", "{body}");
+    assert_eq!(client["name"], "GraphQL client", "{body}");
+    // The GraphQL listing shows the client with its name and description.
+    let listed = gql(&app, &admin_a, "{ machineClients }", json!({})).await;
+    let clients = listed["data"]["machineClients"]["clients"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        clients.iter().any(|c| c["client_id"] == client["client_id"]
+            && c["name"] == "GraphQL client"
+            && c["description"] == "made in a test"),
+        "{listed}"
+    );
     assert!(
         client["client_secret"]
             .as_str()
@@ -613,7 +626,7 @@ async fn admin_mutations_follow_the_rest_rules_and_are_audited() {
     let body = gql(&app, &admin_b, disable, json!({"id": id})).await;
     assert_eq!(codes(&body), vec!["not_found"], "{body}");
     // A body naming another municipality, and an analyst.
-    let forged = json!({"input": {"datasets": ["oekonomi.posteringer"], "municipality": "0101"}});
+    let forged = json!({"input": {"name": "Forged", "datasets": ["oekonomi.posteringer"], "municipality": "0101"}});
     assert_eq!(
         codes(&gql(&app, &admin_b, register, forged).await),
         vec!["forbidden"]

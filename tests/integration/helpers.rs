@@ -266,8 +266,12 @@ pub fn fixture_jwk() -> Value {
 
 impl TestIssuer {
     pub async fn start() -> Self {
+        Self::start_on(std::net::TcpListener::bind("127.0.0.1:0").expect("bind")).await
+    }
+
+    /// An issuer serving on `listener` (a test may reserve the address first).
+    pub async fn start_on(listener: std::net::TcpListener) -> Self {
         let jwks = json!({"keys": [fixture_jwk()]});
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let issuer = format!(
             "http://127.0.0.1:{}",
             listener.local_addr().expect("addr").port()

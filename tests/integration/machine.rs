@@ -14,6 +14,8 @@ async fn register(
     let secret = dap_auth::secrets::new_secret();
     let client = dap_schema::MachineClient {
         client_id: dap_auth::secrets::new_id("dap-"),
+        name: format!("client {}", dap_auth::secrets::new_id("dap-")),
+        description: None,
         municipality: municipality.into(),
         datasets: datasets.iter().map(|d| (*d).to_owned()).collect(),
         expires_at: chrono::Utc::now() + chrono::Duration::days(expires_in_days),
@@ -246,7 +248,7 @@ async fn dap_pull_works_with_a_client_credentials_token() {
     let dir = tempfile::tempdir().expect("dir");
     let options = dap_api::pull::PullOptions {
         server: app.address.parse().expect("url"),
-        token,
+        credentials: dap_api::pull::Credentials::Token(token.into()),
         dataset: "oekonomi.posteringer".into(),
         into: dir.path().to_path_buf(),
         format: dap_api::pull::MirrorFormat::Delta,
@@ -256,6 +258,59 @@ async fn dap_pull_works_with_a_client_credentials_token() {
     };
     let report = dap_api::pull::pull(&options).await.expect("pull");
     assert_eq!((report.kind, report.rows), ("full", crate::helpers::ROWS));
+}
+
+#[tokio::test]
+async fn dap_pull_gets_its_own_tokens_with_client_credentials_and_estimates_the_rows() {
+    // Arrange: a client and nothing else: no token fetched beforehand.
+    let app = spawn_app().await;
+    let (id, secret) = register(&app, "0101", &["aeldre.hjemmepleje"], 30).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let options = dap_api::pull::PullOptions {
+        server: app.address.parse().expect("url"),
+        credentials: dap_api::pull::Credentials::Client {
+            client_id: id.clone(),
+            client_secret: secret.clone().into(),
+        },
+        dataset: "aeldre.hjemmepleje".into(),
+        into: dir.path().to_path_buf(),
+        format: dap_api::pull::MirrorFormat::Delta,
+        municipality: None,
+        replace: false,
+        progress: false,
+    };
+
+    // Act
+    let report = dap_api::pull::pull(&options).await.expect("pull");
+
+    // Assert: the rows of the municipality (the demo deleted some in version 2), and the
+    // estimate from the table's history says as much before the download starts.
+    let expected = app
+        .oracle(
+            "aeldre.hjemmepleje",
+            "SELECT COUNT(*) AS n FROM t WHERE kommunekode = '0101'",
+        )
+        .await;
+    let expected = expected[0]["n"].as_u64().expect("count");
+    assert_eq!(report.kind, "full");
+    assert_eq!(report.rows as u64, expected);
+    assert_eq!(report.estimated_rows, Some(expected), "{report:?}");
+
+    // A wrong secret is refused with the token endpoint's reason, not a crash.
+    let other = tempfile::tempdir().expect("dir");
+    let wrong = dap_api::pull::PullOptions {
+        credentials: dap_api::pull::Credentials::Client {
+            client_id: id,
+            client_secret: "not-the-secret".into(),
+        },
+        into: other.path().to_path_buf(),
+        ..options.clone()
+    };
+    let error = dap_api::pull::pull(&wrong).await.unwrap_err().to_string();
+    assert!(
+        error.contains("oauth/token") && error.contains("401"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -301,6 +356,8 @@ async fn register_key_client(app: &TestApp, municipality: &str) -> String {
         .expect("public jwk");
     let client = dap_schema::MachineClient {
         client_id: dap_auth::secrets::new_id("dap-"),
+        name: format!("client {}", dap_auth::secrets::new_id("dap-")),
+        description: None,
         municipality: municipality.into(),
         datasets: vec!["oekonomi.posteringer".into()],
         expires_at: chrono::Utc::now() + chrono::Duration::days(30),

@@ -21,7 +21,7 @@ const DATASET: &str = "oekonomi.posteringer";
 fn options(app: &TestApp, into: &Path, format: MirrorFormat) -> PullOptions {
     PullOptions {
         server: app.address.parse().expect("url"),
-        token: app.analyst("0101"),
+        credentials: dap_api::pull::Credentials::Token(app.analyst("0101").into()),
         dataset: DATASET.into(),
         into: into.to_path_buf(),
         format,
@@ -246,7 +246,7 @@ async fn pull_says_what_is_wrong_with_a_bad_token_or_dataset() {
     let app = spawn_app().await;
     let dir = tempfile::tempdir().expect("dir");
     let mut opts = options(&app, dir.path(), MirrorFormat::Delta);
-    opts.token = "nope".into();
+    opts.credentials = dap_api::pull::Credentials::Token("nope".into());
     let error = pull(&opts).await.expect_err("bad token").to_string();
     assert!(error.contains("401"), "{error}");
     let mut opts = options(&app, dir.path(), MirrorFormat::Delta);

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use dap_api::app::AppError;
-use dap_api::app::admin::clients::{MAX_DAYS, disable_any, register_for};
+use dap_api::app::admin::clients::{
+    MAX_DAYS, Within, change_within, list_within, register_for, rotate_within,
+};
 use dap_api::app::audit::local_record;
 use dap_api::demo::{self, DemoOptions};
 use dap_openapi::model::admin::{CreatedClient, NewClient};
@@ -49,9 +51,15 @@ pub enum ClientAction {
     Create {
         #[command(flatten)]
         database: Database,
-        /// The municipality the client reads for.
+        /// The municipality the client reads for: code or name, e.g. 0101 or København.
         #[arg(long)]
         municipality: String,
+        /// What the client is for, unique within the municipality, e.g. "Nightly DWH load".
+        #[arg(long)]
+        name: String,
+        /// More about the client: who runs it, where.
+        #[arg(long)]
+        description: Option<String>,
         /// Comma-separated dataset ids the client may read.
         #[arg(long, value_delimiter = ',', required = true)]
         datasets: Vec<String>,
@@ -63,8 +71,31 @@ pub enum ClientAction {
         #[arg(long)]
         public_key: Option<PathBuf>,
     },
+    /// List the clients (id, name, description, datasets, expiry; never a secret).
+    List {
+        #[command(flatten)]
+        database: Database,
+        /// Only this municipality's clients (code or name); default: every municipality's.
+        #[arg(long)]
+        municipality: Option<String>,
+    },
+    /// Give a client a new secret, printed once; the old one stops working at once.
+    Rotate {
+        #[command(flatten)]
+        database: Database,
+        #[arg(long)]
+        client_id: String,
+    },
     /// Disable a client: its tokens are refused from the next request on.
     Disable {
+        #[command(flatten)]
+        database: Database,
+        #[arg(long)]
+        client_id: String,
+    },
+    /// Delete a client: its tokens are refused from the next request on, and it is gone
+    /// from the lists.
+    Delete {
         #[command(flatten)]
         database: Database,
         #[arg(long)]
@@ -159,6 +190,8 @@ pub async fn client(action: ClientAction) -> anyhow::Result<()> {
         ClientAction::Create {
             database,
             municipality,
+            name,
+            description,
             datasets,
             days,
             public_key,
@@ -182,10 +215,12 @@ pub async fn client(action: ClientAction) -> anyhow::Result<()> {
                 bail!("--days must be between 1 and {MAX_DAYS}");
             };
             let control = database.connect().await?;
-            let municipality = MunicipalityCode::parse(&municipality)?;
+            let municipality = MunicipalityCode::from_code_or_name(&municipality)?;
             let catalogue = control.load_catalogue().await?;
             let is_known = |id: &str| catalogue.iter().any(|d| d.id.as_str() == id);
             let input = NewClient {
+                name,
+                description,
                 datasets,
                 expires_in_days: Some(days),
                 public_key,
@@ -193,7 +228,7 @@ pub async fn client(action: ClientAction) -> anyhow::Result<()> {
             };
             let (created, facts) = register_for(&control, is_known, &municipality, input)
                 .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                .map_err(cli_error)?;
             audit_cli(
                 &control,
                 "client create",
@@ -203,26 +238,98 @@ pub async fn client(action: ClientAction) -> anyhow::Result<()> {
             .await?;
             println!("{}", shown(&created));
         }
-        ClientAction::Disable {
+        ClientAction::List {
+            database,
+            municipality,
+        } => {
+            let municipality = municipality
+                .as_deref()
+                .map(MunicipalityCode::from_code_or_name)
+                .transpose()?;
+            let control = database.connect().await?;
+            let within = match &municipality {
+                Some(m) => Within::Municipality(m.as_str()),
+                None => Within::Any,
+            };
+            let (list, facts) = list_within(&control, within).await.map_err(cli_error)?;
+            audit_cli(
+                &control,
+                "client list",
+                facts.municipality,
+                format!("listed {} machine clients", list.clients.len()),
+            )
+            .await?;
+            println!("{}", serde_json::to_string_pretty(&list)?);
+        }
+        ClientAction::Rotate {
             database,
             client_id,
         } => {
             let control = database.connect().await?;
-            let facts = match disable_any(&control, &client_id).await {
-                Err(AppError::NotFound) => bail!("no client {client_id}"),
-                other => other.map_err(|e| anyhow::anyhow!("{e}"))?,
-            };
+            let (rotated, facts) = rotate_within(&control, Within::Any, &client_id)
+                .await
+                .map_err(|e| not_found(e, &client_id))?;
             audit_cli(
                 &control,
-                "client disable",
-                None,
+                "client rotate",
+                facts.municipality,
                 facts.columns.unwrap_or_default(),
             )
             .await?;
-            println!("{{\"disabled\": \"{client_id}\"}}");
+            println!(
+                "{}",
+                serde_json::json!({
+                    "client_id": rotated.client_id,
+                    "client_secret": rotated.client_secret,
+                    "note": "the secret is shown once; the old one stopped working now",
+                })
+            );
         }
+        ClientAction::Disable {
+            database,
+            client_id,
+        } => change(database, &client_id, false).await?,
+        ClientAction::Delete {
+            database,
+            client_id,
+        } => change(database, &client_id, true).await?,
     }
     Ok(())
+}
+
+/// Disables or deletes a client, audited like the admin API's routes.
+async fn change(database: Database, client_id: &str, delete: bool) -> anyhow::Result<()> {
+    let control = database.connect().await?;
+    let facts = change_within(&control, Within::Any, client_id, delete)
+        .await
+        .map_err(|e| not_found(e, client_id))?;
+    let (action, key) = if delete {
+        ("client delete", "deleted")
+    } else {
+        ("client disable", "disabled")
+    };
+    audit_cli(
+        &control,
+        action,
+        facts.municipality,
+        facts.columns.unwrap_or_default(),
+    )
+    .await?;
+    println!("{}", serde_json::json!({ key: client_id }));
+    Ok(())
+}
+
+fn cli_error(error: AppError) -> anyhow::Error {
+    anyhow::anyhow!("{error}")
+}
+
+fn not_found(error: AppError, client_id: &str) -> anyhow::Error {
+    match error {
+        AppError::NotFound => {
+            anyhow::anyhow!("no client {client_id}: `dap client list` shows the registered clients")
+        }
+        other => cli_error(other),
+    }
 }
 
 /// What `dap client create` prints: the client, and its secret once.
@@ -230,6 +337,8 @@ fn shown(created: &CreatedClient) -> serde_json::Value {
     let client = &created.client;
     let mut shown = serde_json::json!({
         "client_id": client.client_id,
+        "name": client.name,
+        "description": client.description,
         "municipality": client.municipality,
         "datasets": client.datasets,
         "expires_at": client.expires_at,

@@ -113,6 +113,10 @@ fn clients_section(viewer: &Viewer, o: &Overview, notice: &Notice, error: Option
             form.card method="post" action="/console/admin/clients" aria-describedby=[error.map(|_| "client-error")] {
                 input type="hidden" name="csrf" value=(viewer.csrf);
                 (layout::form_error(error, "client-error"))
+                label for="client-name" { (lang.t("admin.client_name")) }
+                input id="client-name" name="name" required maxlength="100" autocomplete="off";
+                label for="client-description" { (lang.t("admin.client_description")) }
+                input id="client-description" name="description" maxlength="500" autocomplete="off";
                 fieldset {
                     legend { (lang.t("connect.datasets")) }
                     (dataset_checks("client", &o.datasets, &[]))
@@ -127,6 +131,7 @@ fn clients_section(viewer: &Viewer, o: &Overview, notice: &Notice, error: Option
                 table.clients {
                     caption.visually-hidden { (lang.t("admin.clients")) }
                     thead { tr {
+                        th scope="col" { (lang.t("admin.client_name")) }
                         th scope="col" { (lang.t("admin.client_id")) }
                         th scope="col" { (lang.t("connect.datasets")) }
                         th scope="col" { (lang.t("connect.expires")) }
@@ -136,7 +141,11 @@ fn clients_section(viewer: &Viewer, o: &Overview, notice: &Notice, error: Option
                     tbody {
                         @for c in &o.clients.clients {
                             tr data-client=(c.client_id) {
-                                th scope="row" { code { (c.client_id) } }
+                                th scope="row" {
+                                    (c.name)
+                                    @if let Some(d) = &c.description { br; small { (d) } }
+                                }
+                                td { code { (c.client_id) } }
                                 td { (c.datasets.join(", ")) }
                                 td { (when(&c.expires_at)) }
                                 td.status { @if c.disabled { (lang.t("admin.disabled")) } @else { (lang.t("admin.active")) } }
@@ -337,6 +346,12 @@ pub async fn register_client(
     let Submitted { viewer, fields } = form;
     let work = async {
         let input = NewClient {
+            name: fields.get("name").unwrap_or_default().to_owned(),
+            description: fields
+                .get("description")
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .map(str::to_owned),
             datasets: fields.all("dataset"),
             expires_in_days: days(&fields)?,
             public_key: None,

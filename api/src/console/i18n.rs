@@ -381,6 +381,8 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "Copy the secret now: it is shown this once only.",
     ),
     ("admin.secret", "Hemmelighed", "Secret"),
+    ("admin.client_name", "Navn", "Name"),
+    ("admin.client_description", "Beskrivelse", "Description"),
     (
         "admin.days",
         "Gyldig i dage (1–730)",

@@ -292,7 +292,7 @@ fn render_sign_in(
         @if page.return_to.is_some() && page.error.is_none() {
             p.notice role="status" { (lang.t("sign_in.expired")) }
         }
-        @if login.0.is_some() {
+        @if login.status().is_some() {
             p { a.button href={ "/auth/login?" (broker.finish()) } { (lang.t("sign_in.broker")) } }
         }
         @if core.demo_mode() {
@@ -325,7 +325,7 @@ fn render_sign_in(
                 button type="submit" { (lang.t("sign_in")) }
             }
         }
-        @if login.0.is_none() && !core.demo_mode() {
+        @if login.status().is_none() && !core.demo_mode() {
             p { (lang.t("sign_in.none")) }
         }
     };

@@ -149,6 +149,16 @@ const INPUTS: [InputDef; 5] = [
         "NewClientInput",
         "Registers a client for an integrator (POST /api/v1/admin/clients).",
         &[
+            (
+                "name",
+                Ty::RequiredText,
+                "What the client is for (1 to 100 characters), unique within the municipality.",
+            ),
+            (
+                "description",
+                Ty::Text,
+                "Optional: more about the client, at most 1000 characters.",
+            ),
             ("datasets", Ty::Texts, "Datasets the client may read."),
             (
                 "expires_in_days",
@@ -304,6 +314,44 @@ pub fn mutation() -> Object {
         object = object.field(f);
     }
     object
+}
+
+/// `machineClients`: the machine clients of the municipality you administer, as
+/// `GET /api/v1/admin/clients` lists them (with name and description), the same core
+/// operation and audit record (action `graphql query machineClients`).
+pub fn machine_clients_field() -> Field {
+    Field::new("machineClients", TypeRef::named_nn("JSON"), |ctx| {
+        FieldFuture::new(async move {
+            let gql = gql(&ctx)?;
+            let municipality = ctx
+                .args
+                .get("municipality")
+                .map(|v| v.string().map(str::to_owned))
+                .transpose()?;
+            let request = gql.request.part("graphql query machineClients".to_owned());
+            let work = async {
+                let (list, facts) = gql
+                    .core
+                    .list_clients(&gql.principal, municipality.as_deref())
+                    .await?;
+                Ok((json(list)?, facts))
+            };
+            let value = gql
+                .core
+                .audited(&request, &gql.principal, None, work)
+                .await
+                .map_err(field_error)?;
+            Ok(Some(Value::from_json(value)?))
+        })
+    })
+    .description(
+        "GET /api/v1/admin/clients: the machine clients (id, name, description, datasets, expiry) \
+         of the municipality you administer",
+    )
+    .argument(
+        InputValue::new("municipality", TypeRef::named(TypeRef::STRING))
+            .description("The municipality to act for, when you administer several"),
+    )
 }
 
 /// The arguments of one mutation, read off the request.

@@ -119,7 +119,9 @@ pub fn dataset_object() -> Object {
                     .data_version(&gql.principal, item.target())
                     .await
                     .map_err(field_error)?;
-                Ok(info.timestamp.map(|t| Value::from(t.to_rfc3339())))
+                Ok(info
+                    .timestamp
+                    .map(|t| Value::from(dap_schema::time::rfc3339(&t))))
             })
         }))
 }

@@ -71,7 +71,7 @@ fn field_name(dataset: &DatasetDef) -> Option<String> {
     let columns_ok = dataset.columns.iter().all(|c| {
         is_name(&c.name) && !["and", "or", "true", "false", "null"].contains(&c.name.as_str())
     });
-    let reserved = ["datasets", "me", "keyFigures", "keyFigure"].contains(&field.as_str());
+    let reserved = ["datasets", "me", "machineClients", "keyFigures", "keyFigure"].contains(&field.as_str());
     (is_name(&field) && columns_ok && !reserved).then_some(field)
 }
 
@@ -233,7 +233,8 @@ fn filter_input(t: ColumnType) -> InputObject {
 fn root_fields(query: Object) -> Object {
     let query = query
         .field(super::catalogue::datasets_field())
-        .field(super::catalogue::me_field());
+        .field(super::catalogue::me_field())
+        .field(super::admin::machine_clients_field());
     super::key_figures::root_fields(query)
 }
 

@@ -36,7 +36,7 @@ const TARGET_FILE_SIZE: u64 = 128 * 1024 * 1024;
 
 /// Runs one pull into a Delta mirror.
 pub(super) async fn pull(
-    client: &reqwest::Client,
+    client: &http::Http,
     options: &PullOptions,
     detail: &Detail,
     wanted: &MirrorIdentity,
@@ -131,7 +131,7 @@ async fn check_history(table: &DeltaTable, dir: &Path, version: u64) -> anyhow::
 /// Downloads the export at `target` and makes it the table's whole contents in one commit
 /// (`mode`: create a new table, or overwrite the existing one).
 async fn full(
-    client: &reqwest::Client,
+    client: &http::Http,
     options: &PullOptions,
     wanted: &MirrorIdentity,
     target: u64,
@@ -140,7 +140,8 @@ async fn full(
     let dir = &options.into;
     let version = target.to_string();
     let query = [("format", "arrow"), ("version", version.as_str())];
-    let path = http::download(client, options, "export", &query).await?;
+    let download = http::download(client, options, "export", &query).await?;
+    let path = download.path;
     let rows = write_snapshot(dir, &path, wanted, target, mode).await?;
     let _ = std::fs::remove_file(&path);
     folder::release(dir)?;
@@ -149,6 +150,7 @@ async fn full(
         to_version: target,
         kind: "full",
         rows,
+        estimated_rows: download.estimate,
     })
 }
 
@@ -191,7 +193,7 @@ async fn write_snapshot(
 
 /// Applies the change feed from the mirror's version to the server's.
 async fn incremental(
-    client: &reqwest::Client,
+    client: &http::Http,
     options: &PullOptions,
     detail: &Detail,
     wanted: &MirrorIdentity,
@@ -206,6 +208,7 @@ async fn incremental(
             to_version: target,
             kind: "up_to_date",
             rows: 0,
+            estimated_rows: Some(0),
         });
     }
     if last > target {
@@ -221,7 +224,8 @@ async fn incremental(
         ("from_version", from.as_str()),
         ("to_version", to.as_str()),
     ];
-    let path = http::download(client, options, "changes", &query).await?;
+    let download = http::download(client, options, "changes", &query).await?;
+    let path = download.path;
     let reader = http::open_stream(&path)?;
     let schema = reader.schema();
     let batches = reader
@@ -238,6 +242,7 @@ async fn incremental(
         to_version: target,
         kind: "changes",
         rows,
+        estimated_rows: download.estimate,
     })
 }
 

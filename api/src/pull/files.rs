@@ -24,7 +24,7 @@ struct State {
 
 /// Runs one pull into a Parquet mirror.
 pub(super) async fn pull(
-    client: &reqwest::Client,
+    client: &http::Http,
     options: &PullOptions,
     detail: &Detail,
     wanted: &MirrorIdentity,
@@ -59,7 +59,7 @@ pub(super) async fn pull(
 }
 
 async fn full(
-    client: &reqwest::Client,
+    client: &http::Http,
     options: &PullOptions,
     wanted: &MirrorIdentity,
     target: u64,
@@ -67,7 +67,8 @@ async fn full(
     let dir = &options.into;
     let version = target.to_string();
     let query = [("format", "arrow"), ("version", version.as_str())];
-    let path = http::download(client, options, "export", &query).await?;
+    let download = http::download(client, options, "export", &query).await?;
+    let path = download.path;
     let name = format!("snapshot-v{target}.parquet");
     let rows = write_parquet(dir, &name, &path, wanted, None)?;
     save_state(dir, wanted, target)?;
@@ -78,11 +79,12 @@ async fn full(
         to_version: target,
         kind: "full",
         rows,
+        estimated_rows: download.estimate,
     })
 }
 
 async fn incremental(
-    client: &reqwest::Client,
+    client: &http::Http,
     options: &PullOptions,
     wanted: &MirrorIdentity,
     last: u64,
@@ -95,6 +97,7 @@ async fn incremental(
             to_version: target,
             kind: "up_to_date",
             rows: 0,
+            estimated_rows: Some(0),
         });
     }
     if last > target {
@@ -110,7 +113,8 @@ async fn incremental(
         ("from_version", from.as_str()),
         ("to_version", to.as_str()),
     ];
-    let path = http::download(client, options, "changes", &query).await?;
+    let download = http::download(client, options, "changes", &query).await?;
+    let path = download.path;
     let name = format!("changes-v{from}-v{to}.parquet");
     let rows = write_parquet(dir, &name, &path, wanted, Some((last + 1, target)))?;
     save_state(dir, wanted, target)?;
@@ -120,6 +124,7 @@ async fn incremental(
         to_version: target,
         kind: "changes",
         rows,
+        estimated_rows: download.estimate,
     })
 }
 

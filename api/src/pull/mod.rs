@@ -13,12 +13,14 @@
 //! another writer changed, or into a folder holding other files, refuses before writing;
 //! with `replace` it pulls in full and swaps the table's contents in one commit.
 
+mod auth;
 mod delta;
 mod files;
 mod folder;
 mod http;
 mod identity;
 mod merge;
+mod progress;
 
 use std::path::PathBuf;
 
@@ -26,6 +28,7 @@ use anyhow::bail;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+pub use auth::Credentials;
 use identity::{Column, MirrorIdentity};
 
 /// Where the mirror goes.
@@ -39,7 +42,9 @@ pub enum MirrorFormat {
 #[derive(Debug, Clone)]
 pub struct PullOptions {
     pub server: Url,
-    pub token: String,
+    /// A bearer token, or a machine client's id and secret (dap pull then gets and
+    /// renews its tokens itself).
+    pub credentials: Credentials,
     pub dataset: String,
     pub into: PathBuf,
     pub format: MirrorFormat,
@@ -60,6 +65,9 @@ pub struct PullReport {
     /// `full`, `changes` or `up_to_date`.
     pub kind: &'static str,
     pub rows: usize,
+    /// The rows the server's history promised for the download (see the progress bar);
+    /// `None` when it could not say.
+    pub estimated_rows: Option<u64>,
 }
 
 /// The part of `GET /api/v1/datasets/{id}` a pull needs.
@@ -73,7 +81,7 @@ struct Detail {
 
 /// Runs one pull.
 pub async fn pull(options: &PullOptions) -> anyhow::Result<PullReport> {
-    let client = http::client()?;
+    let client = http::Http::new(options)?;
     let detail: Detail = http::get_json(
         &client,
         options,

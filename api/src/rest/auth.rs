@@ -26,11 +26,12 @@ pub struct LoginQuery {
     pub return_to: Option<String>,
 }
 
-/// The configured login; without one the login routes do not exist.
+/// The configured login; without one the login routes do not exist, and while its broker
+/// has not answered discovery they answer 503.
 fn configured(req: &HttpRequest) -> Result<&Login, AppError> {
     req.app_data::<web::Data<LoginState>>()
-        .and_then(|l| l.0.as_ref())
-        .ok_or(AppError::NotFound)
+        .ok_or(AppError::NotFound)?
+        .get()
 }
 fn cookie<'c>(login: &Login, name: &'c str, value: String, max_age: time::Duration) -> Cookie<'c> {
     Cookie::build(name, value)

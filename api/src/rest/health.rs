@@ -7,6 +7,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::app::Core;
 use crate::app::health::Check;
+use crate::rest::login::LoginState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(live).service(ready);
@@ -22,7 +23,8 @@ pub struct Live {
 /// Readiness answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Ready {
-    /// `ready`, or `not_ready` when a check fails (answered with 503 and `Retry-After`).
+    /// `ready`, or `not_ready` when a check fails or a token issuer's keys are unknown
+    /// (answered with 503 and `Retry-After`).
     #[schema(example = "ready")]
     pub status: String,
     /// Datasets in the served catalogue.
@@ -32,6 +34,13 @@ pub struct Ready {
     /// Datasets served at their last good version because a newer commit cannot be
     /// read (reported; not a reason to be unready).
     pub stale_datasets: Vec<StaleDataset>,
+    /// The configured token issuers; one that is not ready has not answered OpenID
+    /// Connect discovery yet (dap retries in the background; the log says why), and its
+    /// tokens are refused meanwhile.
+    pub issuers: Vec<IssuerReady>,
+    /// The browser login's broker, when browser login is configured; until it has
+    /// answered discovery, `/auth/login` answers 503.
+    pub login: Option<IssuerReady>,
 }
 
 /// The checks behind readiness.
@@ -61,6 +70,14 @@ pub struct StaleDataset {
     pub since: String,
 }
 
+/// Whether one token issuer's tokens can be verified.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IssuerReady {
+    #[schema(example = "https://broker.example/realms/kommune")]
+    pub issuer: String,
+    pub ready: bool,
+}
+
 /// The process is up.
 #[utoipa::path(tag = "health", responses((status = 200, description = "The process is up", body = Live)))]
 #[get("/health/live")]
@@ -77,25 +94,39 @@ fn check(c: &Check) -> String {
     }
 }
 
-/// The control plane answers, an audit record could be written and the lake's storage
-/// answers; each is reported.
+/// The control plane answers, an audit record could be written, the lake's storage
+/// answers and every token issuer's keys are known; each is reported.
 #[utoipa::path(
     tag = "health",
     responses(
         (status = 200, description = "Ready to serve", body = Ready),
-        (status = 503, description = "A check fails (see `checks`); `Retry-After` says when to ask again", body = Ready),
+        (status = 503, description = "A check fails (see `checks`), or a token issuer has not answered discovery yet (`ready: false`); `Retry-After` says when to ask again", body = Ready),
     )
 )]
 #[get("/health/ready")]
-async fn ready(state: web::Data<Core>) -> HttpResponse {
+async fn ready(state: web::Data<Core>, login: Option<web::Data<LoginState>>) -> HttpResponse {
     let readiness = state.readiness().await;
+    let issuers: Vec<IssuerReady> = state
+        .verifier
+        .issuers()
+        .into_iter()
+        .map(|i| IssuerReady {
+            issuer: i.issuer,
+            ready: i.ready,
+        })
+        .collect();
+    let login = login
+        .as_ref()
+        .and_then(|l| l.status())
+        .map(|(issuer, ready)| IssuerReady {
+            issuer: issuer.to_owned(),
+            ready,
+        });
+    let ready = readiness.is_ready()
+        && issuers.iter().all(|i| i.ready)
+        && login.as_ref().is_none_or(|l| l.ready);
     let body = Ready {
-        status: if readiness.is_ready() {
-            "ready"
-        } else {
-            "not_ready"
-        }
-        .into(),
+        status: if ready { "ready" } else { "not_ready" }.into(),
         datasets: readiness.datasets,
         checks: Checks {
             control_plane: check(&readiness.control_plane),
@@ -112,8 +143,10 @@ async fn ready(state: web::Data<Core>) -> HttpResponse {
                 since: s.since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             })
             .collect(),
+        issuers,
+        login,
     };
-    if readiness.is_ready() {
+    if ready {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable()

@@ -18,6 +18,8 @@ use openidconnect::{
 use secrecy::{ExposeSecret, SecretSlice};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+
+use crate::app::AppError;
 use url::Url;
 
 use crate::settings::LoginSettings;
@@ -226,6 +228,50 @@ pub fn safe_return_to(requested: Option<&str>) -> String {
     }
 }
 
-/// Browser login as app data: `None` when it is not configured (its routes answer 404).
-#[derive(Debug)]
-pub struct LoginState(pub Option<Login>);
+/// Browser login as app data: not configured (its routes answer 404), or configured with
+/// the broker's issuer URL and, once its discovery has succeeded, the login itself (until
+/// then its routes answer 503 and readiness names the broker).
+#[derive(Debug, Default)]
+pub struct LoginState {
+    issuer: Option<String>,
+    login: std::sync::OnceLock<Login>,
+}
+
+impl LoginState {
+    /// A login at `issuer`, discovered or not yet.
+    pub fn configured(issuer: &str, login: Option<Login>) -> Self {
+        let state = Self {
+            issuer: Some(issuer.to_owned()),
+            login: std::sync::OnceLock::new(),
+        };
+        if let Some(login) = login {
+            let _ = state.login.set(login);
+        }
+        state
+    }
+
+    /// Sets the login once its discovery has succeeded.
+    pub fn discovered(&self, login: Login) {
+        let _ = self.login.set(login);
+    }
+
+    /// The broker's issuer URL and whether its login works now; `None` when browser
+    /// login is not configured.
+    pub fn status(&self) -> Option<(&str, bool)> {
+        self.issuer
+            .as_deref()
+            .map(|issuer| (issuer, self.login.get().is_some()))
+    }
+
+    /// The login, [`AppError::NotReady`] while its broker has not answered discovery, or
+    /// [`AppError::NotFound`] when browser login is not configured.
+    pub fn get(&self) -> Result<&Login, AppError> {
+        match (self.login.get(), &self.issuer) {
+            (Some(login), _) => Ok(login),
+            (None, Some(issuer)) => Err(AppError::NotReady(format!(
+                "login: the broker {issuer} has not answered discovery yet"
+            ))),
+            (None, None) => Err(AppError::NotFound),
+        }
+    }
+}

@@ -10,6 +10,10 @@ use utoipa::{IntoParams, ToSchema};
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ClientInfo {
     pub client_id: String,
+    /// What the client is for; unique within its municipality.
+    #[schema(example = "Nightly load into the data warehouse")]
+    pub name: String,
+    pub description: Option<String>,
     pub municipality: String,
     pub datasets: Vec<String>,
     pub expires_at: DateTime<Utc>,
@@ -28,6 +32,11 @@ pub struct ClientList {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewClient {
+    /// What the client is for (1 to 100 characters), unique within the municipality.
+    #[schema(example = "Nightly load into the data warehouse")]
+    pub name: String,
+    /// Optional: more about the client (who runs it, where), at most 1000 characters.
+    pub description: Option<String>,
     /// Datasets the client may read.
     #[schema(example = json!(["oekonomi.posteringer"]))]
     pub datasets: Vec<String>,

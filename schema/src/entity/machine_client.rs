@@ -6,6 +6,10 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub client_id: String,
     pub municipality: String,
+    /// What the client is for; unique within the municipality.
+    pub name: String,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub description: Option<String>,
     /// Comma-separated dataset ids the client may read.
     #[sea_orm(column_type = "Text")]
     pub datasets: String,

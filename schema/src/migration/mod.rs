@@ -9,6 +9,7 @@ mod m0004_identity;
 mod m0005_audit_chain;
 mod m0006_admin;
 mod m0007_key_figures;
+mod m0008_client_names;
 mod m0009_deliveries;
 
 /// All migrations of the control plane, oldest first.
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_audit_chain::Migration),
             Box::new(m0006_admin::Migration),
             Box::new(m0007_key_figures::Migration),
+            Box::new(m0008_client_names::Migration),
             Box::new(m0009_deliveries::Migration),
         ]
     }

@@ -76,7 +76,7 @@ pub(super) async fn properties(dir: &Path) -> std::collections::HashMap<String, 
 
 pub(super) fn for_municipality(app: &TestApp, dir: &Path, code: &str) -> PullOptions {
     PullOptions {
-        token: app.analyst(code),
+        credentials: dap_api::pull::Credentials::Token(app.analyst(code).into()),
         ..options(app, dir, MirrorFormat::Delta)
     }
 }
@@ -174,7 +174,9 @@ async fn a_pull_that_sees_other_columns_is_refused() {
     roles.push("laes-foelsomme");
     let with_cpr = PullOptions {
         dataset: "aeldre.hjemmepleje".into(),
-        token: app.token("0101", &roles, NsisLevel::Substantial),
+        credentials: dap_api::pull::Credentials::Token(
+            app.token("0101", &roles, NsisLevel::Substantial).into(),
+        ),
         ..options(&app, dir.path(), MirrorFormat::Delta)
     };
     pull(&with_cpr).await.expect("with cpr");
@@ -182,7 +184,7 @@ async fn a_pull_that_sees_other_columns_is_refused() {
 
     // Act: the same dataset through a token that does not open `cpr`.
     let error = pull(&PullOptions {
-        token: app.analyst("0101"),
+        credentials: dap_api::pull::Credentials::Token(app.analyst("0101").into()),
         ..with_cpr
     })
     .await
@@ -306,7 +308,7 @@ async fn parquet_mode_refuses_another_municipality_too() {
     let before = folder(dir.path());
 
     let error = pull(&PullOptions {
-        token: app.analyst("0147"),
+        credentials: dap_api::pull::Credentials::Token(app.analyst("0147").into()),
         ..options(&app, dir.path(), MirrorFormat::Parquet)
     })
     .await

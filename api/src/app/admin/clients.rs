@@ -1,6 +1,7 @@
-//! Machine clients of the administrator's municipality. Registration is also open to the
-//! `dap client` command on the server ([`register_for`], [`disable_any`]), which has no
-//! principal: it acts as the local operator.
+//! Machine clients of the administrator's municipality. The same operations serve the
+//! `dap client` command on the server ([`register_for`], [`list_within`],
+//! [`rotate_within`], [`change_within`]), which has no principal: it acts as the local
+//! operator, for any municipality ([`Within::Any`]).
 
 use chrono::{DateTime, Utc};
 use dap_auth::Principal;
@@ -15,11 +16,61 @@ use crate::app::{AppError, AuditFacts, Core};
 /// Longest a client may live, in days; and its default lifetime.
 pub const MAX_DAYS: u32 = 730;
 pub const DEFAULT_DAYS: u32 = 365;
+/// Longest name and description of a client, in characters.
+pub const MAX_NAME: usize = 100;
+pub const MAX_DESCRIPTION: usize = 1000;
+
+/// Whose clients an operation may touch: one municipality's (an administrator acts
+/// within the municipality they administer) or any (the server's own CLI).
+#[derive(Debug, Clone, Copy)]
+pub enum Within<'a> {
+    Municipality(&'a str),
+    Any,
+}
+
+impl Within<'_> {
+    /// The municipality `id` belongs to, if it is within reach: another municipality's
+    /// client is [`AppError::NotFound`], like one that does not exist.
+    async fn client(self, control: &ControlPlane, id: &str) -> Result<MachineClient, AppError> {
+        let found = control.machine_client(id).await?.map(|(c, _)| c);
+        match (self, found) {
+            (Within::Municipality(m), Some(c)) if c.municipality == m => Ok(c),
+            (Within::Any, Some(c)) => Ok(c),
+            _ => Err(AppError::NotFound),
+        }
+    }
+}
+
+/// A client's name: trimmed, 1 to [`MAX_NAME`] characters, no control characters.
+fn client_name(name: &str) -> Result<String, AppError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
+        return Err(AppError::InvalidParameter(format!(
+            "name must be 1 to {MAX_NAME} characters without control characters and say what the \
+             client is for, e.g. \"name\": \"Nightly load into the data warehouse\""
+        )));
+    }
+    Ok(name.to_owned())
+}
+
+fn client_description(description: Option<&str>) -> Result<Option<String>, AppError> {
+    let Some(text) = description.map(str::trim).filter(|d| !d.is_empty()) else {
+        return Ok(None);
+    };
+    if text.chars().count() > MAX_DESCRIPTION {
+        return Err(AppError::InvalidParameter(format!(
+            "description must be at most {MAX_DESCRIPTION} characters"
+        )));
+    }
+    Ok(Some(text.to_owned()))
+}
 
 /// A machine client as administrators see it (never its secret).
 pub fn client_info(c: &MachineClient, created_at: Option<DateTime<Utc>>) -> ClientInfo {
     ClientInfo {
         client_id: c.client_id.clone(),
+        name: c.name.clone(),
+        description: c.description.clone(),
         municipality: c.municipality.clone(),
         datasets: c.datasets.clone(),
         expires_at: c.expires_at,
@@ -34,8 +85,8 @@ pub fn client_info(c: &MachineClient, created_at: Option<DateTime<Utc>>) -> Clie
 }
 
 /// Registers a machine client of `municipality`, whoever asks (the caller has decided
-/// that they may): datasets in the catalogue (`is_known`), 1 to 730 days, a secret or a
-/// public key. The secret is returned once; only its hash is stored. `input.municipality`
+/// that they may): a name no other client of the municipality has, datasets in the
+/// catalogue (`is_known`), 1 to 730 days, a secret or a public key. The secret is returned once; only its hash is stored. `input.municipality`
 /// is not looked at here.
 pub async fn register_for(
     control: &ControlPlane,
@@ -43,6 +94,8 @@ pub async fn register_for(
     municipality: &MunicipalityCode,
     input: NewClient,
 ) -> Result<(CreatedClient, AuditFacts), AppError> {
+    let name = client_name(&input.name)?;
+    let description = client_description(input.description.as_deref())?;
     let datasets = known_datasets(is_known, &input.datasets)?;
     let days = input.expires_in_days.unwrap_or(DEFAULT_DAYS);
     if !(1..=MAX_DAYS).contains(&days) {
@@ -64,9 +117,21 @@ pub async fn register_for(
         ),
         None => None,
     };
+    if control
+        .client_named(municipality.as_str(), &name)
+        .await?
+        .is_some()
+    {
+        return Err(AppError::InvalidParameter(format!(
+            "{municipality} already has a client named '{name}': names are unique within a \
+             municipality; choose another, e.g. '{name} 2'"
+        )));
+    }
     let client = MachineClient {
         client_id: new_id("dap-"),
         municipality: municipality.to_string(),
+        name,
+        description,
         datasets,
         expires_at: Utc::now() + chrono::Duration::days(i64::from(days)),
         disabled: false,
@@ -83,8 +148,9 @@ pub async fn register_for(
     let facts = changed(
         &client.municipality,
         format!(
-            "registered machine client {} for {}",
+            "registered machine client {} ('{}') for {}",
             client.client_id,
+            client.name,
             client.datasets.join(",")
         ),
     );
@@ -95,16 +161,86 @@ pub async fn register_for(
     Ok((created, facts))
 }
 
-/// Disables any municipality's client (the server's own CLI): [`AppError::NotFound`]
-/// when there is no such client.
-pub async fn disable_any(control: &ControlPlane, client_id: &str) -> Result<AuditFacts, AppError> {
-    if !control.disable_machine_client(client_id).await? {
+/// The machine clients `within` reach, newest first (by municipality for
+/// [`Within::Any`]).
+pub async fn list_within(
+    control: &ControlPlane,
+    within: Within<'_>,
+) -> Result<(ClientList, AuditFacts), AppError> {
+    let (clients, facts) = match within {
+        Within::Municipality(m) => {
+            let clients = control.clients_of(m).await?;
+            let facts = listed(m, clients.len());
+            (clients, facts)
+        }
+        Within::Any => {
+            let clients = control.all_clients().await?;
+            let facts = AuditFacts {
+                rows_returned: Some(clients.len()),
+                ..AuditFacts::default()
+            };
+            (clients, facts)
+        }
+    };
+    let clients = clients
+        .iter()
+        .map(|(c, at)| client_info(c, Some(*at)))
+        .collect();
+    Ok((ClientList { clients }, facts))
+}
+
+/// Gives a client a new secret; the old one stops working at once. A client with a
+/// public key (`private_key_jwt`) has no secret to rotate.
+pub async fn rotate_within(
+    control: &ControlPlane,
+    within: Within<'_>,
+    id: &str,
+) -> Result<(RotatedSecret, AuditFacts), AppError> {
+    let client = within.client(control, id).await?;
+    if client.public_key.is_some() {
+        return Err(AppError::InvalidParameter(
+            "this client authenticates with private_key_jwt; register a new key instead".into(),
+        ));
+    }
+    let secret = new_secret();
+    let hash = hash_secret(&secret).map_err(AppError::internal)?;
+    if !control
+        .set_client_secret(&client.municipality, id, &hash)
+        .await?
+    {
         return Err(AppError::NotFound);
     }
-    Ok(AuditFacts {
-        columns: Some(format!("disabled machine client {client_id}")),
-        ..AuditFacts::default()
-    })
+    let facts = changed(
+        &client.municipality,
+        format!("rotated the secret of machine client {id}"),
+    );
+    let rotated = RotatedSecret {
+        client_id: id.to_owned(),
+        client_secret: secret,
+    };
+    Ok((rotated, facts))
+}
+
+/// Disables (`delete == false`) or deletes a client; its tokens are refused from the
+/// next request on, on every replica.
+pub async fn change_within(
+    control: &ControlPlane,
+    within: Within<'_>,
+    id: &str,
+    delete: bool,
+) -> Result<AuditFacts, AppError> {
+    let client = within.client(control, id).await?;
+    let m = client.municipality.as_str();
+    let done = if delete {
+        control.delete_client_of(m, id).await?
+    } else {
+        control.disable_client_of(m, id).await?
+    };
+    if !done {
+        return Err(AppError::NotFound);
+    }
+    let verb = if delete { "deleted" } else { "disabled" };
+    Ok(changed(m, format!("{verb} machine client {id}")))
 }
 
 impl Core {
@@ -115,13 +251,7 @@ impl Core {
         acting: Option<&str>,
     ) -> Result<(ClientList, AuditFacts), AppError> {
         let m = administered(principal, acting)?;
-        let clients = self.control.clients_of(m.as_str()).await?;
-        let facts = listed(m.as_str(), clients.len());
-        let clients = clients
-            .iter()
-            .map(|(c, at)| client_info(c, Some(*at)))
-            .collect();
-        Ok((ClientList { clients }, facts))
+        list_within(&self.control, Within::Municipality(m.as_str())).await
     }
 
     /// Registers a machine client bound to the administered municipality.
@@ -146,33 +276,7 @@ impl Core {
         id: &str,
     ) -> Result<(RotatedSecret, AuditFacts), AppError> {
         let m = administered(principal, acting)?;
-        let found = self.control.machine_client(id).await?;
-        let Some((client, _)) = found.filter(|(c, _)| c.municipality == m.as_str()) else {
-            return Err(AppError::NotFound);
-        };
-        if client.public_key.is_some() {
-            return Err(AppError::InvalidParameter(
-                "this client authenticates with private_key_jwt; register a new key instead".into(),
-            ));
-        }
-        let secret = new_secret();
-        let hash = hash_secret(&secret).map_err(AppError::internal)?;
-        if !self
-            .control
-            .set_client_secret(m.as_str(), id, &hash)
-            .await?
-        {
-            return Err(AppError::NotFound);
-        }
-        let facts = changed(
-            m.as_str(),
-            format!("rotated the secret of machine client {id}"),
-        );
-        let rotated = RotatedSecret {
-            client_id: id.to_owned(),
-            client_secret: secret,
-        };
-        Ok((rotated, facts))
+        rotate_within(&self.control, Within::Municipality(m.as_str()), id).await
     }
 
     /// Disables (`delete == false`) or deletes a client of the administered
@@ -185,18 +289,8 @@ impl Core {
         delete: bool,
     ) -> Result<((), AuditFacts), AppError> {
         let m = administered(principal, acting)?;
-        let done = if delete {
-            self.control.delete_client_of(m.as_str(), id).await?
-        } else {
-            self.control.disable_client_of(m.as_str(), id).await?
-        };
-        if !done {
-            return Err(AppError::NotFound);
-        }
-        let verb = if delete { "deleted" } else { "disabled" };
-        Ok((
-            (),
-            changed(m.as_str(), format!("{verb} machine client {id}")),
-        ))
+        let facts =
+            change_within(&self.control, Within::Municipality(m.as_str()), id, delete).await?;
+        Ok(((), facts))
     }
 }

@@ -62,7 +62,7 @@ fn csv_line(e: &AuditEntry) -> String {
     let fields = [
         e.id.to_string(),
         e.seq.to_string(),
-        e.occurred_at.to_rfc3339(),
+        dap_schema::time::rfc3339(&e.occurred_at),
         csv_field(&e.request_id),
         csv_field(&e.action),
         opt(&e.subject),

@@ -42,7 +42,7 @@ fn negotiate(req: &HttpRequest, params: &Params, allow_xlsx: bool) -> Result<For
     let names = if allow_xlsx {
         Format::NAMES
     } else {
-        "json, ndjson, csv, parquet, arrow"
+        Format::STREAM_NAMES
     };
     let format = match params.text("format") {
         Some(name) => Format::from_name(&name)
@@ -151,20 +151,27 @@ fn download(
 }
 
 /// All rows the query selects, streamed in the requested format.
+///
+/// Which format: **for Excel, `xlsx`** (codes such as `0101` and `5.22.07` stay text,
+/// amounts are numbers with a number format, a bold frozen header with an autofilter, the
+/// sheet named after the dataset). CSV is for other tools (scripts, databases): Excel
+/// opening a CSV file turns `0101` into `101` and `5.2` into a date, whatever the
+/// delimiter. `parquet` or `arrow-file` for pandas, polars, DuckDB and R; `arrow` (the IPC
+/// stream format) for readers of streams.
 #[utoipa::path(
     tag = "datasets",
     security(("municipal_broker" = []), ("dap_token" = []), ("machine_client" = [])),
     params(
         ("id" = String, Path, description = "Dataset id", example = "oekonomi.posteringer"),
-        ("format" = Option<String>, Query, description = "json, ndjson, csv, parquet, arrow (IPC stream) or xlsx; else chosen by Accept; default ndjson", example = "csv"),
+        ("format" = Option<String>, Query, description = "`xlsx` (Excel workbook: the format for Excel; codes stay text, amounts are numbers), `csv` (for other tools, not for Excel: Excel turns 0101 into 101), `json`, `ndjson`, `parquet`, `arrow` (Arrow IPC stream: pyarrow.ipc.open_stream, polars.read_ipc_stream) or `arrow-file` (Arrow IPC file, also called Feather v2: pandas.read_feather, polars.read_ipc); else chosen by Accept; default ndjson", example = "xlsx"),
         ("select" = Option<String>, Query, description = "Comma-separated columns"),
         ("filter" = Option<Vec<String>>, Query, explode = true, description = "`column:operator:value`, repeatable (AND)"),
         ("order_by" = Option<String>, Query, description = "Comma-separated `column[:asc|:desc]`"),
         ("version" = Option<u64>, Query, description = "Table version to read (time travel)"),
         ("as_of" = Option<String>, Query, description = "Read the version current at this instant: RFC 3339 (`2026-01-31T12:00:00Z`), or a date (`2026-01-31`: the end of that day in Danish time)", example = "2026-01-31"),
         ("delimiter" = Option<String>, Query, description = "CSV: `,` (default), `;`, `|` or `tab`"),
-        ("decimal" = Option<String>, Query, description = "CSV: `point` (default) or `comma` (needs delimiter=;)"),
-        ("bom" = Option<bool>, Query, description = "CSV: start with a UTF-8 byte-order mark (Excel)"),
+        ("decimal" = Option<String>, Query, description = "CSV: `point` (default) or `comma` (needs delimiter=;), for tools that read Danish numbers"),
+        ("bom" = Option<bool>, Query, description = "CSV: start with a UTF-8 byte-order mark"),
         ("municipality" = Option<String>, Query, description = "Municipality code to act for, when the token grants several"),
     ),
     responses(
@@ -176,6 +183,7 @@ fn download(
             (String = "text/csv"),
             (Vec<u8> = "application/vnd.apache.parquet"),
             (Vec<u8> = "application/vnd.apache.arrow.stream"),
+            (Vec<u8> = "application/vnd.apache.arrow.file"),
             (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
         )),
         (status = 406, description = "No offered format in Accept", body = ErrorBody),
@@ -215,7 +223,7 @@ pub async fn export_rows(
         ("id" = String, Path, description = "Dataset id", example = "oekonomi.posteringer"),
         ("from_version" = u64, Query, description = "First version to include", example = 1),
         ("to_version" = Option<u64>, Query, description = "Last version to include (default: current)"),
-        ("format" = Option<String>, Query, description = "ndjson (default), json, csv, parquet or arrow"),
+        ("format" = Option<String>, Query, description = "ndjson (default), json, csv, parquet, arrow (Arrow IPC stream) or arrow-file (Arrow IPC file, Feather v2)"),
         ("select" = Option<String>, Query, description = "Comma-separated columns; `_change_type`, `_commit_version`, `_commit_timestamp` are always added"),
         ("delimiter" = Option<String>, Query, description = "CSV delimiter"),
         ("decimal" = Option<String>, Query, description = "CSV decimal separator: point or comma"),
@@ -231,6 +239,7 @@ pub async fn export_rows(
             (String = "text/csv"),
             (Vec<u8> = "application/vnd.apache.parquet"),
             (Vec<u8> = "application/vnd.apache.arrow.stream"),
+            (Vec<u8> = "application/vnd.apache.arrow.file"),
         )),
         (status = 406, description = "No offered format in Accept", body = ErrorBody),
         (status = 429, description = "`too_many_exports`: the caller already runs as many exports as one caller may (`exports.max_per_caller`); `Retry-After` says when to try again", body = ErrorBody,
