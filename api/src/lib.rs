@@ -5,8 +5,8 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod app;
-pub mod delivery_client;
 pub mod console;
+pub mod delivery_client;
 pub mod demo;
 pub mod graphql;
 pub mod odata;

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 mod cli;
 
 use cli::admin::{AuditAction, ClientAction, Database, audit, audit_cli, client};
-use dap_api::delivery_client::{Credentials, DeliverOptions};
+use dap_api::delivery_client::{Credentials as DeliveryCredentials, DeliverOptions};
 use dap_api::demo::{self, DemoOptions};
 use dap_api::pull::{Credentials, MirrorFormat, PullOptions, pull};
 use dap_api::{Application, Settings, telemetry};
@@ -295,7 +295,7 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let options = DeliverOptions {
                 server,
-                credentials: Credentials::from_env()?,
+                credentials: DeliveryCredentials::from_env()?,
                 dataset,
                 file,
                 mode,

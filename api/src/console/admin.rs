@@ -496,10 +496,14 @@ fn day(v: &Option<String>, end: bool, name: &str) -> Result<Option<String>, AppE
     })?;
     // The form's "to" day is included: the query's bound is the start of the next day.
     let day = if end { date.succ_opt() } else { Some(date) };
-    let start = day.and_then(dap_lake::as_of::start_of_danish_day).ok_or_else(|| {
-        AppError::InvalidParameter(format!("{name} must be a date, e.g. 2026-01-31"))
-    })?;
-    Ok(Some(start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)))
+    let start = day
+        .and_then(dap_lake::as_of::start_of_danish_day)
+        .ok_or_else(|| {
+            AppError::InvalidParameter(format!("{name} must be a date, e.g. 2026-01-31"))
+        })?;
+    Ok(Some(
+        start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    ))
 }
 
 /// `GET /console/admin/audit`.

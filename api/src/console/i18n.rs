@@ -300,7 +300,11 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ),
     ("key_figures.group", "Sammenlign med", "Compare with"),
     ("key_figures.all", "Alle kommuner", "All municipalities"),
-    ("key_figures.region", "Kommunens region", "The municipality's region"),
+    (
+        "key_figures.region",
+        "Kommunens region",
+        "The municipality's region",
+    ),
     (
         "key_figures.size",
         "Kommuner af samme størrelse",

@@ -71,7 +71,14 @@ fn field_name(dataset: &DatasetDef) -> Option<String> {
     let columns_ok = dataset.columns.iter().all(|c| {
         is_name(&c.name) && !["and", "or", "true", "false", "null"].contains(&c.name.as_str())
     });
-    let reserved = ["datasets", "me", "machineClients", "keyFigures", "keyFigure"].contains(&field.as_str());
+    let reserved = [
+        "datasets",
+        "me",
+        "machineClients",
+        "keyFigures",
+        "keyFigure",
+    ]
+    .contains(&field.as_str());
     (is_name(&field) && columns_ok && !reserved).then_some(field)
 }
 
