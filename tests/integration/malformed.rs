@@ -80,7 +80,8 @@ fn malformed_field_value(schema: &Value) -> Value {
 fn valid_body(schema: &str) -> Map<String, Value> {
     let until = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
     let body = match schema {
-        "NewClient" => json!({"datasets": ["oekonomi.posteringer"]}),
+        "NewClient" => json!({"name": "walk", "datasets": ["oekonomi.posteringer"]}),
+        "NewDeliveryRight" => json!({"dataset": "oekonomi.posteringer", "client_id": "dap-walk"}),
         "NewDelegation" => json!({
             "grantee_cvr": "12345678", "datasets": ["oekonomi.posteringer"], "valid_until": until
         }),
@@ -352,7 +353,10 @@ async fn the_values_people_tripped_over_get_precise_answers() {
         .await;
     assert_eq!(outcome.status, 400);
     let message = outcome.body["message"].as_str().unwrap_or_default();
-    assert!(message.contains("allowed, denied or failed"), "{message}");
+    assert!(
+        message.contains("allowed, denied, failed or interrupted"),
+        "{message}"
+    );
     // A delegation until a date: the end of that day in Danish time.
     let until = (chrono::Utc::now() + chrono::Duration::days(40))
         .format("%Y-%m-%d")

@@ -10,6 +10,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::ActingFor;
 use crate::app::{AppError, Core};
 use crate::rest::extract::{Caller, request_context};
+use crate::rest::input::{Json, Query};
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list_delivery_rights)
@@ -44,7 +45,7 @@ async fn list_delivery_rights(
     req: HttpRequest,
     core: web::Data<Core>,
     Caller(principal): Caller,
-    acting: web::Query<ActingFor>,
+    acting: Query<ActingFor>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
     let work = core.list_delivery_rights(&principal, acting.municipality.as_deref());
@@ -69,8 +70,8 @@ async fn grant_delivery_right(
     req: HttpRequest,
     core: web::Data<Core>,
     Caller(principal): Caller,
-    acting: web::Query<ActingFor>,
-    body: web::Json<NewDeliveryRight>,
+    acting: Query<ActingFor>,
+    body: Json<NewDeliveryRight>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
     let work = core.grant_delivery_right(
@@ -96,7 +97,7 @@ async fn revoke_delivery_right(
     req: HttpRequest,
     core: web::Data<Core>,
     Caller(principal): Caller,
-    right: web::Query<RightToRevoke>,
+    right: Query<RightToRevoke>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
     let work = core.revoke_delivery_right(

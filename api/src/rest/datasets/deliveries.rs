@@ -11,6 +11,7 @@ use futures::StreamExt;
 use crate::app::deliveries::{DeliveryParams, Upload};
 use crate::app::{AppError, Core};
 use crate::rest::extract::{Caller, request_context};
+use crate::rest::input::Path;
 use crate::rest::params::Params;
 
 const DELIVERY_PARAMS: &[&str] = &[
@@ -61,7 +62,7 @@ async fn deliver(
     req: HttpRequest,
     core: web::Data<Core>,
     Caller(principal): Caller,
-    id: web::Path<String>,
+    id: Path<String>,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
@@ -121,7 +122,7 @@ async fn list_deliveries(
     req: HttpRequest,
     core: web::Data<Core>,
     Caller(principal): Caller,
-    id: web::Path<String>,
+    id: Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
     let work = async {
