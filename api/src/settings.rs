@@ -274,10 +274,23 @@ impl Settings {
             figment = figment.merge(Toml::file(path));
         }
         let settings: Self = figment
-            // DAP_TOKEN (dap pull) and the test scripts' variables are not settings.
+            // The CLI's credentials (dap pull, dap deliver), DAP_LOG and the test scripts'
+            // variables are not settings.
             .merge(
                 Env::prefixed("DAP_")
-                    .ignore(&["token", "bin", "venv", "sharing_venv", "require_postgres"])
+                    .ignore(&[
+                        "token",
+                        "client_id",
+                        "client_secret",
+                        "log",
+                        "bin",
+                        "venv",
+                        "sharing_venv",
+                        "sharing_python",
+                        "require_postgres",
+                        "e2e_strict",
+                        "test_postgres_url",
+                    ])
                     .split("__"),
             )
             .extract()

@@ -52,7 +52,10 @@ fn cookie<'c>(login: &Login, name: &'c str, value: String, max_age: time::Durati
     responses(
         (status = 302, description = "To the broker's login page",
          headers(("Location" = String, description = "The broker's authorization URL"))),
+        (status = 400, description = "`return_to` is not plain text (it holds a control character)", body = ErrorBody),
         (status = 404, description = "Browser login is not configured", body = ErrorBody),
+        (status = 503, description = "The broker has not answered discovery yet; `Retry-After` says when to try again", body = ErrorBody,
+         headers(("Retry-After" = String))),
     )
 )]
 #[get("/auth/login")]
