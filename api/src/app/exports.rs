@@ -256,10 +256,10 @@ mod tests {
         });
         let a1 = exports.admit(&caller("a")).expect("a1");
         let _a2 = exports.admit(&caller("a")).expect("a2");
-        let refused = exports.admit(&caller("a")).err().expect("a3 refused");
+        let refused = exports.admit(&caller("a")).expect_err("a3 refused");
         assert_eq!(refused.code(), "too_many_exports");
         let _b1 = exports.admit(&caller("b")).expect("b1");
-        let full = exports.admit(&caller("c")).err().expect("c refused");
+        let full = exports.admit(&caller("c")).expect_err("c refused");
         assert_eq!(full.code(), "server_busy");
         drop(a1);
         assert_eq!(exports.running(), 2);
