@@ -278,23 +278,39 @@ impl Application {
 
     /// Serves until the server is stopped, refreshing tables and catalogue meanwhile.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        // Of several replicas on one control plane, one prunes and one maintains per
+        // round: each job runs under its lease (app/leader.rs).
+        let replica = crate::app::leader::Replica::new();
         let pruner = self.retention_days.map(|days| {
             let core = self.core.clone();
+            let replica = replica.clone();
             tokio::spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_secs(3600));
+                let every = Duration::from_secs(3600);
+                let mut tick = tokio::time::interval(every);
                 loop {
                     tick.tick().await;
                     let before = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
-                    match core.control.prune_audit(before).await {
-                        Ok(0) => {}
-                        Ok(n) => tracing::info!(pruned = n, "audit records past retention pruned"),
-                        Err(error) => tracing::warn!(%error, "audit pruning failed"),
+                    let pruned = replica
+                        .lead(
+                            &core.control,
+                            crate::app::leader::AUDIT_PRUNING_LEASE,
+                            every.mul_f64(0.9),
+                            core.control.prune_audit(before),
+                        )
+                        .await;
+                    match pruned {
+                        None | Some(Ok(0)) => {}
+                        Some(Ok(n)) => {
+                            tracing::info!(pruned = n, "audit records past retention pruned")
+                        }
+                        Some(Err(error)) => tracing::warn!(%error, "audit pruning failed"),
                     }
                 }
             })
         });
         let maintainer = self.maintenance.clone().map(|(every, policy)| {
             let core = self.core.clone();
+            let replica = replica.clone();
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(every);
                 // The first tick is immediate: the first run is one interval after start.
@@ -302,7 +318,14 @@ impl Application {
                 loop {
                     tick.tick().await;
                     let datasets = core.catalogue.all();
-                    crate::app::maintenance::maintain_all(&core.lake, &datasets, &policy).await;
+                    replica
+                        .lead(
+                            &core.control,
+                            crate::app::leader::MAINTENANCE_LEASE,
+                            every.mul_f64(0.9),
+                            crate::app::maintenance::maintain_all(&core.lake, &datasets, &policy),
+                        )
+                        .await;
                 }
             })
         });

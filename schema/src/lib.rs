@@ -13,6 +13,7 @@ pub mod deliveries;
 pub mod entity;
 mod error;
 pub mod key_figures;
+pub mod leases;
 pub mod migration;
 pub mod municipality;
 pub mod personal_tokens;

@@ -22,6 +22,7 @@ mod key_figure_admin;
 mod key_figure_groups;
 mod key_figures;
 mod kombit;
+mod leases;
 mod machine;
 mod malformed;
 mod odata;

@@ -21,6 +21,7 @@ pub mod identity;
 pub mod input;
 pub mod key_figures;
 pub mod keys;
+pub mod leader;
 pub mod maintenance;
 pub mod paging;
 pub mod sharing;

@@ -9,6 +9,7 @@ pub mod delegation;
 pub mod delivery_receipt;
 pub mod delivery_right;
 pub mod key_figure;
+pub mod lease;
 pub mod machine_client;
 pub mod municipality_setting;
 pub mod personal_token;
