@@ -22,6 +22,7 @@ pub mod input;
 pub mod key_figures;
 pub mod keys;
 pub mod maintenance;
+pub mod metrics;
 pub mod paging;
 pub mod sharing;
 
@@ -65,6 +66,10 @@ pub struct Core {
     pub exports: exports::Exports,
     /// How deliveries are received (size limit, staging directory).
     pub deliveries: deliveries::DeliveryConfig,
+    /// What Prometheus scrapes.
+    pub metrics: metrics::Metrics,
+    /// Free space on the disks dap writes to (readiness).
+    pub disk: health::DiskCheck,
 }
 
 impl Core {
