@@ -194,7 +194,10 @@ async fn main() -> anyhow::Result<()> {
             rows_per_municipality,
             config,
         } => {
-            let configured = config.as_deref().map(|p| Settings::load(Some(p))).transpose()?;
+            let configured = config
+                .as_deref()
+                .map(|p| Settings::load(Some(p)))
+                .transpose()?;
             telemetry::init(configured.as_ref().is_some_and(|s| s.log_format == "json"));
             let options = DemoOptions {
                 data_dir,

@@ -417,7 +417,10 @@ impl Settings {
         if self.min_free_disk_percent > 50 {
             bail!("min_free_disk_percent must be at most 50, e.g. 5");
         }
-        if self.metrics_listen.is_some_and(|m| m == self.bind && m.port() != 0) {
+        if self
+            .metrics_listen
+            .is_some_and(|m| m == self.bind && m.port() != 0)
+        {
             bail!(
                 "metrics_listen must differ from bind: /metrics is served on an address of its own, e.g. 127.0.0.1:9464"
             );
@@ -456,7 +459,10 @@ mod tests {
             Some(9464),
             "metrics on their own port"
         );
-        assert_ne!(deploy.metrics_listen.map(|a| a.port()), Some(deploy.bind.port()));
+        assert_ne!(
+            deploy.metrics_listen.map(|a| a.port()),
+            Some(deploy.bind.port())
+        );
         let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
         let blocks: Vec<&str> = readme
             .split("```toml\n")
@@ -467,8 +473,8 @@ mod tests {
         for block in blocks {
             let file = tempfile::NamedTempFile::new().expect("temp file");
             std::fs::write(file.path(), block).expect("write");
-            let settings = Settings::load(Some(file.path()))
-                .unwrap_or_else(|e| panic!("{e:#}\n{block}"));
+            let settings =
+                Settings::load(Some(file.path())).unwrap_or_else(|e| panic!("{e:#}\n{block}"));
             settings
                 .validate()
                 .unwrap_or_else(|e| panic!("{e:#}\n{block}"));

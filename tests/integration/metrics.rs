@@ -80,7 +80,12 @@ async fn metrics_count_each_surface_rows_scans_and_failed_audit_appends() {
             Some(&token),
         )
         .await;
-    assert_eq!((page.status, page.rows().len()), (200, 5), "{:?}", page.body);
+    assert_eq!(
+        (page.status, page.rows().len()),
+        (200, 5),
+        "{:?}",
+        page.body
+    );
     let missing = app.get("/api/v1/datasets/nope.nope", Some(&token)).await;
     assert_eq!(missing.status, 404);
     let unmatched = app.get("/no/such/page?secret=letmein", None).await;
@@ -98,7 +103,10 @@ async fn metrics_count_each_surface_rows_scans_and_failed_audit_appends() {
         .expect("export");
     assert_eq!(export.status(), 200);
     let body = export.bytes().await.expect("export body");
-    let exported_rows = body.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count();
+    let exported_rows = body
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count();
     // GraphQL, OData, health.
     let graphql = app
         .client
@@ -141,7 +149,10 @@ async fn metrics_count_each_surface_rows_scans_and_failed_audit_appends() {
         1.0
     );
     assert_eq!(requests("rest", "/api/v1/datasets/{id}", "GET", 404), 1.0);
-    assert_eq!(requests("rest", "/api/v1/datasets/{id}/export", "GET", 200), 1.0);
+    assert_eq!(
+        requests("rest", "/api/v1/datasets/{id}/export", "GET", 200),
+        1.0
+    );
     assert_eq!(requests("rest", "/api/v1/datasets", "GET", 503), 1.0);
     assert_eq!(requests("graphql", "/graphql", "POST", 200), 1.0);
     assert_eq!(requests("odata", "/odata/", "GET", 200), 1.0);
@@ -177,11 +188,7 @@ async fn metrics_count_each_surface_rows_scans_and_failed_audit_appends() {
     let table = deltalake::open_table(app.lake_url("borger.befolkning"))
         .await
         .expect("oracle table");
-    let all = table
-        .snapshot()
-        .expect("snapshot")
-        .log_data()
-        .num_files() as f64;
+    let all = table.snapshot().expect("snapshot").log_data().num_files() as f64;
     let own = table
         .get_files_by_partitions(&[("kommunekode", FilterOp::Eq, FilterValue::Scalar("0101"))])
         .await
@@ -225,7 +232,10 @@ async fn no_label_carries_a_token_a_client_or_a_path_a_caller_chose() {
         crate::machine::register(&app, "0147", &["borger.befolkning"], 30).await;
     let machine = crate::machine::access_token(&app, &client_id, &secret).await;
     for (path, bearer) in [
-        ("/api/v1/datasets/borger.befolkning/rows?limit=2&filter=koen:eq:K", &token),
+        (
+            "/api/v1/datasets/borger.befolkning/rows?limit=2&filter=koen:eq:K",
+            &token,
+        ),
         ("/api/v1/datasets/borger.befolkning/rows?limit=2", &machine),
         ("/api/v1/datasets/secret-dataset-name", &token),
         ("/console/datasets/borger.befolkning", &token),
@@ -255,7 +265,11 @@ async fn no_label_carries_a_token_a_client_or_a_path_a_caller_chose() {
             assert!(!value.contains("borger.befolkning"), "a raw path: {value}");
         }
     }
-    assert!(labels.iter().any(|(n, v)| n == "municipality" && v == "0147"));
+    assert!(
+        labels
+            .iter()
+            .any(|(n, v)| n == "municipality" && v == "0147")
+    );
 }
 
 #[tokio::test]

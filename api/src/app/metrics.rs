@@ -205,8 +205,9 @@ impl Metrics {
             "HTTP requests answered, by surface, route template, method and status",
             requests.clone(),
         );
-        let latency =
-            Family::<LatencyLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> _);
+        let latency = Family::<LatencyLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> _,
+        );
         registry.register(
             "http_request_duration_seconds",
             "Time until the response head was ready (a stream's body may take longer)",
@@ -380,11 +381,7 @@ impl Core {
         let dataset_of = |location: &str| {
             datasets
                 .iter()
-                .find(|d| {
-                    self.lake
-                        .location(d)
-                        .is_ok_and(|u| u.as_str() == location)
-                })
+                .find(|d| self.lake.location(d).is_ok_and(|u| u.as_str() == location))
                 .map(|d| d.id.to_string())
         };
         let refresh_lag = self
