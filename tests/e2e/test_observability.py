@@ -17,7 +17,7 @@ import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics
 from prometheus_client.parser import text_string_to_metric_families as prometheus_text
 
-from conftest import ALL_READ_ROLES, DAP_BIN, free_port
+from conftest import ALL_READ_ROLES, DAP_BIN, free_port, wait_ready
 
 
 @pytest.fixture(scope="module")
@@ -35,16 +35,7 @@ def observed():
         stdout=subprocess.DEVNULL, stderr=log,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 180
-    while True:
-        try:
-            urllib.request.urlopen(base + "/health/ready", timeout=2)
-            break
-        except OSError:
-            if process.poll() is not None or time.time() > deadline:
-                process.kill()
-                raise RuntimeError("dap demo did not start: " + open(log_path).read()[-3000:])
-            time.sleep(0.3)
+    wait_ready(process, base, log_path, 180)
     token = subprocess.run(
         [DAP_BIN, "token", "--data-dir", data_dir, "--municipality", "0101", "--roles", ALL_READ_ROLES],
         check=True, capture_output=True, text=True,

@@ -117,14 +117,7 @@ async fn metrics_count_each_surface_rows_scans_and_failed_audit_appends() {
         .await
         .expect("graphql");
     assert_eq!(graphql.status(), 200);
-    let odata = app
-        .client
-        .get(format!("{}/odata/", app.address))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("odata");
-    assert_eq!(odata.status(), 200);
+    assert_eq!(app.get("/odata/", Some(&token)).await.status, 200);
     assert_eq!(app.get("/health/live", None).await.status, 200);
     // An audit append that fails: the request fails closed with 503.
     let (_other, txn) = lock_sqlite(&app).await;
