@@ -38,8 +38,9 @@ enum Command {
         /// on first start. Tables that exist already are kept as they are.
         #[arg(long)]
         rows_per_municipality: Option<usize>,
-        /// A config file whose identity settings (`issuers`, `public_url`, `login`) apply
-        /// too: the demo data behind a real OIDC broker.
+        /// A config file whose identity settings (`issuers`, `public_url`, `login`),
+        /// export limits, `log_format`, `metrics_listen` and `min_free_disk_percent` apply
+        /// too: the demo data behind a real OIDC broker, observed as in production.
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -193,7 +194,11 @@ async fn main() -> anyhow::Result<()> {
             rows_per_municipality,
             config,
         } => {
-            telemetry::init(false);
+            let configured = config
+                .as_deref()
+                .map(|p| Settings::load(Some(p)))
+                .transpose()?;
+            telemetry::init(configured.as_ref().is_some_and(|s| s.log_format == "json"));
             let options = DemoOptions {
                 data_dir,
                 bind,
@@ -225,13 +230,15 @@ async fn main() -> anyhow::Result<()> {
                 eprintln!("{note}");
             }
             let mut settings = demo::settings(&options)?;
-            if let Some(path) = config {
-                let identity = Settings::load(Some(&path))?;
+            if let Some(identity) = configured {
                 settings.issuers = identity.issuers;
                 settings.public_url = identity.public_url;
                 settings.login = identity.login;
                 settings.exports = identity.exports;
                 settings.shutdown_timeout_secs = identity.shutdown_timeout_secs;
+                settings.log_format = identity.log_format;
+                settings.metrics_listen = identity.metrics_listen;
+                settings.min_free_disk_percent = identity.min_free_disk_percent;
             }
             let app = Application::build(settings).await?;
             print_demo_help(&options, app.port());

@@ -67,6 +67,19 @@ pub struct Settings {
     /// Deliveries: size limit, staging directory, table maintenance schedule.
     #[serde(default)]
     pub deliveries: DeliverySettings,
+    /// Where Prometheus scrapes `/metrics`: a listen address of its own, e.g.
+    /// `127.0.0.1:9464`, never the public one. Absent: no metrics endpoint.
+    #[serde(default)]
+    pub metrics_listen: Option<SocketAddr>,
+    /// `/health/ready` fails (`checks.disk`) when a local disk dap writes to (the SQLite
+    /// control plane, a local lake, the delivery staging directory) has less free space
+    /// than this, in percent.
+    #[serde(default = "default_min_free_disk_percent")]
+    pub min_free_disk_percent: u8,
+}
+
+fn default_min_free_disk_percent() -> u8 {
+    5
 }
 
 fn default_shutdown_timeout_secs() -> u64 {
@@ -259,6 +272,8 @@ impl Default for Settings {
             exports: crate::app::exports::ExportLimits::default(),
             shutdown_timeout_secs: default_shutdown_timeout_secs(),
             deliveries: DeliverySettings::default(),
+            metrics_listen: None,
+            min_free_disk_percent: default_min_free_disk_percent(),
         }
     }
 }
@@ -296,6 +311,31 @@ impl Settings {
             .extract()
             .context("invalid configuration")?;
         Ok(settings)
+    }
+
+    /// The local directories dap writes to, whose free space readiness checks: the
+    /// SQLite control plane's, a local lake's root and the delivery staging directory.
+    pub fn local_disks(&self) -> Vec<PathBuf> {
+        let mut paths = Vec::new();
+        if let Some(rest) = self.database_url.strip_prefix("sqlite:") {
+            let file = rest.trim_start_matches("//");
+            let file = file.split('?').next().unwrap_or_default();
+            if !file.is_empty() && !file.starts_with(":memory:") {
+                paths.push(PathBuf::from(file));
+            }
+        }
+        match url::Url::parse(&self.lake.root) {
+            Ok(url) if url.scheme() == "file" => paths.extend(url.to_file_path().ok()),
+            Ok(url) if url.scheme().len() > 1 => {}
+            _ => paths.push(PathBuf::from(&self.lake.root)),
+        }
+        paths.push(
+            self.deliveries
+                .staging_dir
+                .clone()
+                .unwrap_or_else(std::env::temp_dir),
+        );
+        paths
     }
 
     /// Checks what cannot be expressed in types.
@@ -374,6 +414,17 @@ impl Settings {
         if !matches!(self.log_format.as_str(), "text" | "json") {
             bail!("log_format must be text or json");
         }
+        if self.min_free_disk_percent > 50 {
+            bail!("min_free_disk_percent must be at most 50, e.g. 5");
+        }
+        if self
+            .metrics_listen
+            .is_some_and(|m| m == self.bind && m.port() != 0)
+        {
+            bail!(
+                "metrics_listen must differ from bind: /metrics is served on an address of its own, e.g. 127.0.0.1:9464"
+            );
+        }
         Ok(())
     }
 }
@@ -393,6 +444,70 @@ mod tests {
         assert!(message.is_some_and(|m| m.contains("at least 1")));
         settings.audit_retention_days = Some(1);
         assert!(settings.validate().is_ok());
+    }
+
+    /// The documented configurations name only settings that exist, and validate:
+    /// `deploy/dap.toml` and every TOML block of the README.
+    #[test]
+    fn the_documented_configurations_load_and_validate() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let deploy = Settings::load(Some(&root.join("deploy/dap.toml"))).expect("deploy/dap.toml");
+        deploy.validate().expect("deploy/dap.toml validates");
+        assert_eq!(deploy.log_format, "json");
+        assert_eq!(
+            deploy.metrics_listen.map(|a| a.port()),
+            Some(9464),
+            "metrics on their own port"
+        );
+        assert_ne!(
+            deploy.metrics_listen.map(|a| a.port()),
+            Some(deploy.bind.port())
+        );
+        let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+        let blocks: Vec<&str> = readme
+            .split("```toml\n")
+            .skip(1)
+            .map(|b| b.split("```").next().unwrap_or_default())
+            .collect();
+        assert!(!blocks.is_empty());
+        for block in blocks {
+            let file = tempfile::NamedTempFile::new().expect("temp file");
+            std::fs::write(file.path(), block).expect("write");
+            let settings =
+                Settings::load(Some(file.path())).unwrap_or_else(|e| panic!("{e:#}\n{block}"));
+            settings
+                .validate()
+                .unwrap_or_else(|e| panic!("{e:#}\n{block}"));
+        }
+    }
+
+    #[test]
+    fn metrics_are_never_on_the_public_address() {
+        let mut settings = Settings {
+            demo_dir: Some(PathBuf::from("/tmp")),
+            ..Settings::default()
+        };
+        settings.metrics_listen = Some(settings.bind);
+        assert!(settings.validate().is_err());
+        settings.metrics_listen = Some(SocketAddr::from(([127, 0, 0, 1], 9464)));
+        assert!(settings.validate().is_ok());
+    }
+
+    #[test]
+    fn the_local_disks_are_the_sqlite_file_the_local_lake_and_staging() {
+        let settings = Settings {
+            database_url: "sqlite:///var/lib/dap/dap.sqlite?mode=rwc".into(),
+            ..Settings::default()
+        };
+        let disks = settings.local_disks();
+        assert_eq!(disks[0], PathBuf::from("/var/lib/dap/dap.sqlite"));
+        assert_eq!(disks[1], PathBuf::from("dap-data/lake"));
+        let mut remote = Settings {
+            database_url: "postgres://dap@db/dap".into(),
+            ..Settings::default()
+        };
+        remote.lake.root = "az://warehouse/delta".into();
+        assert_eq!(remote.local_disks(), vec![std::env::temp_dir()]);
     }
 
     #[test]

@@ -5,24 +5,22 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::HttpMessage;
-use actix_web::body::MessageBody;
-use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::middleware::{self, Next};
+use actix_web::dev::Server;
+use actix_web::middleware;
 use actix_web::{App, HttpServer, web};
 use anyhow::{Context, bail};
 use dap_auth::{DapKeys, DevIssuer, IssuerConfig, TokenVerifier};
 use dap_lake::{Lake, LakeRuntime};
 use dap_schema::ControlPlane;
 use secrecy::ExposeSecret;
-use tracing_actix_web::{RequestId, TracingLogger};
+use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::AppExt;
 
 use crate::app::{AdminCache, AppError, Catalogue, Core, CursorSigner, IssuerKeys, KeyFigures};
 use crate::graphql::SchemaCache;
 use crate::rest::fallback::{RouteTable, fallback};
 use crate::rest::login::{Login, LoginState};
+use crate::rest::observe;
 use crate::settings::Settings;
 use crate::{graphql, rest, sharing};
 
@@ -40,6 +38,8 @@ pub struct Application {
     maintenance: Option<(Duration, dap_lake::maintain::MaintenancePolicy)>,
     /// Retries discovery of the issuers that did not answer at startup.
     discovery: Option<tokio::task::JoinHandle<()>>,
+    /// `/metrics` on its own listen address, when configured.
+    metrics: Option<(u16, Server)>,
 }
 
 /// First pause between discovery attempts of an unreachable issuer; it doubles up to
@@ -198,6 +198,11 @@ impl Application {
                 max_bytes: settings.deliveries.max_bytes,
                 staging_dir: settings.deliveries.staging_dir.clone(),
             },
+            metrics: crate::app::metrics::Metrics::new(&settings.sharing_prefix),
+            disk: crate::app::health::DiskCheck::new(
+                settings.local_disks(),
+                settings.min_free_disk_percent,
+            ),
         });
         core.admin
             .reload(&core.control)
@@ -220,8 +225,11 @@ impl Application {
                 .configure(rest::configure)
                 .configure(graphql::configure)
                 .split_for_parts();
-            app.wrap(middleware::from_fn(request_id_header))
-                .wrap(TracingLogger::default())
+            // Outermost last: the id is assigned before the log span opens; metrics
+            // see the answer every surface gave.
+            app.wrap(middleware::from_fn(observe::record_metrics))
+                .wrap(TracingLogger::<observe::RequestSpan>::new())
+                .wrap(middleware::from_fn(observe::request_id))
                 .app_data(server_core.clone())
                 .app_data(routes.clone())
                 .app_data(login.clone())
@@ -250,11 +258,16 @@ impl Application {
         )))
         .listen(listener)?
         .run();
+        let metrics = match settings.metrics_listen {
+            Some(address) => Some(metrics_server(address, core.clone())?),
+            None => None,
+        };
         Ok(Self {
             port,
             server,
             core,
             discovery,
+            metrics,
             refresh: Duration::from_secs(settings.lake.refresh_secs),
             retention_days: settings.audit_retention_days,
             maintenance: (settings.deliveries.maintenance_hours > 0).then(|| {
@@ -269,6 +282,11 @@ impl Application {
     /// The port the server listens on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port `/metrics` is served on, when `metrics_listen` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
     }
 
     /// The application core (tests use it to reach the control plane).
@@ -346,7 +364,15 @@ impl Application {
             shutdown_signal().await;
             exports.begin_shutdown();
         });
+        let metrics = self.metrics.map(|(_, server)| {
+            let handle = server.handle();
+            (tokio::spawn(server), handle)
+        });
         let result = self.server.await;
+        if let Some((task, handle)) = metrics {
+            handle.stop(false).await;
+            task.abort();
+        }
         signals.abort();
         self.core.exports.begin_shutdown();
         if !self.core.exports.settle(Duration::from_secs(10)).await {
@@ -439,20 +465,25 @@ fn cursor_key(settings: &Settings) -> anyhow::Result<Vec<u8>> {
     }
 }
 
-/// Returns the request id as `x-request-id`, so a caller can quote it and an auditor
-/// can find the request's audit record.
-async fn request_id_header(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let id = req.extensions().get::<RequestId>().map(ToString::to_string);
-    let mut response = next.call(req).await?;
-    if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id).ok()) {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static("x-request-id"), value);
-    }
-    Ok(response)
+/// `/metrics` alone, on its own address: the public listener does not serve it, so it
+/// is reachable only where the operator opens that address (a scrape network).
+fn metrics_server(
+    address: std::net::SocketAddr,
+    core: web::Data<Core>,
+) -> anyhow::Result<(u16, Server)> {
+    let listener = TcpListener::bind(address)
+        .with_context(|| format!("cannot listen on metrics_listen {address}"))?;
+    let port = listener.local_addr()?.port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(core.clone())
+            .route("/metrics", web::get().to(observe::metrics))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    Ok((port, server))
 }
 
 /// `/docs` → `/docs/`, where Swagger UI lives.

@@ -54,6 +54,11 @@ impl Lake {
                     .await?
                     .map(|t| t.timestamp_millis());
                 let files = tenant_files(&table, &dataset.tenant_column, &tenant).await?;
+                lake.stats.scanned(
+                    dataset.id.as_str(),
+                    files.len(),
+                    table.snapshot()?.log_data().num_files(),
+                );
                 Ok(PartitionFiles {
                     version,
                     timestamp,

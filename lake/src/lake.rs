@@ -43,6 +43,8 @@ pub struct Lake {
     pub(crate) versions: VersionCache,
     /// Tables serving their last good version because a newer commit cannot be read.
     pub(crate) stale: RwLock<HashMap<String, crate::tables::StaleTable>>,
+    /// Scans and refresh times, for metrics.
+    pub(crate) stats: crate::stats::Stats,
 }
 
 /// Version facts of a table.
@@ -149,6 +151,7 @@ impl Lake {
             tables: RwLock::new(HashMap::new()),
             versions: VersionCache::default(),
             stale: RwLock::new(HashMap::new()),
+            stats: crate::stats::Stats::default(),
         }
     }
 
@@ -301,6 +304,11 @@ impl Lake {
         let rows = reader.rows.clone();
         let tenant_column = dataset.tenant_column.as_str();
         let files = tenant_files(&table, tenant_column, tenant).await?;
+        self.stats.scanned(
+            dataset.id.as_str(),
+            files.len(),
+            table.snapshot()?.log_data().num_files(),
+        );
         let provider = table
             .table_provider()
             .with_file_paths(files.iter().map(ToString::to_string))

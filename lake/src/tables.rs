@@ -23,6 +23,7 @@ impl Lake {
             .await
             .map_err(|e| unavailable(dataset, &e))?;
         let table = Arc::new(table);
+        self.stats.current(&key);
         if let Ok(mut tables) = self.tables.write() {
             tables.entry(key).or_insert_with(|| Arc::clone(&table));
         }
@@ -45,6 +46,7 @@ impl Lake {
             if let Ok(mut tables) = self.tables.write() {
                 tables.remove(&key);
             }
+            self.stats.closed(&key);
             self.versions.forget(&key);
         }
     }
@@ -68,6 +70,7 @@ impl Lake {
             }
             Err(_) => Vec::new(),
         };
+        self.stats.retain(|k| keep.contains(k));
         for key in dropped {
             self.versions.forget(&key);
         }
@@ -94,6 +97,7 @@ impl Lake {
                     match refreshed(&table).await {
                         Ok(fresh) => {
                             lake.mark_fresh(&key);
+                            lake.stats.current(&key);
                             if let Some(fresh) = fresh {
                                 tracing::info!(table = %key, version = ?fresh.version(), "table has a new version");
                                 if let Ok(mut tables) = lake.tables.write() {
@@ -105,6 +109,7 @@ impl Lake {
                         Err(Refresh::Gone(error)) => {
                             tracing::warn!(table = %key, %error, "table cannot be read; dropped from the cache");
                             lake.mark_fresh(&key);
+                            lake.stats.closed(&key);
                             if let Ok(mut tables) = lake.tables.write() {
                                 tables.remove(&key);
                             }

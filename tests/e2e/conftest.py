@@ -41,6 +41,21 @@ class Dap:
             return json.load(response)
 
 
+def wait_ready(process, base: str, log_path: str, seconds: float) -> None:
+    """Waits until `base` answers /health/ready; a process that exits or stays unready
+    for `seconds` fails with the end of its log."""
+    deadline = time.time() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(base + "/health/ready", timeout=2)
+            return
+        except OSError:
+            if process.poll() is not None or time.time() > deadline:
+                process.kill()
+                raise RuntimeError("dap demo did not become ready: " + open(log_path).read()[-3000:])
+            time.sleep(0.3)
+
+
 @pytest.fixture(scope="session")
 def dap():
     data_dir = tempfile.mkdtemp(prefix="dap-e2e-")
@@ -52,16 +67,8 @@ def dap():
         stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while True:
-        try:
-            urllib.request.urlopen(base + "/health/ready", timeout=2)
-            break
-        except OSError:
-            if process.poll() is not None or time.time() > deadline:
-                log.flush()
-                raise RuntimeError("dap demo did not become ready: " + open(log.name).read()[-3000:])
-            time.sleep(0.3)
+    log.flush()
+    wait_ready(process, base, log.name, 120)
     yield Dap(base, data_dir)
     process.terminate()
     process.wait(timeout=30)

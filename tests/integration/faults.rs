@@ -101,7 +101,7 @@ async fn records(app: &TestApp, request_id: &str) -> Vec<dap_schema::entity::aud
 }
 
 /// Holds the SQLite control plane's write lock, as a long writer on another process would.
-async fn lock_sqlite(app: &TestApp) -> (DatabaseConnection, DatabaseTransaction) {
+pub(crate) async fn lock_sqlite(app: &TestApp) -> (DatabaseConnection, DatabaseTransaction) {
     let url = format!(
         "sqlite://{}?mode=rw",
         app.data_dir.path().join("dap.sqlite").display()
@@ -259,7 +259,7 @@ async fn readiness_reports_a_locked_audit_log_and_recovers() {
     assert_eq!(ready.status, 200, "{:?}", ready.body);
     assert_eq!(
         ready.body["checks"],
-        json!({"control_plane": "ok", "audit_log": "ok", "lake": "ok"})
+        json!({"control_plane": "ok", "audit_log": "ok", "lake": "ok", "disk": "ok"})
     );
 
     let (_other, txn) = lock_sqlite(&app).await;

@@ -38,6 +38,8 @@ pub struct TestApp {
     pub kombit: TestIssuer,
     pub state: std::sync::Arc<Core>,
     pub data_dir: tempfile::TempDir,
+    /// Where `/metrics` is served, when the test set `metrics_listen`.
+    pub metrics_address: Option<String>,
 }
 
 /// A response with its parsed JSON body.
@@ -117,6 +119,9 @@ pub async fn spawn_app_tuned(tune: impl FnOnce(&mut dap_api::settings::Settings)
     let app = Application::build(settings).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.core();
+    let metrics_address = app
+        .metrics_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
@@ -126,6 +131,7 @@ pub async fn spawn_app_tuned(tune: impl FnOnce(&mut dap_api::settings::Settings)
         kombit,
         state,
         data_dir,
+        metrics_address,
     }
 }
 

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app};
 
-async fn register(
+pub(crate) async fn register(
     app: &TestApp,
     municipality: &str,
     datasets: &[&str],
@@ -53,7 +53,7 @@ async fn token_request(
     )
 }
 
-async fn access_token(app: &TestApp, id: &str, secret: &str) -> String {
+pub(crate) async fn access_token(app: &TestApp, id: &str, secret: &str) -> String {
     let (status, headers, body) = token_request(
         app,
         Some((id, secret)),

@@ -25,6 +25,7 @@ mod kombit;
 mod leases;
 mod machine;
 mod malformed;
+mod metrics;
 mod odata;
 mod odata_access;
 mod odata_filters;

@@ -9,6 +9,7 @@ use std::time::Instant;
 use dap_auth::Principal;
 use dap_schema::{AuditOutcome, AuditRecord};
 
+use super::metrics::Delivery;
 use super::{AppError, Core};
 
 /// Facts about one request that every audit record carries, whatever the surface.
@@ -111,6 +112,9 @@ impl Core {
             Err(e) => record.reason = Some(e.code().to_owned()),
         }
         self.append_audit(&record).await?;
+        if let Ok((_, facts)) = &result {
+            self.count_page_rows(ctx, facts);
+        }
         result.map(|(value, _)| value)
     }
 
@@ -131,12 +135,27 @@ impl Core {
         self.append_audit(&record).await
     }
 
+    /// Rows a served read returned from a table (a read has a table version; listings
+    /// of datasets, clients or rights do not), for the metrics.
+    fn count_page_rows(&self, ctx: &RequestContext, facts: &AuditFacts) {
+        if let (Some(_), Some(rows)) = (facts.table_version, facts.rows_returned) {
+            self.metrics.served(
+                self.metrics.surface_of_action(&ctx.action),
+                Delivery::Page,
+                facts.municipality.as_deref(),
+                rows as u64,
+                0,
+            );
+        }
+    }
+
     /// Appends a record; failing to is an internal error (the caller fails closed).
     pub async fn append_audit(&self, record: &AuditRecord) -> Result<(), AppError> {
-        self.control
-            .append_audit(record)
-            .await
-            .map_err(AppError::AuditUnavailable)
+        let started = Instant::now();
+        let appended = self.control.append_audit(record).await;
+        self.metrics
+            .audit_appended(started.elapsed(), appended.is_err());
+        appended.map_err(AppError::AuditUnavailable)
     }
 }
 

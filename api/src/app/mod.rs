@@ -23,6 +23,7 @@ pub mod key_figures;
 pub mod keys;
 pub mod leader;
 pub mod maintenance;
+pub mod metrics;
 pub mod paging;
 pub mod sharing;
 
@@ -66,6 +67,10 @@ pub struct Core {
     pub exports: exports::Exports,
     /// How deliveries are received (size limit, staging directory).
     pub deliveries: deliveries::DeliveryConfig,
+    /// What Prometheus scrapes.
+    pub metrics: metrics::Metrics,
+    /// Free space on the disks dap writes to (readiness).
+    pub disk: health::DiskCheck,
 }
 
 impl Core {

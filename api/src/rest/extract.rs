@@ -7,10 +7,9 @@
 
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
-use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use actix_web::{FromRequest, HttpRequest, web};
 use dap_auth::Principal;
 use futures::future::LocalBoxFuture;
-use tracing_actix_web::RequestId;
 
 use crate::app::audit::{RequestContext, audited_dataset};
 use crate::app::identity::Credential;
@@ -20,13 +19,10 @@ use crate::app::{AppError, Core};
 #[derive(Debug, Clone)]
 pub struct Caller(pub Principal);
 
-/// The audit context of a request: its id (from the tracing middleware), the peer's
+/// The audit context of a request: its id (see [`crate::rest::observe`]), the peer's
 /// address, and `METHOD /route/{pattern}` as the action.
 pub fn request_context(req: &HttpRequest) -> RequestContext {
-    let request_id = req
-        .extensions()
-        .get::<RequestId>()
-        .map(ToString::to_string)
+    let request_id = crate::rest::observe::request_id_of(req)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let route = req
         .match_pattern()

@@ -55,6 +55,9 @@ pub struct Checks {
     /// The lake's storage answers.
     #[schema(example = "ok")]
     pub lake: String,
+    /// The local disks dap writes to have at least `min_free_disk_percent` free.
+    #[schema(example = "ok")]
+    pub disk: String,
 }
 
 /// A dataset served at an older version than its table's log has.
@@ -132,6 +135,7 @@ async fn ready(state: web::Data<Core>, login: Option<web::Data<LoginState>>) -> 
             control_plane: check(&readiness.control_plane),
             audit_log: check(&readiness.audit_log),
             lake: check(&readiness.lake),
+            disk: check(&readiness.disk),
         },
         stale_datasets: readiness
             .stale

@@ -17,6 +17,7 @@ pub mod key_figures;
 pub mod login;
 pub mod me;
 pub mod oauth;
+pub mod observe;
 pub mod params;
 pub mod streaming;
 pub mod wellknown;

@@ -30,6 +30,7 @@ use tokio::sync::mpsc;
 
 use crate::app::datasets::Download;
 use crate::app::exports::ExportPermit;
+use crate::app::metrics::Delivery;
 use crate::app::{AppError, AuditFacts, Core, RequestContext};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +77,18 @@ struct Closing {
 }
 
 impl Closing {
+    /// Counts a chunk handed to the connection in the metrics.
+    fn handed_out(&self, chunk: &Chunk) {
+        let metrics = &self.app.metrics;
+        metrics.served(
+            metrics.surface_of_action(&self.ctx.action),
+            Delivery::Export,
+            self.facts.municipality.as_deref(),
+            chunk.rows,
+            chunk.bytes.len() as u64,
+        );
+    }
+
     fn record(&self, outcome: AuditOutcome, reason: &str, rows: u64) -> dap_schema::AuditRecord {
         let mut record = self.ctx.record(Some(&self.principal), outcome);
         record.dataset = Some(self.dataset.clone());
@@ -196,6 +209,7 @@ impl Stream for AuditedBody {
                 Ok(()) => {
                     if let Some(last) = last {
                         state.delivered += last.rows;
+                        this.closing.handed_out(&last);
                         Poll::Ready(Some(Ok(last.bytes)))
                     } else {
                         Poll::Ready(None)
@@ -232,6 +246,7 @@ impl Stream for AuditedBody {
                 Poll::Ready(Some(Ok(chunk))) => {
                     if let Some(previous) = state.held.replace(chunk) {
                         state.delivered += previous.rows;
+                        this.closing.handed_out(&previous);
                         state.waiting_since = Some(Instant::now());
                         return Poll::Ready(Some(Ok(previous.bytes)));
                     }
