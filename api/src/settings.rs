@@ -67,6 +67,14 @@ pub struct Settings {
     /// Deliveries: size limit, staging directory, table maintenance schedule.
     #[serde(default)]
     pub deliveries: DeliverySettings,
+    /// Minutes a browser session (console or API cookie) may go unused before it ends
+    /// and the person signs in again; the absolute lifetime applies as well.
+    #[serde(default = "default_session_idle_minutes")]
+    pub session_idle_minutes: u32,
+}
+
+fn default_session_idle_minutes() -> u32 {
+    30
 }
 
 fn default_shutdown_timeout_secs() -> u64 {
@@ -259,6 +267,7 @@ impl Default for Settings {
             exports: crate::app::exports::ExportLimits::default(),
             shutdown_timeout_secs: default_shutdown_timeout_secs(),
             deliveries: DeliverySettings::default(),
+            session_idle_minutes: default_session_idle_minutes(),
         }
     }
 }
@@ -345,6 +354,9 @@ impl Settings {
             if !(1..=24).contains(&login.session_hours) {
                 bail!("login.session_hours must be between 1 and 24");
             }
+        }
+        if !(1..=1440).contains(&self.session_idle_minutes) {
+            bail!("session_idle_minutes must be between 1 and 1440 (a day), e.g. 30");
         }
         let prefix = self.sharing_prefix.trim_matches('/');
         if prefix.is_empty()

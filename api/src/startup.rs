@@ -198,6 +198,7 @@ impl Application {
                 max_bytes: settings.deliveries.max_bytes,
                 staging_dir: settings.deliveries.staging_dir.clone(),
             },
+            session_idle: chrono::Duration::minutes(i64::from(settings.session_idle_minutes)),
         });
         core.admin
             .reload(&core.control)

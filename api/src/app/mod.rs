@@ -35,7 +35,7 @@ pub use access::{AdminCache, Operator};
 pub use audit::{AuditFacts, RequestContext};
 pub use catalogue::Catalogue;
 pub use cursor::CursorSigner;
-pub use error::{AppError, ErrorClass};
+pub use error::{AppError, ErrorClass, InputField};
 pub use key_figures::KeyFigures;
 pub use keys::IssuerKeys;
 
@@ -65,6 +65,8 @@ pub struct Core {
     pub exports: exports::Exports,
     /// How deliveries are received (size limit, staging directory).
     pub deliveries: deliveries::DeliveryConfig,
+    /// A browser session unused this long ends (on top of its absolute lifetime).
+    pub session_idle: chrono::Duration,
 }
 
 impl Core {

@@ -11,6 +11,7 @@ mod m0006_admin;
 mod m0007_key_figures;
 mod m0008_client_names;
 mod m0009_deliveries;
+mod m0010_session_activity;
 
 /// All migrations of the control plane, oldest first.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_key_figures::Migration),
             Box::new(m0008_client_names::Migration),
             Box::new(m0009_deliveries::Migration),
+            Box::new(m0010_session_activity::Migration),
         ]
     }
 }
