@@ -76,6 +76,14 @@ pub struct Settings {
     /// than this, in percent.
     #[serde(default = "default_min_free_disk_percent")]
     pub min_free_disk_percent: u8,
+    /// Minutes a browser session (console or API cookie) may go unused before it ends
+    /// and the person signs in again; the absolute lifetime applies as well.
+    #[serde(default = "default_session_idle_minutes")]
+    pub session_idle_minutes: u32,
+}
+
+fn default_session_idle_minutes() -> u32 {
+    30
 }
 
 fn default_min_free_disk_percent() -> u8 {
@@ -274,6 +282,7 @@ impl Default for Settings {
             deliveries: DeliverySettings::default(),
             metrics_listen: None,
             min_free_disk_percent: default_min_free_disk_percent(),
+            session_idle_minutes: default_session_idle_minutes(),
         }
     }
 }
@@ -385,6 +394,9 @@ impl Settings {
             if !(1..=24).contains(&login.session_hours) {
                 bail!("login.session_hours must be between 1 and 24");
             }
+        }
+        if !(1..=1440).contains(&self.session_idle_minutes) {
+            bail!("session_idle_minutes must be between 1 and 1440 (a day), e.g. 30");
         }
         let prefix = self.sharing_prefix.trim_matches('/');
         if prefix.is_empty()

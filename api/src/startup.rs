@@ -203,6 +203,7 @@ impl Application {
                 settings.local_disks(),
                 settings.min_free_disk_percent,
             ),
+            session_idle: chrono::Duration::minutes(i64::from(settings.session_idle_minutes)),
         });
         core.admin
             .reload(&core.control)

@@ -1,5 +1,5 @@
 //! Leases in the control plane: which replica runs a job that must run once across
-//! replicas (see the m0010 migration). Both steps are single statements, atomic on
+//! replicas (see the m0011 migration). Both steps are single statements, atomic on
 //! SQLite and PostgreSQL alike: an insert of a lease nobody holds, or an update of one
 //! that has expired or that the caller holds already.
 

@@ -21,6 +21,8 @@ impl ControlPlane {
             nsis_level: Set(s.nsis_level),
             created_at: Set(s.created_at),
             expires_at: Set(s.expires_at),
+            last_seen_at: Set(s.last_seen_at),
+            organisations: Set(s.organisations),
         }
         .insert(self.connection())
         .await?;
@@ -33,6 +35,19 @@ impl ControlPlane {
             .filter(session::Column::ExpiresAt.gt(Utc::now()))
             .one(self.connection())
             .await?)
+    }
+
+    /// Records that the session was used at `at` (the idle timeout counts from there).
+    pub async fn touch_session(&self, hash: &str, at: DateTime<Utc>) -> Result<()> {
+        session::Entity::update_many()
+            .col_expr(
+                session::Column::LastSeenAt,
+                sea_orm::sea_query::Expr::value(at),
+            )
+            .filter(session::Column::IdHash.eq(hash))
+            .exec(self.connection())
+            .await?;
+        Ok(())
     }
 
     /// Ends a session (logout); ending an unknown one is not an error.

@@ -4,7 +4,10 @@ files equal the API's), creates and revokes a token, downloads a sharing profile
 official Delta Sharing connector then reads, and opens a key-figure chart; an IT
 administrator registers, rotates and disables a machine client and filters the audit log;
 an analyst of 0751 never sees anything of 0101; the main flow works with the keyboard
-alone. axe-core (tests/e2e/axe, installed with `npm ci`) runs on every page visited: no
+alone; an IT administrator grants a delivery right (keyboard only) that a machine client
+then delivers with, and revokes it; a form the server refuses shows the message next to
+the field; a session left idle returns to sign-in and then to the page.
+axe-core (tests/e2e/axe, installed with `npm ci`) runs on every page visited: no
 serious or critical WCAG 2.1 A/AA violations. The browser must not report a CSP
 violation, and every request stays on this dap."""
 
@@ -14,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 
 import openpyxl
@@ -31,7 +35,7 @@ DATASET = "oekonomi.posteringer"
 # Anything of Copenhagen (0101): its code as a number of its own, its name or its CVR.
 # The pages whose screenshots are kept in docs/ (scripts/console-screenshots.sh).
 SCREENSHOTS = {"sign-in", "catalogue", "dataset-filtered", "connect-token-created", "key-figure",
-               "admin-client-registered", "audit-filtered"}
+               "admin-client-registered", "audit-filtered", "admin-right-refused"}
 OF_0101 = re.compile(r"(?<![\d.,:-])0101(?![\d.,:-])|Københavns|64942212")
 # The catalogue's description of the municipality column names 0101 as an example.
 CATALOGUE_EXAMPLE = "Kommunekode (fire cifre), fx 0101"
@@ -135,6 +139,15 @@ def api(dap, path, token, **params):
     response = requests.get(dap.base + path, headers={"Authorization": f"Bearer {token}"},
                             params=params, timeout=30)
     return response
+
+
+def tab_to(page, selector, limit=400):
+    """Presses Tab until `selector` has the focus."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("s => !!document.activeElement && document.activeElement.matches(s)", selector):
+            return
+    pytest.fail(f"Tab never reached {selector} on {page.url}")
 
 
 def table_rows(page, selector):
@@ -401,43 +414,139 @@ def test_the_main_flow_works_with_the_keyboard_alone(dap, browser):
     v = Visit(browser, dap.base)
     page = v.page
     keyboard = page.keyboard
-
-    def tab_to(selector, limit=250):
-        for _ in range(limit):
-            keyboard.press("Tab")
-            if page.evaluate("s => !!document.activeElement && document.activeElement.matches(s)", selector):
-                return
-        pytest.fail(f"Tab never reached {selector} on {page.url}")
-
     v.goto("/console/sign-in")
     v.check("sign-in")
     keyboard.press("Tab")
     assert page.evaluate("() => document.activeElement.classList.contains('skip')"), "the first stop skips to content"
-    tab_to("form[action='/console/sign-in/demo'] button[type=submit]")
+    tab_to(page, "form[action='/console/sign-in/demo'] button[type=submit]")
     keyboard.press("Enter")
     page.wait_for_url(re.compile(r".*/console/$"))
-    tab_to("#q")
+    tab_to(page, "#q")
     keyboard.type("posteringer")
     keyboard.press("Enter")
     page.wait_for_url(re.compile(r".*q=posteringer.*"))
-    tab_to(f"a[href='/console/datasets/{DATASET}']")
+    tab_to(page, f"a[href='/console/datasets/{DATASET}']")
     keyboard.press("Enter")
     page.wait_for_url(re.compile(rf".*/console/datasets/{re.escape(DATASET)}$"))
-    tab_to("#fc-0")
+    tab_to(page, "#fc-0")
     keyboard.type("beloeb")
-    tab_to("#fo-0")
+    tab_to(page, "#fo-0")
     keyboard.type("gt")
-    tab_to("#fv-0")
+    tab_to(page, "#fv-0")
     keyboard.type("1000")
     keyboard.press("Enter")
     page.wait_for_url(re.compile(r".*fc=beloeb.*fo=gt.*fv=1000.*"))
     assert "1–25" in page.inner_text("#rows-status")
-    tab_to("a[rel=next]")
+    tab_to(page, "a[rel=next]")
     keyboard.press("Enter")
     page.wait_for_url(re.compile(r".*cursor=.*"))
     assert "26–" in page.inner_text("#rows-status")
     # Sign out with the keyboard too.
-    tab_to("form[action='/console/sign-out'] button")
+    tab_to(page, "form[action='/console/sign-out'] button")
     keyboard.press("Enter")
     page.wait_for_url(re.compile(r".*/console/sign-in$"))
+    v.close()
+
+
+def client_token(dap, client_id, secret):
+    response = requests.post(dap.base + "/oauth/token", data={"grant_type": "client_credentials"},
+                             auth=(client_id, secret), timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def test_a_delivery_right_granted_in_the_console_lets_a_client_deliver(dap, browser):
+    v = Visit(browser, dap.base)
+    page = v.page
+    keyboard = page.keyboard
+    v.sign_in("0101", READ_ROLES + ["it-administration"], subject="demo-it-rights")
+    v.goto("/console/admin")
+    page.fill("#client-name", "Okonomisystem e2e")
+    page.check(f"input[id='client-{DATASET}']")
+    page.click("form[action='/console/admin/clients'] button[type=submit]")
+    page.wait_for_load_state("load")
+    client_id = page.inner_text("[data-client-id]")
+    token = client_token(dap, client_id, page.input_value("#secret-value"))
+    rows = "posteringsid,aar,maaned,bogfoeringsdato,funktion,art,beloeb,omkostningssted\n" \
+           "990001,2024,3,2024-03-15,5.22.07,1.0,123.45,OMK-1\n"
+
+    def deliver(delivery_id):
+        return requests.post(dap.base + f"/api/v1/datasets/{DATASET}/deliveries",
+                             params={"delivery_id": delivery_id}, data=rows.encode(),
+                             headers={"Authorization": f"Bearer {token}", "Content-Type": "text/csv"},
+                             timeout=60)
+
+    assert deliver("e2e-before").status_code == 403, "no right yet"
+
+    # A grant the server refuses: the message next to the field, what was entered kept.
+    v.goto("/console/admin")
+    page.fill("#right-issuer", "https://broker.example")
+    page.click("form[action='/console/admin/delivery-rights'] button[type=submit]")
+    page.wait_for_load_state("load")
+    assert page.get_attribute("#right-subject", "aria-invalid") == "true"
+    described = page.get_attribute("#right-subject", "aria-describedby").split()
+    assert "issuer and subject" in page.inner_text(f"#{described[0]}")
+    assert page.input_value("#right-issuer") == "https://broker.example"
+    v.check("admin-right-refused")
+
+    # Granted with the keyboard alone.
+    v.goto("/console/admin")
+    tab_to(page, "#right-dataset")
+    keyboard.type(DATASET)
+    assert page.input_value("#right-dataset") == DATASET
+    tab_to(page, "#right-client")
+    keyboard.type("Okonomisystem e2e")
+    assert page.input_value("#right-client") == client_id
+    tab_to(page, "form[action='/console/admin/delivery-rights'] button[type=submit]")
+    with page.expect_navigation():
+        keyboard.press("Enter")
+    page.wait_for_load_state("load")
+    assert page.query_selector(f"table.rights tr[data-grantee='{client_id}']") is not None
+    v.check("admin-right-granted")
+
+    # The client delivers through the API; the receipt is on the dataset page.
+    delivered = deliver("e2e-granted")
+    assert delivered.status_code == 200, delivered.text
+    v.goto(f"/console/datasets/{DATASET}")
+    assert page.query_selector("tr[data-delivery='e2e-granted']") is not None
+    v.check("dataset-deliveries")
+
+    # A filter the server refuses is marked next to its value.
+    v.goto(f"/console/datasets/{DATASET}?fc=aar&fo=eq&fv=tyve")
+    assert page.get_attribute("#fv-0", "aria-invalid") == "true"
+    assert "aar" in page.inner_text("#fv-0-error")
+    assert page.input_value("#fv-0") == "tyve"
+    v.check("dataset-filter-refused")
+
+    # Revoked in the console: the next delivery is refused.
+    v.goto("/console/admin")
+    page.click(f"table.rights tr[data-grantee='{client_id}'] button[type=submit]")
+    page.wait_for_load_state("load")
+    assert page.query_selector(f"table.rights tr[data-grantee='{client_id}']") is None
+    assert deliver("e2e-after").status_code == 403
+    v.close()
+
+
+def test_an_idle_session_returns_to_sign_in_and_then_to_the_page(dap, browser):
+    v = Visit(browser, dap.base)
+    page = v.page
+    path = f"/console/datasets/{DATASET}?fc=aar&fo=gte&fv=2020"
+    v.sign_in("0101", READ_ROLES, subject="idle-analyst", path=path)
+    assert page.url.endswith(path), page.url
+    # The person leaves: the session's last use is moved back past the idle timeout
+    # (instead of waiting half an hour).
+    db = sqlite3.connect(os.path.join(dap.data_dir, "dap.sqlite"), timeout=30)
+    moved = db.execute("UPDATE sessions SET last_seen_at = '2000' || substr(last_seen_at, 5) "
+                       "WHERE subject = 'idle-analyst'").rowcount
+    db.commit()
+    db.close()
+    assert moved == 1
+    # Back at the page: sign-in first, with the reason shown, then the page again.
+    v.goto(path)
+    assert "/console/sign-in" in page.url and "return_to=" in page.url, page.url
+    assert page.query_selector("main p.notice[role=status]") is not None
+    v.check("sign-in-expired")
+    v.sign_in("0101", READ_ROLES, subject="idle-analyst", path=path)
+    assert page.url.endswith(path), page.url
+    assert "1–" in page.inner_text("#rows-status")
     v.close()

@@ -7,7 +7,7 @@ use reqwest::redirect::Policy;
 use crate::helpers::{TestApp, spawn_app};
 
 /// A browser without a cookie jar or redirects: each test sends its cookies itself.
-fn browser() -> reqwest::Client {
+pub(crate) fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(Policy::none())
         .build()
@@ -15,7 +15,7 @@ fn browser() -> reqwest::Client {
 }
 
 /// The value of cookie `name` set by a response.
-fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+pub(crate) fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
     response
         .headers()
         .get_all(SET_COOKIE)
@@ -26,7 +26,7 @@ fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
 }
 
 /// The value of the hidden `csrf` field of a page.
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     html.split("name=\"csrf\" value=\"")
         .nth(1)
         .and_then(|rest| rest.split('"').next())
@@ -36,7 +36,7 @@ fn csrf_of(html: &str) -> String {
 
 /// Signs in through the demo form as a person of `municipality` with `roles`; returns
 /// the session cookie.
-async fn sign_in(app: &TestApp, municipality: &str, roles: &[&str]) -> String {
+pub(crate) async fn sign_in(app: &TestApp, municipality: &str, roles: &[&str]) -> String {
     let client = browser();
     let page = client
         .get(format!("{}/console/sign-in", app.address))
@@ -64,7 +64,19 @@ async fn sign_in(app: &TestApp, municipality: &str, roles: &[&str]) -> String {
     set_cookie(&response, "dap_session").expect("session cookie")
 }
 
-async fn get(app: &TestApp, path: &str, session: Option<&str>) -> reqwest::Response {
+/// GETs `path` with the cookie header `cookies`: the status and the body.
+pub(crate) async fn page_with_cookies(app: &TestApp, path: &str, cookies: &str) -> (u16, String) {
+    let response = browser()
+        .get(format!("{}{path}", app.address))
+        .header("cookie", cookies)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("body"))
+}
+
+pub(crate) async fn get(app: &TestApp, path: &str, session: Option<&str>) -> reqwest::Response {
     let mut request = browser().get(format!("{}{path}", app.address));
     if let Some(session) = session {
         request = request.header("cookie", format!("dap_session={session}"));
@@ -283,13 +295,12 @@ async fn signing_out_ends_the_session_on_the_server() {
             .status(),
         303
     );
-    let api = browser()
-        .get(format!("{}/api/v1/datasets", app.address))
-        .header("cookie", format!("dap_session={session}"))
-        .send()
-        .await
-        .expect("api");
-    assert_eq!(api.status(), 401);
+    assert_eq!(
+        page_with_cookies(&app, "/api/v1/datasets", &format!("dap_session={session}"))
+            .await
+            .0,
+        401
+    );
 }
 
 #[tokio::test]
@@ -320,7 +331,9 @@ async fn the_demo_sign_in_checks_its_form_on_the_server() {
     assert!(set_cookie(&response, "dap_session").is_none());
     let html = response.text().await.expect("body");
     assert!(
-        html.contains("id=\"sign-in-error\"") && html.contains("one of the 98 municipalities"),
+        html.contains("id=\"municipality-error\"")
+            && html.contains("aria-invalid=\"true\"")
+            && html.contains("one of the 98 municipalities"),
         "{html}"
     );
     for (municipality, roles) in [
@@ -342,7 +355,7 @@ async fn the_demo_sign_in_checks_its_form_on_the_server() {
 }
 
 /// Posts a console form as `session`, with the CSRF token of `page`.
-async fn post_form(
+pub(crate) async fn post_form(
     app: &TestApp,
     session: &str,
     page: &str,
@@ -425,7 +438,7 @@ async fn it_administration_in_the_console_is_the_cores() {
     assert_eq!(response.status(), 400);
     let html = response.text().await.expect("body");
     assert!(
-        html.contains("id=\"delegation-error\"")
+        html.contains("id=\"grantee-error\"")
             && html.contains("grantee_cvr must be a CVR number of 8 digits"),
         "{html}"
     );
@@ -453,26 +466,7 @@ async fn it_administration_in_the_console_is_the_cores() {
     assert!(html.contains("29189129"), "the delegation is listed");
 
     // Machine clients: registered with the secret shown once, then deleted.
-    let response = post_form(
-        &app,
-        &admin,
-        "/console/admin",
-        "/console/admin/clients",
-        &[
-            ("name", "Nightly DWH load"),
-            ("dataset", "oekonomi.posteringer"),
-            ("days", "30"),
-        ],
-    )
-    .await;
-    assert_eq!(response.status(), 200);
-    let html = response.text().await.expect("body");
-    let client = html
-        .split("data-client-id>")
-        .nth(1)
-        .and_then(|rest| rest.split('<').next())
-        .expect("client id shown")
-        .to_owned();
+    let (client, _) = crate::console_flows::register_client(&app, &admin, "Nightly DWH load").await;
     let (clients, _) = app
         .state
         .list_clients(&app_admin_principal(), None)

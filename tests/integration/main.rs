@@ -8,6 +8,7 @@ mod audit_chain;
 mod audit_prune;
 mod client_names;
 mod console;
+mod console_flows;
 mod constraints_close;
 mod control_plane;
 mod dataset_tables;

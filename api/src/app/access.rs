@@ -162,6 +162,15 @@ impl AdminCache {
         )
     }
 
+    /// Municipalities that delegated at least one dataset of `datasets` to an
+    /// organisation in which the caller holds its read role.
+    fn delegating(&self, principal: &Principal, datasets: &[Arc<DatasetDef>]) -> Vec<String> {
+        datasets
+            .iter()
+            .flat_map(|d| self.grantors(principal, d))
+            .collect()
+    }
+
     /// The caller as a delegate of `municipality` for `dataset`: when `municipality`
     /// delegated the dataset to an organisation (CVR) in whose privilege group the caller
     /// holds the dataset's read role. Only that role, and only for that municipality.
@@ -240,6 +249,42 @@ impl Core {
         self.admin
             .check(&scope, acting.as_ref().unwrap_or(principal))?;
         Ok(scope)
+    }
+
+    /// The municipalities the caller may act for, their own first: those of their grants,
+    /// then those that delegated a dataset to the caller's organisation. A surface that
+    /// lets a person choose offers exactly these; the choice is checked again by
+    /// [`Self::scope`] (and, for administration, [`administered`]) on every request.
+    pub fn acting_choices(&self, principal: &Principal) -> Vec<MunicipalityCode> {
+        let mut out: Vec<MunicipalityCode> = principal.municipalities.iter().cloned().collect();
+        let mut delegating = self.admin.delegating(principal, &self.catalogue.all());
+        delegating.sort_unstable();
+        for code in delegating {
+            if let Ok(code) = MunicipalityCode::parse(&code)
+                && !out.contains(&code)
+            {
+                out.push(code);
+            }
+        }
+        out
+    }
+
+    /// The municipality a person chose to act for, if it is one of
+    /// [`Self::acting_choices`].
+    pub fn choose_municipality(
+        &self,
+        principal: &Principal,
+        requested: &str,
+    ) -> Result<MunicipalityCode, AppError> {
+        self.acting_choices(principal)
+            .into_iter()
+            .find(|m| m.as_str() == requested)
+            .ok_or_else(|| {
+                AppError::MunicipalityNotGranted(format!(
+                    "you cannot act for municipality '{}'",
+                    requested.chars().take(8).collect::<String>()
+                ))
+            })
     }
 
     /// The datasets the caller sees, on every surface: those for which [`Self::scope`]

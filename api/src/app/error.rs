@@ -34,6 +34,16 @@ pub enum ErrorClass {
     Internal,
 }
 
+/// Where in an input a mistake is, so that a form can show the message next to the
+/// field it is about (the wire error is the same `invalid_parameter`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputField {
+    /// A field of the input, by its API name, e.g. `name`, `datasets`, `valid_until`.
+    Named(&'static str),
+    /// The filter on this column.
+    Filter(String),
+}
+
 /// Everything an operation can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -64,6 +74,9 @@ pub enum AppError {
     MethodNotAllowed(String),
     #[error("{0}")]
     InvalidParameter(String),
+    /// Malformed input in one field, which the error names.
+    #[error("{message}")]
+    InvalidField { field: InputField, message: String },
     /// A column the caller may not use: unknown, or not visible to them.
     #[error("{0}")]
     UnknownColumn(String),
@@ -129,7 +142,9 @@ impl AppError {
             Self::KeyFigureNotFound(_) => ("key_figure_not_found", C::NotFound),
             Self::Forbidden(_) => ("forbidden", C::Forbidden),
             Self::MethodNotAllowed(_) => ("method_not_allowed", C::MethodNotAllowed),
-            Self::InvalidParameter(_) => ("invalid_parameter", C::BadRequest),
+            Self::InvalidParameter(_) | Self::InvalidField { .. } => {
+                ("invalid_parameter", C::BadRequest)
+            }
             Self::UnknownColumn(_) => ("unknown_column", C::BadRequest),
             Self::InvalidCursor(_) => ("invalid_cursor", C::BadRequest),
             Self::NotAcceptable(_) => ("not_acceptable", C::NotAcceptable),
@@ -185,6 +200,32 @@ impl AppError {
         }
     }
 
+    /// A mistake in the input field `field` (its API name).
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Self::InvalidField {
+            field: InputField::Named(field),
+            message: message.into(),
+        }
+    }
+
+    /// This error as a mistake in input field `field`, if it is a plain
+    /// [`Self::InvalidParameter`]; any other error unchanged.
+    #[must_use]
+    pub fn in_field(self, field: &'static str) -> Self {
+        match self {
+            Self::InvalidParameter(message) => Self::invalid(field, message),
+            other => other,
+        }
+    }
+
+    /// The input field a mistake is about, when the error names one.
+    pub fn field(&self) -> Option<&InputField> {
+        match self {
+            Self::InvalidField { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
     /// An internal error from any cause.
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
         Self::Internal(cause.into())
@@ -211,6 +252,10 @@ impl From<dap_lake::Error> for AppError {
             }
             E::TooLargeForXlsx { .. } => Self::TooLarge(error.to_string()),
             E::UnknownColumn { .. } => Self::UnknownColumn(error.to_string()),
+            E::InvalidFilter { ref column, .. } => Self::InvalidField {
+                field: InputField::Filter(column.clone()),
+                message: error.to_string(),
+            },
             e if e.is_unavailable() => Self::DatasetUnavailable(e),
             e if e.is_client_error() => Self::InvalidParameter(e.to_string()),
             e => Self::Internal(e.into()),

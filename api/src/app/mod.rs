@@ -37,7 +37,7 @@ pub use access::{AdminCache, Operator};
 pub use audit::{AuditFacts, RequestContext};
 pub use catalogue::Catalogue;
 pub use cursor::CursorSigner;
-pub use error::{AppError, ErrorClass};
+pub use error::{AppError, ErrorClass, InputField};
 pub use key_figures::KeyFigures;
 pub use keys::IssuerKeys;
 
@@ -71,6 +71,8 @@ pub struct Core {
     pub metrics: metrics::Metrics,
     /// Free space on the disks dap writes to (readiness).
     pub disk: health::DiskCheck,
+    /// A browser session unused this long ends (on top of its absolute lifetime).
+    pub session_idle: chrono::Duration,
 }
 
 impl Core {

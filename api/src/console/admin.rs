@@ -1,8 +1,9 @@
 //! IT administration of the signed-in person's municipality (role
 //! `it-administration`; the core decides, this page only shows its answers): machine
 //! clients (register — secret shown once — rotate, disable, delete), the municipality's
-//! personal tokens (revoke), delegations, settings, and the audit log with filters,
-//! export and the chain's verification status.
+//! personal tokens (revoke), delegations, settings, delivery rights (who may deliver
+//! which dataset: grant, revoke), and the audit log with filters, export and the chain's
+//! verification status.
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
@@ -11,19 +12,21 @@ use dap_openapi::model::admin::{
     NewSettings, Settings,
 };
 use dap_openapi::model::datasets::DatasetSummary;
+use dap_openapi::model::deliveries::{DeliveryRightList, NewDeliveryRight};
 use maud::{Markup, html};
 
 use super::Failure;
+use super::form::{FormView, Refused};
 use super::layout::{self, when};
 use super::session::{Fields, Submitted, Viewer};
 use crate::app::admin::audit_log::AuditSelection;
 use crate::app::{AppError, Core, ErrorClass};
 
-/// What the page shows besides the lists: a secret just issued, a form's error.
+/// What the page shows besides the lists: a secret just issued, a refused form.
 #[derive(Debug, Default)]
 struct Notice {
     secret: Option<(String, String)>,
-    error: Option<(&'static str, String)>,
+    refused: Option<Refused>,
 }
 
 struct Overview {
@@ -31,6 +34,7 @@ struct Overview {
     tokens: MunicipalTokenList,
     delegations: DelegationList,
     settings: Settings,
+    rights: DeliveryRightList,
     datasets: Vec<DatasetSummary>,
 }
 
@@ -43,10 +47,11 @@ async fn render(viewer: &Viewer, core: &Core, notice: Notice) -> Result<HttpResp
     let lang = viewer.lang;
     let p = &viewer.principal;
     let work = async {
-        let (clients, facts) = core.list_clients(p, None).await?;
-        let (tokens, _) = core.municipal_tokens(p, None).await?;
-        let (delegations, _) = core.delegations(p, None).await?;
-        let (settings, _) = core.municipality_settings(p, None)?;
+        let (clients, facts) = core.list_clients(p, viewer.acting()).await?;
+        let (tokens, _) = core.municipal_tokens(p, viewer.acting()).await?;
+        let (delegations, _) = core.delegations(p, viewer.acting()).await?;
+        let (settings, _) = core.municipality_settings(p, viewer.acting())?;
+        let (rights, _) = core.list_delivery_rights(p, viewer.acting()).await?;
         let datasets = core
             .catalogue
             .all()
@@ -58,6 +63,7 @@ async fn render(viewer: &Viewer, core: &Core, notice: Notice) -> Result<HttpResp
             tokens,
             delegations,
             settings,
+            rights,
             datasets,
         };
         Ok((overview, facts))
@@ -66,41 +72,59 @@ async fn render(viewer: &Viewer, core: &Core, notice: Notice) -> Result<HttpResp
         .audited(&viewer.ctx, p, None, work)
         .await
         .map_err(|e| viewer.fail(e))?;
-    let error = |form: &str| {
-        notice
-            .error
-            .as_ref()
-            .filter(|(f, _)| *f == form)
-            .map(|(_, m)| m.as_str())
-    };
+    let refused = notice.refused.as_ref();
     let body = html! {
         h1 { (lang.t("admin.title")) " — " (lang.t("municipality")) " " (o.settings.municipality) }
-        (clients_section(viewer, &o, &notice, error("client")))
+        @if let Some(r) = refused.filter(|r| r.form == "change") {
+            (layout::form_error(Some(&r.message), "change-error"))
+        }
+        (clients_section(viewer, &o, &notice, FormView::new("client", refused, CLIENT_FIELDS, "client-error")))
         (tokens_section(viewer, &o))
-        (delegations_section(viewer, &o, error("delegation")))
-        (settings_section(viewer, &o, error("settings")))
+        (delegations_section(viewer, &o, FormView::new("delegation", refused, DELEGATION_FIELDS, "delegation-error")))
+        (settings_section(viewer, &o, FormView::new("settings", refused, SETTINGS_FIELDS, "settings-error")))
+        (rights_section(viewer, &o, FormView::new("right", refused, RIGHT_FIELDS, "right-error")))
     };
     let mut response = layout::page(&viewer.shell(), lang.t("admin.title"), body);
-    if notice.error.is_some() {
+    if notice.refused.is_some() {
         *response.status_mut() = actix_web::http::StatusCode::BAD_REQUEST;
     }
     Ok(response)
 }
 
-fn dataset_checks(prefix: &str, datasets: &[DatasetSummary], checked: &[String]) -> Markup {
+const CLIENT_FIELDS: &[&str] = &["name", "description", "datasets", "expires_in_days"];
+const DELEGATION_FIELDS: &[&str] = &["grantee_cvr", "datasets", "valid_until"];
+const SETTINGS_FIELDS: &[&str] = &["disabled_datasets", "min_nsis"];
+const RIGHT_FIELDS: &[&str] = &["dataset", "client_id", "issuer", "subject"];
+
+/// The datasets as checkboxes of a fieldset for API field `field`: ticked as sent when
+/// the form comes back, else as `checked`; the core's message for the field below them.
+fn dataset_checks(
+    f: &FormView<'_>,
+    field: &str,
+    prefix: &str,
+    legend: &str,
+    datasets: &[DatasetSummary],
+    checked: &[String],
+) -> Markup {
+    let fieldset_id = format!("{prefix}-datasets");
     html! {
-        div.checks {
-            @for d in datasets {
-                div.check {
-                    input type="checkbox" id={ (prefix) "-" (d.id) } name="dataset" value=(d.id) checked[checked.contains(&d.id)];
-                    label for={ (prefix) "-" (d.id) } { (d.id) }
+        fieldset id=(fieldset_id) aria-invalid=[f.invalid(field)] aria-describedby=[f.described(field, &fieldset_id, None)] {
+            legend { (legend) }
+            div.checks {
+                @for d in datasets {
+                    div.check {
+                        input type="checkbox" id={ (prefix) "-" (d.id) } name="dataset" value=(d.id)
+                            checked[f.checked("dataset", &d.id, checked.contains(&d.id))];
+                        label for={ (prefix) "-" (d.id) } { (d.id) }
+                    }
                 }
             }
+            (f.message(field, &fieldset_id))
         }
     }
 }
 
-fn clients_section(viewer: &Viewer, o: &Overview, notice: &Notice, error: Option<&str>) -> Markup {
+fn clients_section(viewer: &Viewer, o: &Overview, notice: &Notice, f: FormView<'_>) -> Markup {
     let lang = viewer.lang;
     html! {
         section aria-labelledby="clients-heading" {
@@ -110,19 +134,22 @@ fn clients_section(viewer: &Viewer, o: &Overview, notice: &Notice, error: Option
                 p { (lang.t("admin.client_id")) ": " code data-client-id { (client) } }
                 (layout::secret_once(lang, lang.t("admin.secret"), secret, lang.t("admin.secret_once")))
             }
-            form.card method="post" action="/console/admin/clients" aria-describedby=[error.map(|_| "client-error")] {
+            form.card method="post" action="/console/admin/clients" aria-describedby=[f.form_described()] {
                 input type="hidden" name="csrf" value=(viewer.csrf);
-                (layout::form_error(error, "client-error"))
+                (f.form_message())
                 label for="client-name" { (lang.t("admin.client_name")) }
-                input id="client-name" name="name" required maxlength="100" autocomplete="off";
+                input id="client-name" name="name" required maxlength="100" autocomplete="off"
+                    value=[f.value("name")] aria-invalid=[f.invalid("name")] aria-describedby=[f.described("name", "client-name", None)];
+                (f.message("name", "client-name"))
                 label for="client-description" { (lang.t("admin.client_description")) }
-                input id="client-description" name="description" maxlength="500" autocomplete="off";
-                fieldset {
-                    legend { (lang.t("connect.datasets")) }
-                    (dataset_checks("client", &o.datasets, &[]))
-                }
+                input id="client-description" name="description" maxlength="500" autocomplete="off"
+                    value=[f.value("description")] aria-invalid=[f.invalid("description")] aria-describedby=[f.described("description", "client-description", None)];
+                (f.message("description", "client-description"))
+                (dataset_checks(&f, "datasets", "client", lang.t("connect.datasets"), &o.datasets, &[]))
                 label for="client-days" { (lang.t("admin.days")) }
-                input id="client-days" name="days" type="number" min="1" max="730" value="365" inputmode="numeric";
+                input id="client-days" name="days" type="number" min="1" max="730" value=(f.value_or("days", "365")) inputmode="numeric"
+                    aria-invalid=[f.invalid("expires_in_days")] aria-describedby=[f.described("expires_in_days", "client-days", None)];
+                (f.message("expires_in_days", "client-days"))
                 button type="submit" { (lang.t("admin.register")) }
             }
             @if o.clients.clients.is_empty() {
@@ -211,23 +238,24 @@ fn tokens_section(viewer: &Viewer, o: &Overview) -> Markup {
     }
 }
 
-fn delegations_section(viewer: &Viewer, o: &Overview, error: Option<&str>) -> Markup {
+fn delegations_section(viewer: &Viewer, o: &Overview, f: FormView<'_>) -> Markup {
     let lang = viewer.lang;
     html! {
         section aria-labelledby="delegations-heading" {
             h2 id="delegations-heading" { (lang.t("admin.delegations")) }
             p { (lang.t("admin.delegations_help")) }
-            form.card method="post" action="/console/admin/delegations" aria-describedby=[error.map(|_| "delegation-error")] {
+            form.card method="post" action="/console/admin/delegations" aria-describedby=[f.form_described()] {
                 input type="hidden" name="csrf" value=(viewer.csrf);
-                (layout::form_error(error, "delegation-error"))
+                (f.form_message())
                 label for="grantee" { (lang.t("admin.grantee")) }
-                input id="grantee" name="grantee_cvr" inputmode="numeric" maxlength="8" required;
-                fieldset {
-                    legend { (lang.t("connect.datasets")) }
-                    (dataset_checks("delegation", &o.datasets, &[]))
-                }
+                input id="grantee" name="grantee_cvr" inputmode="numeric" maxlength="8" required
+                    value=[f.value("grantee_cvr")] aria-invalid=[f.invalid("grantee_cvr")] aria-describedby=[f.described("grantee_cvr", "grantee", None)];
+                (f.message("grantee_cvr", "grantee"))
+                (dataset_checks(&f, "datasets", "delegation", lang.t("connect.datasets"), &o.datasets, &[]))
                 label for="valid-until" { (lang.t("admin.valid_until")) }
-                input id="valid-until" name="valid_until" type="date" required;
+                input id="valid-until" name="valid_until" type="date" required
+                    value=[f.value("valid_until")] aria-invalid=[f.invalid("valid_until")] aria-describedby=[f.described("valid_until", "valid-until", None)];
+                (f.message("valid_until", "valid-until"))
                 button type="submit" { (lang.t("admin.delegate")) }
             }
             @if o.delegations.delegations.is_empty() {
@@ -268,30 +296,101 @@ fn delegations_section(viewer: &Viewer, o: &Overview, error: Option<&str>) -> Ma
     }
 }
 
-fn settings_section(viewer: &Viewer, o: &Overview, error: Option<&str>) -> Markup {
+fn settings_section(viewer: &Viewer, o: &Overview, f: FormView<'_>) -> Markup {
     let lang = viewer.lang;
     let s = &o.settings;
     html! {
         section aria-labelledby="settings-heading" {
             h2 id="settings-heading" { (lang.t("admin.settings")) }
-            form.card method="post" action="/console/admin/settings" aria-describedby=[error.map(|_| "settings-error")] {
+            form.card method="post" action="/console/admin/settings" aria-describedby=[f.form_described()] {
                 input type="hidden" name="csrf" value=(viewer.csrf);
-                (layout::form_error(error, "settings-error"))
-                fieldset {
-                    legend { (lang.t("admin.disabled_datasets")) }
-                    (dataset_checks("settings", &o.datasets, &s.disabled_datasets))
-                }
+                (f.form_message())
+                (dataset_checks(&f, "disabled_datasets", "settings", lang.t("admin.disabled_datasets"), &o.datasets, &s.disabled_datasets))
+                @let level_now = if f.is_refused() { f.value("min_nsis") } else { s.min_nsis.as_deref() };
                 label for="min-nsis" { (lang.t("admin.min_nsis")) }
-                select id="min-nsis" name="min_nsis" {
+                select id="min-nsis" name="min_nsis" aria-invalid=[f.invalid("min_nsis")] aria-describedby=[f.described("min_nsis", "min-nsis", None)] {
                     option value="" { (lang.t("admin.default")) }
                     @for level in ["Low", "Substantial", "High"] {
-                        option value=(level) selected[s.min_nsis.as_deref() == Some(level)] { (level) }
+                        option value=(level) selected[level_now == Some(level)] { (level) }
                     }
                 }
+                (f.message("min_nsis", "min-nsis"))
                 @if let (Some(at), Some(by)) = (&s.updated_at, &s.updated_by) {
                     p.help { (lang.t("admin.updated_by")) " " (by) ", " (when(at)) }
                 }
                 button type="submit" { (lang.t("admin.save")) }
+            }
+        }
+    }
+}
+
+fn rights_section(viewer: &Viewer, o: &Overview, f: FormView<'_>) -> Markup {
+    let lang = viewer.lang;
+    html! {
+        section aria-labelledby="rights-heading" {
+            h2 id="rights-heading" { (lang.t("admin.rights")) }
+            p { (lang.t("admin.rights_help")) }
+            form.card method="post" action="/console/admin/delivery-rights" aria-describedby=[f.form_described()] {
+                input type="hidden" name="csrf" value=(viewer.csrf);
+                (f.form_message())
+                label for="right-dataset" { (lang.t("admin.right_dataset")) }
+                select id="right-dataset" name="dataset" required aria-invalid=[f.invalid("dataset")] aria-describedby=[f.described("dataset", "right-dataset", None)] {
+                    @for d in &o.datasets { option value=(d.id) selected[f.value("dataset") == Some(d.id.as_str())] { (d.id) } }
+                }
+                (f.message("dataset", "right-dataset"))
+                label for="right-client" { (lang.t("admin.right_client")) }
+                select id="right-client" name="client_id" aria-invalid=[f.invalid("client_id")] aria-describedby=[f.described("client_id", "right-client", None)] {
+                    option value="" { (lang.t("admin.right_person")) }
+                    @for c in o.clients.clients.iter().filter(|c| !c.disabled) {
+                        option value=(c.client_id) selected[f.value("client_id") == Some(c.client_id.as_str())] { (c.name) " (" (c.client_id) ")" }
+                    }
+                }
+                (f.message("client_id", "right-client"))
+                fieldset {
+                    legend { (lang.t("admin.right_person_legend")) }
+                    label for="right-issuer" { (lang.t("admin.right_issuer")) }
+                    input id="right-issuer" name="issuer" maxlength="512" autocomplete="off"
+                        value=[f.value("issuer")] aria-invalid=[f.invalid("issuer")] aria-describedby=[f.described("issuer", "right-issuer", None)];
+                    (f.message("issuer", "right-issuer"))
+                    label for="right-subject" { (lang.t("admin.right_subject")) }
+                    input id="right-subject" name="subject" maxlength="512" autocomplete="off"
+                        value=[f.value("subject")] aria-invalid=[f.invalid("subject")] aria-describedby=[f.described("subject", "right-subject", None)];
+                    (f.message("subject", "right-subject"))
+                }
+                button type="submit" { (lang.t("admin.grant")) }
+            }
+            @if o.rights.rights.is_empty() {
+                p { (lang.t("admin.no_rights")) }
+            } @else {
+                table.rights {
+                    caption.visually-hidden { (lang.t("admin.rights")) }
+                    thead { tr {
+                        th scope="col" { (lang.t("admin.right_dataset")) }
+                        th scope="col" { (lang.t("admin.right_subject")) }
+                        th scope="col" { (lang.t("admin.right_issuer")) }
+                        th scope="col" { (lang.t("admin.granted")) }
+                        th scope="col" { span.visually-hidden { (lang.t("connect.revoke")) } }
+                    } }
+                    tbody {
+                        @for r in &o.rights.rights {
+                            tr data-right=(r.dataset) data-grantee=(r.subject) {
+                                th scope="row" { (r.dataset) }
+                                td { code { (r.subject) } }
+                                td { (r.issuer) }
+                                td { (when(&r.granted_at)) " · " (r.granted_by) }
+                                td {
+                                    form.inline method="post" action="/console/admin/delivery-rights/revoke" {
+                                        input type="hidden" name="csrf" value=(viewer.csrf);
+                                        input type="hidden" name="dataset" value=(r.dataset);
+                                        input type="hidden" name="issuer" value=(r.issuer);
+                                        input type="hidden" name="subject" value=(r.subject);
+                                        button type="submit" aria-label={ (lang.t("connect.revoke")) " " (r.dataset) " " (r.subject) } { (lang.t("connect.revoke")) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
     }
@@ -303,8 +402,9 @@ fn days(fields: &Fields) -> Result<Option<u32>, AppError> {
         .get("days")
         .map(|d| {
             d.parse::<u32>().map_err(|_| {
-                AppError::InvalidParameter(
-                    "the lifetime must be a whole number of days, e.g. 365".into(),
+                AppError::invalid(
+                    "expires_in_days",
+                    "the lifetime must be a whole number of days, e.g. 365",
                 )
             })
         })
@@ -317,6 +417,7 @@ async fn change<T>(
     viewer: &Viewer,
     core: &Core,
     form: &'static str,
+    fields: &Fields,
     work: impl std::future::Future<Output = Result<(T, crate::app::AuditFacts), AppError>>,
 ) -> Result<Result<T, Notice>, Failure> {
     match core
@@ -326,7 +427,7 @@ async fn change<T>(
         Ok(done) => Ok(Ok(done)),
         Err(e) if e.class() == ErrorClass::BadRequest => Ok(Err(Notice {
             secret: None,
-            error: Some((form, e.public_message())),
+            refused: Some(Refused::new(form, fields.clone(), &e)),
         })),
         Err(e) => Err(viewer.fail(e)),
     }
@@ -357,14 +458,15 @@ pub async fn register_client(
             public_key: None,
             municipality: None,
         };
-        core.register_client(&viewer.principal, None, input).await
+        core.register_client(&viewer.principal, viewer.acting(), input)
+            .await
     };
-    let notice = match change(&viewer, &core, "client", work).await? {
+    let notice = match change(&viewer, &core, "client", &fields, work).await? {
         Ok(created) => Notice {
             secret: created
                 .client_secret
                 .map(|s| (created.client.client_id.clone(), s)),
-            error: None,
+            refused: None,
         },
         Err(notice) => notice,
     };
@@ -382,19 +484,19 @@ pub async fn change_client(
     let p = &viewer.principal;
     match action.as_str() {
         "rotate" => {
-            let work = core.rotate_client_secret(p, None, &client);
-            let notice = match change(&viewer, &core, "client", work).await? {
+            let work = core.rotate_client_secret(p, viewer.acting(), &client);
+            let notice = match change(&viewer, &core, "change", &Fields::default(), work).await? {
                 Ok(rotated) => Notice {
                     secret: Some((rotated.client_id, rotated.client_secret)),
-                    error: None,
+                    refused: None,
                 },
                 Err(notice) => notice,
             };
             render(&viewer, &core, notice).await
         }
         "disable" | "delete" => {
-            let work = core.change_client(p, None, &client, action == "delete");
-            match change(&viewer, &core, "client", work).await? {
+            let work = core.change_client(p, viewer.acting(), &client, action == "delete");
+            match change(&viewer, &core, "change", &Fields::default(), work).await? {
                 Ok(()) => Ok(back()),
                 Err(notice) => render(&viewer, &core, notice).await,
             }
@@ -410,8 +512,8 @@ pub async fn revoke_token(
     token: web::Path<String>,
 ) -> Result<HttpResponse, Failure> {
     let viewer = form.viewer;
-    let work = core.revoke_municipal_token(&viewer.principal, None, &token);
-    match change(&viewer, &core, "token", work).await? {
+    let work = core.revoke_municipal_token(&viewer.principal, viewer.acting(), &token);
+    match change(&viewer, &core, "change", &Fields::default(), work).await? {
         Ok(()) => Ok(back()),
         Err(notice) => render(&viewer, &core, notice).await,
     }
@@ -429,9 +531,10 @@ pub async fn delegate(form: Submitted, core: web::Data<Core>) -> Result<HttpResp
             valid_until,
             grantor: None,
         };
-        core.delegate(&viewer.principal, None, input).await
+        core.delegate(&viewer.principal, viewer.acting(), input)
+            .await
     };
-    match change(&viewer, &core, "delegation", work).await? {
+    match change(&viewer, &core, "delegation", &fields, work).await? {
         Ok(_) => Ok(back()),
         Err(notice) => render(&viewer, &core, notice).await,
     }
@@ -444,8 +547,8 @@ pub async fn revoke_delegation(
     delegation: web::Path<String>,
 ) -> Result<HttpResponse, Failure> {
     let viewer = form.viewer;
-    let work = core.revoke_delegation(&viewer.principal, None, &delegation);
-    match change(&viewer, &core, "delegation", work).await? {
+    let work = core.revoke_delegation(&viewer.principal, viewer.acting(), &delegation);
+    match change(&viewer, &core, "change", &Fields::default(), work).await? {
         Ok(()) => Ok(back()),
         Err(notice) => render(&viewer, &core, notice).await,
     }
@@ -462,9 +565,43 @@ pub async fn save_settings(
         min_nsis: fields.get("min_nsis").map(str::to_owned),
         municipality: None,
     };
-    let work = core.replace_settings(&viewer.principal, None, input);
-    match change(&viewer, &core, "settings", work).await? {
+    let work = core.replace_settings(&viewer.principal, viewer.acting(), input);
+    match change(&viewer, &core, "settings", &fields, work).await? {
         Ok(_) => Ok(back()),
+        Err(notice) => render(&viewer, &core, notice).await,
+    }
+}
+
+/// `POST /console/admin/delivery-rights`: grants a delivery right to one of the
+/// municipality's machine clients, or to a person (issuer and subject).
+pub async fn grant_right(form: Submitted, core: web::Data<Core>) -> Result<HttpResponse, Failure> {
+    let Submitted { viewer, fields } = form;
+    let input = NewDeliveryRight {
+        dataset: fields.get("dataset").unwrap_or_default().to_owned(),
+        client_id: fields.get("client_id").map(str::to_owned),
+        issuer: fields.get("issuer").map(str::to_owned),
+        subject: fields.get("subject").map(str::to_owned),
+    };
+    let work = core.grant_delivery_right(&viewer.principal, viewer.acting(), input);
+    match change(&viewer, &core, "right", &fields, work).await? {
+        Ok(_) => Ok(back()),
+        Err(notice) => render(&viewer, &core, notice).await,
+    }
+}
+
+/// `POST /console/admin/delivery-rights/revoke`.
+pub async fn revoke_right(form: Submitted, core: web::Data<Core>) -> Result<HttpResponse, Failure> {
+    let Submitted { viewer, fields } = form;
+    let work = core.revoke_delivery_right(
+        &viewer.principal,
+        viewer.acting(),
+        fields.get("dataset").unwrap_or_default(),
+        None,
+        fields.get("issuer"),
+        fields.get("subject"),
+    );
+    match change(&viewer, &core, "change", &Fields::default(), work).await? {
+        Ok(()) => Ok(back()),
         Err(notice) => render(&viewer, &core, notice).await,
     }
 }
@@ -479,6 +616,18 @@ pub struct AuditQuery {
     after: Option<i64>,
 }
 
+const AUDIT_FIELDS: &[&str] = &["from", "to", "subject", "dataset", "outcome"];
+
+/// The filter form's value of `field`, as sent.
+fn audit_value<'a>(q: &'a AuditQuery, field: &str) -> &'a Option<String> {
+    match field {
+        "from" => &q.from,
+        "to" => &q.to,
+        "subject" => &q.subject,
+        _ => &q.dataset,
+    }
+}
+
 fn nonempty(v: &Option<String>) -> Option<String> {
     v.as_deref()
         .map(str::trim)
@@ -487,19 +636,18 @@ fn nonempty(v: &Option<String>) -> Option<String> {
 }
 
 /// A date from the filter form: the start (`from`) or the end (`to`) of that day.
-fn day(v: &Option<String>, end: bool, name: &str) -> Result<Option<String>, AppError> {
+fn day(v: &Option<String>, end: bool, name: &'static str) -> Result<Option<String>, AppError> {
     let Some(text) = nonempty(v) else {
         return Ok(None);
     };
-    let date = chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|_| {
-        AppError::InvalidParameter(format!("{name} must be a date, e.g. 2026-01-31"))
-    })?;
+    let date = chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+        .map_err(|_| AppError::invalid(name, format!("{name} must be a date, e.g. 2026-01-31")))?;
     // The form's "to" day is included: the query's bound is the start of the next day.
     let day = if end { date.succ_opt() } else { Some(date) };
     let start = day
         .and_then(dap_lake::as_of::start_of_danish_day)
         .ok_or_else(|| {
-            AppError::InvalidParameter(format!("{name} must be a date, e.g. 2026-01-31"))
+            AppError::invalid(name, format!("{name} must be a date, e.g. 2026-01-31"))
         })?;
     Ok(Some(
         start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -516,7 +664,7 @@ pub async fn audit_log(
     let q = query.into_inner();
     let params = || -> Result<AuditParams, AppError> {
         Ok(AuditParams {
-            municipality: None,
+            municipality: viewer.acting().map(str::to_owned),
             from: day(&q.from, false, "from")?,
             to: day(&q.to, true, "to")?,
             subject: nonempty(&q.subject),
@@ -530,10 +678,12 @@ pub async fn audit_log(
     let work = async {
         let params = params()?;
         let (selection, facts) = core.query_audit(&viewer.principal, &params).await?;
-        let (chain, _) = core.audit_chain_status(&viewer.principal, None).await?;
+        let (chain, _) = core
+            .audit_chain_status(&viewer.principal, viewer.acting())
+            .await?;
         Ok(((selection, chain, params), facts))
     };
-    let (page, chain, params, error) = match core
+    let (page, chain, params, refused) = match core
         .audited(&viewer.ctx, &viewer.principal, None, work)
         .await
     {
@@ -542,10 +692,26 @@ pub async fn audit_log(
         }
         Ok(_) => (None, None, None, None),
         Err(e) if e.class() == ErrorClass::BadRequest => {
-            (None, None, None, Some(e.public_message()))
+            let sent = [
+                ("from", &q.from),
+                ("to", &q.to),
+                ("subject", &q.subject),
+                ("dataset", &q.dataset),
+                ("outcome", &q.outcome),
+            ]
+            .into_iter()
+            .filter_map(|(k, v)| v.clone().map(|v| (k.to_owned(), v)))
+            .collect();
+            (
+                None,
+                None,
+                None,
+                Some(Refused::new("audit", Fields(sent), &e)),
+            )
         }
         Err(e) => return Err(viewer.fail(e)),
     };
+    let f = FormView::new("audit", refused.as_ref(), AUDIT_FIELDS, "audit-error");
     let mut export = url::form_urlencoded::Serializer::new(String::new());
     let mut more = url::form_urlencoded::Serializer::new(String::new());
     if let Some(p) = &params {
@@ -586,22 +752,27 @@ pub async fn audit_log(
                 p.help { (chain.records_checked) " " (lang.t("audit.checked")) " " (chain.head_seq) }
             }
         }
-        form.filters method="get" action="/console/admin/audit" aria-describedby=[error.as_ref().map(|_| "audit-error")] {
-            div { label for="from" { (lang.t("audit.from")) } input id="from" name="from" type="date" value=[nonempty(&q.from)]; }
-            div { label for="to" { (lang.t("audit.to")) } input id="to" name="to" type="date" value=[nonempty(&q.to)]; }
-            div { label for="subject" { (lang.t("audit.subject")) } input id="subject" name="subject" value=[nonempty(&q.subject)]; }
-            div { label for="audit-dataset" { (lang.t("audit.dataset")) } input id="audit-dataset" name="dataset" value=[nonempty(&q.dataset)]; }
+        form.filters method="get" action="/console/admin/audit" aria-describedby=[f.form_described()] {
+            @for (field, id, label, kind) in [("from", "from", "audit.from", "date"), ("to", "to", "audit.to", "date"), ("subject", "subject", "audit.subject", "text"), ("dataset", "audit-dataset", "audit.dataset", "text")] {
+                div {
+                    label for=(id) { (lang.t(label)) }
+                    input id=(id) name=(field) type=(kind) value=[nonempty(audit_value(&q, field))]
+                        aria-invalid=[f.invalid(field)] aria-describedby=[f.described(field, id, None)];
+                    (f.message(field, id))
+                }
+            }
             div {
                 label for="outcome" { (lang.t("audit.outcome")) }
-                select id="outcome" name="outcome" {
+                select id="outcome" name="outcome" aria-invalid=[f.invalid("outcome")] aria-describedby=[f.described("outcome", "outcome", None)] {
                     option value="" { (lang.t("audit.any")) }
                     @for o in ["allowed", "denied", "failed"] {
                         option value=(o) selected[outcome.as_deref() == Some(o)] { (o) }
                     }
                 }
+                (f.message("outcome", "outcome"))
             }
             button type="submit" { (lang.t("audit.filter")) }
-            (layout::form_error(error.as_deref(), "audit-error"))
+            (f.form_message())
         }
         p.downloads {
             (lang.t("audit.export")) ": "
@@ -649,7 +820,7 @@ pub async fn audit_log(
         }
     };
     let mut response = layout::page(&viewer.shell(), lang.t("audit.title"), body);
-    if error.is_some() {
+    if f.is_refused() {
         *response.status_mut() = actix_web::http::StatusCode::BAD_REQUEST;
     }
     Ok(response)

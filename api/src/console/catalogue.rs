@@ -44,7 +44,7 @@ pub async fn catalogue(
         for d in &list.datasets {
             let target = Target {
                 dataset: &d.id,
-                municipality: None,
+                municipality: viewer.acting(),
             };
             // A dataset listed but not readable yet (e.g. a higher NSIS level) is shown
             // without freshness.

@@ -10,6 +10,7 @@ use dap_openapi::model::identity::{CreateToken, TokenList};
 use maud::{Markup, html};
 
 use super::Failure;
+use super::form::{FormView, Refused};
 use super::layout::{self, when};
 use super::session::{Fields, Submitted, Viewer};
 use crate::app::{AppError, Core, ErrorClass};
@@ -25,12 +26,14 @@ fn base(req: &HttpRequest, core: &Core) -> String {
     core.reachable_at(&format!("{}://{}", info.scheme(), info.host()))
 }
 
-/// What the page shows besides the lists: a token just created, a form's error.
+/// What the page shows besides the lists: a token just created, a refused form.
 #[derive(Debug, Default)]
 struct Outcome {
     created: Option<String>,
-    error: Option<(&'static str, String)>,
+    refused: Option<Refused>,
 }
+
+const TOKEN_FIELDS: &[&str] = &["name", "datasets", "expires_in_days"];
 
 /// `GET /console/connect`.
 pub async fn connect_page(
@@ -96,7 +99,7 @@ async fn render(
         }
     };
     let mut response = layout::page(&viewer.shell(), lang.t("connect.title"), body);
-    if outcome.error.is_some() {
+    if outcome.refused.is_some() {
         *response.status_mut() = actix_web::http::StatusCode::BAD_REQUEST;
     }
     Ok(response)
@@ -104,23 +107,43 @@ async fn render(
 
 fn dataset_choices(
     viewer: &Viewer,
+    f: &FormView<'_>,
     prefix: &str,
     datasets: &[DatasetSummary],
     chosen: Option<&DatasetSummary>,
 ) -> Markup {
+    let id = format!("{prefix}-datasets");
     html! {
-        fieldset {
+        fieldset id=(id) aria-invalid=[f.invalid("datasets")] aria-describedby=[f.described("datasets", &id, None)] {
             legend { (viewer.lang.t("connect.datasets")) }
             div.checks {
                 @for d in datasets {
                     div.check {
                         input type="checkbox" id={ (prefix) "-" (d.id) } name="dataset" value=(d.id)
-                            checked[chosen.is_some_and(|c| c.id == d.id)];
+                            checked[f.checked("dataset", &d.id, chosen.is_some_and(|c| c.id == d.id))];
                         label for={ (prefix) "-" (d.id) } { (d.id) }
                     }
                 }
             }
+            (f.message("datasets", &id))
         }
+    }
+}
+
+/// A token's name and lifetime, as the token and the sharing forms ask for them.
+fn name_and_days(viewer: &Viewer, f: &FormView<'_>, prefix: &str, name: &str) -> Markup {
+    let lang = viewer.lang;
+    let name_id = format!("{prefix}-name");
+    let days_id = format!("{prefix}-days");
+    html! {
+        label for=(name_id) { (lang.t("connect.name")) }
+        input id=(name_id) name="name" maxlength="100" value=(f.value_or("name", name)) required
+            aria-invalid=[f.invalid("name")] aria-describedby=[f.described("name", &name_id, None)];
+        (f.message("name", &name_id))
+        label for=(days_id) { (lang.t("connect.days")) }
+        input id=(days_id) name="days" type="number" min="1" max="90" value=(f.value_or("days", "30")) inputmode="numeric"
+            aria-invalid=[f.invalid("expires_in_days")] aria-describedby=[f.described("expires_in_days", &days_id, None)];
+        (f.message("expires_in_days", &days_id))
     }
 }
 
@@ -132,11 +155,12 @@ fn tokens_section(
     outcome: &Outcome,
 ) -> Markup {
     let lang = viewer.lang;
-    let error = outcome
-        .error
-        .as_ref()
-        .filter(|(form, _)| *form == "token")
-        .map(|(_, m)| m.as_str());
+    let f = FormView::new(
+        "token",
+        outcome.refused.as_ref(),
+        TOKEN_FIELDS,
+        "token-error",
+    );
     html! {
         section aria-labelledby="tokens-heading" {
             h2 id="tokens-heading" { (lang.t("connect.tokens")) }
@@ -144,14 +168,11 @@ fn tokens_section(
             @if let Some(token) = &outcome.created {
                 (layout::secret_once(lang, lang.t("connect.tokens"), token, lang.t("connect.secret_once")))
             }
-            form.card method="post" action="/console/connect/tokens" aria-describedby=[error.map(|_| "token-error")] {
+            form.card method="post" action="/console/connect/tokens" aria-describedby=[f.form_described()] {
                 input type="hidden" name="csrf" value=(viewer.csrf);
-                (layout::form_error(error, "token-error"))
-                label for="token-name" { (lang.t("connect.name")) }
-                input id="token-name" name="name" maxlength="100" required;
-                label for="token-days" { (lang.t("connect.days")) }
-                input id="token-days" name="days" type="number" min="1" max="90" value="30" inputmode="numeric";
-                (dataset_choices(viewer, "token", datasets, chosen))
+                (f.form_message())
+                (name_and_days(viewer, &f, "token", ""))
+                (dataset_choices(viewer, &f, "token", datasets, chosen))
                 button type="submit" { (lang.t("connect.create_token")) }
             }
             @if tokens.tokens.is_empty() {
@@ -199,23 +220,21 @@ fn sharing_section(
     outcome: &Outcome,
 ) -> Markup {
     let lang = viewer.lang;
-    let error = outcome
-        .error
-        .as_ref()
-        .filter(|(form, _)| *form == "sharing")
-        .map(|(_, m)| m.as_str());
+    let f = FormView::new(
+        "sharing",
+        outcome.refused.as_ref(),
+        TOKEN_FIELDS,
+        "sharing-error",
+    );
     html! {
         section aria-labelledby="sharing-heading" {
             h2 id="sharing-heading" { (lang.t("connect.sharing")) }
             p { (lang.t("connect.sharing_help")) }
-            form.card method="post" action="/console/connect/sharing-profile" aria-describedby=[error.map(|_| "sharing-error")] {
+            form.card method="post" action="/console/connect/sharing-profile" aria-describedby=[f.form_described()] {
                 input type="hidden" name="csrf" value=(viewer.csrf);
-                (layout::form_error(error, "sharing-error"))
-                label for="sharing-name" { (lang.t("connect.name")) }
-                input id="sharing-name" name="name" maxlength="100" value="Power BI" required;
-                label for="sharing-days" { (lang.t("connect.days")) }
-                input id="sharing-days" name="days" type="number" min="1" max="90" value="30" inputmode="numeric";
-                (dataset_choices(viewer, "sharing", datasets, chosen))
+                (f.form_message())
+                (name_and_days(viewer, &f, "sharing", "Power BI"))
+                (dataset_choices(viewer, &f, "sharing", datasets, chosen))
                 button type="submit" { (lang.t("connect.download_profile")) }
             }
         }
@@ -264,8 +283,9 @@ fn token_input(fields: &Fields) -> Result<CreateToken, AppError> {
         .get("days")
         .map(|d| {
             d.parse::<u32>().map_err(|_| {
-                AppError::InvalidParameter(
-                    "the lifetime must be a whole number of days, e.g. 30".into(),
+                AppError::invalid(
+                    "expires_in_days",
+                    "the lifetime must be a whole number of days, e.g. 30",
                 )
             })
         })
@@ -295,11 +315,11 @@ pub async fn create_token(
     {
         Ok(created) => Outcome {
             created: Some(created.token),
-            error: None,
+            refused: None,
         },
         Err(e) if e.class() == ErrorClass::BadRequest => Outcome {
             created: None,
-            error: Some(("token", e.public_message())),
+            refused: Some(Refused::new("token", fields.clone(), &e)),
         },
         Err(e) => return Err(viewer.fail(e)),
     };
@@ -354,7 +374,7 @@ pub async fn sharing_profile(
             let chosen = fields.all("dataset").into_iter().next();
             let outcome = Outcome {
                 created: None,
-                error: Some(("sharing", e.public_message())),
+                refused: Some(Refused::new("sharing", fields.clone(), &e)),
             };
             render(&req, &viewer, &core, chosen.as_deref(), outcome).await
         }

@@ -9,11 +9,14 @@ use dap_lake::arrow::util::display::{ArrayFormatter, FormatOptions};
 use dap_lake::predicate::{FilterSpec, Operator};
 use dap_lake::query::OrderBy;
 use dap_openapi::model::datasets::{DatasetDetail, VersionList};
+use dap_openapi::model::deliveries::DeliveryReceiptList;
 use maud::{Markup, html};
 
 use super::Failure;
 use super::catalogue::columns_table;
+use super::form::{FormView, Refused};
 use super::layout::{self, when};
+use super::session::Fields;
 use super::session::Viewer;
 use crate::app::datasets::Target;
 use crate::app::paging::{Page, PageRequest};
@@ -78,12 +81,13 @@ impl State {
             .filters
             .iter()
             .map(|(column, op, value)| {
-                let operator = Operator::from_name(op).ok_or_else(|| {
-                    AppError::InvalidParameter(format!(
+                let operator = Operator::from_name(op).ok_or_else(|| AppError::InvalidField {
+                    field: crate::app::InputField::Filter(column.clone()),
+                    message: format!(
                         "unknown operator '{}'; operators: {}",
                         op.chars().take(20).collect::<String>(),
                         dap_lake::predicate::OPERATORS
-                    ))
+                    ),
                 })?;
                 let values = match operator {
                     Operator::In => value.split(',').map(|v| v.trim().to_owned()).collect(),
@@ -101,7 +105,7 @@ impl State {
             .as_deref()
             .map(|v| {
                 v.parse::<u64>().map_err(|_| {
-                    AppError::InvalidParameter("version must be a whole number, e.g. 1".into())
+                    AppError::invalid("version", "version must be a whole number, e.g. 1")
                 })
             })
             .transpose()?;
@@ -109,7 +113,7 @@ impl State {
             .as_of
             .as_deref()
             .map(|v| {
-                dap_lake::as_of::parse(v).map_err(|e| AppError::InvalidParameter(e.to_string()))
+                dap_lake::as_of::parse(v).map_err(|e| AppError::invalid("as_of", e.to_string()))
             })
             .transpose()?;
         Ok(RowQuery {
@@ -193,14 +197,18 @@ pub async fn dataset_page(
     let lang = viewer.lang;
     let target = Target {
         dataset: &id,
-        municipality: None,
+        municipality: viewer.acting(),
     };
     let work = async {
         let (detail, facts) = core.describe_dataset(&viewer.principal, target).await?;
         let (versions, _) = core.versions(&viewer.principal, target).await?;
-        Ok(((detail, versions), facts))
+        // The municipality's recent deliveries: readable by whoever reads the dataset.
+        let (receipts, _) = core
+            .list_deliveries(&viewer.principal, &id, viewer.acting())
+            .await?;
+        Ok(((detail, versions, receipts), facts))
     };
-    let (detail, versions) = core
+    let (detail, versions, receipts) = core
         .audited(&viewer.ctx, &viewer.principal, Some(&id), work)
         .await
         .map_err(|e| viewer.fail(e))?;
@@ -218,8 +226,10 @@ pub async fn dataset_page(
         .await
     {
         Ok(page) => Ok(page),
-        // The caller's mistake is shown next to the form; anything else is a page.
-        Err(e) if e.class() == ErrorClass::BadRequest => Err(e.public_message()),
+        // The caller's mistake is shown next to its field; anything else is a page.
+        Err(e) if e.class() == ErrorClass::BadRequest => {
+            Err(Refused::new("query", Fields::default(), &e))
+        }
         Err(e) => return Err(viewer.fail(e)),
     };
     let title = lang
@@ -234,13 +244,14 @@ pub async fn dataset_page(
             strong { (detail.updated_at.as_ref().map(when).unwrap_or_else(|| "–".into())) }
             " · " (lang.t("catalogue.version")) " " (detail.table_version)
         }
-        (query_form(&viewer, &detail, &state, page.as_ref().err().map(String::as_str)))
+        (query_form(&viewer, &detail, &state, FormView::new("query", page.as_ref().err(), QUERY_FIELDS, "query-error")))
         @if let Ok(page) = &page {
             (rows_table(&viewer, &detail, page, &state))
         }
         (downloads(&viewer, &detail, &state))
         p { a href={ "/console/connect?dataset=" (id) } { (lang.t("dataset.connect")) } }
         (versions_table(&viewer, &versions, &state))
+        (deliveries_table(&viewer, &receipts))
         section aria-labelledby="columns-heading" {
             h2 id="columns-heading" { (lang.t("catalogue.columns")) }
             (columns_table(&viewer, &detail.columns, &id))
@@ -249,30 +260,28 @@ pub async fn dataset_page(
     Ok(layout::page(&viewer.shell(), &title, body))
 }
 
-fn query_form(
-    viewer: &Viewer,
-    detail: &DatasetDetail,
-    state: &State,
-    error: Option<&str>,
-) -> Markup {
+/// The query form's fields a mistake can be shown next to.
+const QUERY_FIELDS: &[&str] = &["filter", "version", "as_of"];
+
+fn query_form(viewer: &Viewer, detail: &DatasetDetail, state: &State, f: FormView<'_>) -> Markup {
     let lang = viewer.lang;
     let id = &detail.summary.id;
     // The rows shown, plus one empty row to add a filter without the script.
     let mut rows = state.filters.clone();
     rows.push((String::new(), "eq".into(), String::new()));
     html! {
-        form.query method="get" action={ "/console/datasets/" (id) } aria-describedby=[error.map(|_| "query-error")] {
+        form.query method="get" action={ "/console/datasets/" (id) } aria-describedby=[f.form_described()] {
             fieldset.filters-builder {
                 legend { (lang.t("dataset.filters")) }
                 p.help id="filter-help" { (lang.t("dataset.filter_help")) }
                 div data-filter-rows {
                     @for (i, (column, op, value)) in rows.iter().enumerate() {
-                        (filter_row(viewer, detail, i, column, op, value))
+                        (filter_row(viewer, detail, i, (column.as_str(), op.as_str(), value.as_str()), f.filter_message(column)))
                     }
                 }
                 button type="button" data-add-filter hidden { (lang.t("dataset.filter_add")) }
             }
-            (layout::form_error(error, "query-error"))
+            (f.form_message())
             div.row {
                 div {
                     label for="sort" { (lang.t("dataset.sort")) }
@@ -300,11 +309,15 @@ fn query_form(
                 }
                 div {
                     label for="version" { (lang.t("dataset.version")) }
-                    input id="version" name="version" type="number" min="0" inputmode="numeric" value=[state.version.as_deref()];
+                    input id="version" name="version" type="number" min="0" inputmode="numeric" value=[state.version.as_deref()]
+                        aria-invalid=[f.invalid("version")] aria-describedby=[f.described("version", "version", None)];
+                    (f.message("version", "version"))
                 }
                 div {
                     label for="as_of" { (lang.t("dataset.as_of")) }
-                    input id="as_of" name="as_of" type="date" value=[state.as_of.as_deref()];
+                    input id="as_of" name="as_of" type="date" value=[state.as_of.as_deref()]
+                        aria-invalid=[f.invalid("as_of")] aria-describedby=[f.described("as_of", "as_of", None)];
+                    (f.message("as_of", "as_of"))
                 }
             }
             div.actions {
@@ -315,13 +328,14 @@ fn query_form(
     }
 }
 
+/// One filter of the builder; `error` is the core's message about it, shown next to
+/// its value.
 fn filter_row(
     viewer: &Viewer,
     detail: &DatasetDetail,
     i: usize,
-    column: &str,
-    op: &str,
-    value: &str,
+    (column, op, value): (&str, &str, &str),
+    error: Option<&str>,
 ) -> Markup {
     let lang = viewer.lang;
     let n = i + 1;
@@ -346,7 +360,12 @@ fn filter_row(
             }
             div {
                 label for={ "fv-" (i) } { (lang.t("dataset.filter_value")) " " (n) }
-                input id={ "fv-" (i) } name="fv" value=(value) aria-describedby="filter-help";
+                input id={ "fv-" (i) } name="fv" value=(value)
+                    aria-invalid=[error.map(|_| "true")]
+                    aria-describedby=(error.map_or_else(|| "filter-help".to_owned(), |_| format!("fv-{i}-error filter-help")));
+                @if let Some(message) = error {
+                    p.error.field-error id={ "fv-" (i) "-error" } { (message) }
+                }
             }
             button type="button" data-remove-filter hidden { (lang.t("dataset.filter_remove")) " " (n) }
         }
@@ -475,6 +494,44 @@ fn versions_table(viewer: &Viewer, versions: &VersionList, state: &State) -> Mar
                             td { (v.rows_updated.map(|n| n.to_string()).unwrap_or_default()) }
                             td { (v.rows_deleted.map(|n| n.to_string()).unwrap_or_default()) }
                             td { a href=(version_link(id, state, v.version)) { (lang.t("dataset.show_version")) " " (v.version) } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn deliveries_table(viewer: &Viewer, list: &DeliveryReceiptList) -> Markup {
+    let lang = viewer.lang;
+    html! {
+        section aria-labelledby="deliveries-heading" {
+            h2 id="deliveries-heading" { (lang.t("dataset.deliveries")) }
+            @if list.receipts.is_empty() {
+                p { (lang.t("dataset.no_deliveries")) }
+            } @else {
+                table.deliveries {
+                    caption.visually-hidden { (lang.t("dataset.deliveries")) }
+                    thead { tr {
+                        th scope="col" { (lang.t("dataset.delivery_id")) }
+                        th scope="col" { (lang.t("dataset.time")) }
+                        th scope="col" { (lang.t("dataset.delivery_mode")) }
+                        th scope="col" { (lang.t("dataset.version")) }
+                        th scope="col" { (lang.t("dataset.inserted")) }
+                        th scope="col" { (lang.t("dataset.updated")) }
+                        th scope="col" { (lang.t("dataset.deleted")) }
+                    } }
+                    tbody {
+                        @for r in &list.receipts {
+                            tr data-delivery=(r.delivery_id) {
+                                th scope="row" { code { (r.delivery_id) } }
+                                td { (when(&r.delivered_at)) }
+                                td { (r.mode) }
+                                td { (r.table_version) }
+                                td { (r.rows_inserted) }
+                                td { (r.rows_updated) }
+                                td { (r.rows_deleted) }
+                            }
                         }
                     }
                 }

@@ -21,7 +21,7 @@ use crate::app::{AppError, Core, ErrorClass};
 /// `GET /console/key-figures`.
 pub async fn list(viewer: Viewer, core: web::Data<Core>) -> Result<HttpResponse, Failure> {
     let lang = viewer.lang;
-    let work = core.list_key_figures(&viewer.principal, None);
+    let work = core.list_key_figures(&viewer.principal, viewer.acting());
     let list = core
         .audited(&viewer.ctx, &viewer.principal, None, work)
         .await
@@ -89,7 +89,7 @@ pub async fn figure(
         let group = group_of(&query)?;
         let request = KeyFigureRequest {
             id: &id,
-            municipality: None,
+            municipality: viewer.acting(),
             year: None,
             filters: Vec::new(),
             group,

@@ -19,6 +19,18 @@ pub struct Shell<'a> {
     pub csrf: &'a str,
     /// The current page, to come back to after switching language.
     pub here: &'a str,
+    /// Municipalities the person may act for (a choice is shown when several).
+    pub choices: &'a [String],
+    /// The one chosen, when there are several.
+    pub acting: Option<&'a str>,
+}
+
+/// The municipality's code and name, e.g. `0101 København`.
+fn municipality_label(code: &str) -> String {
+    dap_schema::municipalities()
+        .iter()
+        .find(|m| m.code.as_str() == code)
+        .map_or_else(|| code.to_owned(), |m| format!("{code} {}", m.name))
 }
 
 fn language_link(shell: &Shell<'_>) -> String {
@@ -63,8 +75,25 @@ pub fn document(shell: &Shell<'_>, title: &str, body: Markup) -> Markup {
                         @if let Some(p) = shell.principal {
                             span {
                                 (lang.t("signed_in_as")) " " strong { (p.subject) }
-                                @for m in &p.municipalities {
-                                    ", " (lang.t("municipality")) " " strong.municipality { (m.as_str()) }
+                                @if let Some(acting) = shell.acting.filter(|_| shell.choices.len() > 1 || p.municipalities.is_empty()) {
+                                    ", " (lang.t("acting_for")) " " strong.municipality data-acting=(acting) { (municipality_label(acting)) }
+                                } @else {
+                                    @for m in &p.municipalities {
+                                        ", " (lang.t("municipality")) " " strong.municipality { (m.as_str()) }
+                                    }
+                                }
+                            }
+                            @if shell.choices.len() > 1 {
+                                form.inline.acting method="post" action="/console/municipality" {
+                                    input type="hidden" name="csrf" value=(shell.csrf);
+                                    input type="hidden" name="return_to" value=(shell.here);
+                                    label for="acting" { (lang.t("acting.choose")) }
+                                    select id="acting" name="municipality" {
+                                        @for c in shell.choices {
+                                            option value=(c) selected[shell.acting == Some(c.as_str())] { (municipality_label(c)) }
+                                        }
+                                    }
+                                    button type="submit" { (lang.t("acting.switch")) }
                                 }
                             }
                             form.inline method="post" action="/console/sign-out" {
@@ -99,6 +128,8 @@ pub fn error_page(status: StatusCode, lang: Lang, title: &str, text: &str) -> Ht
         principal: None,
         csrf: "",
         here: "/console/",
+        choices: &[],
+        acting: None,
     };
     let body = html! {
         h1 { (title) }

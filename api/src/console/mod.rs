@@ -15,6 +15,7 @@ mod catalogue;
 mod chart;
 mod connect;
 mod dataset;
+mod form;
 pub mod i18n;
 mod key_figures;
 mod layout;
@@ -49,6 +50,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/sign-in", web::get().to(session::sign_in_page))
             .route("/sign-in/demo", web::post().to(session::demo_sign_in))
             .route("/sign-out", web::post().to(session::sign_out))
+            .route(
+                "/municipality",
+                web::post().to(session::choose_municipality),
+            )
             .route("/datasets", web::get().to(catalogue::catalogue))
             .route("/datasets/{id}", web::get().to(dataset::dataset_page))
             .route("/connect", web::get().to(connect::connect_page))
@@ -79,6 +84,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::post().to(admin::revoke_delegation),
             )
             .route("/admin/settings", web::post().to(admin::save_settings))
+            .route("/admin/delivery-rights", web::post().to(admin::grant_right))
+            .route(
+                "/admin/delivery-rights/revoke",
+                web::post().to(admin::revoke_right),
+            )
             .route("/admin/audit", web::get().to(admin::audit_log))
             .default_service(web::to(not_found)),
     );

@@ -16,6 +16,7 @@ use maud::html;
 use sha2::{Digest, Sha256};
 
 use super::Failure;
+use super::form::{FormView, Refused};
 use super::i18n::{LANG_COOKIE, Lang};
 use super::layout::{self, Shell};
 use crate::app::identity::Credential;
@@ -27,6 +28,9 @@ use crate::rest::login::{LoginState, SESSION_COOKIE, safe_return_to};
 const PRE_SESSION_CSRF: &str = "dap_console_csrf";
 /// Lifetime of a demo session, in hours (a broker login's is `login.session_hours`).
 const DEMO_SESSION_HOURS: i64 = 8;
+/// The municipality a person of several chose to act for (a preference; the core
+/// checks it on every request).
+const ACTING_COOKIE: &str = "dap_console_municipality";
 
 /// The signed-in person of a console page.
 #[derive(Debug, Clone)]
@@ -38,6 +42,12 @@ pub struct Viewer {
     pub ctx: RequestContext,
     /// Path and query of the page, to come back to after switching language.
     pub here: String,
+    /// The municipalities the person may act for, as the core answers
+    /// ([`Core::acting_choices`]); a choice is offered when there are several.
+    pub choices: Vec<String>,
+    /// The one of [`Self::choices`] the person acts for (their choice, or the first);
+    /// every call into the core names it. None when they may act for none.
+    acting: Option<String>,
 }
 
 impl Viewer {
@@ -48,7 +58,14 @@ impl Viewer {
             principal: Some(&self.principal),
             csrf: &self.csrf,
             here: &self.here,
+            choices: &self.choices,
+            acting: self.acting.as_deref(),
         }
+    }
+
+    /// The municipality to name in calls into the core.
+    pub fn acting(&self) -> Option<&str> {
+        self.acting.as_deref()
     }
 
     /// The core's error as a page.
@@ -103,6 +120,7 @@ impl FromRequest for Viewer {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let core = req.app_data::<web::Data<Core>>().cloned();
         let session = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+        let chosen = req.cookie(ACTING_COOKIE).map(|c| c.value().to_owned());
         let ctx = request_context(req);
         let lang = Lang::of(req);
         // After a form post, come back to the page the form was on.
@@ -110,7 +128,7 @@ impl FromRequest for Viewer {
         let return_to = if req.method() == actix_web::http::Method::GET {
             here_now.clone()
         } else {
-            "/console/".to_owned()
+            return_target(form_page(req).as_deref())
         };
         Box::pin(async move {
             let core = core.ok_or_else(|| Failure::App {
@@ -125,13 +143,27 @@ impl FromRequest for Viewer {
                 .authenticate(Credential::Session(session.clone()))
                 .await
             {
-                Ok(principal) => Ok(Self {
-                    principal,
-                    lang,
-                    csrf: session_csrf(&session),
-                    ctx,
-                    here: here_now,
-                }),
+                Ok(principal) => {
+                    let choices: Vec<String> = core
+                        .acting_choices(&principal)
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect();
+                    // A stale or foreign cookie falls back to the first choice (their
+                    // own municipality, or the one that delegated to their organisation).
+                    let acting = chosen
+                        .filter(|c| choices.contains(c))
+                        .or_else(|| choices.first().cloned());
+                    Ok(Self {
+                        principal,
+                        lang,
+                        csrf: session_csrf(&session),
+                        ctx,
+                        here: here_now,
+                        choices,
+                        acting,
+                    })
+                }
                 Err(cause) => {
                     let error = AppError::InvalidToken(cause);
                     core.audit_request(&ctx, None, None, Some(&error))
@@ -228,10 +260,30 @@ fn secure(core: &Core) -> bool {
         .is_some_and(|u| u.scheme() == "https")
 }
 
+/// The page a form was sent from: path and query of the `Referer`, if it is this site.
+fn form_page(req: &HttpRequest) -> Option<String> {
+    let referer = url::Url::parse(req.headers().get(header::REFERER)?.to_str().ok()?).ok()?;
+    let host = match referer.port() {
+        Some(port) => format!("{}:{port}", referer.host_str()?),
+        None => referer.host_str()?.to_owned(),
+    };
+    if host != req.connection_info().host() {
+        return None;
+    }
+    Some(match referer.query() {
+        Some(q) => format!("{}?{q}", referer.path()),
+        None => referer.path().to_owned(),
+    })
+}
+
 /// Where to go after sign-in: a console path on this server, the catalogue by default.
 fn return_target(requested: Option<&str>) -> String {
     match requested {
-        Some(path) if path.starts_with("/console") => safe_return_to(Some(path)),
+        // Only a path of this site's console, nothing a browser could read as another
+        // host (`//host`, `/\host`): no open redirect.
+        Some(path) if path.starts_with("/console") && safe_return_to(Some(path)) == path => {
+            path.to_owned()
+        }
         _ => "/console/".to_owned(),
     }
 }
@@ -245,8 +297,8 @@ pub struct ReturnTo {
 struct SignIn<'a> {
     /// Where to go afterwards, when the page was asked for on the way to another.
     return_to: Option<&'a str>,
-    /// A mistake in the demo form (the core's message), shown next to it.
-    error: Option<String>,
+    /// The demo form refused by the core: shown again with the message at its field.
+    refused: Option<Refused>,
 }
 
 /// The sign-in page: the municipality's login (when configured) and, in `dap demo`, a
@@ -259,7 +311,7 @@ pub async fn sign_in_page(
 ) -> HttpResponse {
     let page = SignIn {
         return_to: query.return_to.as_deref(),
-        error: None,
+        refused: None,
     };
     render_sign_in(&req, &core, &login, page)
 }
@@ -285,42 +337,55 @@ fn render_sign_in(
         principal: None,
         csrf: &token,
         here: &here,
+        choices: &[],
+        acting: None,
     };
     let municipalities = dap_schema::municipalities();
+    let f = FormView::new(
+        "sign-in",
+        page.refused.as_ref(),
+        &["subject", "municipality", "roles"],
+        "sign-in-error",
+    );
+    let municipality = f.value_or("municipality", "0101");
     let body = html! {
         h1 { (lang.t("sign_in.title")) }
-        @if page.return_to.is_some() && page.error.is_none() {
+        @if page.return_to.is_some() && page.refused.is_none() {
             p.notice role="status" { (lang.t("sign_in.expired")) }
         }
         @if login.status().is_some() {
             p { a.button href={ "/auth/login?" (broker.finish()) } { (lang.t("sign_in.broker")) } }
         }
         @if core.demo_mode() {
-            form.card method="post" action="/console/sign-in/demo" {
+            form.card method="post" action="/console/sign-in/demo" aria-describedby=[f.form_described()] {
                 h2 { (lang.t("sign_in.demo")) }
                 p { (lang.t("sign_in.demo_help")) }
-                (layout::form_error(page.error.as_deref(), "sign-in-error"))
+                (f.form_message())
                 input type="hidden" name="csrf" value=(token);
                 input type="hidden" name="return_to" value=(return_to);
                 label for="subject" { (lang.t("sign_in.user")) }
-                input id="subject" name="subject" value="demo-analyst" autocomplete="username" required;
+                input id="subject" name="subject" value=(f.value_or("subject", "demo-analyst")) autocomplete="username" required
+                    aria-invalid=[f.invalid("subject")] aria-describedby=[f.described("subject", "subject", None)];
+                (f.message("subject", "subject"))
                 label for="municipality" { (lang.t("municipality")) }
-                select id="municipality" name="municipality" {
+                select id="municipality" name="municipality" aria-invalid=[f.invalid("municipality")] aria-describedby=[f.described("municipality", "municipality", None)] {
                     @for m in municipalities {
-                        option value=(m.code.as_str()) selected[m.code.as_str() == "0101"] {
+                        option value=(m.code.as_str()) selected[m.code.as_str() == municipality] {
                             (m.code.as_str()) " " (m.name)
                         }
                     }
                 }
-                fieldset {
+                (f.message("municipality", "municipality"))
+                fieldset id="roles" aria-invalid=[f.invalid("roles")] aria-describedby=[f.described("roles", "roles", None)] {
                     legend { (lang.t("sign_in.roles")) }
                     @for role in core.demo_roles() {
                         div.check {
                             input type="checkbox" id={ "role-" (role) } name="role" value=(role)
-                                checked[role.starts_with("laes-") && role != dap_auth::roles::SENSITIVE];
+                                checked[f.checked("role", &role, role.starts_with("laes-") && role != dap_auth::roles::SENSITIVE)];
                             label for={ "role-" (role) } { (role) }
                         }
                     }
+                    (f.message("roles", "roles"))
                 }
                 button type="submit" { (lang.t("sign_in")) }
             }
@@ -330,7 +395,7 @@ fn render_sign_in(
         }
     };
     let mut response = layout::page(&shell, lang.t("sign_in.title"), body);
-    if page.error.is_some() {
+    if page.refused.is_some() {
         *response.status_mut() = actix_web::http::StatusCode::BAD_REQUEST;
     }
     let _ = response.add_cookie(
@@ -384,10 +449,10 @@ pub async fn demo_sign_in(
             ))
             .finish()),
         // A mistake in the form: the form again, the message next to it.
-        Err(error @ AppError::InvalidParameter(_)) => {
+        Err(error) if error.class() == crate::app::ErrorClass::BadRequest => {
             let page = SignIn {
                 return_to: Some(&return_to),
-                error: Some(error.public_message()),
+                refused: Some(Refused::new("sign-in", fields.clone(), &error)),
             };
             Ok(render_sign_in(&req, &core, &login, page))
         }
@@ -406,16 +471,39 @@ pub async fn sign_out(
             .await
             .map_err(|e| form.viewer.fail(e))?;
     }
-    let mut clear = cookie(
-        SESSION_COOKIE,
-        String::new(),
-        time::Duration::ZERO,
-        secure(&core),
-    );
-    clear.make_removal();
+    let removal = |name| {
+        let mut gone = cookie(name, String::new(), time::Duration::ZERO, secure(&core));
+        gone.make_removal();
+        gone
+    };
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/console/sign-in"))
-        .cookie(clear)
+        .cookie(removal(SESSION_COOKIE))
+        .cookie(removal(ACTING_COOKIE))
+        .finish())
+}
+
+/// `POST /console/municipality`: acts for another of the person's municipalities from
+/// now on, if the core says they may; back to the page the choice was made on.
+pub async fn choose_municipality(
+    form: Submitted,
+    core: web::Data<Core>,
+) -> Result<HttpResponse, Failure> {
+    let Submitted { viewer, fields } = form;
+    let chosen = core
+        .choose_municipality(
+            &viewer.principal,
+            fields.get("municipality").unwrap_or_default(),
+        )
+        .map_err(|e| viewer.fail(e))?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, return_target(fields.get("return_to"))))
+        .cookie(cookie(
+            ACTING_COOKIE,
+            chosen.to_string(),
+            time::Duration::hours(24),
+            secure(&core),
+        ))
         .finish())
 }
 

@@ -151,6 +151,7 @@ mod tests {
                 405,
             ),
             (AppError::InvalidParameter(x()), "invalid_parameter", 400),
+            (AppError::invalid("name", x()), "invalid_parameter", 400),
             (AppError::UnknownColumn(x()), "unknown_column", 400),
             (AppError::InvalidCursor(x()), "invalid_cursor", 400),
             (AppError::NotAcceptable(x()), "not_acceptable", 406),

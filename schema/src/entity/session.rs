@@ -17,6 +17,13 @@ pub struct Model {
     pub nsis_level: String,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
+    /// When the session was last used (its start until then): the idle timeout counts
+    /// from here.
+    pub last_seen_at: Option<DateTimeUtc>,
+    /// JSON: organisation (CVR) → role short names, from the login's privilege list (a
+    /// delegation to an organisation opens datasets by these).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub organisations: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

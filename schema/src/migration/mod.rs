@@ -11,7 +11,8 @@ mod m0006_admin;
 mod m0007_key_figures;
 mod m0008_client_names;
 mod m0009_deliveries;
-mod m0010_leases;
+mod m0010_session_activity;
+mod m0011_leases;
 
 /// All migrations of the control plane, oldest first.
 pub struct Migrator;
@@ -29,7 +30,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_key_figures::Migration),
             Box::new(m0008_client_names::Migration),
             Box::new(m0009_deliveries::Migration),
-            Box::new(m0010_leases::Migration),
+            Box::new(m0010_session_activity::Migration),
+            Box::new(m0011_leases::Migration),
         ]
     }
 }

@@ -84,11 +84,11 @@ pub fn audit_records(
 
 /// An optional instant parameter of an audit query.
 fn instant_of(
-    name: &str,
+    name: &'static str,
     text: Option<&str>,
     date: DateMeans,
 ) -> Result<Option<chrono::DateTime<chrono::Utc>>, AppError> {
-    text.map(|t| instant("query parameter", name, t, date))
+    text.map(|t| instant("query parameter", name, t, date).map_err(|e| e.in_field(name)))
         .transpose()
 }
 
@@ -98,10 +98,13 @@ fn format_of(params: &AuditParams) -> Result<AuditFormat, AppError> {
         "json" => Ok(AuditFormat::Page),
         "ndjson" => Ok(AuditFormat::Ndjson),
         "csv" => Ok(AuditFormat::Csv),
-        other => Err(AppError::InvalidParameter(format!(
-            "query parameter 'format': '{}' is not offered: use json, ndjson or csv, e.g. format=csv",
-            other.chars().take(16).collect::<String>()
-        ))),
+        other => Err(AppError::invalid(
+            "format",
+            format!(
+                "query parameter 'format': '{}' is not offered: use json, ndjson or csv, e.g. format=csv",
+                other.chars().take(16).collect::<String>()
+            ),
+        )),
     }
 }
 
@@ -136,10 +139,13 @@ impl Core {
         if let Some(o) = params.outcome.as_deref()
             && !matches!(o, "allowed" | "denied" | "failed" | "interrupted")
         {
-            return Err(AppError::InvalidParameter(format!(
-                "query parameter 'outcome': '{}' is not an outcome: use allowed, denied, failed or interrupted, e.g. outcome=denied",
-                o.chars().take(16).collect::<String>()
-            )));
+            return Err(AppError::invalid(
+                "outcome",
+                format!(
+                    "query parameter 'outcome': '{}' is not an outcome: use allowed, denied, failed or interrupted, e.g. outcome=denied",
+                    o.chars().take(16).collect::<String>()
+                ),
+            ));
         }
         let query = AuditQuery {
             municipality: municipality.clone(),
@@ -172,8 +178,9 @@ impl Core {
     ) -> Result<AuditPage, AppError> {
         let limit = limit.unwrap_or(100);
         if !(1..=1000).contains(&limit) {
-            return Err(AppError::InvalidParameter(
-                "query parameter 'limit' must be between 1 and 1000, e.g. limit=100".into(),
+            return Err(AppError::invalid(
+                "limit",
+                "query parameter 'limit' must be between 1 and 1000, e.g. limit=100",
             ));
         }
         let records: Vec<AuditEntry> = self

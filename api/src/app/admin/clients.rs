@@ -45,10 +45,13 @@ impl Within<'_> {
 fn client_name(name: &str) -> Result<String, AppError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
-        return Err(AppError::InvalidParameter(format!(
-            "name must be 1 to {MAX_NAME} characters without control characters and say what the \
+        return Err(AppError::invalid(
+            "name",
+            format!(
+                "name must be 1 to {MAX_NAME} characters without control characters and say what the \
              client is for, e.g. \"name\": \"Nightly load into the data warehouse\""
-        )));
+            ),
+        ));
     }
     Ok(name.to_owned())
 }
@@ -58,9 +61,10 @@ fn client_description(description: Option<&str>) -> Result<Option<String>, AppEr
         return Ok(None);
     };
     if text.chars().count() > MAX_DESCRIPTION {
-        return Err(AppError::InvalidParameter(format!(
-            "description must be at most {MAX_DESCRIPTION} characters"
-        )));
+        return Err(AppError::invalid(
+            "description",
+            format!("description must be at most {MAX_DESCRIPTION} characters"),
+        ));
     }
     Ok(Some(text.to_owned()))
 }
@@ -96,12 +100,13 @@ pub async fn register_for(
 ) -> Result<(CreatedClient, AuditFacts), AppError> {
     let name = client_name(&input.name)?;
     let description = client_description(input.description.as_deref())?;
-    let datasets = known_datasets(is_known, &input.datasets)?;
+    let datasets = known_datasets("datasets", is_known, &input.datasets)?;
     let days = input.expires_in_days.unwrap_or(DEFAULT_DAYS);
     if !(1..=MAX_DAYS).contains(&days) {
-        return Err(AppError::InvalidParameter(format!(
-            "field 'expires_in_days' must be between 1 and {MAX_DAYS}"
-        )));
+        return Err(AppError::invalid(
+            "expires_in_days",
+            format!("field 'expires_in_days' must be between 1 and {MAX_DAYS}"),
+        ));
     }
     let public_key = match &input.public_key {
         Some(jwk) => Some(
@@ -110,7 +115,7 @@ pub async fn register_for(
                     dap_auth::Error::Claims(why) => why.trim_start_matches("public key: ").to_owned(),
                     other => other.to_string(),
                 };
-                AppError::InvalidParameter(format!(
+                AppError::invalid("public_key", format!(
                     "field 'public_key': {why}; give the client's public key as a JWK object, e.g. {{\"kty\": \"OKP\", \"crv\": \"Ed25519\", \"x\": \"...\"}}"
                 ))
             })?,
@@ -122,10 +127,13 @@ pub async fn register_for(
         .await?
         .is_some()
     {
-        return Err(AppError::InvalidParameter(format!(
-            "{municipality} already has a client named '{name}': names are unique within a \
+        return Err(AppError::invalid(
+            "name",
+            format!(
+                "{municipality} already has a client named '{name}': names are unique within a \
              municipality; choose another, e.g. '{name} 2'"
-        )));
+            ),
+        ));
     }
     let client = MachineClient {
         client_id: new_id("dap-"),

@@ -38,13 +38,15 @@ pub fn delegation_info(d: Delegation, municipality: &str) -> DelegationInfo {
 fn grantee(input: &NewDelegation, grantor_cvr: Option<&str>) -> Result<String, AppError> {
     let cvr = input.grantee_cvr.trim();
     if cvr.len() != 8 || !cvr.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(AppError::InvalidParameter(
-            "grantee_cvr must be a CVR number of 8 digits".into(),
+        return Err(AppError::invalid(
+            "grantee_cvr",
+            "grantee_cvr must be a CVR number of 8 digits",
         ));
     }
     if grantor_cvr == Some(cvr) {
-        return Err(AppError::InvalidParameter(
-            "a municipality cannot delegate to itself".into(),
+        return Err(AppError::invalid(
+            "grantee_cvr",
+            "a municipality cannot delegate to itself",
         ));
     }
     Ok(cvr.to_owned())
@@ -83,17 +85,19 @@ impl Core {
         let own_cvr = m.municipality().map(|x| x.cvr.clone());
         let cvr = grantee(&input, own_cvr.as_deref())?;
         let is_known = |id: &str| self.catalogue.get(id).is_some();
-        let datasets = known_datasets(is_known, &input.datasets)?;
+        let datasets = known_datasets("datasets", is_known, &input.datasets)?;
         let now = Utc::now();
         let valid_until = instant(
             "field",
             "valid_until",
             &input.valid_until,
             DateMeans::EndOfDay,
-        )?;
+        )
+        .map_err(|e| e.in_field("valid_until"))?;
         if valid_until <= now || valid_until > now + chrono::Duration::days(MAX_DAYS) {
-            return Err(AppError::InvalidParameter(
-                "field 'valid_until' must be in the future and at most three years ahead, e.g. 2027-06-30".into(),
+            return Err(AppError::invalid(
+                "valid_until",
+                "field 'valid_until' must be in the future and at most three years ahead, e.g. 2027-06-30",
             ));
         }
         let stored = Delegation {

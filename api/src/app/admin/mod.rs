@@ -28,22 +28,26 @@ pub fn same_municipality(named: Option<&str>, acting: &str) -> Result<(), AppErr
     }
 }
 
-/// The dataset ids of an input, without repeats: 1 to 100, each in the catalogue
-/// (`is_known`).
+/// The dataset ids of input field `field`, without repeats: 1 to 100, each in the
+/// catalogue (`is_known`).
 pub fn known_datasets(
+    field: &'static str,
     is_known: impl Fn(&str) -> bool,
     datasets: &[String],
 ) -> Result<Vec<String>, AppError> {
     if datasets.is_empty() || datasets.len() > 100 {
-        return Err(AppError::InvalidParameter("name 1 to 100 datasets".into()));
+        return Err(AppError::invalid(field, "name 1 to 100 datasets"));
     }
     let mut out = Vec::new();
     for id in datasets {
         if !is_known(id) {
-            return Err(AppError::InvalidParameter(format!(
-                "dataset '{}' is not in the catalogue: see GET /api/v1/datasets",
-                id.chars().take(130).collect::<String>()
-            )));
+            return Err(AppError::invalid(
+                field,
+                format!(
+                    "dataset '{}' is not in the catalogue: see GET /api/v1/datasets",
+                    id.chars().take(130).collect::<String>()
+                ),
+            ));
         }
         if !out.contains(id) {
             out.push(id.clone());
@@ -95,12 +99,21 @@ mod tests {
     fn datasets_must_be_known_and_are_deduplicated() {
         let known = |id: &str| id.starts_with("oekonomi.");
         let ids = |l: &[&str]| l.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        let got = known_datasets(known, &ids(&["oekonomi.a", "oekonomi.b", "oekonomi.a"]));
+        let got = known_datasets(
+            "datasets",
+            known,
+            &ids(&["oekonomi.a", "oekonomi.b", "oekonomi.a"]),
+        );
         assert_eq!(got.unwrap(), ids(&["oekonomi.a", "oekonomi.b"]));
-        let unknown = known_datasets(known, &ids(&["oekonomi.a", "borger.x"])).unwrap_err();
+        let unknown =
+            known_datasets("datasets", known, &ids(&["oekonomi.a", "borger.x"])).unwrap_err();
         assert!(unknown.to_string().contains("'borger.x'"), "{unknown}");
         assert_eq!(
-            known_datasets(known, &[]).unwrap_err().code(),
+            unknown.field(),
+            Some(&crate::app::InputField::Named("datasets"))
+        );
+        assert_eq!(
+            known_datasets("datasets", known, &[]).unwrap_err().code(),
             "invalid_parameter"
         );
     }

@@ -60,13 +60,13 @@ impl Core {
             Vec::new()
         } else {
             let is_known = |id: &str| self.catalogue.get(id).is_some();
-            known_datasets(is_known, &input.disabled_datasets)?
+            known_datasets("disabled_datasets", is_known, &input.disabled_datasets)?
         };
         let min_nsis = match input.min_nsis.as_deref() {
             Some(level) => Some(
                 level
                     .parse::<NsisLevel>()
-                    .map_err(|e| AppError::InvalidParameter(e.to_string()))?
+                    .map_err(|e| AppError::invalid("min_nsis", e.to_string()))?
                     .to_string(),
             ),
             None => None,

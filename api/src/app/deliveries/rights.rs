@@ -20,11 +20,18 @@ fn grantee(
 ) -> Result<(String, String), AppError> {
     match (client_id, issuer, subject) {
         (Some(id), None, None) => Ok((DAP_ISSUER.to_owned(), id.to_owned())),
-        (None, Some(issuer), Some(subject)) if !issuer.is_empty() && !subject.is_empty() => {
-            Ok((issuer.chars().take(512).collect(), subject.chars().take(512).collect()))
-        }
-        _ => Err(AppError::InvalidParameter(
-            "name the grantee with client_id (a machine client), or with issuer and subject (a person)".into(),
+        (None, Some(issuer), Some(subject)) if !issuer.is_empty() && !subject.is_empty() => Ok((
+            issuer.chars().take(512).collect(),
+            subject.chars().take(512).collect(),
+        )),
+        _ => Err(AppError::invalid(
+            // A person half named is the person's mistake; nothing named, the client's.
+            if issuer.is_some() || subject.is_some() {
+                "subject"
+            } else {
+                "client_id"
+            },
+            "name the grantee with client_id (a machine client), or with issuer and subject (a person)",
         )),
     }
 }
@@ -76,10 +83,13 @@ impl Core {
     ) -> Result<(DeliveryRight, AuditFacts), AppError> {
         let m = administered(principal, acting)?;
         if self.catalogue.get(&input.dataset).is_none() {
-            return Err(AppError::InvalidParameter(format!(
-                "dataset '{}' is not in the catalogue: see GET /api/v1/datasets",
-                input.dataset.chars().take(130).collect::<String>()
-            )));
+            return Err(AppError::invalid(
+                "dataset",
+                format!(
+                    "dataset '{}' is not in the catalogue: see GET /api/v1/datasets",
+                    input.dataset.chars().take(130).collect::<String>()
+                ),
+            ));
         }
         let (issuer, subject) = grantee(
             input.client_id.as_deref(),
@@ -89,10 +99,13 @@ impl Core {
         if input.client_id.is_some() {
             let client = self.control.machine_client(&subject).await?;
             if client.is_none_or(|(c, _)| c.municipality != m.as_str()) {
-                return Err(AppError::InvalidParameter(format!(
-                    "municipality {m} has no machine client '{}': see GET /api/v1/admin/clients",
-                    subject.chars().take(64).collect::<String>()
-                )));
+                return Err(AppError::invalid(
+                    "client_id",
+                    format!(
+                        "municipality {m} has no machine client '{}': see GET /api/v1/admin/clients",
+                        subject.chars().take(64).collect::<String>()
+                    ),
+                ));
             }
         }
         let right = StoredRight {

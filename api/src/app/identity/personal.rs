@@ -44,20 +44,23 @@ fn owner(principal: &Principal) -> Result<(), AppError> {
 fn checked(input: CreateToken) -> Result<(String, u32, BTreeSet<String>), AppError> {
     let name = input.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(AppError::InvalidParameter(
-            "name must be 1 to 100 characters".into(),
+        return Err(AppError::invalid(
+            "name",
+            "name must be 1 to 100 characters",
         ));
     }
     let days = input.expires_in_days.unwrap_or(DEFAULT_DAYS);
     if !(1..=MAX_DAYS).contains(&days) {
-        return Err(AppError::InvalidParameter(format!(
-            "expires_in_days must be between 1 and {MAX_DAYS}"
-        )));
+        return Err(AppError::invalid(
+            "expires_in_days",
+            format!("expires_in_days must be between 1 and {MAX_DAYS}"),
+        ));
     }
     let datasets: BTreeSet<String> = input.datasets.into_iter().collect();
     if datasets.is_empty() || datasets.len() > 100 {
-        return Err(AppError::InvalidParameter(
-            "name 1 to 100 datasets the token may read".into(),
+        return Err(AppError::invalid(
+            "datasets",
+            "name 1 to 100 datasets the token may read",
         ));
     }
     Ok((name, days, datasets))

@@ -36,6 +36,11 @@ impl Core {
                 nsis_level: principal.nsis.to_string(),
                 created_at: now,
                 expires_at: now + chrono::Duration::hours(hours),
+                last_seen_at: Some(now),
+                organisations: (!principal.organisations.is_empty())
+                    .then(|| serde_json::to_string(&principal.organisations))
+                    .transpose()
+                    .map_err(AppError::internal)?,
             })
             .await?;
         Ok(value)
@@ -70,9 +75,9 @@ impl Core {
             return Err(AppError::NotFound);
         }
         let code = MunicipalityCode::parse(municipality.trim()).map_err(|_| {
-            AppError::InvalidParameter(
-                "municipality must be the four-digit code of one of the 98 municipalities, e.g. 0101"
-                    .into(),
+            AppError::invalid(
+                "municipality",
+                "municipality must be the four-digit code of one of the 98 municipalities, e.g. 0101",
             )
         })?;
         let subject = subject.trim();
@@ -82,23 +87,27 @@ impl Core {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         {
-            return Err(AppError::InvalidParameter(
-                "the user name must be 1 to 64 letters, digits, '-', '_' or '.', e.g. demo-analyst"
-                    .into(),
+            return Err(AppError::invalid(
+                "subject",
+                "the user name must be 1 to 64 letters, digits, '-', '_' or '.', e.g. demo-analyst",
             ));
         }
         let offered = self.demo_roles();
         if picked.is_empty() {
-            return Err(AppError::InvalidParameter(
-                "pick at least one role, e.g. laes-oekonomi".into(),
+            return Err(AppError::invalid(
+                "roles",
+                "pick at least one role, e.g. laes-oekonomi",
             ));
         }
         if let Some(unknown) = picked.iter().find(|r| !offered.contains(r)) {
-            return Err(AppError::InvalidParameter(format!(
-                "'{}' is not a demo role; roles: {}",
-                unknown.chars().take(40).collect::<String>(),
-                offered.join(", ")
-            )));
+            return Err(AppError::invalid(
+                "roles",
+                format!(
+                    "'{}' is not a demo role; roles: {}",
+                    unknown.chars().take(40).collect::<String>(),
+                    offered.join(", ")
+                ),
+            ));
         }
         let grants = BTreeMap::from([(code, picked.iter().cloned().collect())]);
         let principal = Principal::from_grants(
@@ -127,7 +136,9 @@ impl Core {
         Ok(())
     }
 
-    /// The principal of a browser session, until it expires or the user logs out.
+    /// The principal of a browser session, until it expires, is left idle longer than
+    /// the idle timeout, or the user logs out. An idle session is ended on the server,
+    /// so it cannot be used again even if the clock were moved.
     pub(super) async fn session_principal(
         &self,
         value: &str,
@@ -136,18 +147,40 @@ impl Core {
         if value.len() > 128 || !value.starts_with(SESSION_PREFIX) {
             return Err(invalid("malformed"));
         }
+        let hash = token_digest(value);
         let stored = self
             .control
-            .session_by_hash(&token_digest(value))
+            .session_by_hash(&hash)
             .await
             .map_err(|e| invalid(&format!("lookup failed: {e}")))?
             .ok_or_else(|| invalid("unknown or expired"))?;
-        stored_principal(
+        let now = Utc::now();
+        let idle = now - stored.last_seen_at.unwrap_or(stored.created_at);
+        if idle > self.session_idle {
+            self.control
+                .delete_session(&hash)
+                .await
+                .map_err(|e| invalid(&format!("ending failed: {e}")))?;
+            return Err(invalid("idle too long"));
+        }
+        // One write a minute at most: the timeout is counted in minutes.
+        if idle > chrono::Duration::minutes(1) {
+            self.control
+                .touch_session(&hash, now)
+                .await
+                .map_err(|e| invalid(&format!("update failed: {e}")))?;
+        }
+        let mut principal = stored_principal(
             stored.subject,
             stored.issuer,
             &stored.grants,
             &stored.nsis_level,
             stored.constraints.as_deref(),
-        )
+        )?;
+        if let Some(organisations) = stored.organisations.as_deref() {
+            principal.organisations = serde_json::from_str(organisations)
+                .map_err(|_| invalid("organisations are corrupt"))?;
+        }
+        Ok(principal)
     }
 }
