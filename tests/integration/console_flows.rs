@@ -306,7 +306,11 @@ async fn an_idle_session_ends_and_sign_in_returns_to_the_page() {
     ] {
         let response = browser()
             .post(format!("{}/console/sign-in/demo", app.address))
-            .header("cookie", format!("dap_console_csrf={pre}"))
+            // The browser still holds the session cookie that ended.
+            .header(
+                "cookie",
+                format!("dap_console_csrf={pre}; dap_session={session}"),
+            )
             .form(&[
                 ("csrf", csrf.as_str()),
                 ("subject", "console-test"),

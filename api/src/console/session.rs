@@ -87,12 +87,22 @@ fn session_csrf(session: &str) -> String {
     URL_SAFE_NO_PAD.encode(hash.finalize())
 }
 
-/// The one CSRF check: the token a form carries must equal the session's (signed in),
-/// or the pre-session cookie (the sign-in form); compared in constant time.
-fn csrf_ok(req: &HttpRequest, sent: Option<&str>) -> bool {
-    let expected = match req.cookie(SESSION_COOKIE) {
-        Some(session) => session_csrf(session.value()),
-        None => match req.cookie(PRE_SESSION_CSRF) {
+/// Which token a form carries: the session's (every form of a signed-in page), or the
+/// pre-session cookie's (the sign-in form, also when the browser still holds a session
+/// cookie that expired).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FormKind {
+    Signed,
+    SignIn,
+}
+
+/// The one CSRF check: the token a form carries must equal the one of its kind;
+/// compared in constant time.
+fn csrf_ok(req: &HttpRequest, kind: FormKind, sent: Option<&str>) -> bool {
+    let expected = match (kind, req.cookie(SESSION_COOKIE)) {
+        (FormKind::Signed, Some(session)) => session_csrf(session.value()),
+        (FormKind::Signed, None) => return false,
+        (FormKind::SignIn, _) => match req.cookie(PRE_SESSION_CSRF) {
             Some(c) if c.value().len() >= 32 => c.value().to_owned(),
             _ => return false,
         },
@@ -224,7 +234,7 @@ impl FromRequest for Submitted {
                 .await
                 .map(|f| Fields(f.into_inner()))
                 .unwrap_or_default();
-            if !csrf_ok(&req, fields.get("csrf")) {
+            if !csrf_ok(&req, FormKind::Signed, fields.get("csrf")) {
                 refuse_csrf(&req, Some(&viewer.principal)).await?;
                 return Err(Failure::Csrf { lang: viewer.lang });
             }
@@ -418,7 +428,7 @@ pub async fn demo_sign_in(
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, Failure> {
     let fields = Fields(form.into_inner());
-    if !csrf_ok(&req, fields.get("csrf")) {
+    if !csrf_ok(&req, FormKind::SignIn, fields.get("csrf")) {
         refuse_csrf(&req, None).await?;
         return Err(Failure::Csrf {
             lang: Lang::of(&req),
