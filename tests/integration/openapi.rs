@@ -36,6 +36,9 @@ const UNDOCUMENTED_BY_DESIGN: &[&str] = &[
     r#".route("/{set}", web::get().to(entity_set))"#,
     // The Delta Sharing protocol (api/src/sharing/): its contract is delta-io's PROTOCOL.md.
     "// protocol surface: Delta Sharing",
+    // Prometheus' scrape endpoint, served only on `metrics_listen` (api/src/startup.rs),
+    // never on the API's address.
+    r#".route("/metrics", web::get().to(observe::metrics))"#,
 ];
 
 #[test]
