@@ -133,8 +133,8 @@ impl Core {
 
     /// Appends a record; failing to is an internal error (the caller fails closed).
     pub async fn append_audit(&self, record: &AuditRecord) -> Result<(), AppError> {
-        self.control
-            .append_audit(record)
+        self.audit
+            .append(record.clone())
             .await
             .map_err(AppError::AuditUnavailable)
     }
