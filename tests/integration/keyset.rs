@@ -43,7 +43,7 @@ async fn append_nulls_and_twins(app: &TestApp) -> (u64, u64) {
         }
     };
     // The twins all take row 24's values: only 24 is never NULL (no divisor below 8).
-    let some = |i: usize, every: usize| i >= 24 || i % every != 0;
+    let some = |i: usize, every: usize| i >= 24 || !i.is_multiple_of(every);
     let i_ = |i: usize| i.min(24);
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from(vec!["0101"; n])),
