@@ -181,6 +181,7 @@ impl Application {
         let cursors = CursorSigner::new(key);
         let catalogue = Catalogue::load(&control).await?;
         let core = web::Data::new(Core {
+            audit: crate::app::audit_writer::AuditWriter::start(control.clone()),
             control,
             lake,
             verifier,

@@ -23,6 +23,7 @@ use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
 use url::Url;
 
+use crate::keyset;
 use crate::query::ResolvedQuery;
 use crate::resolve::{Reader, VersionCache};
 use crate::{Error, LakeRuntime, Result};
@@ -280,6 +281,7 @@ impl Lake {
         let reader = Reader::of(scope);
         let mut query = query.clone();
         query.order.clear();
+        query.after = None;
         self.runtime
             .run(async move {
                 let (_, _, frame) = lake.frame(&reader, &query).await?;
@@ -322,6 +324,13 @@ impl Lake {
         // After the scope's predicate: an OR inside the tree cannot widen the scope.
         if let Some(tree) = &query.tree {
             frame = frame.filter(tree.to_expr())?;
+        }
+        if let Some(last) = &query.after {
+            let seek = keyset::after(&query.order, last).ok_or(Error::InvalidParameter {
+                parameter: "cursor",
+                reason: "the cursor does not fit the query's order".into(),
+            })?;
+            frame = frame.filter(seek)?;
         }
         let order = query
             .order

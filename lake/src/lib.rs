@@ -22,6 +22,7 @@ mod error;
 pub mod export;
 pub mod files;
 pub mod history;
+pub mod keyset;
 mod lake;
 pub mod maintain;
 pub mod predicate;

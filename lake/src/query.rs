@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use dap_schema::{AccessScope, ColumnDef};
 
+use crate::keyset::KeyValue;
 use crate::predicate::{Clause, Filter, FilterSpec, FilterTree, SpecTree, names};
 use crate::{Error, Result};
 
@@ -50,6 +51,9 @@ pub struct ResolvedQuery {
     /// The caller's order followed by the dataset's key columns as tie-break.
     pub order: Vec<OrderBy>,
     pub offset: u64,
+    /// Keyset position: only rows that sort after this key of `order` (the previous
+    /// page's last row); see [`crate::keyset`].
+    pub after: Option<Vec<KeyValue>>,
     pub limit: Option<u64>,
     pub version: Option<u64>,
     pub as_of: Option<DateTime<Utc>>,
@@ -135,6 +139,7 @@ impl RowQuery {
             tree,
             order,
             offset: self.offset,
+            after: None,
             limit: self.limit,
             version: self.version,
             as_of: self.as_of,

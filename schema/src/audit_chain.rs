@@ -138,13 +138,26 @@ impl ControlPlane {
 
     /// Appends one audit record to the chain. Callers must fail the request when this fails.
     pub async fn append_audit(&self, record: &AuditRecord) -> Result<()> {
+        self.append_audits(std::slice::from_ref(record)).await
+    }
+
+    /// Appends records to the chain in one transaction, in the order given: all are
+    /// written or none. One head update and one insert serve the whole batch, so a
+    /// single writer keeps up with many concurrent requests.
+    pub async fn append_audits(&self, records: &[AuditRecord]) -> Result<()> {
+        let Ok(count) = i64::try_from(records.len()) else {
+            return Err(Error::AuditChain("too many records in one batch".into()));
+        };
+        if count == 0 {
+            return Ok(());
+        }
         let txn = self.connection().begin().await?;
         // Take the head's lock first (an UPDATE), so concurrent appends on any replica
         // queue here instead of forking the chain.
         let moved = audit_head::Entity::update_many()
             .col_expr(
                 audit_head::Column::Seq,
-                Expr::col(audit_head::Column::Seq).add(Expr::val(1)),
+                Expr::col(audit_head::Column::Seq).add(Expr::val(count)),
             )
             .filter(audit_head::Column::Id.eq(1))
             .exec(&txn)
@@ -156,36 +169,19 @@ impl ControlPlane {
             .one(&txn)
             .await?
             .ok_or_else(|| Error::AuditChain("the audit chain head is missing".into()))?;
-        let mut model = audit_event::Model {
-            id: 0,
-            occurred_at: record.occurred_at.trunc_subsecs(6),
-            request_id: record.request_id.clone(),
-            action: record.action.clone(),
-            subject: record.subject.clone(),
-            caller_kind: record.caller_kind.clone(),
-            nsis_level: record.nsis_level.clone(),
-            municipality: record.municipality.clone(),
-            dataset: record.dataset.clone(),
-            table_version: record.table_version,
-            columns: record.columns.clone(),
-            filter: record.filter.clone(),
-            rows_returned: record.rows_returned,
-            outcome: record.outcome.as_str().to_owned(),
-            reason: record.reason.clone(),
-            duration_ms: record.duration_ms,
-            source_addr: record.source_addr.clone(),
-            client_id: record.client_id.clone(),
-            seq: head.seq,
-            prev_hash: head.hash.clone(),
-            hash: String::new(),
-        };
-        model.hash = chain_hash(&head.hash, head.seq, &model);
-        let hash = model.hash.clone();
-        let mut active: audit_event::ActiveModel = model.into();
-        active.id = sea_orm::ActiveValue::NotSet;
-        audit_event::Entity::insert(active).exec(&txn).await?;
+        let mut prev_hash = head.hash;
+        let mut rows = Vec::with_capacity(records.len());
+        for (seq, record) in (head.seq - count + 1..).zip(records) {
+            let mut model = event_model(record, seq, prev_hash);
+            model.hash = chain_hash(&model.prev_hash, seq, &model);
+            prev_hash = model.hash.clone();
+            let mut active: audit_event::ActiveModel = model.into();
+            active.id = sea_orm::ActiveValue::NotSet;
+            rows.push(active);
+        }
+        audit_event::Entity::insert_many(rows).exec(&txn).await?;
         audit_head::Entity::update_many()
-            .col_expr(audit_head::Column::Hash, Expr::value(hash))
+            .col_expr(audit_head::Column::Hash, Expr::value(prev_hash))
             .filter(audit_head::Column::Id.eq(1))
             .exec(&txn)
             .await?;
@@ -328,4 +324,31 @@ pub(crate) fn end_break(
     let reached = walk.next_seq - 1;
     let broken = reached != through || (reached == head.seq && walk.prev != head.hash);
     broken.then_some((Break::TailRemoved, None, walk.next_seq))
+}
+
+/// The stored form of `record` at chain position `seq`, its hash not yet computed.
+fn event_model(record: &AuditRecord, seq: i64, prev_hash: String) -> audit_event::Model {
+    audit_event::Model {
+        id: 0,
+        occurred_at: record.occurred_at.trunc_subsecs(6),
+        request_id: record.request_id.clone(),
+        action: record.action.clone(),
+        subject: record.subject.clone(),
+        caller_kind: record.caller_kind.clone(),
+        nsis_level: record.nsis_level.clone(),
+        municipality: record.municipality.clone(),
+        dataset: record.dataset.clone(),
+        table_version: record.table_version,
+        columns: record.columns.clone(),
+        filter: record.filter.clone(),
+        rows_returned: record.rows_returned,
+        outcome: record.outcome.as_str().to_owned(),
+        reason: record.reason.clone(),
+        duration_ms: record.duration_ms,
+        source_addr: record.source_addr.clone(),
+        client_id: record.client_id.clone(),
+        seq,
+        prev_hash,
+        hash: String::new(),
+    }
 }

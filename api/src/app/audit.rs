@@ -152,7 +152,7 @@ impl Core {
     /// Appends a record; failing to is an internal error (the caller fails closed).
     pub async fn append_audit(&self, record: &AuditRecord) -> Result<(), AppError> {
         let started = Instant::now();
-        let appended = self.control.append_audit(record).await;
+        let appended = self.audit.append(record.clone()).await;
         self.metrics
             .audit_appended(started.elapsed(), appended.is_err());
         appended.map_err(AppError::AuditUnavailable)

@@ -8,6 +8,8 @@ use secrecy::{ExposeSecret, SecretSlice};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use dap_lake::keyset::KeyValue;
+
 use super::AppError;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -25,8 +27,11 @@ pub struct Cursor {
     pub s: String,
     /// Municipality it was issued for.
     pub m: String,
-    /// Row offset of the next page.
+    /// Row offset of the next page (its position; where it starts unless `k` is given).
     pub o: u64,
+    /// Sort key of the previous page's last row: the next page starts after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k: Option<Vec<KeyValue>>,
 }
 
 /// Signs and verifies cursors.
@@ -114,7 +119,7 @@ impl CursorSigner {
                     .into(),
             )
         };
-        if token.len() > 1024 {
+        if token.len() > 4096 {
             return Err(invalid());
         }
         let (payload, signature) = token.split_once('.').ok_or_else(invalid)?;
@@ -139,6 +144,7 @@ mod tests {
             s: "anna".into(),
             m: "0101".into(),
             o: 100,
+            k: Some(vec![KeyValue::Str("5.22".into()), KeyValue::Null]),
         }
     }
 

@@ -10,6 +10,7 @@
 pub mod access;
 pub mod admin;
 pub mod audit;
+pub mod audit_writer;
 pub mod catalogue;
 pub mod cursor;
 pub mod datasets;
@@ -45,6 +46,8 @@ pub use keys::IssuerKeys;
 #[derive(Debug)]
 pub struct Core {
     pub control: ControlPlane,
+    /// The one writer of audit records (batched appends to the chain).
+    pub audit: audit_writer::AuditWriter,
     pub lake: Arc<Lake>,
     pub verifier: TokenVerifier,
     pub catalogue: Catalogue,

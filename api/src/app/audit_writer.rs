@@ -1,0 +1,66 @@
+//! One writer for the audit chain. Requests hand their record to one task, which appends
+//! whatever has queued up meanwhile in one transaction (one chain-head lock per batch,
+//! not per request) and tells each request when its own record is durable. Without it,
+//! every request took the head's write lock itself: on SQLite the requests queued on the
+//! database lock (and past its busy timeout failed with "database is locked").
+//!
+//! A request still fails closed: it waits for its record's commit and gets the error if
+//! it was not written. A failed batch is retried one record at a time, so each request
+//! gets its own record's outcome and one bad record does not fail the others.
+
+use dap_schema::{AuditRecord, ControlPlane};
+use tokio::sync::{mpsc, oneshot};
+
+/// Records appended in one transaction at most.
+const MAX_BATCH: usize = 256;
+/// Records waiting for the writer at most; further requests wait to queue.
+const QUEUE: usize = 4096;
+
+type Done = oneshot::Sender<Result<(), dap_schema::Error>>;
+
+/// Hands records to the writer task.
+#[derive(Debug)]
+pub struct AuditWriter {
+    queue: mpsc::Sender<(AuditRecord, Done)>,
+}
+
+impl AuditWriter {
+    /// Starts the writer task on the current runtime.
+    pub fn start(control: ControlPlane) -> Self {
+        let (queue, pending) = mpsc::channel(QUEUE);
+        tokio::spawn(write(control, pending));
+        Self { queue }
+    }
+
+    /// Appends `record` and returns once it is committed (or failed to be).
+    pub async fn append(&self, record: AuditRecord) -> Result<(), dap_schema::Error> {
+        let stopped = || dap_schema::Error::AuditChain("the audit writer has stopped".into());
+        let (done, committed) = oneshot::channel();
+        self.queue
+            .send((record, done))
+            .await
+            .map_err(|_| stopped())?;
+        committed.await.map_err(|_| stopped())?
+    }
+}
+
+async fn write(control: ControlPlane, mut pending: mpsc::Receiver<(AuditRecord, Done)>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while pending.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let records: Vec<AuditRecord> = batch.iter().map(|(r, _)| r.clone()).collect();
+        match control.append_audits(&records).await {
+            Ok(()) => {
+                for (_, done) in batch.drain(..) {
+                    // A request that went away no longer waits; its record is written.
+                    let _ = done.send(Ok(()));
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, records = records.len(), "audit batch failed; appending its records one by one");
+                for (record, done) in batch.drain(..) {
+                    let _ = done.send(control.append_audit(&record).await);
+                }
+            }
+        }
+    }
+}
