@@ -39,7 +39,9 @@ enum Command {
         #[arg(long)]
         rows_per_municipality: Option<usize>,
         /// A config file whose identity settings (`issuers`, `public_url`, `login`) apply
-        /// too: the demo data behind a real OIDC broker.
+        /// too: the demo data behind a real OIDC broker. When it names a lake (`[lake]`,
+        /// e.g. in Azure Blob Storage) or a `database_url`, the demo data is generated
+        /// there and served from there.
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -200,8 +202,12 @@ async fn main() -> anyhow::Result<()> {
                 rows_per_municipality: rows_per_municipality
                     .unwrap_or(dap_lake::demo::DEFAULT_ROWS_PER_MUNICIPALITY),
             };
+            let mut settings = demo::settings(&options)?;
+            if let Some(path) = config {
+                settings = demo::with_config(settings, Settings::load(Some(&path))?);
+            }
             let mut existing = Vec::new();
-            let created = demo::prepare_reporting(&options, &mut |progress| match progress {
+            let created = demo::prepare_reporting_with(&options, &settings, &mut |progress| match progress {
                 Progress::Existing { dataset } => existing.push(dataset),
                 Progress::Creating {
                     dataset,
@@ -223,15 +229,6 @@ async fn main() -> anyhow::Result<()> {
                 demo::rows_option_ignored(&options.data_dir, rows_per_municipality, &existing)
             {
                 eprintln!("{note}");
-            }
-            let mut settings = demo::settings(&options)?;
-            if let Some(path) = config {
-                let identity = Settings::load(Some(&path))?;
-                settings.issuers = identity.issuers;
-                settings.public_url = identity.public_url;
-                settings.login = identity.login;
-                settings.exports = identity.exports;
-                settings.shutdown_timeout_secs = identity.shutdown_timeout_secs;
             }
             let app = Application::build(settings).await?;
             print_demo_help(&options, app.port());
@@ -313,8 +310,7 @@ async fn main() -> anyhow::Result<()> {
             let control = dap_schema::ControlPlane::connect(&settings.database_url).await?;
             let catalogue = dap_api::app::Catalogue::load(&control).await?;
             let runtime = std::sync::Arc::new(dap_lake::LakeRuntime::new(settings.lake.threads)?);
-            let lake =
-                std::sync::Arc::new(dap_api::startup::open_lake(&settings.lake.root, runtime)?);
+            let lake = dap_api::startup::open_lake(&settings.lake, runtime).await?;
             let datasets: Vec<_> = catalogue
                 .all()
                 .iter()

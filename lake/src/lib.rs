@@ -28,6 +28,7 @@ pub mod predicate;
 pub mod query;
 mod resolve;
 mod runtime;
+pub mod storage;
 mod tables;
 #[cfg(test)]
 mod testing;
@@ -39,6 +40,7 @@ pub use history::VersionInfo;
 pub use lake::{Lake, Scan, TableInfo};
 pub use query::RowQuery;
 pub use runtime::LakeRuntime;
+pub use storage::StorageOptions;
 pub use tables::StaleTable;
 
 /// Re-exported so callers share delta-rs' Arrow version.

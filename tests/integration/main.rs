@@ -24,6 +24,7 @@ mod key_figures;
 mod kombit;
 mod machine;
 mod malformed;
+mod object_store;
 mod odata;
 mod odata_access;
 mod odata_filters;
