@@ -28,6 +28,8 @@ HEADER = "posteringsid,aar,maaned,bogfoeringsdato,funktion,art,beloeb,omkostning
 # An instant written by dap now (a commit time, an audit time), not a demo data value
 # (those lie in 2023 to 2025).
 NOW = re.compile(r"^20(2[6-9]|[3-9]\d)-\d\d-\d\dT[\d:.]+(Z|[+-]\d\d:\d\d)?$")
+# The signature of a paging cursor: each data directory has its own cursor key.
+SIGNATURE = re.compile(r"\.[A-Za-z0-9_-]{43}\b")
 
 
 class Server:
@@ -93,6 +95,7 @@ def comparable(value, bases):
             return "<instant>"
         for base in bases:
             value = value.replace(base, "<base>")
+        value = SIGNATURE.sub(".<signature>", value)
     return value
 
 
@@ -212,9 +215,9 @@ def test_graphql_answers_as_on_a_local_folder(lakes):
 
 
 def test_odata_answers_as_on_a_local_folder(lakes):
-    path = "/odata/oekonomi_posteringer?$top=30&$orderby=posteringsid&$filter=aar%20eq%202024"
+    path = "/odata/oekonomi_posteringer?$top=20&$orderby=posteringsid&$filter=aar%20eq%202024"
     answers = both(lakes, path)
-    assert len(answers[0]["value"]) == 30
+    assert len(answers[0]["value"]) == 20
     assert answers[0] == answers[1]
 
 
@@ -286,7 +289,7 @@ def test_a_delivery_and_dap_pull_work_as_on_a_local_folder(lakes, tmp_path):
                                 check=True, capture_output=True, text=True)
         assert json.loads(pulled.stdout)["to_version"] == receipt["table_version"]
         mirrors.append(_rows(DeltaTable(str(mirror)).to_pyarrow_table()))
-    assert receipts[0] == receipts[1] and receipts[0]["rows_inserted"] == 1, receipts
+    assert receipts[0] == receipts[1] and receipts[0]["rows_inserted"] == 2, receipts
     assert mirrors[0] and mirrors[0] == mirrors[1]
     assert any('"posteringsid": 1699000001' in r for r in mirrors[1])
     # The delivered version's changes, as the change feed gives them.
@@ -295,8 +298,7 @@ def test_a_delivery_and_dap_pull_work_as_on_a_local_folder(lakes, tmp_path):
         lines = server.fetch(f"/api/v1/datasets/oekonomi.posteringer/changes?from_version={receipt['table_version']}"
                              "&format=ndjson", server.token()).decode().splitlines()
         feeds.append(sorted((json.loads(l)["_change_type"], json.loads(l)["posteringsid"]) for l in lines if l))
-    assert feeds[0] == feeds[1] == [("insert", 1699000001), ("update_postimage", 1690000000),
-                                    ("update_preimage", 1690000000)]
+    assert feeds[0] == feeds[1] == [("insert", 1690000000), ("insert", 1699000001)]
 
 
 def test_a_lake_url_without_an_account_fails_at_startup_naming_the_setting(tmp_path):

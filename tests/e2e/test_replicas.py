@@ -119,13 +119,14 @@ def test_a_catalogue_change_on_one_replica_is_served_by_the_others(replicas):
     operator = subprocess.run([DAP_BIN, "token", "--data-dir", a.data_dir, "--subject", "demo-operator"],
                               check=True, capture_output=True, text=True).stdout.strip()
     reader = a.token("0101")
-    path = "/api/v1/admin/catalogue/borger.befolkning"
-    definition = a.json(path, operator)
+    catalogue = a.json("/api/v1/admin/catalogue", operator)["datasets"]
+    definition = next(d for d in catalogue if d["id"] == "borger.befolkning")
     title = f"Befolkning (ændret {time.time_ns()})"
-    changed = {**definition, "title": title} if "title" in definition else {**definition, "description": title}
-    field = "title" if "title" in definition else "description"
-    a.fetch(path, operator, method="PUT", body=json.dumps(changed).encode())
-    seen = lambda s: s.json("/api/v1/datasets/borger.befolkning", reader).get(field) == title
+    definition["title_da"] = definition["title_en"] = title
+    a.fetch("/api/v1/admin/catalogue/borger.befolkning", operator, method="PUT",
+            body=json.dumps(definition).encode())
+    seen = lambda s: title in json.dumps(s.json("/api/v1/datasets/borger.befolkning", reader)["title"],
+                                         ensure_ascii=False)
     assert seen(a)
     until("catalogue change on B", lambda: seen(b))
     until("catalogue change on C", lambda: seen(c))
