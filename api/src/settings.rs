@@ -488,7 +488,10 @@ mod tests {
             ..StorageSettings::default()
         };
         let url = |u: &str| url::Url::parse(u).expect("url");
-        let azure = format!("{:?}", storage.options_for(&url("az://lake/p/")).expect("az"));
+        let azure = format!(
+            "{:?}",
+            storage.options_for(&url("az://lake/p/")).expect("az")
+        );
         for key in [
             "azure_storage_account_name",
             "azure_storage_account_key",
@@ -497,8 +500,14 @@ mod tests {
         ] {
             assert!(azure.contains(key), "{azure}");
         }
-        assert!(!azure.contains("AWS_") && !azure.contains("a2V5LXZhbHVl"), "{azure}");
-        let s3 = format!("{:?}", storage.options_for(&url("s3://bucket/p/")).expect("s3"));
+        assert!(
+            !azure.contains("AWS_") && !azure.contains("a2V5LXZhbHVl"),
+            "{azure}"
+        );
+        let s3 = format!(
+            "{:?}",
+            storage.options_for(&url("s3://bucket/p/")).expect("s3")
+        );
         for key in [
             "AWS_REGION",
             "AWS_ACCESS_KEY_ID",
@@ -541,7 +550,10 @@ mod tests {
         assert_eq!(storage.account_name.as_deref(), Some("acct"));
         assert!(storage.allow_http);
         assert_eq!(
-            storage.access_key.as_ref().map(|k| k.expose_secret().to_owned()),
+            storage
+                .access_key
+                .as_ref()
+                .map(|k| k.expose_secret().to_owned()),
             Some("a2V5".to_owned())
         );
         let unknown = Figment::from(Serialized::defaults(Settings::default()))

@@ -13,9 +13,9 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use dap_schema::{
     Classification, ColumnDef, ColumnType, DatasetDef, DatasetId, NsisLevel, municipalities,
 };
+use deltalake::DeltaTable;
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::protocol::SaveMode;
-use deltalake::DeltaTable;
 use url::Url;
 
 use crate::Result;

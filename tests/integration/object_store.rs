@@ -25,7 +25,10 @@ async fn startup_error(root: &str) -> String {
 #[tokio::test]
 async fn an_azure_lake_without_an_account_stops_startup_naming_the_setting() {
     let message = startup_error("az://warehouse/dap/lake").await;
-    assert!(message.contains("lake.root az://warehouse/dap/lake"), "{message}");
+    assert!(
+        message.contains("lake.root az://warehouse/dap/lake"),
+        "{message}"
+    );
     assert!(message.contains("account_name"), "{message}");
     assert!(message.contains("DAP_LAKE__STORAGE__"), "{message}");
 }
@@ -33,7 +36,13 @@ async fn an_azure_lake_without_an_account_stops_startup_naming_the_setting() {
 #[tokio::test]
 async fn a_lake_url_of_an_unsupported_scheme_stops_startup_naming_the_schemes() {
     let message = startup_error("ftp://files.example/lake").await;
-    assert!(message.contains("lake.root ftp://files.example/lake"), "{message}");
+    assert!(
+        message.contains("lake.root ftp://files.example/lake"),
+        "{message}"
+    );
     assert!(message.contains("ftp:// is not supported"), "{message}");
-    assert!(message.contains("az://") && message.contains("s3://"), "{message}");
+    assert!(
+        message.contains("az://") && message.contains("s3://"),
+        "{message}"
+    );
 }
