@@ -309,3 +309,23 @@ def test_a_lake_url_without_an_account_fails_at_startup_naming_the_setting(tmp_p
     assert started.returncode != 0
     assert "lake.root az://warehouse/dap/lake" in started.stderr, started.stderr
     assert "account_name" in started.stderr, started.stderr
+
+
+def test_dap_maintain_compacts_and_checkpoints_a_table_in_azurite(lakes, azurite):
+    local, azure = lakes
+    config = os.path.join(azure.data_dir, "maintain.toml")
+    with open(config, "w") as f:
+        f.write(f'database_url = "sqlite://{azure.data_dir}/dap.sqlite?mode=rwc"\n'
+                '[lake]\nroot = "az://warehouse/dap/lake"\n' + azurite.storage_toml())
+    done = subprocess.run([DAP_BIN, "maintain", "--config", config, "--dataset", "borger.befolkning"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.splitlines()[0])
+    assert report["dataset"] == "borger.befolkning"
+    assert report["files_after"] < report["files_before"], report
+    checkpoint = f"dap/lake/borger/befolkning/_delta_log/{report['checkpoint']:020d}.checkpoint.parquet"
+    assert checkpoint in azurite.blobs("warehouse", "dap/lake/borger/befolkning/_delta_log/")
+    # The compacted table still answers as the local one.
+    path = "/api/v1/datasets/borger.befolkning/rows?limit=200&order_by=aar,kvartal,alder,koen"
+    answers = [s.json(path, s.token())["rows"] for s in (local, azure)]
+    assert answers[0] and answers[0] == answers[1]
