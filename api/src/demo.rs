@@ -130,7 +130,7 @@ async fn prepare_inner(
         std::fs::create_dir_all(&settings.lake.root)?;
     }
     let runtime = std::sync::Arc::new(dap_lake::LakeRuntime::new(settings.lake.threads)?);
-    let lake = crate::startup::open_lake(&settings.lake, runtime).await?;
+    let lake = settings.lake.open(runtime).await?;
     let created = dap_lake::demo::create_lake_reporting(
         lake.root(),
         lake.storage(),

@@ -310,7 +310,7 @@ async fn main() -> anyhow::Result<()> {
             let control = dap_schema::ControlPlane::connect(&settings.database_url).await?;
             let catalogue = dap_api::app::Catalogue::load(&control).await?;
             let runtime = std::sync::Arc::new(dap_lake::LakeRuntime::new(settings.lake.threads)?);
-            let lake = dap_api::startup::open_lake(&settings.lake, runtime).await?;
+            let lake = settings.lake.open(runtime).await?;
             let datasets: Vec<_> = catalogue
                 .all()
                 .iter()

@@ -251,6 +251,46 @@ impl StorageSettings {
     }
 }
 
+impl LakeSettings {
+    /// The lake these settings name: at a URL (an object store, reached with
+    /// `storage`) or in a local directory. An unsupported scheme or an object store
+    /// that cannot be set up from the options (no account, no bucket) fails here, with the
+    /// setting to fix; nothing is read yet.
+    pub async fn open(
+        &self,
+        runtime: std::sync::Arc<dap_lake::LakeRuntime>,
+    ) -> anyhow::Result<std::sync::Arc<dap_lake::Lake>> {
+        let settings = self;
+        let root = settings.root.as_str();
+        let lake = match url::Url::parse(root) {
+            // One-letter schemes are Windows drive letters, not URLs.
+            Ok(url) if url.scheme().len() > 1 => {
+                let mut url = url;
+                if !url.path().ends_with('/') {
+                    url.set_path(&format!("{}/", url.path()));
+                }
+                let options = settings
+                    .storage
+                    .options_for(&url)
+                    .with_context(|| format!("lake.root {root}"))?;
+                dap_lake::Lake::new(url, runtime).with_storage(options)
+            }
+            _ => dap_lake::Lake::local(std::path::Path::new(root), runtime)?,
+        };
+        let lake = std::sync::Arc::new(lake);
+        lake.check_storage().await.map_err(|error| {
+            anyhow::anyhow!(
+                "lake.root {root}: {error}. Set the store's account or bucket and credentials in \
+             [lake.storage] (account_name, access_key or sas_token for Azure; region, \
+             access_key_id, secret_access_key for S3; endpoint and allow_http for emulators), \
+             as DAP_LAKE__STORAGE__* variables, or as the store's own AZURE_STORAGE_* / AWS_* \
+             variables"
+            )
+        })?;
+        Ok(lake)
+    }
+}
+
 /// One accepted token issuer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -13,7 +13,7 @@ use actix_web::middleware::{self, Next};
 use actix_web::{App, HttpServer, web};
 use anyhow::{Context, bail};
 use dap_auth::{DapKeys, DevIssuer, IssuerConfig, TokenVerifier};
-use dap_lake::{Lake, LakeRuntime};
+use dap_lake::LakeRuntime;
 use dap_schema::ControlPlane;
 use secrecy::ExposeSecret;
 use tracing_actix_web::{RequestId, TracingLogger};
@@ -111,7 +111,7 @@ impl Application {
             .await
             .context("cannot open the control-plane database")?;
         let runtime = Arc::new(LakeRuntime::new(settings.lake.threads)?);
-        let lake = open_lake(&settings.lake, runtime).await?;
+        let lake = settings.lake.open(runtime).await?;
         let issuer_keys = IssuerKeys::load(&control).await?;
         let mut verifier = TokenVerifier::new().with_shared_issuer(
             DapKeys::issuer_config(),
@@ -384,43 +384,6 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
-}
-
-/// The lake `settings` name: at a URL (an object store, reached with
-/// `settings.storage`) or in a local directory. An unsupported scheme or an object store
-/// that cannot be set up from the options (no account, no bucket) fails here, with the
-/// setting to fix; nothing is read yet.
-pub async fn open_lake(
-    settings: &crate::settings::LakeSettings,
-    runtime: Arc<LakeRuntime>,
-) -> anyhow::Result<Arc<Lake>> {
-    let root = settings.root.as_str();
-    let lake = match url::Url::parse(root) {
-        // One-letter schemes are Windows drive letters, not URLs.
-        Ok(url) if url.scheme().len() > 1 => {
-            let mut url = url;
-            if !url.path().ends_with('/') {
-                url.set_path(&format!("{}/", url.path()));
-            }
-            let options = settings
-                .storage
-                .options_for(&url)
-                .with_context(|| format!("lake.root {root}"))?;
-            Lake::new(url, runtime).with_storage(options)
-        }
-        _ => Lake::local(std::path::Path::new(root), runtime)?,
-    };
-    let lake = Arc::new(lake);
-    lake.check_storage().await.map_err(|error| {
-        anyhow::anyhow!(
-            "lake.root {root}: {error}. Set the store's account or bucket and credentials in \
-             [lake.storage] (account_name, access_key or sas_token for Azure; region, \
-             access_key_id, secret_access_key for S3; endpoint and allow_http for emulators), \
-             as DAP_LAKE__STORAGE__* variables, or as the store's own AZURE_STORAGE_* / AWS_* \
-             variables"
-        )
-    })?;
-    Ok(lake)
 }
 
 fn cursor_key(settings: &Settings) -> anyhow::Result<Vec<u8>> {
