@@ -61,11 +61,13 @@ if ! command -v npm >/dev/null 2>&1; then
   fi
 fi
 # axe-core for the console's accessibility checks, exactly as locked in
-# tests/e2e/axe/package-lock.json.
+# tests/e2e/axe/package-lock.json. Azurite, the Azure Storage emulator the lake-on-object-
+# storage and several-replicas tests start (tests/e2e/azurite/package-lock.json).
 if command -v npm >/dev/null 2>&1; then
   (cd tests/e2e/broker && npm ci --no-audit --no-fund --loglevel=error)
   (cd tests/e2e/odata-client && npm ci --no-audit --no-fund --loglevel=error)
   (cd tests/e2e/axe && npm ci --no-audit --no-fund --loglevel=error)
+  (cd tests/e2e/azurite && npm ci --no-audit --no-fund --loglevel=error)
 fi
 # The official Delta Sharing connector pins pandas < 3 and pyarrow <= 23: its own venv
 # (test_sharing.py runs in it; test_console.py hands it a profile the console made).

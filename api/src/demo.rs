@@ -56,6 +56,40 @@ pub async fn prepare_reporting(
     prepare_inner(options, &settings(options)?, report).await
 }
 
+/// Like [`prepare_with`], telling `report` how the generation of each table goes.
+pub async fn prepare_reporting_with(
+    options: &DemoOptions,
+    settings: &Settings,
+    report: &mut (dyn FnMut(Progress) + Send),
+) -> anyhow::Result<Vec<String>> {
+    prepare_inner(options, settings, report).await
+}
+
+/// The demo's settings with what a config file given to `dap demo --config` sets: its
+/// identity settings (`issuers`, `public_url`, `login`), export limits and shutdown
+/// timeout, and, when the file names them, its lake (e.g. the demo data in Azure Blob
+/// Storage) and control-plane database (e.g. PostgreSQL shared by several demo
+/// replicas). The demo issuer's key and the cursor key stay in the data directory.
+pub fn with_config(mut settings: Settings, config: Settings) -> Settings {
+    let defaults = Settings::default();
+    settings.issuers = config.issuers;
+    settings.public_url = config.public_url;
+    settings.login = config.login;
+    settings.exports = config.exports;
+    settings.shutdown_timeout_secs = config.shutdown_timeout_secs;
+    settings.log_format = config.log_format;
+    settings.metrics_listen = config.metrics_listen;
+    settings.min_free_disk_percent = config.min_free_disk_percent;
+    settings.session_idle_minutes = config.session_idle_minutes;
+    if config.lake.root != defaults.lake.root {
+        settings.lake = config.lake;
+    }
+    if config.database_url != defaults.database_url {
+        settings.database_url = config.database_url;
+    }
+    settings
+}
+
 /// Like [`prepare`], with the catalogue in `settings.database_url` (e.g. PostgreSQL).
 pub async fn prepare_with(
     options: &DemoOptions,
@@ -94,12 +128,20 @@ async fn prepare_inner(
 ) -> anyhow::Result<Vec<String>> {
     std::fs::create_dir_all(&options.data_dir)
         .with_context(|| format!("cannot create {}", options.data_dir.display()))?;
-    let lake_dir = Path::new(&settings.lake.root);
-    std::fs::create_dir_all(lake_dir)?;
-    let root = url::Url::from_directory_path(lake_dir)
-        .map_err(|_| anyhow::anyhow!("{} is not an absolute path", lake_dir.display()))?;
-    let created =
-        dap_lake::demo::create_lake_reporting(&root, options.rows_per_municipality, report).await?;
+    // The lake `dap serve` would open with these settings: a local directory (created
+    // here) or an object store (its container or bucket must exist).
+    if url::Url::parse(&settings.lake.root).is_err() {
+        std::fs::create_dir_all(&settings.lake.root)?;
+    }
+    let runtime = std::sync::Arc::new(dap_lake::LakeRuntime::new(settings.lake.threads)?);
+    let lake = settings.lake.open(runtime).await?;
+    let created = dap_lake::demo::create_lake_reporting(
+        lake.root(),
+        lake.storage(),
+        options.rows_per_municipality,
+        report,
+    )
+    .await?;
     // The demo issuer's key, so `dap token` works as soon as the data directory exists.
     dap_auth::DevIssuer::load_or_create(&std::path::absolute(&options.data_dir)?)?;
     let control = ControlPlane::connect(&settings.database_url).await?;

@@ -40,7 +40,9 @@ enum Command {
         rows_per_municipality: Option<usize>,
         /// A config file whose identity settings (`issuers`, `public_url`, `login`),
         /// export limits, `log_format`, `metrics_listen` and `min_free_disk_percent` apply
-        /// too: the demo data behind a real OIDC broker, observed as in production.
+        /// too: the demo data behind a real OIDC broker, observed as in production. When it
+        /// names a lake (`[lake]`, e.g. in Azure Blob Storage) or a `database_url`, the demo
+        /// data is generated there and served from there.
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -205,8 +207,12 @@ async fn main() -> anyhow::Result<()> {
                 rows_per_municipality: rows_per_municipality
                     .unwrap_or(dap_lake::demo::DEFAULT_ROWS_PER_MUNICIPALITY),
             };
+            let mut settings = demo::settings(&options)?;
+            if let Some(configured) = configured {
+                settings = demo::with_config(settings, configured);
+            }
             let mut existing = Vec::new();
-            let created = demo::prepare_reporting(&options, &mut |progress| match progress {
+            let created = demo::prepare_reporting_with(&options, &settings, &mut |progress| match progress {
                 Progress::Existing { dataset } => existing.push(dataset),
                 Progress::Creating {
                     dataset,
@@ -228,17 +234,6 @@ async fn main() -> anyhow::Result<()> {
                 demo::rows_option_ignored(&options.data_dir, rows_per_municipality, &existing)
             {
                 eprintln!("{note}");
-            }
-            let mut settings = demo::settings(&options)?;
-            if let Some(identity) = configured {
-                settings.issuers = identity.issuers;
-                settings.public_url = identity.public_url;
-                settings.login = identity.login;
-                settings.exports = identity.exports;
-                settings.shutdown_timeout_secs = identity.shutdown_timeout_secs;
-                settings.log_format = identity.log_format;
-                settings.metrics_listen = identity.metrics_listen;
-                settings.min_free_disk_percent = identity.min_free_disk_percent;
             }
             let app = Application::build(settings).await?;
             print_demo_help(&options, app.port());
@@ -320,8 +315,7 @@ async fn main() -> anyhow::Result<()> {
             let control = dap_schema::ControlPlane::connect(&settings.database_url).await?;
             let catalogue = dap_api::app::Catalogue::load(&control).await?;
             let runtime = std::sync::Arc::new(dap_lake::LakeRuntime::new(settings.lake.threads)?);
-            let lake =
-                std::sync::Arc::new(dap_api::startup::open_lake(&settings.lake.root, runtime)?);
+            let lake = settings.lake.open(runtime).await?;
             let datasets: Vec<_> = catalogue
                 .all()
                 .iter()

@@ -191,6 +191,125 @@ pub struct LakeSettings {
     /// Worker threads of the lake runtime.
     #[serde(default = "default_lake_threads")]
     pub threads: usize,
+    /// How the object store named by `root` is reached (`az://`, `abfss://`, `s3://`).
+    /// Absent values come from the store's own environment variables (`AZURE_STORAGE_*`,
+    /// `AWS_*`), then from the platform (managed identity, instance profile).
+    #[serde(default)]
+    pub storage: StorageSettings,
+}
+
+/// Credentials and endpoint of the lake's object store. Secrets are never serialised or
+/// shown by `Debug`. Environment: `DAP_LAKE__STORAGE__ACCOUNT_NAME`, and so on.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSettings {
+    /// Azure: the storage account (`devstoreaccount1` for Azurite).
+    #[serde(default)]
+    pub account_name: Option<String>,
+    /// Azure: the account's access key.
+    #[serde(default, skip_serializing)]
+    pub access_key: Option<SecretString>,
+    /// Azure: a shared access signature (SAS) token instead of the key.
+    #[serde(default, skip_serializing)]
+    pub sas_token: Option<SecretString>,
+    /// The store's endpoint, for emulators and S3-compatible stores: e.g.
+    /// `http://127.0.0.1:10000/devstoreaccount1` (Azurite) or `https://s3.example.dk`.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// Allow plain HTTP to the endpoint (emulators only).
+    #[serde(default)]
+    pub allow_http: bool,
+    /// S3: the region.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// S3: the access key id.
+    #[serde(default)]
+    pub access_key_id: Option<String>,
+    /// S3: the secret access key.
+    #[serde(default, skip_serializing)]
+    pub secret_access_key: Option<SecretString>,
+    /// S3: a session token, with temporary credentials.
+    #[serde(default, skip_serializing)]
+    pub session_token: Option<SecretString>,
+    /// Further delta-rs/object_store options, passed as they are (no secrets here: they
+    /// are shown in the configuration), e.g. `AWS_S3_LOCKING_PROVIDER = "dynamodb"` or
+    /// `aws_conditional_put = "etag"` for several writers on S3.
+    #[serde(default)]
+    pub options: std::collections::BTreeMap<String, String>,
+}
+
+impl StorageSettings {
+    /// The options delta-rs gets for a lake at `root`: Azure keys for Azure URLs, AWS
+    /// keys for S3 URLs, nothing for a local directory.
+    pub fn options_for(&self, root: &url::Url) -> anyhow::Result<dap_lake::StorageOptions> {
+        use dap_lake::storage::StoreKind;
+        use secrecy::ExposeSecret;
+        let secret = |s: &Option<SecretString>| s.as_ref().map(|s| s.expose_secret().to_owned());
+        let flag = |b: bool| b.then(|| "true".to_owned());
+        let named: Vec<(&str, Option<String>)> = match StoreKind::of(root)? {
+            StoreKind::Local => return Ok(dap_lake::StorageOptions::default()),
+            StoreKind::Azure => vec![
+                ("azure_storage_account_name", self.account_name.clone()),
+                ("azure_storage_account_key", secret(&self.access_key)),
+                ("azure_storage_sas_key", secret(&self.sas_token)),
+                ("azure_storage_endpoint", self.endpoint.clone()),
+                ("azure_allow_http", flag(self.allow_http)),
+            ],
+            StoreKind::S3 => vec![
+                ("AWS_REGION", self.region.clone()),
+                ("AWS_ACCESS_KEY_ID", self.access_key_id.clone()),
+                ("AWS_SECRET_ACCESS_KEY", secret(&self.secret_access_key)),
+                ("AWS_SESSION_TOKEN", secret(&self.session_token)),
+                ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+                ("AWS_ALLOW_HTTP", flag(self.allow_http)),
+            ],
+        };
+        Ok(named
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v)))
+            .chain(self.options.iter().map(|(k, v)| (k.clone(), v.clone())))
+            .collect())
+    }
+}
+
+impl LakeSettings {
+    /// The lake these settings name: at a URL (an object store, reached with
+    /// `storage`) or in a local directory. An unsupported scheme or an object store
+    /// that cannot be set up from the options (no account, no bucket) fails here, with the
+    /// setting to fix; nothing is read yet.
+    pub async fn open(
+        &self,
+        runtime: std::sync::Arc<dap_lake::LakeRuntime>,
+    ) -> anyhow::Result<std::sync::Arc<dap_lake::Lake>> {
+        let settings = self;
+        let root = settings.root.as_str();
+        let lake = match url::Url::parse(root) {
+            // One-letter schemes are Windows drive letters, not URLs.
+            Ok(url) if url.scheme().len() > 1 => {
+                let mut url = url;
+                if !url.path().ends_with('/') {
+                    url.set_path(&format!("{}/", url.path()));
+                }
+                let options = settings
+                    .storage
+                    .options_for(&url)
+                    .with_context(|| format!("lake.root {root}"))?;
+                dap_lake::Lake::new(url, runtime).with_storage(options)
+            }
+            _ => dap_lake::Lake::local(std::path::Path::new(root), runtime)?,
+        };
+        let lake = std::sync::Arc::new(lake);
+        lake.check_storage().await.map_err(|error| {
+            anyhow::anyhow!(
+                "lake.root {root}: {error}. Set the store's account or bucket and credentials in \
+             [lake.storage] (account_name, access_key or sas_token for Azure; region, \
+             access_key_id, secret_access_key for S3; endpoint and allow_http for emulators), \
+             as DAP_LAKE__STORAGE__* variables, or as the store's own AZURE_STORAGE_* / AWS_* \
+             variables"
+            )
+        })?;
+        Ok(lake)
+    }
 }
 
 /// One accepted token issuer.
@@ -267,6 +386,7 @@ impl Default for Settings {
                 root: "dap-data/lake".into(),
                 refresh_secs: default_refresh_secs(),
                 threads: default_lake_threads(),
+                storage: StorageSettings::default(),
             },
             issuers: Vec::new(),
             demo_dir: None,
@@ -520,6 +640,93 @@ mod tests {
         };
         remote.lake.root = "az://warehouse/delta".into();
         assert_eq!(remote.local_disks(), vec![std::env::temp_dir()]);
+    }
+
+    #[test]
+    fn storage_settings_become_the_options_of_the_lake_url_s_store() {
+        let storage = StorageSettings {
+            account_name: Some("devstoreaccount1".into()),
+            access_key: Some(SecretString::from("a2V5LXZhbHVl")),
+            endpoint: Some("http://127.0.0.1:10000/devstoreaccount1".into()),
+            allow_http: true,
+            region: Some("eu-north-1".into()),
+            access_key_id: Some("AKIA".into()),
+            secret_access_key: Some(SecretString::from("c2VjcmV0")),
+            ..StorageSettings::default()
+        };
+        let url = |u: &str| url::Url::parse(u).expect("url");
+        let azure = format!(
+            "{:?}",
+            storage.options_for(&url("az://lake/p/")).expect("az")
+        );
+        for key in [
+            "azure_storage_account_name",
+            "azure_storage_account_key",
+            "azure_storage_endpoint",
+            "azure_allow_http",
+        ] {
+            assert!(azure.contains(key), "{azure}");
+        }
+        assert!(
+            !azure.contains("AWS_") && !azure.contains("a2V5LXZhbHVl"),
+            "{azure}"
+        );
+        let s3 = format!(
+            "{:?}",
+            storage.options_for(&url("s3://bucket/p/")).expect("s3")
+        );
+        for key in [
+            "AWS_REGION",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_ENDPOINT_URL",
+        ] {
+            assert!(s3.contains(key), "{s3}");
+        }
+        assert!(!s3.contains("azure_") && !s3.contains("c2VjcmV0"), "{s3}");
+        let local = storage
+            .options_for(&url("file:///tmp/lake/"))
+            .expect("local");
+        assert_eq!(local, dap_lake::StorageOptions::default());
+        assert!(storage.options_for(&url("ftp://host/lake/")).is_err());
+    }
+
+    #[test]
+    fn storage_secrets_are_neither_shown_nor_serialised() {
+        let mut settings = Settings::default();
+        settings.lake.storage.access_key = Some(SecretString::from("a2V5LXZhbHVl"));
+        settings.lake.storage.sas_token = Some(SecretString::from("sv=2024&sig=c2ln"));
+        settings.lake.storage.secret_access_key = Some(SecretString::from("c2VjcmV0"));
+        let shown = format!("{settings:?}");
+        let stored = serde_json::to_string(&settings).expect("json");
+        for secret in ["a2V5LXZhbHVl", "c2ln", "c2VjcmV0"] {
+            assert!(!shown.contains(secret), "{shown}");
+            assert!(!stored.contains(secret), "{stored}");
+        }
+    }
+
+    #[test]
+    fn storage_settings_are_read_from_the_config_file() {
+        use secrecy::ExposeSecret;
+        let text = "[lake]\nroot = \"az://lake/dap\"\n[lake.storage]\naccount_name = \"acct\"\naccess_key = \"a2V5\"\nallow_http = true\n";
+        let settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::string(text))
+            .extract()
+            .expect("settings");
+        let storage = &settings.lake.storage;
+        assert_eq!(storage.account_name.as_deref(), Some("acct"));
+        assert!(storage.allow_http);
+        assert_eq!(
+            storage
+                .access_key
+                .as_ref()
+                .map(|k| k.expose_secret().to_owned()),
+            Some("a2V5".to_owned())
+        );
+        let unknown = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::string("[lake.storage]\naccount = \"acct\"\n"))
+            .extract::<Settings>();
+        assert!(unknown.is_err(), "unknown storage keys are refused");
     }
 
     #[test]

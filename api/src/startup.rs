@@ -10,7 +10,7 @@ use actix_web::middleware;
 use actix_web::{App, HttpServer, web};
 use anyhow::{Context, bail};
 use dap_auth::{DapKeys, DevIssuer, IssuerConfig, TokenVerifier};
-use dap_lake::{Lake, LakeRuntime};
+use dap_lake::LakeRuntime;
 use dap_schema::ControlPlane;
 use secrecy::ExposeSecret;
 use tracing_actix_web::TracingLogger;
@@ -111,7 +111,7 @@ impl Application {
             .await
             .context("cannot open the control-plane database")?;
         let runtime = Arc::new(LakeRuntime::new(settings.lake.threads)?);
-        let lake = Arc::new(open_lake(&settings.lake.root, runtime)?);
+        let lake = settings.lake.open(runtime).await?;
         let issuer_keys = IssuerKeys::load(&control).await?;
         let mut verifier = TokenVerifier::new().with_shared_issuer(
             DapKeys::issuer_config(),
@@ -434,20 +434,6 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-/// The lake at `root`: a URL, or a local directory.
-pub fn open_lake(root: &str, runtime: Arc<LakeRuntime>) -> anyhow::Result<Lake> {
-    match url::Url::parse(root) {
-        Ok(url) if url.scheme().len() > 1 => {
-            let mut url = url;
-            if !url.path().ends_with('/') {
-                url.set_path(&format!("{}/", url.path()));
-            }
-            Ok(Lake::new(url, runtime))
-        }
-        _ => Ok(Lake::local(std::path::Path::new(root), runtime)?),
     }
 }
 

@@ -32,8 +32,9 @@ impl Lake {
         })?;
         let opened = {
             let url = url.clone();
+            let storage = self.storage.clone();
             self.runtime()
-                .run(async move { Ok(deltalake::open_table(url).await) })
+                .run(async move { Ok(crate::storage::open_table(url, &storage).await) })
                 .await?
         };
         let table = opened.map_err(|e| {

@@ -13,13 +13,14 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use dap_schema::{
     Classification, ColumnDef, ColumnType, DatasetDef, DatasetId, NsisLevel, municipalities,
 };
+use deltalake::DeltaTable;
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::protocol::SaveMode;
-use deltalake::{DeltaTable, DeltaTableBuilder};
 use url::Url;
 
 use crate::Result;
 use crate::lake::table_url;
+use crate::storage::{StorageOptions, table_builder};
 
 /// Default rows per municipality per dataset: the demo starts in seconds.
 pub const DEFAULT_ROWS_PER_MUNICIPALITY: usize = 120;
@@ -73,16 +74,22 @@ pub enum Progress {
     Created { dataset: String, rows: usize },
 }
 
-/// Creates every demo table under `root` that does not exist yet. Returns the ids of
-/// the tables it created.
-pub async fn create_lake(root: &Url, rows_per_municipality: usize) -> Result<Vec<String>> {
-    create_lake_reporting(root, rows_per_municipality, &mut |_| {}).await
+/// Creates every demo table under `root` (a local directory's URL, or an object store's
+/// reached with `storage`) that does not exist yet. Returns the ids of the tables it
+/// created.
+pub async fn create_lake(
+    root: &Url,
+    storage: &StorageOptions,
+    rows_per_municipality: usize,
+) -> Result<Vec<String>> {
+    create_lake_reporting(root, storage, rows_per_municipality, &mut |_| {}).await
 }
 
 /// Like [`create_lake`], telling `report` about every table before and after it is
 /// written (generating all tables takes tens of seconds).
 pub async fn create_lake_reporting(
     root: &Url,
+    storage: &StorageOptions,
     rows_per_municipality: usize,
     report: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Vec<String>> {
@@ -93,18 +100,18 @@ pub async fn create_lake_reporting(
         let dataset = def.id.to_string();
         let url = table_url(root, &def.location)?;
         if let Ok(path) = url.to_file_path() {
-            if path.join("_delta_log").is_dir() {
-                report(Progress::Existing { dataset });
-                continue;
-            }
             std::fs::create_dir_all(&path)?;
+        }
+        let table = table_builder(url.clone(), storage)?.build()?;
+        if table.verify_deltatable_existence().await? {
+            report(Progress::Existing { dataset });
+            continue;
         }
         report(Progress::Creating {
             dataset: dataset.clone(),
             index: i + 1,
             total,
         });
-        let table = DeltaTableBuilder::from_url(url.clone())?.build()?;
         let (first, second) = generate(&def, rows_per_municipality)?;
         let rows = first
             .iter()

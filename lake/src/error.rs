@@ -61,6 +61,10 @@ pub enum Error {
     Arrow(#[from] deltalake::arrow::error::ArrowError),
     #[error("table location '{0}' is not a valid URL or path")]
     Location(String),
+    /// The lake's object store cannot be used as configured (scheme, account, bucket,
+    /// credentials); the message names what is missing.
+    #[error("the lake's object store cannot be used: {0}")]
+    Storage(String),
     #[error("encoding the result failed: {0}")]
     Encode(String),
     /// An XLSX export would not fit in one sheet.

@@ -26,6 +26,7 @@ use url::Url;
 use crate::keyset;
 use crate::query::ResolvedQuery;
 use crate::resolve::{Reader, VersionCache};
+use crate::storage::{StorageOptions, StoreKind, register_stores};
 use crate::{Error, LakeRuntime, Result};
 
 /// Memory one query may use before it spills (sorts) or fails (other operators).
@@ -37,6 +38,8 @@ const SCAN_BUFFER_BATCHES: usize = 2;
 #[derive(Debug)]
 pub struct Lake {
     root: Url,
+    /// How the object store behind `root` is reached (secrets inside; `Debug` shows keys).
+    pub(crate) storage: StorageOptions,
     runtime: Arc<LakeRuntime>,
     /// Open tables by location URL: a dataset re-registered at another location opens
     /// the new table instead of serving the old one.
@@ -146,8 +149,10 @@ impl Source {
 impl Lake {
     /// A lake whose relative table locations resolve against `root` (a directory URL).
     pub fn new(root: Url, runtime: Arc<LakeRuntime>) -> Self {
+        register_stores();
         Self {
             root,
+            storage: StorageOptions::default(),
             runtime,
             tables: RwLock::new(HashMap::new()),
             versions: VersionCache::default(),
@@ -156,9 +161,44 @@ impl Lake {
         }
     }
 
+    /// The same lake, reaching its object store with `storage`.
+    pub fn with_storage(mut self, storage: StorageOptions) -> Self {
+        self.storage = storage;
+        self
+    }
+
+    /// The lake's root location.
+    pub fn root(&self) -> &Url {
+        &self.root
+    }
+
+    /// How the lake's object store is reached.
+    pub fn storage(&self) -> &StorageOptions {
+        &self.storage
+    }
+
+    /// Checks, without reading anything, that the root names a store dap can reach with
+    /// the configured options (a supported scheme, an account, a container or bucket):
+    /// [`Error::Storage`] says what is missing.
+    pub async fn check_storage(self: &Arc<Self>) -> Result<()> {
+        let root = self.root.clone();
+        if StoreKind::of(&root)? == StoreKind::Local {
+            return Ok(());
+        }
+        let options = self.storage.map();
+        self.runtime()
+            .run(async move {
+                deltalake::logstore::store_for(&root, options)
+                    .map(|_| ())
+                    .map_err(|e| Error::Storage(format!("{root}: {e}")))
+            })
+            .await
+    }
+
     /// Whether the lake's storage answers: its root can be listed.
     pub async fn probe(self: &Arc<Self>) -> Result<()> {
         let root = self.root.clone();
+        let options = self.storage.map();
         self.runtime()
             .run(async move {
                 if root.scheme() == "file" {
@@ -169,8 +209,7 @@ impl Lake {
                     return Ok(());
                 }
                 use deltalake::ObjectStore as _;
-                let store =
-                    deltalake::logstore::store_for(&root, std::iter::empty::<(String, String)>())?;
+                let store = deltalake::logstore::store_for(&root, options)?;
                 store
                     .list_with_delimiter(None)
                     .await

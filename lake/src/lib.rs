@@ -30,6 +30,7 @@ pub mod query;
 mod resolve;
 mod runtime;
 mod stats;
+pub mod storage;
 mod tables;
 #[cfg(test)]
 mod testing;
@@ -42,6 +43,7 @@ pub use lake::{Lake, Scan, TableInfo};
 pub use query::RowQuery;
 pub use runtime::LakeRuntime;
 pub use stats::ScanCounts;
+pub use storage::StorageOptions;
 pub use tables::StaleTable;
 
 /// Re-exported so callers share delta-rs' Arrow version.

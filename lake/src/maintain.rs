@@ -70,7 +70,7 @@ impl Lake {
         self.runtime()
             .run(async move {
                 let url = lake.location(&def)?;
-                let mut table = deltalake::open_table(url).await?;
+                let mut table = crate::storage::open_table(url, &lake.storage).await?;
                 let version_before = table.version().unwrap_or_default();
                 let files_before = file_count(&table)?;
                 let target = NonZeroU64::new(policy.target_file_bytes.max(1024 * 1024))

@@ -19,7 +19,7 @@ impl Lake {
         if let Some(table) = self.cached(&key) {
             return Ok(table);
         }
-        let table = deltalake::open_table(url)
+        let table = crate::storage::open_table(url, &self.storage)
             .await
             .map_err(|e| unavailable(dataset, &e))?;
         let table = Arc::new(table);

@@ -29,6 +29,7 @@ mod leases;
 mod machine;
 mod malformed;
 mod metrics;
+mod object_store;
 mod odata;
 mod odata_access;
 mod odata_filters;
