@@ -272,3 +272,30 @@ async fn a_keyset_cursor_serves_only_its_caller_and_query() {
         .await;
     assert_eq!(second.rows(), oracle);
 }
+
+#[tokio::test]
+async fn values_of_personal_columns_never_travel_in_a_cursor() {
+    // Arrange: home-care visitations, keyed by a public id, with a personal citizen id.
+    let app = spawn_app().await;
+    let token = app.analyst("0101");
+    let rows =
+        |order: &str| format!("/api/v1/datasets/aeldre.hjemmepleje/rows?limit=2&order_by={order}");
+    // Act
+    let public = app.get(&rows("visitationsid"), Some(&token)).await;
+    let personal = app.get(&rows("borger_id"), Some(&token)).await;
+    // Assert: a public order pages by key; an order over the personal column by offset,
+    // and the cursor holds none of the page's citizen ids.
+    assert_eq!(public.status, 200, "{}", public.body);
+    assert!(
+        payload(public.body["next_cursor"].as_str().expect("next"))
+            .get("k")
+            .is_some_and(Value::is_array)
+    );
+    assert_eq!(personal.status, 200, "{}", personal.body);
+    let cursor = payload(personal.body["next_cursor"].as_str().expect("next"));
+    assert!(cursor["k"].is_null(), "{cursor}");
+    for row in personal.rows() {
+        let id = row["borger_id"].as_str().expect("a citizen id");
+        assert!(!cursor.to_string().contains(id), "{cursor} holds {id}");
+    }
+}

@@ -168,6 +168,8 @@ async fn leases_on_sqlite() {
     racing_replicas_get_one_lease(&url).await;
     let (_dir, url) = sqlite().await;
     one_replica_runs_a_leased_job(&url).await;
+    let (_dir, url) = sqlite().await;
+    a_long_job_renews_its_lease(&url).await;
 }
 
 #[tokio::test]
@@ -178,5 +180,32 @@ async fn leases_on_postgres() {
     a_lease_has_one_holder_until_it_expires(&url).await;
     racing_replicas_get_one_lease(&url).await;
     one_replica_runs_a_leased_job(&url).await;
+    a_long_job_renews_its_lease(&url).await;
     drop_postgres(&url).await;
+}
+
+/// A job that outlasts the hold keeps its lease (renewed while it runs): the other
+/// replica's round meanwhile is skipped.
+async fn a_long_job_renews_its_lease(url: &str) {
+    let control = ControlPlane::connect(url).await.expect("connect");
+    let (a, b) = (Replica::new(), Replica::new());
+    let hold = Duration::from_secs(3);
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let long = {
+        let control = control.clone();
+        tokio::spawn(async move {
+            a.lead(&control, "long-job", hold, async move {
+                let _ = started_tx.send(());
+                // Twice the hold: without renewal the lease would expire half way.
+                tokio::time::sleep(hold * 2).await;
+                "done"
+            })
+            .await
+        })
+    };
+    started_rx.await.expect("the job started");
+    tokio::time::sleep(hold + Duration::from_secs(1)).await;
+    let during = b.lead(&control, "long-job", hold, async { "b ran" }).await;
+    assert_eq!(during, None, "the lease was renewed while the job ran");
+    assert_eq!(long.await.expect("join"), Some("done"));
 }

@@ -48,7 +48,12 @@ async fn write(control: ControlPlane, mut pending: mpsc::Receiver<(AuditRecord, 
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while pending.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let records: Vec<AuditRecord> = batch.iter().map(|(r, _)| r.clone()).collect();
-        match control.append_audits(&records).await {
+        let count = records.len();
+        match isolated(&control, move |control| async move {
+            control.append_audits(&records).await
+        })
+        .await
+        {
             Ok(()) => {
                 for (_, done) in batch.drain(..) {
                     // A request that went away no longer waits; its record is written.
@@ -56,11 +61,33 @@ async fn write(control: ControlPlane, mut pending: mpsc::Receiver<(AuditRecord, 
                 }
             }
             Err(error) => {
-                tracing::warn!(%error, records = records.len(), "audit batch failed; appending its records one by one");
+                tracing::warn!(%error, records = count, "audit batch failed; appending its records one by one");
                 for (record, done) in batch.drain(..) {
-                    let _ = done.send(control.append_audit(&record).await);
+                    let outcome = isolated(&control, move |control| async move {
+                        control.append_audit(&record).await
+                    })
+                    .await;
+                    let _ = done.send(outcome);
                 }
             }
+        }
+    }
+}
+
+/// Runs one append in a task of its own, so that a panic inside it (a driver, the
+/// hashing) fails that append only: the writer lives on and later requests are served.
+async fn isolated<F, Fut>(control: &ControlPlane, append: F) -> Result<(), dap_schema::Error>
+where
+    F: FnOnce(ControlPlane) -> Fut,
+    Fut: std::future::Future<Output = Result<(), dap_schema::Error>> + Send + 'static,
+{
+    match tokio::spawn(append(control.clone())).await {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            tracing::error!(%error, "an audit append panicked; its records are not written");
+            Err(dap_schema::Error::AuditChain(
+                "the audit append failed unexpectedly".into(),
+            ))
         }
     }
 }

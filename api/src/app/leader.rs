@@ -48,7 +48,10 @@ impl Replica {
     /// answers its result; `None` when another replica holds the lease, or when the
     /// control plane cannot say (then nobody runs the job this round, and the next round
     /// tries again). Of replicas whose schedules fire within `hold` of each other, one
-    /// runs the job.
+    /// runs the job. While the job runs the lease is renewed every third of `hold`; when
+    /// a renewal is refused (another replica took the lease) or the control plane has not
+    /// answered for the whole hold, the job is stopped at its next await (table
+    /// maintenance commits are atomic, so a stopped run leaves no partial commit).
     pub async fn lead<T>(
         &self,
         control: &ControlPlane,
@@ -57,15 +60,40 @@ impl Replica {
         job: impl Future<Output = T>,
     ) -> Option<T> {
         let now = Utc::now();
-        let hold = chrono::Duration::from_std(hold).unwrap_or(chrono::Duration::hours(1));
-        match control.take_lease(lease, &self.id, now, now + hold).await {
-            Ok(true) => Some(job.await),
+        let span = chrono::Duration::from_std(hold).unwrap_or(chrono::Duration::hours(1));
+        match control.take_lease(lease, &self.id, now, now + span).await {
+            Ok(true) => {}
             Ok(false) => {
                 tracing::debug!(lease, "another replica holds the lease; skipped this round");
-                None
+                return None;
             }
             Err(error) => {
                 tracing::warn!(lease, %error, "lease not taken: the control plane did not answer; skipped this round");
+                return None;
+            }
+        }
+        let renew = async {
+            let mut held_until = now + span;
+            let mut tick = tokio::time::interval((hold / 3).max(Duration::from_secs(1)));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let now = Utc::now();
+                match control.take_lease(lease, &self.id, now, now + span).await {
+                    Ok(true) => held_until = now + span,
+                    Ok(false) => return "another replica took the lease",
+                    Err(error) if now >= held_until => {
+                        tracing::warn!(lease, %error, "lease not renewed");
+                        return "the lease expired while the control plane did not answer";
+                    }
+                    Err(error) => tracing::warn!(lease, %error, "lease not renewed; retrying"),
+                }
+            }
+        };
+        tokio::select! {
+            done = job => Some(done),
+            why = renew => {
+                tracing::warn!(lease, why, "job stopped: this replica no longer holds its lease");
                 None
             }
         }

@@ -108,6 +108,12 @@ impl Core {
                     o: position + limit,
                     k: next_key,
                 };
+                // A cursor is signed, not encrypted, and travels in URLs (which end up in
+                // proxy logs and browser history): only values of public columns go in
+                // it. An order over a personal or sensitive column pages by offset.
+                if !public_order(scope, &resolved.order) {
+                    cursor.k = None;
+                }
                 let mut token = self.cursors.sign(&cursor)?;
                 if token.len() > MAX_KEYSET_CURSOR {
                     cursor.k = None;
@@ -181,4 +187,15 @@ struct Fetched {
     /// `Some` when there is a next page: `Some(key)` after which it starts, `None` to
     /// start it by offset.
     next: Option<Option<Vec<KeyValue>>>,
+}
+
+/// True when every column of `order` is a public column of the scope's dataset.
+fn public_order(scope: &AccessScope, order: &[dap_lake::query::OrderBy]) -> bool {
+    order.iter().all(|o| {
+        scope
+            .dataset()
+            .columns
+            .iter()
+            .any(|c| c.name == o.column && c.classification == dap_schema::Classification::Public)
+    })
 }
