@@ -487,6 +487,10 @@ fn refused_at(page: &str, input: &str, says: &str) {
     );
 }
 
+/// A refused admin form: its action, the fields sent, the input the error must sit next
+/// to, what the error says, and an entered value the answer must keep.
+type AdminForm<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str, &'a str, &'a str);
+
 #[tokio::test]
 async fn every_form_shows_the_cores_message_next_to_the_field_and_keeps_what_was_entered() {
     let app = spawn_app().await;
@@ -494,7 +498,7 @@ async fn every_form_shows_the_cores_message_next_to_the_field_and_keeps_what_was
     let until = (chrono::Utc::now() + chrono::Duration::days(30))
         .format("%Y-%m-%d")
         .to_string();
-    let admin_forms: [(&str, Vec<(&str, &str)>, &str, &str, &str); 5] = [
+    let admin_forms: [AdminForm; 5] = [
         (
             "/console/admin/clients",
             vec![

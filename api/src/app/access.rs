@@ -256,7 +256,7 @@ impl Core {
     /// lets a person choose offers exactly these; the choice is checked again by
     /// [`Self::scope`] (and, for administration, [`administered`]) on every request.
     pub fn acting_choices(&self, principal: &Principal) -> Vec<MunicipalityCode> {
-        let mut out: Vec<MunicipalityCode> = principal.municipalities.iter().cloned().collect();
+        let mut out: Vec<MunicipalityCode> = principal.municipalities.to_vec();
         let mut delegating = self.admin.delegating(principal, &self.catalogue.all());
         delegating.sort_unstable();
         for code in delegating {
