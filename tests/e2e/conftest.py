@@ -12,6 +12,11 @@ import pytest
 
 DAP_BIN = os.environ.get("DAP_BIN", "target/debug/dap")
 ALL_READ_ROLES = "laes-oekonomi,laes-personale,laes-borger,laes-aeldre,laes-infrastruktur"
+# The session's shared demo process is read by every module in whatever order pytest runs
+# them; the readers compare with the demo data as generated (60 rows per municipality). A
+# test that writes to its lake (deliveries) writes only for one of these municipalities,
+# which no test reads. The `dap` fixture checks at the end that nothing else changed.
+WRITABLE_MUNICIPALITIES = ("0169", "0175", "0183")
 
 
 def free_port() -> int:
@@ -69,9 +74,34 @@ def dap():
     base = f"http://127.0.0.1:{port}"
     log.flush()
     wait_ready(process, base, log.name, 120)
+    before = read_only_rows(data_dir)
     yield Dap(base, data_dir)
     process.terminate()
     process.wait(timeout=30)
+    changed = sorted(table for table, rows in read_only_rows(data_dir).items() if rows != before.get(table))
+    assert not changed, (
+        f"a test changed rows outside {WRITABLE_MUNICIPALITIES} in the shared demo lake "
+        f"({changed}): other modules compare with the generated data; deliver for one of "
+        "WRITABLE_MUNICIPALITIES or start a dap process of your own")
+
+
+def read_only_rows(data_dir: str) -> dict:
+    """Per Delta table of the demo lake: the sorted rows of every municipality that no
+    test may write, as a comparable fingerprint."""
+    from deltalake import DeltaTable
+
+    lake = os.path.join(data_dir, "lake")
+    rows = {}
+    for root, dirs, _files in os.walk(lake):
+        if "_delta_log" in dirs:
+            dirs.clear()
+            table = DeltaTable(root).to_pyarrow_table()
+            if "kommunekode" in table.column_names:
+                records = [r for r in table.to_pylist() if r["kommunekode"] not in WRITABLE_MUNICIPALITIES]
+            else:
+                records = table.to_pylist()
+            rows[os.path.relpath(root, lake)] = sorted(repr(sorted(r.items())) for r in records)
+    return rows
 
 
 @pytest.hookimpl(hookwrapper=True)

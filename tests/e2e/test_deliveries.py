@@ -14,8 +14,10 @@ import urllib.request
 
 from deltalake import DeltaTable
 
-from conftest import DAP_BIN, free_port
+from conftest import DAP_BIN, WRITABLE_MUNICIPALITIES, free_port
 
+# Each test delivers for a municipality of its own that no other module reads.
+PULLED, KILLED = WRITABLE_MUNICIPALITIES[0], WRITABLE_MUNICIPALITIES[1]
 HEADER = "posteringsid,aar,maaned,bogfoeringsdato,funktion,art,beloeb,omkostningssted"
 
 
@@ -72,10 +74,10 @@ def _deliver(base, env, path, *extra):
 
 
 def test_a_delivery_is_served_by_another_replica_and_pulled(dap, tmp_path):
-    env = _delivery_client(dap, "0169")
+    env = _delivery_client(dap, PULLED)
     other, other_base = _start(dap.data_dir)
     try:
-        reader = dap.token("0169")
+        reader = dap.token(PULLED)
         # Open the table on the other replica before the delivery, so it has to notice.
         before = _request(other_base, "/api/v1/datasets/oekonomi.posteringer", reader)["table_version"]
         mirror = tmp_path / "mirror"
@@ -128,7 +130,7 @@ def test_a_delivery_is_served_by_another_replica_and_pulled(dap, tmp_path):
 def test_a_server_killed_mid_delivery_commits_nothing_or_once(dap, tmp_path):
     """SIGKILL the serving replica at several moments of a large delivery; then retry it
     on a fresh replica: the table holds the delivery exactly once."""
-    env = _delivery_client(dap, "0175")
+    env = _delivery_client(dap, KILLED)
     rows = 40000
     big = tmp_path / "big.csv"
     with open(big, "w") as f:
@@ -146,7 +148,7 @@ def test_a_server_killed_mid_delivery_commits_nothing_or_once(dap, tmp_path):
         server.wait()
         client.wait(timeout=60)
         count = DeltaTable(table_path).to_pyarrow_table(
-            filters=[("kommunekode", "=", "0175"), ("posteringsid", ">=", 1759000000)], columns=["posteringsid"]).num_rows
+            filters=[("kommunekode", "=", KILLED), ("posteringsid", ">=", 1759000000)], columns=["posteringsid"]).num_rows
         assert count in (0, rows), f"a partial delivery after SIGKILL at {delay}s: {count} rows"
     server, base = _start(dap.data_dir)
     try:
@@ -154,7 +156,7 @@ def test_a_server_killed_mid_delivery_commits_nothing_or_once(dap, tmp_path):
         assert done.returncode == 0, done.stderr
         table = DeltaTable(table_path)
         delivered = table.to_pyarrow_table(
-            filters=[("kommunekode", "=", "0175"), ("posteringsid", ">=", 1759000000)], columns=["posteringsid"])
+            filters=[("kommunekode", "=", KILLED), ("posteringsid", ">=", 1759000000)], columns=["posteringsid"])
         assert delivered.num_rows == rows
         assert len(set(delivered.column("posteringsid").to_pylist())) == rows
     finally:
