@@ -191,6 +191,12 @@ pub struct LakeSettings {
     /// Worker threads of the lake runtime.
     #[serde(default = "default_lake_threads")]
     pub threads: usize,
+    /// MiB of decoded partitions kept in memory for paged reads (`/rows`, GraphQL and
+    /// OData pages): a page then filters and sorts rows already decoded instead of
+    /// decoding the partition's files again. 0 turns it off. A partition larger than a
+    /// quarter of this is always read from its files.
+    #[serde(default = "default_page_cache_mb")]
+    pub page_cache_mb: usize,
     /// How the object store named by `root` is reached (`az://`, `abfss://`, `s3://`).
     /// Absent values come from the store's own environment variables (`AZURE_STORAGE_*`,
     /// `AWS_*`), then from the platform (managed identity, instance profile).
@@ -298,6 +304,7 @@ impl LakeSettings {
             }
             _ => dap_lake::Lake::local(std::path::Path::new(root), runtime)?,
         };
+        let lake = lake.with_page_cache(settings.page_cache_mb.saturating_mul(1024 * 1024));
         let lake = std::sync::Arc::new(lake);
         lake.check_storage().await.map_err(|error| {
             anyhow::anyhow!(
@@ -367,6 +374,9 @@ fn default_log_format() -> String {
 fn default_refresh_secs() -> u64 {
     5
 }
+fn default_page_cache_mb() -> usize {
+    dap_lake::DEFAULT_PAGE_CACHE_BYTES / (1024 * 1024)
+}
 fn default_lake_threads() -> usize {
     2
 }
@@ -386,6 +396,7 @@ impl Default for Settings {
                 root: "dap-data/lake".into(),
                 refresh_secs: default_refresh_secs(),
                 threads: default_lake_threads(),
+                page_cache_mb: default_page_cache_mb(),
                 storage: StorageSettings::default(),
             },
             issuers: Vec::new(),

@@ -49,6 +49,8 @@ pub struct Lake {
     pub(crate) stale: RwLock<HashMap<String, crate::tables::StaleTable>>,
     /// Scans and refresh times, for metrics.
     pub(crate) stats: crate::stats::Stats,
+    /// Decoded partitions for paged reads.
+    pages: crate::page_cache::PageCache,
 }
 
 /// Version facts of a table.
@@ -158,6 +160,7 @@ impl Lake {
             versions: VersionCache::default(),
             stale: RwLock::new(HashMap::new()),
             stats: crate::stats::Stats::default(),
+            pages: crate::page_cache::PageCache::new(crate::page_cache::DEFAULT_CAPACITY_BYTES),
         }
     }
 
@@ -165,6 +168,18 @@ impl Lake {
     pub fn with_storage(mut self, storage: StorageOptions) -> Self {
         self.storage = storage;
         self
+    }
+
+    /// Bounds the memory of decoded partitions kept for paged reads (0: none kept, every
+    /// page reads the files); see `page_cache`.
+    pub fn with_page_cache(mut self, bytes: usize) -> Self {
+        self.pages = crate::page_cache::PageCache::new(bytes);
+        self
+    }
+
+    /// Bytes of decoded partitions held for paged reads.
+    pub fn page_cache_bytes(&self) -> usize {
+        self.pages.held_bytes()
     }
 
     /// The lake's root location.
@@ -354,8 +369,35 @@ impl Lake {
             .table_provider()
             .with_file_paths(files.iter().map(ToString::to_string))
             .await?;
-        let ctx = Self::session();
+        let mut ctx = Self::session();
         table.update_datafusion_session(&ctx.state())?;
+        // A page (a bounded read) of a partition small enough to keep reads its decoded
+        // rows from memory; the row predicate and filters below apply to them alike. One
+        // partition: the rows stay in key order through the filters, so a page in key
+        // order stops at its last row (no repartitioning, no sort).
+        let mut provider = provider;
+        if query.limit.is_some() && self.pages.enabled() {
+            let key = format!(
+                "{}\n{:?}\n{}\n{}",
+                self.location(dataset)?,
+                provider.schema(),
+                dataset.key_columns.join(","),
+                files
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            let keys = &dataset.key_columns;
+            if let Some(decoded) = self
+                .pages
+                .get(key, Arc::clone(&provider), &ctx, keys)
+                .await?
+            {
+                provider = Arc::clone(&decoded.table) as _;
+                ctx = Self::session_with(1);
+            }
+        }
         let mut frame = ctx.read_table(provider)?.filter(rows)?;
         for filter in &query.filters {
             frame = frame.filter(filter.to_expr())?;

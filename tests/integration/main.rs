@@ -38,6 +38,7 @@ mod odata_power_query;
 mod openapi;
 mod operators;
 mod own_versions;
+mod page_cache;
 mod personal_tokens;
 mod pull;
 mod refusals;
