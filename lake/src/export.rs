@@ -27,6 +27,9 @@ use crate::{Error, Result, Scan};
 /// Rows of one XLSX sheet, header included.
 pub const XLSX_MAX_ROWS: u64 = 1_048_576;
 const CHUNKS_BUFFERED: usize = 4;
+/// Batches of a line format (CSV, NDJSON) encoded at once, in order: one per core of the
+/// lake runtime's default two.
+const LINE_ENCODERS: usize = 2;
 /// Parquet row groups are closed at this many rows, bounding the writer's buffer.
 const PARQUET_ROW_GROUP: usize = 64 * 1024;
 
@@ -200,8 +203,6 @@ impl Sink {
 
 enum Encoder {
     Json { first: bool },
-    Ndjson,
-    Csv { options: CsvOptions, header: bool },
     Parquet(ArrowWriter<Sink>),
     Arrow(StreamWriter<Sink>),
     ArrowFile(FileWriter<Sink>),
@@ -220,11 +221,7 @@ async fn run(
     let schema = csv_schema(&scan.schema, format);
     let mut encoder = match format {
         Format::Json => Encoder::Json { first: true },
-        Format::Ndjson => Encoder::Ndjson,
-        Format::Csv(options) => Encoder::Csv {
-            options,
-            header: true,
-        },
+        Format::Ndjson | Format::Csv(_) => return run_lines(scan, format, schema, tx, rows).await,
         Format::Parquet => {
             let props = WriterProperties::builder()
                 .set_compression(Compression::ZSTD(ZstdLevel::default()))
@@ -240,9 +237,6 @@ async fn run(
         Format::ArrowFile => Encoder::ArrowFile(FileWriter::try_new(sink.clone(), &scan.schema)?),
         Format::Xlsx => Encoder::Xlsx(Box::new(crate::xlsx::Sheet::new(&scan.schema, title)?)),
     };
-    if let Format::Csv(CsvOptions { bom: true, .. }) = format {
-        sink.clone().write_all("\u{feff}".as_bytes())?;
-    }
     if matches!(format, Format::Json) {
         sink.clone().write_all(b"[")?;
     }
@@ -272,28 +266,6 @@ async fn run(
                     }
                 }
             }
-            Encoder::Ndjson => {
-                let mut writer = JsonWriterBuilder::new()
-                    .with_explicit_nulls(true)
-                    .build::<_, LineDelimited>(sink.clone());
-                writer.write(&batch)?;
-                writer.finish()?;
-            }
-            Encoder::Csv { options, header } => {
-                let batch = if options.decimal_comma {
-                    decimal_comma(&batch, &schema)?
-                } else {
-                    batch
-                };
-                let mut writer = CsvWriterBuilder::new()
-                    .with_header(*header)
-                    .with_delimiter(options.delimiter)
-                    .with_line_terminator(Terminator::CRLF)
-                    .with_quote_style(QuoteStyle::Necessary)
-                    .build(sink.clone());
-                writer.write(&batch)?;
-                *header = false;
-            }
             Encoder::Parquet(writer) => {
                 writer.write(&batch)?;
             }
@@ -312,26 +284,12 @@ async fn run(
     }
     match encoder {
         Encoder::Json { .. } => sink.clone().write_all(b"]")?,
-        Encoder::Csv {
-            options,
-            header: true,
-        } => {
-            // No rows: still send the header line.
-            let empty = RecordBatch::new_empty(Arc::clone(&schema));
-            let mut writer = CsvWriterBuilder::new()
-                .with_header(true)
-                .with_delimiter(options.delimiter)
-                .with_line_terminator(Terminator::CRLF)
-                .build(sink.clone());
-            writer.write(&empty)?;
-        }
         Encoder::Parquet(writer) => {
             writer.close()?;
         }
         Encoder::Arrow(mut writer) => writer.finish()?,
         Encoder::ArrowFile(mut writer) => writer.finish()?,
         Encoder::Xlsx(sheet) => sink.clone().write_all(&sheet.finish()?)?,
-        _ => {}
     }
     let bytes = sink.take();
     let rows = if whole_file {
@@ -343,6 +301,102 @@ async fn run(
         let _ = tx.send(Ok(Chunk { bytes, rows })).await;
     }
     Ok(())
+}
+
+/// CSV and NDJSON: every batch encodes on its own (only the first CSV batch writes the
+/// header), so [`LINE_ENCODERS`] batches are encoded at once on the lake runtime and
+/// their chunks sent in scan order. Memory stays bounded: at most that many batches are
+/// in flight besides the channel's chunks.
+async fn run_lines(
+    scan: impl futures::Stream<Item = Result<RecordBatch>> + Unpin,
+    format: Format,
+    schema: SchemaRef,
+    tx: &mpsc::Sender<Result<Chunk>>,
+    rows: &AtomicU64,
+) -> Result<()> {
+    let mut first = true;
+    let mut chunks = scan
+        .map(|batch| {
+            let header = std::mem::replace(&mut first, false);
+            let schema = Arc::clone(&schema);
+            tokio::spawn(async move {
+                let batch = batch?;
+                let count = batch.num_rows() as u64;
+                Ok::<_, Error>((encode_lines(&batch, format, &schema, header)?, count))
+            })
+        })
+        .buffered(LINE_ENCODERS);
+    let mut header_sent = false;
+    while let Some(encoded) = chunks.next().await {
+        let (bytes, count) = encoded.map_err(|e| Error::Runtime(e.to_string()))??;
+        rows.fetch_add(count, Ordering::Relaxed);
+        let bytes = if header_sent {
+            bytes
+        } else {
+            header_sent = true;
+            with_bom(bytes, format)
+        };
+        let chunk = Chunk { bytes, rows: count };
+        if (!chunk.bytes.is_empty() || chunk.rows > 0) && tx.send(Ok(chunk)).await.is_err() {
+            return Ok(()); // the client went away
+        }
+    }
+    if !header_sent {
+        // No rows: still the header line (CSV) and the byte order mark.
+        let empty = RecordBatch::new_empty(Arc::clone(&schema));
+        let bytes = with_bom(encode_lines(&empty, format, &schema, true)?, format);
+        if !bytes.is_empty() {
+            let _ = tx.send(Ok(Chunk { bytes, rows: 0 })).await;
+        }
+    }
+    Ok(())
+}
+
+/// The first chunk of a CSV for Excel starts with the UTF-8 byte order mark.
+fn with_bom(bytes: Bytes, format: Format) -> Bytes {
+    match format {
+        Format::Csv(CsvOptions { bom: true, .. }) => {
+            let mut out = Vec::with_capacity(bytes.len() + 3);
+            out.extend_from_slice("\u{feff}".as_bytes());
+            out.extend_from_slice(&bytes);
+            Bytes::from(out)
+        }
+        _ => bytes,
+    }
+}
+
+/// One batch of a line format, encoded into its own buffer.
+fn encode_lines(
+    batch: &RecordBatch,
+    format: Format,
+    schema: &SchemaRef,
+    header: bool,
+) -> Result<Bytes> {
+    let mut out = Vec::with_capacity(64 * 1024);
+    match format {
+        Format::Csv(options) => {
+            let batch = if options.decimal_comma {
+                decimal_comma(batch, schema)?
+            } else {
+                batch.clone()
+            };
+            let mut writer = CsvWriterBuilder::new()
+                .with_header(header)
+                .with_delimiter(options.delimiter)
+                .with_line_terminator(Terminator::CRLF)
+                .with_quote_style(QuoteStyle::Necessary)
+                .build(&mut out);
+            writer.write(&batch)?;
+        }
+        _ => {
+            let mut writer = JsonWriterBuilder::new()
+                .with_explicit_nulls(true)
+                .build::<_, LineDelimited>(&mut out);
+            writer.write(batch)?;
+            writer.finish()?;
+        }
+    }
+    Ok(Bytes::from(out))
 }
 
 /// With decimal comma, numeric non-integer columns are written as text.
@@ -460,6 +514,70 @@ mod tests {
             );
         }
         assert_eq!(Format::from_name("xml"), None);
+    }
+
+    /// Many batches, encoded two at a time: the chunks come in scan order, the header
+    /// and the byte order mark once at the start, and each chunk counts its rows.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn line_formats_encode_batches_at_once_in_scan_order() {
+        use deltalake::arrow::array::{Decimal128Array, Int64Array};
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("amount", DataType::Decimal128(10, 2), true),
+        ]));
+        // Batches of different sizes, so a later small one may finish first.
+        let batches: Vec<RecordBatch> = (0..40i64)
+            .map(|b| {
+                let n = if b % 2 == 0 { 5_000 } else { 3 };
+                let ids = Int64Array::from_iter_values((0..n).map(|i| b * 10_000 + i));
+                let amounts = Decimal128Array::from_iter_values((0..n).map(|i| i128::from(i) * 7))
+                    .with_precision_and_scale(10, 2)
+                    .expect("decimal");
+                RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(ids), Arc::new(amounts)])
+                    .expect("batch")
+            })
+            .collect();
+        let total: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+        let excel = Format::Csv(CsvOptions {
+            delimiter: b';',
+            decimal_comma: true,
+            bom: true,
+        });
+        for format in [Format::Ndjson, Format::Csv(CsvOptions::default()), excel] {
+            let (tx, mut rx) = mpsc::channel(CHUNKS_BUFFERED);
+            let rows = Arc::new(AtomicU64::new(0));
+            let stream = futures::stream::iter(batches.clone().into_iter().map(Ok));
+            let target = csv_schema(&schema, format);
+            let counter = Arc::clone(&rows);
+            let task =
+                tokio::spawn(async move { run_lines(stream, format, target, &tx, &counter).await });
+            let (mut body, mut counted) = (Vec::new(), 0);
+            while let Some(chunk) = rx.recv().await {
+                let chunk = chunk.expect("chunk");
+                counted += chunk.rows;
+                body.extend_from_slice(&chunk.bytes);
+            }
+            task.await.expect("joined").expect("encoded");
+            // What one encoder writing batch after batch writes.
+            let target = csv_schema(&schema, format);
+            let mut expected = with_bom(Bytes::new(), format).to_vec();
+            for (i, batch) in batches.iter().enumerate() {
+                expected.extend_from_slice(
+                    &encode_lines(batch, format, &target, i == 0).expect("encode"),
+                );
+            }
+            assert_eq!(body, expected, "{format:?}");
+            assert_eq!(counted, total);
+            assert_eq!(rows.load(Ordering::Relaxed), total);
+            let text = String::from_utf8(body).expect("utf-8");
+            let lines = text.lines().count() as u64;
+            let header = u64::from(matches!(format, Format::Csv(_)));
+            assert_eq!(
+                lines,
+                total + header,
+                "{format:?}: one line per row, one header"
+            );
+        }
     }
 
     #[test]
