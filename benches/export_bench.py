@@ -1,24 +1,40 @@
 #!/usr/bin/env python3
-"""Export throughput and server memory, measured by hand on a release build.
+"""Export throughput and server memory, dap side by side with DuckDB and polars, measured
+by hand on a release build.
 
-    cargo build --release -p dap-api --bins
-    python3 benches/export_bench.py --rows 10000000
+    cargo build --release --workspace --bins
+    python3 benches/export_bench.py --rows 10000000 --repeat 3
 
-For each format it starts a fresh `dap demo` (release) on the benchmark data directory,
-downloads one municipality's 10 million rows through /export, and reads the server's
-peak resident memory (VmHWM) afterwards. The baseline is an in-process DataFusion scan
-of the same rows (`dap-bench scan`). Prints a Markdown table for BENCHMARKS.md.
+`dap-bench generate` writes the `bench.posteringer` Delta table (10 M rows for 0101, 1,000
+for 0751) once. Then, in one run and on the same files, for each format:
+
+- dap: a fresh release `dap demo` downloads 0101's rows through `/export?format=…` into a
+  local file (`--repeat` times, median), and the server's peak resident memory (VmHWM) is
+  read after the repetitions;
+- DuckDB: `COPY (SELECT * FROM read_parquet([the table's files of 0101], hive_partitioning
+  = true)) TO file (FORMAT csv|parquet)`;
+- polars: `scan_delta(table).filter(kommunekode == '0101').sink_csv|sink_parquet(file)`;
+- the in-process DataFusion scan (`dap-bench scan`, all batches consumed, nothing
+  written), the ceiling of any export.
+
+Each tool writes the same rows to a local file; the ratio column is the best peer's time
+divided by dap's (≥ 1: dap is at least as fast). Needs duckdb, polars and deltalake
+(tests/e2e/requirements.txt). Prints Markdown tables for BENCHMARKS.md.
 """
 
 import argparse
 import json
 import os
+import platform
 import socket
+import statistics
 import subprocess
+import tempfile
 import time
 import urllib.request
 
-FORMATS = ["arrow", "parquet", "ndjson", "csv"]
+FORMATS = ["arrow", "parquet", "csv", "ndjson"]
+TABLE = ("bench", "posteringer")
 
 
 def free_port():
@@ -39,56 +55,118 @@ def peak_rss_mb(pid):
     return float("nan")
 
 
-def export(dap, data_dir, fmt, token):
+def timed(action, repeat):
+    """Median seconds of `repeat` runs of `action()`, and what the last one returned."""
+    times, result = [], None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = action()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), result
+
+
+def dap_export(dap, data_dir, fmt, token, out, repeat):
+    """Median download time of one format from a fresh server, bytes, and the server's
+    idle and peak resident memory."""
     port = free_port()
     server = subprocess.Popen([dap, "demo", "--data-dir", data_dir, "--bind", f"127.0.0.1:{port}"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(200):
+        for _ in range(300):
             try:
                 urllib.request.urlopen(base + "/health/ready", timeout=1)
                 break
             except OSError:
                 time.sleep(0.1)
+        else:
+            raise SystemExit("dap did not become ready")
         idle = peak_rss_mb(server.pid)
-        request = urllib.request.Request(f"{base}/api/v1/datasets/bench.posteringer/export?format={fmt}")
-        request.add_header("Authorization", f"Bearer {token}")
-        started = time.perf_counter()
-        size = 0
-        with urllib.request.urlopen(request, timeout=3600) as response:
-            while True:
-                chunk = response.read(1 << 20)
-                if not chunk:
-                    break
-                size += len(chunk)
-        seconds = time.perf_counter() - started
+
+        def download():
+            request = urllib.request.Request(f"{base}/api/v1/datasets/{'.'.join(TABLE)}/export?format={fmt}")
+            request.add_header("Authorization", f"Bearer {token}")
+            size = 0
+            with urllib.request.urlopen(request, timeout=3600) as response, open(out, "wb") as file:
+                while chunk := response.read(1 << 20):
+                    file.write(chunk)
+                    size += len(chunk)
+            return size
+
+        seconds, size = timed(download, repeat)
         return seconds, size, idle, peak_rss_mb(server.pid)
     finally:
         server.terminate()
         server.wait()
 
 
+def duckdb_export(files, fmt, out, repeat):
+    import duckdb
+
+    listed = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+    target = out.replace("'", "''")
+
+    def copy():
+        with duckdb.connect() as db:
+            db.execute(f"COPY (SELECT * FROM read_parquet({listed}, hive_partitioning = true)) "
+                       f"TO '{target}' (FORMAT {fmt})")
+
+    return timed(copy, repeat)[0]
+
+
+def polars_export(table, fmt, out, repeat):
+    import polars as pl
+
+    def sink():
+        frame = pl.scan_delta(table).filter(pl.col("kommunekode") == "0101")
+        if fmt == "csv":
+            frame.sink_csv(out)
+        elif fmt == "parquet":
+            frame.sink_parquet(out)
+        else:
+            frame.sink_ndjson(out)
+
+    return timed(sink, repeat)[0]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--data-dir", default="/tmp/dap-bench")
     parser.add_argument("--target", default=os.environ.get("CARGO_TARGET_DIR", "target") + "/release")
+    parser.add_argument("--formats", default=",".join(FORMATS))
     args = parser.parse_args()
+    from deltalake import DeltaTable
+
     dap, bench = f"{args.target}/dap", f"{args.target}/dap-bench"
-    if not os.path.exists(os.path.join(args.data_dir, "lake", "bench", "posteringer", "_delta_log")):
+    table = os.path.join(args.data_dir, "lake", *TABLE)
+    if not os.path.exists(os.path.join(table, "_delta_log")):
         print(run([bench, "generate", "--data-dir", args.data_dir, "--rows", str(args.rows)]).strip())
-    scans = [json.loads(run([bench, "scan", "--data-dir", args.data_dir])) for _ in range(3)]
-    scan = sorted(s["seconds"] for s in scans)[1]
+    files = DeltaTable(table).file_uris(partition_filters=[("kommunekode", "=", "0101")])
+    scans = [json.loads(run([bench, "scan", "--data-dir", args.data_dir])) for _ in range(args.repeat)]
+    scan = statistics.median(s["seconds"] for s in scans)
     rows = scans[0]["rows"]
     token = run([dap, "token", "--data-dir", args.data_dir, "--municipality", "0101", "--roles", "laes-bench"]).strip()
-    print(f"\nrows: {rows}; in-process DataFusion scan (median of 3): {scan:.2f} s = {rows / scan / 1e6:.2f} M rows/s\n")
-    print("| format | export time | M rows/s | MB sent | throughput vs scan | server RSS idle | server peak RSS |")
-    print("|---|---|---|---|---|---|---|")
-    for fmt in FORMATS:
-        seconds, size, idle, peak = export(dap, args.data_dir, fmt, token)
-        print(f"| {fmt} | {seconds:.2f} s | {rows / seconds / 1e6:.2f} | {size / 1e6:.0f} | "
-              f"{scan / seconds:.2f} × | {idle:.0f} MB | {peak:.0f} MB |")
+    print(f"{platform.node()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}; rows: {rows} "
+          f"in {len(files)} files; medians of {args.repeat}; in-process DataFusion scan: {scan:.2f} s "
+          f"= {rows / scan / 1e6:.2f} M rows/s\n")
+    print("| format | dap | DuckDB | polars | best peer ÷ dap | dap vs scan | MB written by dap | server RSS idle → peak |")
+    print("|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory(prefix="dap-export-bench-") as scratch:
+        for fmt in args.formats.split(","):
+            out = os.path.join(scratch, f"out.{fmt}")
+            seconds, size, idle, peak = dap_export(dap, args.data_dir, fmt, token, out, args.repeat)
+            peers = {}
+            if fmt in ("csv", "parquet"):
+                peers["duckdb"] = duckdb_export(files, fmt, out, args.repeat)
+            if fmt in ("csv", "parquet", "ndjson"):
+                peers["polars"] = polars_export(table, fmt, out, args.repeat)
+            best = min(peers.values()) if peers else None
+            cell = lambda name: f"{peers[name]:.2f} s" if name in peers else "–"  # noqa: E731
+            ratio = f"{best / seconds:.2f} ×" if best else "–"
+            print(f"| {fmt} | {seconds:.2f} s | {cell('duckdb')} | {cell('polars')} | {ratio} | "
+                  f"{scan / seconds:.2f} × | {size / 1e6:.0f} | {idle:.0f} → {peak:.0f} MB |", flush=True)
 
 
 if __name__ == "__main__":
