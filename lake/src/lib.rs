@@ -15,6 +15,7 @@ pub mod as_of;
 pub mod benchmark;
 mod check;
 mod commits;
+mod csv_rows;
 pub mod deliver;
 pub mod demo;
 pub mod encode;
