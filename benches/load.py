@@ -16,6 +16,11 @@ Targets: `/rows` (100 rows, one filter), a GraphQL page of 100 rows with one fil
 `/datasets`, and a key figure. Needs aiohttp (Debian: python3-aiohttp). Prints a
 Markdown table for BENCHMARKS.md. The generator shares the machine's cores with the
 server; its own CPU use is reported per run.
+
+With `--database-url postgresql://…/db` the server keeps its control plane (catalogue,
+tokens, audit log) in that PostgreSQL database instead of the data directory's SQLite
+(`dap demo --config`); the database is seeded with the demo catalogue, so the targets
+there are `datasets` and `key-figure` (`bench.posteringer` is registered in SQLite only).
 """
 
 import argparse
@@ -107,10 +112,15 @@ async def run(base, target, token, rate, seconds):
     }
 
 
-def start_server(dap, data_dir):
+def start_server(dap, data_dir, database_url=None):
     port = free_port()
-    server = subprocess.Popen([dap, "demo", "--data-dir", data_dir, "--bind", f"127.0.0.1:{port}"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    args = [dap, "demo", "--data-dir", data_dir, "--bind", f"127.0.0.1:{port}"]
+    if database_url:
+        config = os.path.join(data_dir, "load-postgres.toml")
+        with open(config, "w") as f:
+            f.write(f'database_url = "{database_url}"\n')
+        args += ["--config", config]
+    server = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -130,17 +140,20 @@ def main():
     parser.add_argument("--rates", default="100,250,500,1000")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--targets", default=",".join(TARGETS))
+    parser.add_argument("--database-url", help="a PostgreSQL control plane instead of SQLite")
     args = parser.parse_args()
     dap = args.dap or f"{args.target_dir}/dap"
     token = subprocess.run([dap, "token", "--data-dir", args.data_dir, "--municipality", "0101",
                             "--roles", "laes-bench"],
                            check=True, capture_output=True, text=True).stdout.strip()
-    print(f"dap: {dap}; {os.cpu_count()} cores; {args.seconds:g} s per rate; loopback\n")
+    plane = "PostgreSQL" if args.database_url else "SQLite"
+    print(f"dap: {dap}; {os.cpu_count()} cores; {args.seconds:g} s per rate; loopback; "
+          f"control plane on {plane}\n")
     print("| target | offered req/s | achieved req/s | p50 ms | p99 ms | errors | generator CPU |")
     print("|---|---|---|---|---|---|---|")
     for target in args.targets.split(","):
         # A fresh server per target: one target's backlog does not slow the next.
-        server, base = start_server(dap, args.data_dir)
+        server, base = start_server(dap, args.data_dir, args.database_url)
         try:
             for rate in (int(r) for r in args.rates.split(",")):
                 r = asyncio.run(run(base, target, token, rate, args.seconds))
