@@ -44,6 +44,10 @@ const PARQUET_ROW_GROUP: usize = 128 * 1024;
 /// more than it saved: with Parquet's default of 1 MiB the 10 M-row export took 1.94 s
 /// and 74 MB, with 16 KiB 1.47 s and 39 MB (zstd compresses plain values better).
 const PARQUET_DICTIONARY_BYTES: usize = 16 * 1024;
+/// A Parquet row group also closes once its rows take this much memory (wide tables),
+/// so the rows held by an export (one group filling, [`PARQUET_ENCODERS`] encoding) stay
+/// bounded whatever the row width.
+const PARQUET_ROW_GROUP_BYTES: usize = 32 * 1024 * 1024;
 /// Parquet row groups encoded at once, appended to the file in order: one per core of
 /// the lake runtime's default two.
 const PARQUET_ENCODERS: usize = 2;
@@ -306,8 +310,8 @@ async fn run(
 }
 
 /// CSV and NDJSON: every batch encodes on its own (only the first CSV batch writes the
-/// header), so [`LINE_ENCODERS`] batches are encoded at once on the lake runtime and
-/// their chunks sent in scan order. Memory stays bounded: at most that many batches are
+/// header), so [`LINE_ENCODERS`] batches are encoded at once (on the lake runtime's
+/// blocking pool) and their chunks sent in scan order. Memory stays bounded: at most that many batches are
 /// in flight besides the channel's chunks.
 async fn run_lines(
     scan: impl futures::Stream<Item = Result<RecordBatch>> + Unpin,
@@ -321,7 +325,7 @@ async fn run_lines(
         .map(|batch| {
             let header = std::mem::replace(&mut first, false);
             let schema = Arc::clone(&schema);
-            tokio::spawn(async move {
+            tokio::task::spawn_blocking(move || {
                 let batch = batch?;
                 let count = batch.num_rows() as u64;
                 Ok::<_, Error>((encode_lines(&batch, format, &schema, header)?, count))
@@ -395,9 +399,10 @@ fn joined(buffers: Vec<Buffer>) -> Bytes {
 
 /// Parquet: the scan's rows cut into row groups of [`PARQUET_ROW_GROUP`] rows, whose
 /// columns are encoded (and compressed) [`PARQUET_ENCODERS`] row groups at once on the
-/// lake runtime, each column by its own writer, then appended to the file in scan order.
-/// The file is what one `ArrowWriter` writes (same properties, the Arrow schema in its
-/// metadata); memory stays bounded by the row groups in flight.
+/// lake runtime's blocking pool, each column by its own writer, then appended to the file
+/// in scan order. The file is what one `ArrowWriter` writes (same properties, the Arrow
+/// schema in its metadata) while groups close by rows; memory stays bounded by the row
+/// groups in flight, each at most [`PARQUET_ROW_GROUP_BYTES`].
 async fn run_parquet(
     mut scan: impl futures::Stream<Item = Result<RecordBatch>> + Unpin,
     schema: SchemaRef,
@@ -411,9 +416,9 @@ async fn run_parquet(
         Some(parquet_properties()),
     )?
     .into_serialized_writer()?;
-    let mut encoding: VecDeque<JoinHandle<Result<EncodedGroup>>> = VecDeque::new();
+    let mut encoding = InFlight::default();
     let mut group: Vec<RecordBatch> = Vec::new();
-    let mut group_rows = 0;
+    let (mut group_rows, mut group_bytes) = (0, 0);
     let mut index = 0;
     let mut scanned = true;
     while scanned {
@@ -427,11 +432,17 @@ async fn run_parquet(
                     group.push(batch.slice(0, take));
                     batch = batch.slice(take, batch.num_rows() - take);
                     full.push(std::mem::take(&mut group));
-                    group_rows = 0;
+                    (group_rows, group_bytes) = (0, 0);
                 }
                 if batch.num_rows() > 0 {
                     group_rows += batch.num_rows();
+                    group_bytes += batch.get_array_memory_size();
                     group.push(batch);
+                }
+                // Wide rows: a group also closes at its size in memory.
+                if group_bytes >= PARQUET_ROW_GROUP_BYTES {
+                    full.push(std::mem::take(&mut group));
+                    (group_rows, group_bytes) = (0, 0);
                 }
                 full
             }
@@ -445,8 +456,8 @@ async fn run_parquet(
             }
         };
         for batches in full {
-            if encoding.len() == PARQUET_ENCODERS
-                && let Some(done) = encoding.pop_front()
+            if encoding.0.len() == PARQUET_ENCODERS
+                && let Some(done) = encoding.0.pop_front()
                 && !append_group(&mut file, done, &sink, tx, rows).await?
             {
                 return Ok(()); // the client went away
@@ -454,12 +465,14 @@ async fn run_parquet(
             let writers = groups.create_column_writers(index)?;
             index += 1;
             let schema = Arc::clone(&schema);
-            encoding.push_back(tokio::spawn(async move {
+            // Encoding is CPU work of tens of milliseconds: on the blocking pool, so the
+            // lake runtime's workers stay free for pages and other scans meanwhile.
+            encoding.0.push_back(tokio::task::spawn_blocking(move || {
                 encode_group(&schema, writers, &batches)
             }));
         }
     }
-    while let Some(done) = encoding.pop_front() {
+    while let Some(done) = encoding.0.pop_front() {
         if !append_group(&mut file, done, &sink, tx, rows).await? {
             return Ok(());
         }
@@ -472,6 +485,19 @@ async fn run_parquet(
         }))
         .await;
     Ok(())
+}
+
+/// Row groups being encoded, in file order. An export that ends early (an error, the
+/// client gone) stops the ones not yet started instead of leaving them to run.
+#[derive(Default)]
+struct InFlight(VecDeque<JoinHandle<Result<EncodedGroup>>>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
 }
 
 /// The writer properties of a Parquet export: zstd, row groups of [`PARQUET_ROW_GROUP`]
@@ -894,6 +920,45 @@ mod tests {
                 "{sizes:?}: the rows in scan order"
             );
         }
+    }
+
+    /// Wide rows: a row group closes at [`PARQUET_ROW_GROUP_BYTES`] long before its row
+    /// count, so an export holds a bounded amount of rows whatever their width.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn parquet_row_groups_close_at_their_size_in_memory() {
+        use deltalake::arrow::array::StringArray;
+        use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "tekst",
+            DataType::Utf8,
+            false,
+        )]));
+        let wide = "x".repeat(1024);
+        let batches: Vec<RecordBatch> = (0..5)
+            .map(|_| {
+                let texts = StringArray::from_iter_values(std::iter::repeat_n(&wide, 10_000));
+                RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(texts)]).expect("batch")
+            })
+            .collect();
+        let bytes: usize = batches.iter().map(RecordBatch::get_array_memory_size).sum();
+        assert!(bytes > 2 * PARQUET_ROW_GROUP_BYTES, "{bytes}");
+        let target = Arc::clone(&schema);
+        let (body, counts) = encoded(&batches, |stream, tx, rows| async move {
+            run_parquet(stream, target, &tx, &rows).await
+        })
+        .await;
+        assert_eq!(counts.last(), Some(&50_000));
+        let reader = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(body)).expect("parquet");
+        let groups = reader.metadata().row_groups();
+        // 50,000 rows: one group by count, at least two by size.
+        assert!(groups.len() >= 2, "{} row groups", groups.len());
+        assert_eq!(groups.iter().map(|g| g.num_rows()).sum::<i64>(), 50_000);
+        let read: usize = reader
+            .build()
+            .expect("reader")
+            .map(|b| b.expect("rows").num_rows())
+            .sum();
+        assert_eq!(read, 50_000);
     }
 
     /// The IPC stream written without copying the buffers is the stream `StreamWriter`
