@@ -30,6 +30,7 @@ import resource
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -115,19 +116,25 @@ async def run(base, target, token, rate, seconds):
 def start_server(dap, data_dir, database_url=None):
     port = free_port()
     args = [dap, "demo", "--data-dir", data_dir, "--bind", f"127.0.0.1:{port}"]
+    config = None
     if database_url:
-        config = os.path.join(data_dir, "load-postgres.toml")
-        with open(config, "w") as f:
+        # Read at start-up only: removed once the server is up (the URL may hold a password).
+        fd, config = tempfile.mkstemp(prefix="dap-load-", suffix=".toml")
+        with os.fdopen(fd, "w") as f:
             f.write(f'database_url = "{database_url}"\n')
         args += ["--config", config]
     server = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(base + "/health/ready", timeout=1)
-            return server, base
-        except OSError:
-            time.sleep(0.1)
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(base + "/health/ready", timeout=1)
+                return server, base
+            except OSError:
+                time.sleep(0.1)
+    finally:
+        if config:
+            os.remove(config)
     server.terminate()
     sys.exit("dap did not become ready")
 
