@@ -367,8 +367,14 @@ impl Lake {
             table.snapshot()?.log_data().num_files(),
         );
         let provider = plain_scan(&table, files.iter().map(ToString::to_string))?;
-        let mut ctx = Self::session();
-        table.update_datafusion_session(&ctx.state())?;
+        // The session that reads the files: built only when files are read (a page from
+        // kept rows needs none).
+        let files_session = || -> Result<SessionContext> {
+            let ctx = Self::session();
+            table.update_datafusion_session(&ctx.state())?;
+            Ok(ctx)
+        };
+        let mut kept_session = None;
         // A page (a bounded read) of a partition small enough to keep reads its decoded
         // rows from memory; the row predicate and filters below apply to them alike. One
         // partition: the rows stay in key order through the filters, so a page in key
@@ -389,13 +395,17 @@ impl Lake {
             let keys = &dataset.key_columns;
             if let Some(decoded) = self
                 .pages
-                .get(key, Arc::clone(&provider), &ctx, keys)
+                .get(key, Arc::clone(&provider), &files_session, keys)
                 .await?
             {
                 provider = Arc::clone(&decoded.table) as _;
-                ctx = Self::session_with(1);
+                kept_session = Some(Self::session_with(1));
             }
         }
+        let ctx = match kept_session {
+            Some(ctx) => ctx,
+            None => files_session()?,
+        };
         let mut frame = ctx.read_table(provider)?.filter(rows)?;
         for filter in &query.filters {
             frame = frame.filter(filter.to_expr())?;

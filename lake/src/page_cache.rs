@@ -83,13 +83,14 @@ impl PageCache {
             .unwrap_or(0)
     }
 
-    /// The decoded partition of `provider` under `key`, decoded now if it is not held;
-    /// `None` when it is too large to keep (the caller reads the files).
+    /// The decoded partition of `provider` under `key`, decoded now (in a session made by
+    /// `session`) if it is not held; `None` when it is too large to keep (the caller
+    /// reads the files).
     pub(crate) async fn get(
         &self,
         key: String,
         provider: Arc<dyn TableProvider>,
-        ctx: &SessionContext,
+        session: impl FnOnce() -> Result<SessionContext>,
         keys: &[String],
     ) -> Result<Option<Arc<Decoded>>> {
         let now = self.clock.fetch_add(1, Ordering::Relaxed);
@@ -104,7 +105,7 @@ impl PageCache {
         let limit = self.capacity / 4;
         let loaded = entry
             .cell
-            .get_or_try_init(|| decode(provider, ctx, limit, keys))
+            .get_or_try_init(|| async move { decode(provider, &session()?, limit, keys).await })
             .await?
             .clone();
         if loaded.is_some() {
@@ -220,7 +221,7 @@ mod tests {
         // About 8 KB of ids per 1,000 rows: room for five such partitions, none over 12 KB.
         let cache = PageCache::new(4 * 12_000);
         let first = cache
-            .get("a".into(), table(1_000), &ctx, &keys)
+            .get("a".into(), table(1_000), || Ok(ctx.clone()), &keys)
             .await
             .expect("a");
         let first = first.expect("a small partition is kept");
@@ -245,7 +246,7 @@ mod tests {
 
         // More than a quarter of the bound: read from the files, never kept.
         let large = cache
-            .get("large".into(), table(100_000), &ctx, &keys)
+            .get("large".into(), table(100_000), || Ok(ctx.clone()), &keys)
             .await
             .expect("large");
         assert!(large.is_none());
@@ -254,7 +255,7 @@ mod tests {
         // Filling past the bound evicts the least recently used partition.
         for key in ["b", "c", "d", "e", "f", "g", "h"] {
             let kept = cache
-                .get(key.into(), table(1_000), &ctx, &keys)
+                .get(key.into(), table(1_000), || Ok(ctx.clone()), &keys)
                 .await
                 .expect("kept");
             assert!(kept.is_some());
@@ -283,7 +284,12 @@ mod tests {
         let ctx = SessionContext::new_with_config_rt(SessionConfig::new(), runtime);
         let cache = PageCache::new(4 * 12_000);
         let large = cache
-            .get("large".into(), table(100_000), &ctx, &["id".to_owned()])
+            .get(
+                "large".into(),
+                table(100_000),
+                || Ok(ctx.clone()),
+                &["id".to_owned()],
+            )
             .await
             .expect("given up, not failed");
         assert!(large.is_none());
