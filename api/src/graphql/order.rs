@@ -64,14 +64,22 @@ impl Plan {
         match value {
             Value::List(items) => items.iter_mut().for_each(|item| self.apply(item)),
             Value::Object(map) if !self.keys.is_empty() => {
-                let mut rest = std::mem::take(map);
-                for (key, child) in &self.keys {
-                    if let Some(mut field) = rest.shift_remove(key) {
-                        child.apply(&mut field);
-                        map.insert(key.clone(), field);
+                let position = |key: &Name| {
+                    self.keys
+                        .iter()
+                        .position(|(k, _)| k == key)
+                        .unwrap_or(usize::MAX)
+                };
+                // Mostly in order already (the cells of a row): then nothing moves. A
+                // stable sort keeps unknown keys in their order after the known ones.
+                if !map.keys().map(position).is_sorted() {
+                    map.sort_by_cached_key(|key, _| position(key));
+                }
+                for (key, field) in map.iter_mut() {
+                    if let Some((_, child)) = self.keys.iter().find(|(k, _)| k == key) {
+                        child.apply(field);
                     }
                 }
-                map.extend(rest);
             }
             _ => {}
         }
@@ -152,5 +160,32 @@ mod tests {
             panic!("rows")
         };
         assert!(rows.iter().all(|r| keys(r) == ["b", "a"]));
+    }
+
+    /// Keys the selection does not name keep their order after the named ones; objects
+    /// already in order stay as they are, nested ones are still put in order.
+    #[test]
+    fn unknown_keys_follow_in_their_order_and_ordered_objects_stay() {
+        let document = async_graphql::parser::parse_query("{ c a { y x } b }")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let inner = || object(&[("x", Value::from(1)), ("y", Value::from(2))]);
+        let mut data = object(&[
+            ("u", Value::from(0)),
+            ("b", Value::from(1)),
+            ("a", inner()),
+            ("v", Value::from(2)),
+            ("c", Value::from(3)),
+        ]);
+        in_selection_order(&document, None, &mut data);
+        assert_eq!(keys(&data), ["c", "a", "b", "u", "v"]);
+        let mut ordered = object(&[("c", Value::from(3)), ("a", inner()), ("b", Value::from(1))]);
+        in_selection_order(&document, None, &mut ordered);
+        assert_eq!(keys(&ordered), ["c", "a", "b"]);
+        for data in [&data, &ordered] {
+            let Value::Object(map) = data else {
+                panic!("object")
+            };
+            assert_eq!(keys(&map["a"]), ["y", "x"]);
+        }
     }
 }
