@@ -326,6 +326,8 @@ async fn run_lines(
             let header = std::mem::replace(&mut first, false);
             let schema = Arc::clone(&schema);
             tokio::task::spawn_blocking(move || {
+                #[cfg(test)]
+                gate::pass(&schema);
                 let batch = batch?;
                 let count = batch.num_rows() as u64;
                 Ok::<_, Error>((encode_lines(&batch, format, &schema, header)?, count))
@@ -519,6 +521,8 @@ fn encode_group(
     mut writers: Vec<ArrowColumnWriter>,
     batches: &[RecordBatch],
 ) -> Result<EncodedGroup> {
+    #[cfg(test)]
+    gate::pass(schema);
     let mut count = 0;
     for batch in batches {
         let mut next = writers.iter_mut();
@@ -702,9 +706,155 @@ impl crate::Lake {
     }
 }
 
+/// Test hook: the encodes of a schema whose first column is named [`gate::COLUMN`] wait
+/// at the gate until a test opens it (to see where encoding runs).
+#[cfg(test)]
+mod gate {
+    use std::sync::{Condvar, Mutex};
+
+    use deltalake::arrow::datatypes::SchemaRef;
+
+    pub const COLUMN: &str = "held_at_the_test_gate";
+    /// (open, encodes waiting)
+    static GATE: (Mutex<(bool, usize)>, Condvar) = (Mutex::new((false, 0)), Condvar::new());
+
+    pub fn pass(schema: &SchemaRef) {
+        if schema.fields().first().is_none_or(|f| f.name() != COLUMN) {
+            return;
+        }
+        let mut state = GATE.0.lock().expect("gate");
+        state.1 += 1;
+        while !state.0 {
+            state = GATE.1.wait(state).expect("gate");
+        }
+        state.1 -= 1;
+    }
+
+    pub fn waiting() -> usize {
+        GATE.0.lock().expect("gate").1
+    }
+
+    pub fn open() {
+        GATE.0.lock().expect("gate").0 = true;
+        GATE.1.notify_all();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Encoding is CPU work: it runs on the blocking pool, so while encodes are under way
+    /// (here: held at the gate) the lake runtime's workers still run pages and scans.
+    #[test]
+    fn encoding_leaves_the_lake_workers_free() {
+        use deltalake::arrow::array::Int64Array;
+        use std::time::{Duration, Instant};
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            gate::COLUMN,
+            DataType::Int64,
+            false,
+        )]));
+        let batches: Vec<RecordBatch> = (0..4i64)
+            .map(|b| {
+                let ids = Int64Array::from_iter_values(b * 10..b * 10 + 10);
+                RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(ids)]).expect("batch")
+            })
+            .collect();
+        let formats = [
+            Format::Parquet,
+            Format::Csv(CsvOptions::default()),
+            Format::Ndjson,
+        ];
+        let mut exports = Vec::new();
+        for format in formats {
+            let (tx, rx) = mpsc::channel(CHUNKS_BUFFERED);
+            let rows = Arc::new(AtomicU64::new(0));
+            let stream = futures::stream::iter(batches.clone().into_iter().map(Ok));
+            let target = csv_schema(&schema, format);
+            exports.push((format, rx, Arc::clone(&rows)));
+            runtime.spawn(async move {
+                let done = match format {
+                    Format::Parquet => run_parquet(stream, target, &tx, &rows).await,
+                    _ => run_lines(stream, format, target, &tx, &rows).await,
+                };
+                if let Err(error) = done {
+                    let _ = tx.send(Err(error)).await;
+                }
+            });
+        }
+        // Every export has an encode held at the gate (Parquet one row group, the line
+        // formats two batches each), or the one worker is stuck in one.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while gate::waiting() < 5 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let held = gate::waiting();
+        let (answer, answered) = std::sync::mpsc::channel();
+        runtime.spawn(async move {
+            let _ = answer.send(());
+        });
+        let free = answered.recv_timeout(Duration::from_secs(10));
+        gate::open();
+        assert_eq!(held, 5, "encodes held at the gate at once");
+        assert!(
+            free.is_ok(),
+            "the worker ran other work while encodes were held"
+        );
+        for (format, mut rx, rows) in exports {
+            let body = runtime.block_on(async move {
+                let mut body = Vec::new();
+                while let Some(chunk) = rx.recv().await {
+                    body.extend_from_slice(&chunk.expect("chunk").bytes);
+                }
+                body
+            });
+            assert_eq!(rows.load(Ordering::Relaxed), 40, "{format:?}");
+            assert!(!body.is_empty(), "{format:?}");
+        }
+    }
+
+    /// An export that ends early (the client gone, an error) stops the row groups whose
+    /// encoding has not started.
+    #[test]
+    fn row_groups_not_started_are_stopped_when_the_export_ends() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .max_blocking_threads(1)
+            .build()
+            .expect("runtime");
+        let ran = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&ran);
+        runtime.block_on(async move {
+            // The pool's one thread is busy until `release` is sent.
+            let (release, held) = std::sync::mpsc::channel::<()>();
+            let (started, busy) = std::sync::mpsc::channel();
+            let blocker = tokio::task::spawn_blocking(move || {
+                let _ = started.send(());
+                let _ = held.recv();
+            });
+            busy.recv().expect("the pool's thread is busy");
+            let mut encoding = InFlight::default();
+            for _ in 0..PARQUET_ENCODERS {
+                let ran = Arc::clone(&counted);
+                encoding.0.push_back(tokio::task::spawn_blocking(move || {
+                    ran.fetch_add(1, Ordering::Relaxed);
+                    Ok((Vec::new(), 0))
+                }));
+            }
+            drop(encoding);
+            release.send(()).expect("release");
+            blocker.await.expect("blocker");
+            // Queued after the stopped ones: once it ran, they would have run too.
+            tokio::task::spawn_blocking(|| ()).await.expect("last");
+        });
+        assert_eq!(ran.load(Ordering::Relaxed), 0);
+    }
 
     #[test]
     fn formats_resolve_by_name_and_media_type() {
