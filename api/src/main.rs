@@ -182,6 +182,7 @@ enum KeysAction {
 
 /// jemalloc hands memory freed after a burst (e.g. many exports) back to the system
 /// within seconds (its background threads purge dirty pages); glibc's malloc keeps it.
+/// Its arenas are set where it is built (`.cargo/config.toml`: one per CPU).
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
