@@ -15,7 +15,9 @@ authenticated, scoped and audited by the server.
 Targets: `/rows` (100 rows, one filter), a GraphQL page of 100 rows with one filter,
 `/datasets`, and a key figure. Needs aiohttp (Debian: python3-aiohttp). Prints a
 Markdown table for BENCHMARKS.md. The generator shares the machine's cores with the
-server; its own CPU use is reported per run.
+server; its own CPU use is reported per run, and the server's CPU time (Linux
+`/proc/PID/stat`) per answered request: the cost of one request, steadier than the
+latency on a noisy machine.
 
 With `--database-url postgresql://…/db` the server keeps its control plane (catalogue,
 tokens, audit log) in that PostgreSQL database instead of the data directory's SQLite
@@ -80,7 +82,15 @@ async def one(session, base, target, token, due, latencies, errors):
     latencies.append(time.perf_counter() - due)
 
 
-async def run(base, target, token, rate, seconds):
+def server_cpu_seconds(pid):
+    """CPU seconds (user + system) the server process has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # Fields 14 and 15 of stat (utime, stime), counted after the command name.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run(base, target, token, rate, seconds, pid):
     latencies, errors, tasks = [], {}, []
     timeout = aiohttp.ClientTimeout(total=30)
     connector = aiohttp.TCPConnector(limit=1024)
@@ -89,6 +99,7 @@ async def run(base, target, token, rate, seconds):
         for _ in range(5):
             await one(session, base, target, token, time.perf_counter(), [], {})
         cpu = resource.getrusage(resource.RUSAGE_SELF)
+        server_before = server_cpu_seconds(pid)
         start = time.perf_counter() + 0.05
         total = int(rate * seconds)
         for i in range(total):
@@ -101,6 +112,7 @@ async def run(base, target, token, rate, seconds):
         elapsed = time.perf_counter() - start
         used = resource.getrusage(resource.RUSAGE_SELF)
         client_cpu = (used.ru_utime - cpu.ru_utime + used.ru_stime - cpu.ru_stime) / elapsed
+        server_cpu = server_cpu_seconds(pid) - server_before
     return {
         "offered": rate,
         "sent": total,
@@ -110,6 +122,9 @@ async def run(base, target, token, rate, seconds):
         "p99": percentile(latencies, 99) * 1000,
         "errors": errors,
         "client_cpu": client_cpu,
+        # Server CPU per answered request, in milliseconds: the cost of one request
+        # (below saturation; at saturation it also shows what batching saves).
+        "server_ms": server_cpu * 1000 / max(len(latencies), 1),
     }
 
 
@@ -156,17 +171,17 @@ def main():
     plane = "PostgreSQL" if args.database_url else "SQLite"
     print(f"dap: {dap}; {os.cpu_count()} cores; {args.seconds:g} s per rate; loopback; "
           f"control plane on {plane}\n")
-    print("| target | offered req/s | achieved req/s | p50 ms | p99 ms | errors | generator CPU |")
-    print("|---|---|---|---|---|---|---|")
+    print("| target | offered req/s | achieved req/s | p50 ms | p99 ms | errors | server CPU ms/request | generator CPU |")
+    print("|---|---|---|---|---|---|---|---|")
     for target in args.targets.split(","):
         # A fresh server per target: one target's backlog does not slow the next.
         server, base = start_server(dap, args.data_dir, args.database_url)
         try:
             for rate in (int(r) for r in args.rates.split(",")):
-                r = asyncio.run(run(base, target, token, rate, args.seconds))
+                r = asyncio.run(run(base, target, token, rate, args.seconds, server.pid))
                 errors = ", ".join(f"{k}: {v}" for k, v in sorted(r["errors"].items(), key=str)) or "0"
                 print(f"| {target} | {rate} | {r['achieved']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | "
-                      f"{errors} | {r['client_cpu']:.0%} |", flush=True)
+                      f"{errors} | {r['server_ms']:.2f} | {r['client_cpu']:.0%} |", flush=True)
                 time.sleep(1)
         finally:
             server.terminate()
