@@ -11,6 +11,7 @@ use dap_schema::{AccessScope, DatasetDef};
 use deltalake::arrow::datatypes::DataType;
 use deltalake::arrow::datatypes::SchemaRef;
 use deltalake::arrow::record_batch::RecordBatch;
+use deltalake::datafusion::common::DFSchema;
 use deltalake::datafusion::error::DataFusionError;
 use deltalake::datafusion::execution::SendableRecordBatchStream;
 use deltalake::datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -100,6 +101,20 @@ impl Scan {
                 }
             }
         });
+        Self {
+            version,
+            schema,
+            batches: rx,
+        }
+    }
+
+    /// A scan whose rows are already read (a page from kept rows).
+    pub(crate) fn ready(version: u64, schema: SchemaRef, batches: Vec<RecordBatch>) -> Self {
+        let (tx, rx) = mpsc::channel(batches.len().max(1));
+        for batch in batches {
+            // Room for every batch: the channel was made for them.
+            let _ = tx.try_send(Ok(batch));
+        }
         Self {
             version,
             schema,
@@ -319,7 +334,11 @@ impl Lake {
         let query = query.clone();
         self.runtime
             .run(async move {
-                let (version, source, frame) = lake.frame(&reader, &query).await?;
+                let read = lake.prepare(&reader, &query).await?;
+                if let Some(page) = Self::kept_page(&read, &reader, &query)? {
+                    return Ok(page);
+                }
+                let (version, source, frame) = lake.plan(read, &reader, &query)?;
                 Ok(Scan::start(version, source, frame.execute_stream().await?))
             })
             .await
@@ -353,33 +372,27 @@ impl Lake {
         reader: &Reader,
         query: &ResolvedQuery,
     ) -> Result<(u64, Source, DataFrame)> {
+        let read = self.prepare(reader, query).await?;
+        self.plan(read, reader, query)
+    }
+
+    /// What a scoped read reads: the version, the caller's partition files only, and for
+    /// a page their decoded rows when the page cache keeps them.
+    async fn prepare(self: &Arc<Self>, reader: &Reader, query: &ResolvedQuery) -> Result<Read> {
         let target = self.target(reader, query.version, query.as_of).await?;
         let (table, version) = (target.table, target.version);
         let source = Source::of(&reader.dataset, &table);
         let dataset = &reader.dataset;
-        let tenant = reader.tenant.as_str();
-        let rows = reader.rows.clone();
-        let tenant_column = dataset.tenant_column.as_str();
-        let files = tenant_files(&table, tenant_column, tenant).await?;
+        let files = tenant_files(&table, &dataset.tenant_column, &reader.tenant).await?;
         self.stats.scanned(
             dataset.id.as_str(),
             files.len(),
             table.snapshot()?.log_data().num_files(),
         );
         let provider = plain_scan(&table, files.iter().map(ToString::to_string))?;
-        // The session that reads the files: built only when files are read (a page from
-        // kept rows needs none).
-        let files_session = || -> Result<SessionContext> {
-            let ctx = Self::session();
-            table.update_datafusion_session(&ctx.state())?;
-            Ok(ctx)
-        };
-        let mut kept_session = None;
         // A page (a bounded read) of a partition small enough to keep reads its decoded
-        // rows from memory; the row predicate and filters below apply to them alike. One
-        // partition: the rows stay in key order through the filters, so a page in key
-        // order stops at its last row (no repartitioning, no sort).
-        let mut provider = provider;
+        // rows from memory; the row predicate and filters apply to them alike.
+        let mut kept = None;
         if query.limit.is_some() && self.pages.enabled() {
             let key = format!(
                 "{}\n{:?}\n{}\n{}",
@@ -392,34 +405,38 @@ impl Lake {
                     .collect::<Vec<_>>()
                     .join("\n")
             );
-            let keys = &dataset.key_columns;
-            if let Some(decoded) = self
+            // The session that reads the files, built only when they are read.
+            let session = || files_session(&table);
+            kept = self
                 .pages
-                .get(key, Arc::clone(&provider), &files_session, keys)
-                .await?
-            {
-                provider = Arc::clone(&decoded.table) as _;
-                kept_session = Some(Self::session_with(1));
-            }
+                .get(key, Arc::clone(&provider), session, &dataset.key_columns)
+                .await?;
         }
-        let ctx = match kept_session {
-            Some(ctx) => ctx,
-            None => files_session()?,
+        Ok(Read {
+            version,
+            source,
+            table,
+            provider,
+            kept,
+        })
+    }
+
+    /// Plans `read` as a DataFusion query. A page from kept rows runs in a session of one
+    /// partition: the rows stay in key order through the filters, so a page in key order
+    /// stops at its last row (no repartitioning, no sort).
+    fn plan(
+        &self,
+        read: Read,
+        reader: &Reader,
+        query: &ResolvedQuery,
+    ) -> Result<(u64, Source, DataFrame)> {
+        let (ctx, provider) = match &read.kept {
+            Some(kept) => (Self::session_with(1), Arc::clone(&kept.table) as _),
+            None => (files_session(&read.table)?, read.provider),
         };
-        let mut frame = ctx.read_table(provider)?.filter(rows)?;
-        for filter in &query.filters {
-            frame = frame.filter(filter.to_expr())?;
-        }
-        // After the scope's predicate: an OR inside the tree cannot widen the scope.
-        if let Some(tree) = &query.tree {
-            frame = frame.filter(tree.to_expr())?;
-        }
-        if let Some(last) = &query.after {
-            let seek = keyset::after(&query.order, last).ok_or(Error::InvalidParameter {
-                parameter: "cursor",
-                reason: "the cursor does not fit the query's order".into(),
-            })?;
-            frame = frame.filter(seek)?;
+        let mut frame = ctx.read_table(provider)?;
+        for condition in conditions(reader, query)? {
+            frame = frame.filter(condition)?;
         }
         let order = query
             .order
@@ -438,7 +455,36 @@ impl Lake {
         }
         let columns = plain_columns(&frame, &query.select);
         frame = frame.select(columns)?;
-        Ok((version, source, frame))
+        Ok((read.version, read.source, frame))
+    }
+
+    /// A page in key order from kept rows, without planning a query (see `kept`); `None`
+    /// when `read` has no kept rows or the page is in another order.
+    fn kept_page(read: &Read, reader: &Reader, query: &ResolvedQuery) -> Result<Option<Scan>> {
+        let (Some(kept), Some(limit)) = (&read.kept, query.limit) else {
+            return Ok(None);
+        };
+        let rows = crate::kept::KeptRows {
+            schema: &kept.schema,
+            batches: &kept.batches,
+            keys: &reader.dataset.key_columns,
+        };
+        let mut conditions = conditions(reader, query)?;
+        // The keyset position is the last condition, when there is one.
+        let seek = query.after.is_some().then(|| conditions.pop()).flatten();
+        let ask = crate::kept::PageAsk {
+            conditions,
+            seek,
+            order: &query.order,
+            offset: usize::try_from(query.offset).unwrap_or(usize::MAX),
+            limit: usize::try_from(limit).unwrap_or(usize::MAX),
+            columns: plain_projection(
+                &DFSchema::try_from(kept.schema.as_ref().clone())?,
+                &query.select,
+            ),
+        };
+        Ok(crate::kept::page(&rows, ask)?
+            .map(|(schema, batches)| Scan::ready(read.version, schema, batches)))
     }
 
     /// Defence in depth: the query was resolved for this scope's dataset and names only
@@ -501,11 +547,53 @@ fn plain_scan(
     ))
 }
 
+/// What a scoped read reads (see [`Lake::prepare`]).
+struct Read {
+    version: u64,
+    source: Source,
+    table: DeltaTable,
+    provider: Arc<dyn deltalake::datafusion::catalog::TableProvider>,
+    kept: Option<Arc<crate::page_cache::Decoded>>,
+}
+
+/// The session that reads a table's files.
+fn files_session(table: &DeltaTable) -> Result<SessionContext> {
+    let ctx = Lake::session();
+    table.update_datafusion_session(&ctx.state())?;
+    Ok(ctx)
+}
+
+/// The conditions every row of a scoped read meets, in the order they apply: the
+/// scope's row predicate, the caller's filters, the filter tree (after the scope's
+/// predicate: an OR inside the tree cannot widen the scope), and last the keyset
+/// position when the read starts after a row's key.
+pub(crate) fn conditions(reader: &Reader, query: &ResolvedQuery) -> Result<Vec<Expr>> {
+    let mut out = vec![reader.rows.clone()];
+    out.extend(query.filters.iter().map(|f| f.to_expr()));
+    out.extend(query.tree.iter().map(|t| t.to_expr()));
+    if let Some(last) = &query.after {
+        out.push(
+            keyset::after(&query.order, last).ok_or(Error::InvalidParameter {
+                parameter: "cursor",
+                reason: "the cursor does not fit the query's order".into(),
+            })?,
+        );
+    }
+    Ok(out)
+}
+
 /// Projection of `columns` with plain Arrow types: dictionary-encoded partition values
 /// and view types are cast to their plain forms, which every client reads (pandas, for
 /// one, cannot turn a stream of per-file dictionaries into a categorical).
 pub(crate) fn plain_columns(frame: &DataFrame, columns: &[String]) -> Vec<Expr> {
-    let schema = frame.schema();
+    plain_projection(frame.schema(), columns)
+        .into_iter()
+        .map(|(_, e)| e)
+        .collect()
+}
+
+/// [`plain_columns`] of a schema, each with its column's name.
+pub(crate) fn plain_projection(schema: &DFSchema, columns: &[String]) -> Vec<(String, Expr)> {
     columns
         .iter()
         .map(|c| {
@@ -513,10 +601,11 @@ pub(crate) fn plain_columns(frame: &DataFrame, columns: &[String]) -> Vec<Expr> 
                 .field_with_unqualified_name(c)
                 .ok()
                 .and_then(|f| plain_type(f.data_type()));
-            match target {
+            let expr = match target {
                 Some(t) => cast(ident(c), t).alias(c),
                 None => ident(c),
-            }
+            };
+            (c.clone(), expr)
         })
         .collect()
 }

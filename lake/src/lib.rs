@@ -23,6 +23,7 @@ mod error;
 pub mod export;
 pub mod files;
 pub mod history;
+mod kept;
 pub mod keyset;
 mod lake;
 pub mod maintain;

@@ -27,6 +27,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use deltalake::arrow::array::RecordBatch;
+use deltalake::arrow::datatypes::SchemaRef;
 use deltalake::datafusion::catalog::MemTable;
 use deltalake::datafusion::datasource::TableProvider;
 use deltalake::datafusion::prelude::{SessionContext, ident};
@@ -44,6 +46,9 @@ const MAX_REMEMBERED: usize = 4096;
 #[derive(Debug)]
 pub(crate) struct Decoded {
     pub(crate) table: Arc<MemTable>,
+    /// The rows of `table`, in key order, no batch empty.
+    pub(crate) batches: Vec<RecordBatch>,
+    pub(crate) schema: SchemaRef,
     bytes: usize,
 }
 
@@ -177,20 +182,24 @@ async fn decode(
             batches.push(batch);
         }
     }
-    let mut table = MemTable::try_new(Arc::clone(&schema), vec![batches])?;
     let order: Vec<_> = keys.iter().map(|k| ident(k).sort(true, false)).collect();
+    let mut table = MemTable::try_new(Arc::clone(&schema), vec![batches.clone()])?;
     if !order.is_empty() {
         // One partition: the rows in key order, as the declared sort order says.
-        let sorted = ctx
+        batches = ctx
             .read_table(Arc::new(table))?
             .sort(order.clone())?
             .collect()
             .await?;
-        bytes = sorted.iter().map(|b| b.get_array_memory_size()).sum();
-        table = MemTable::try_new(schema, vec![sorted])?.with_sort_order(vec![order]);
+        batches.retain(|b| b.num_rows() > 0);
+        bytes = batches.iter().map(|b| b.get_array_memory_size()).sum();
+        table = MemTable::try_new(Arc::clone(&schema), vec![batches.clone()])?
+            .with_sort_order(vec![order]);
     }
     Ok(Some(Arc::new(Decoded {
         table: Arc::new(table),
+        batches,
+        schema,
         bytes,
     })))
 }
