@@ -53,6 +53,8 @@ pub struct Lake {
     pub(crate) stats: crate::stats::Stats,
     /// Decoded partitions for paged reads.
     pages: crate::page_cache::PageCache,
+    /// The caller's partition files per table version.
+    pub(crate) partitions: crate::partitions::Partitions,
 }
 
 /// Version facts of a table.
@@ -177,6 +179,7 @@ impl Lake {
             stale: RwLock::new(HashMap::new()),
             stats: crate::stats::Stats::default(),
             pages: crate::page_cache::PageCache::new(crate::page_cache::DEFAULT_CAPACITY_BYTES),
+            partitions: crate::partitions::Partitions::default(),
         }
     }
 
@@ -383,33 +386,27 @@ impl Lake {
         let (table, version) = (target.table, target.version);
         let source = Source::of(&reader.dataset, &table);
         let dataset = &reader.dataset;
-        let files = tenant_files(&table, &dataset.tenant_column, &reader.tenant).await?;
+        let partition = self.partition(reader, &table, &target.current).await?;
         self.stats.scanned(
             dataset.id.as_str(),
-            files.len(),
-            table.snapshot()?.log_data().num_files(),
+            partition.files.len(),
+            partition.table_files,
         );
-        let provider = plain_scan(&table, files.iter().map(ToString::to_string))?;
+        let provider = Arc::clone(&partition.provider);
         // A page (a bounded read) of a partition small enough to keep reads its decoded
         // rows from memory; the row predicate and filters apply to them alike.
         let mut kept = None;
         if query.limit.is_some() && self.pages.enabled() {
-            let key = format!(
-                "{}\n{:?}\n{}\n{}",
-                self.location(dataset)?,
-                provider.schema(),
-                dataset.key_columns.join(","),
-                files
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            );
             // The session that reads the files, built only when they are read.
             let session = || files_session(&table);
             kept = self
                 .pages
-                .get(key, Arc::clone(&provider), session, &dataset.key_columns)
+                .get(
+                    partition.page_key.clone(),
+                    Arc::clone(&provider),
+                    session,
+                    &dataset.key_columns,
+                )
                 .await?;
         }
         Ok(Read {
@@ -419,6 +416,53 @@ impl Lake {
             provider,
             kept,
         })
+    }
+
+    /// The reader's partition of `table` (a version of the open table `current`): its
+    /// files, their scan and page-cache key, worked out once per version (see
+    /// `partitions`).
+    async fn partition(
+        &self,
+        reader: &Reader,
+        table: &DeltaTable,
+        current: &Arc<DeltaTable>,
+    ) -> Result<Arc<crate::partitions::Partition>> {
+        let dataset = &reader.dataset;
+        let location = self.location(dataset)?.to_string();
+        let key = crate::partitions::Partitions::key(
+            &location,
+            table.version().unwrap_or_default(),
+            &format!("{}={}", dataset.tenant_column, reader.tenant),
+            &dataset.key_columns,
+        );
+        // Only the open table's own version is kept: a read of an older one (time
+        // travel) would keep that version's whole file list alive.
+        let keep = table.version() == current.version();
+        if let Some(partition) = self.partitions.get(&key, current).filter(|_| keep) {
+            return Ok(partition);
+        }
+        let files = tenant_files(table, &dataset.tenant_column, &reader.tenant).await?;
+        let provider = plain_scan(table, files.iter().map(ToString::to_string))?;
+        let page_key = format!(
+            "{location}\n{:?}\n{}\n{}",
+            provider.schema(),
+            dataset.key_columns.join(","),
+            files
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        let partition = Arc::new(crate::partitions::Partition {
+            table_files: table.snapshot()?.log_data().num_files(),
+            files,
+            provider,
+            page_key,
+        });
+        if keep {
+            self.partitions.put(key, current, Arc::clone(&partition));
+        }
+        Ok(partition)
     }
 
     /// Plans `read` as a DataFusion query. A page from kept rows runs in a session of one

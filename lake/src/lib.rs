@@ -28,6 +28,7 @@ pub mod keyset;
 mod lake;
 pub mod maintain;
 mod page_cache;
+mod partitions;
 pub mod predicate;
 pub mod query;
 mod resolve;

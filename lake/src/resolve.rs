@@ -58,6 +58,8 @@ impl Reader {
 pub(crate) struct Target {
     pub(crate) table: DeltaTable,
     pub(crate) version: u64,
+    /// The open table `table` was taken from.
+    pub(crate) current: Arc<DeltaTable>,
 }
 
 /// Per table: its commit log; per (table, table version, row predicate): the answer for
@@ -205,6 +207,7 @@ impl Lake {
         Ok(Target {
             table,
             version: report,
+            current,
         })
     }
 

@@ -48,6 +48,7 @@ impl Lake {
             }
             self.stats.closed(&key);
             self.versions.forget(&key);
+            self.partitions.forget(&key);
         }
     }
 
@@ -73,6 +74,7 @@ impl Lake {
         self.stats.retain(|k| keep.contains(k));
         for key in dropped {
             self.versions.forget(&key);
+            self.partitions.forget(&key);
         }
     }
 
@@ -114,6 +116,7 @@ impl Lake {
                                 tables.remove(&key);
                             }
                             lake.versions.forget(&key);
+                            lake.partitions.forget(&key);
                         }
                         Err(Refresh::Stuck { latest, error }) => {
                             tracing::error!(table = %key, latest, %error, "the table's newer commit cannot be read; serving its last good version");

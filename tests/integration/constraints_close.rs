@@ -28,16 +28,7 @@ fn token_with_list(app: &TestApp, xml: &str) -> String {
 }
 
 async fn graphql(app: &TestApp, token: &str, query: &str) -> Value {
-    app.client
-        .post(format!("{}/graphql", app.address))
-        .bearer_auth(token)
-        .json(&json!({ "query": query }))
-        .send()
-        .await
-        .expect("graphql")
-        .json()
-        .await
-        .expect("json")
+    app.graphql(token, &json!({ "query": query })).await
 }
 
 async fn csv_header(app: &TestApp, dataset: &str, token: &str) -> (u16, String) {

@@ -217,6 +217,20 @@ impl TestApp {
         query(&table, sql).await
     }
 
+    /// The JSON answer to a GraphQL request `body` (`query`, optional `variables`).
+    pub async fn graphql(&self, token: &str, body: &Value) -> Value {
+        self.client
+            .post(format!("{}/graphql", self.address))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("graphql")
+            .json()
+            .await
+            .expect("json")
+    }
+
     /// Audit records of one request.
     pub async fn audit_of(&self, answer: &Answer) -> Vec<dap_schema::entity::audit_event::Model> {
         self.state

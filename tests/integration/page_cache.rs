@@ -96,17 +96,12 @@ async fn graphql_chain(app: &TestApp, field: &str, query: &str, token: &str) -> 
     let mut out = Vec::new();
     let mut after = Value::Null;
     for _ in 0..200 {
-        let body: Value = app
-            .client
-            .post(format!("{}/graphql", app.address))
-            .bearer_auth(token)
-            .json(&serde_json::json!({ "query": query, "variables": { "after": after } }))
-            .send()
-            .await
-            .expect("graphql")
-            .json()
-            .await
-            .expect("json");
+        let body = app
+            .graphql(
+                token,
+                &serde_json::json!({ "query": query, "variables": { "after": after } }),
+            )
+            .await;
         let connection = body["data"][field].clone();
         assert!(connection.is_object(), "{query}: {body}");
         out.push(connection.clone());
