@@ -29,7 +29,7 @@ use crate::{Error, Result, Scan};
 
 /// Rows of one XLSX sheet, header included.
 pub const XLSX_MAX_ROWS: u64 = 1_048_576;
-const CHUNKS_BUFFERED: usize = 4;
+pub(crate) const CHUNKS_BUFFERED: usize = 4;
 /// Batches of a line format (CSV, NDJSON) encoded at once, in order: one per core of the
 /// lake runtime's default two.
 const LINE_ENCODERS: usize = 2;
@@ -196,7 +196,7 @@ pub fn encode_titled(scan: Scan, format: Format, title: &str) -> Export {
 
 /// A `Write` whose bytes are taken out after each batch.
 #[derive(Clone, Default)]
-struct Sink(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Sink(Arc<Mutex<Vec<u8>>>);
 
 impl Write for Sink {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -214,7 +214,7 @@ impl Write for Sink {
 impl Sink {
     /// The bytes written since the last take; the next chunk starts with room for as
     /// many (chunks are alike in size), so the buffer does not grow by doubling.
-    fn take(&self) -> Bytes {
+    pub(crate) fn take(&self) -> Bytes {
         self.0
             .lock()
             .map(|mut b| {
@@ -504,7 +504,7 @@ impl Drop for InFlight {
 
 /// The writer properties of a Parquet export: zstd, row groups of [`PARQUET_ROW_GROUP`]
 /// rows, dictionaries only for columns of few distinct values.
-fn parquet_properties() -> WriterProperties {
+pub(crate) fn parquet_properties() -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_max_row_group_row_count(Some(PARQUET_ROW_GROUP))
@@ -682,6 +682,9 @@ impl crate::Lake {
                     max: XLSX_MAX_ROWS,
                 });
             }
+        }
+        if format == Format::Parquet {
+            return self.parquet_export(scope, query).await;
         }
         let scan = self.scan(scope, query).await?;
         let title = query.dataset.clone();

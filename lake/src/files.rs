@@ -8,9 +8,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use dap_schema::AccessScope;
 
-use crate::export::{Format, encode};
+use deltalake::datafusion::physical_plan::execute_stream;
+
+use crate::export::{Export, Format, encode};
 use crate::lake::{Source, plain_columns, row_predicate, tenant_files};
 use crate::resolve::Reader;
+use crate::spliced::splice_files;
 use crate::{Error, Lake, Result, Scan};
 
 /// The data files of the scope's partition at one table version.
@@ -71,7 +74,8 @@ impl Lake {
     /// The rows of one data file of the scope's partition at `version` that the scope
     /// admits, with the scope's visible columns, as Parquet. Deterministic: the same
     /// scope, version and file give the same bytes (one partition, so one row order;
-    /// the encoder's settings are fixed). A file outside the partition is refused.
+    /// the encoder's settings are fixed). A scope of the whole partition gets the file's
+    /// own column chunks (see `spliced`). A file outside the partition is refused.
     pub async fn scoped_file(
         self: &Arc<Self>,
         scope: &AccessScope,
@@ -85,17 +89,17 @@ impl Lake {
         let rows = row_predicate(scope);
         let columns = scope.visible_columns().to_vec();
         let file = file.to_owned();
-        let scan = self
+        let export = self
             .runtime()
             .run(async move {
                 let table = lake.target(&reader, Some(version), None).await?.table;
                 let files = tenant_files(&table, &dataset.tenant_column, &tenant).await?;
-                if !files.iter().any(|f| f.as_ref() == file) {
+                let Some(path) = files.into_iter().find(|f| f.as_ref() == file) else {
                     return Err(Error::InvalidParameter {
                         parameter: "file",
                         reason: "not a data file of the caller's partition at this version".into(),
                     });
-                }
+                };
                 let provider = table.table_provider().with_file_paths([file]).await?;
                 let ctx = Lake::session_with(1);
                 table.update_datafusion_session(&ctx.state())?;
@@ -103,10 +107,20 @@ impl Lake {
                 let projection = plain_columns(&frame, &columns);
                 let frame = frame.select(projection)?;
                 let source = Source::of(&dataset, &table);
-                Ok(Scan::start(version, source, frame.execute_stream().await?))
+                let task = Arc::new(frame.task_ctx());
+                let plan = frame.create_physical_plan().await?;
+                // A scope of the whole partition gets the file's own column chunks.
+                let schema = plan.schema();
+                let paths = [path];
+                let spliced = splice_files(version, &table, &source, &reader, &paths, &schema);
+                if let Some(export) = spliced.await? {
+                    return Ok(export);
+                }
+                let scan = Scan::start(version, source, execute_stream(plan, task)?);
+                Ok(encode(scan, Format::Parquet))
             })
             .await?;
-        self.parquet(scan).await
+        collect(export).await
     }
 
     /// The scope's changed rows of one commit `version`, with the visible columns and
@@ -120,19 +134,20 @@ impl Lake {
         let scan = self
             .changes_with(scope, version, Some(version), &[], &["_change_type"])
             .await?;
-        self.parquet(scan).await
-    }
-
-    async fn parquet(self: &Arc<Self>, scan: Scan) -> Result<ScopedFile> {
-        let mut export = self
+        let export = self
             .runtime()
             .run(async move { Ok(encode(scan, Format::Parquet)) })
             .await?;
-        let mut bytes = Vec::new();
-        while let Some(chunk) = export.chunks.recv().await {
-            bytes.extend_from_slice(&chunk?.bytes);
-        }
-        let rows = export.rows.load(std::sync::atomic::Ordering::Relaxed);
-        Ok(ScopedFile { bytes, rows })
+        collect(export).await
     }
+}
+
+/// An export's whole file.
+async fn collect(mut export: Export) -> Result<ScopedFile> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = export.chunks.recv().await {
+        bytes.extend_from_slice(&chunk?.bytes);
+    }
+    let rows = export.rows.load(std::sync::atomic::Ordering::Relaxed);
+    Ok(ScopedFile { bytes, rows })
 }

@@ -135,6 +135,7 @@ impl Scan {
 }
 
 /// The table a scan reads, to tell a vanished table from other read errors.
+#[derive(Clone)]
 pub(crate) struct Source {
     dataset: String,
     log: deltalake::logstore::LogStoreRef,
@@ -152,7 +153,7 @@ impl Source {
 
     /// The error to report for a failed read: the table is unavailable when the commit
     /// it was read at can no longer be read (the read error itself names only a file).
-    async fn classify(&self, error: DataFusionError) -> Error {
+    pub(crate) async fn classify(&self, error: DataFusionError) -> Error {
         match self.log.read_commit_entry(self.version).await {
             Ok(Some(_)) => Error::from(error),
             _ => {
@@ -381,7 +382,11 @@ impl Lake {
 
     /// What a scoped read reads: the version, the caller's partition files only, and for
     /// a page their decoded rows when the page cache keeps them.
-    async fn prepare(self: &Arc<Self>, reader: &Reader, query: &ResolvedQuery) -> Result<Read> {
+    pub(crate) async fn prepare(
+        self: &Arc<Self>,
+        reader: &Reader,
+        query: &ResolvedQuery,
+    ) -> Result<Read> {
         let target = self.target(reader, query.version, query.as_of).await?;
         let (table, version) = (target.table, target.version);
         let source = Source::of(&reader.dataset, &table);
@@ -392,7 +397,6 @@ impl Lake {
             partition.files.len(),
             partition.table_files,
         );
-        let provider = Arc::clone(&partition.provider);
         // A page (a bounded read) of a partition small enough to keep reads its decoded
         // rows from memory; the row predicate and filters apply to them alike.
         let mut kept = None;
@@ -403,7 +407,7 @@ impl Lake {
                 .pages
                 .get(
                     partition.page_key.clone(),
-                    Arc::clone(&provider),
+                    Arc::clone(&partition.provider),
                     session,
                     &dataset.key_columns,
                 )
@@ -413,7 +417,7 @@ impl Lake {
             version,
             source,
             table,
-            provider,
+            partition,
             kept,
         })
     }
@@ -468,7 +472,7 @@ impl Lake {
     /// Plans `read` as a DataFusion query. A page from kept rows runs in a session of one
     /// partition: the rows stay in key order through the filters, so a page in key order
     /// stops at its last row (no repartitioning, no sort).
-    fn plan(
+    pub(crate) fn plan(
         &self,
         read: Read,
         reader: &Reader,
@@ -476,7 +480,10 @@ impl Lake {
     ) -> Result<(u64, Source, DataFrame)> {
         let (ctx, provider) = match &read.kept {
             Some(kept) => (Self::session_with(1), Arc::clone(&kept.table) as _),
-            None => (files_session(&read.table)?, read.provider),
+            None => (
+                files_session(&read.table)?,
+                Arc::clone(&read.partition.provider),
+            ),
         };
         let mut frame = ctx.read_table(provider)?;
         for condition in conditions(reader, query)? {
@@ -592,11 +599,12 @@ fn plain_scan(
 }
 
 /// What a scoped read reads (see [`Lake::prepare`]).
-struct Read {
-    version: u64,
-    source: Source,
-    table: DeltaTable,
-    provider: Arc<dyn deltalake::datafusion::catalog::TableProvider>,
+pub(crate) struct Read {
+    pub(crate) version: u64,
+    pub(crate) source: Source,
+    pub(crate) table: DeltaTable,
+    /// The caller's partition files and their scan.
+    pub(crate) partition: Arc<crate::partitions::Partition>,
     kept: Option<Arc<crate::page_cache::Decoded>>,
 }
 

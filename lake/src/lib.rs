@@ -33,6 +33,7 @@ pub mod predicate;
 pub mod query;
 mod resolve;
 mod runtime;
+mod spliced;
 mod stats;
 pub mod storage;
 mod tables;

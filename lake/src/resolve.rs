@@ -40,7 +40,7 @@ pub(crate) struct Reader {
     pub(crate) rows: Expr,
     /// Row constraints narrow the partition, so a commit to the partition may not have
     /// changed any row this reader sees.
-    constrained: bool,
+    pub(crate) constrained: bool,
 }
 
 impl Reader {

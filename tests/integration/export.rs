@@ -3,7 +3,7 @@
 use deltalake::arrow::record_batch::RecordBatch;
 use serde_json::Value;
 
-use crate::helpers::{Answer, TestApp, spawn_app};
+use crate::helpers::{Answer, TestApp, indexed_columns, spawn_app};
 
 const QUERY: &str = "select=posteringsid,bogfoeringsdato,funktion,beloeb&filter=beloeb:gte:0";
 const ORACLE: &str = "SELECT posteringsid, bogfoeringsdato, funktion, beloeb FROM t \
@@ -120,6 +120,75 @@ async fn every_format_carries_exactly_the_oracle_rows() {
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     );
     assert_eq!(&body[..2], b"PK", "an XLSX file is a zip archive");
+}
+
+/// A Parquet file read back: Arrow schema, rows as sorted JSON lines, and whether each
+/// column has a page index (see [`indexed_columns`]).
+fn parquet_of(
+    body: Vec<u8>,
+) -> (
+    arrow::datatypes::SchemaRef,
+    Vec<String>,
+    Vec<(String, bool)>,
+) {
+    let body = bytes::Bytes::from(body);
+    let indexed = indexed_columns(&body);
+    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(body)
+        .expect("parquet");
+    let schema = builder.schema().clone();
+    let batches: Vec<RecordBatch> = builder
+        .build()
+        .expect("reader")
+        .collect::<Result<_, _>>()
+        .expect("batches");
+    let mut rows: Vec<String> = rows_of(&batches).iter().map(ToString::to_string).collect();
+    rows.sort();
+    (schema, rows, indexed)
+}
+
+#[tokio::test]
+async fn whole_partition_parquet_exports_are_spliced_from_the_files_and_hold_the_decoded_rows() {
+    let app = spawn_app().await;
+    let token = app.analyst("0101");
+    let listing = app.get("/api/v1/datasets", Some(&token)).await;
+    let ids: Vec<String> = listing.body["datasets"]
+        .as_array()
+        .map(|d| {
+            d.iter()
+                .filter_map(|d| d["id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(ids.len() >= 4, "{}", listing.body);
+    for id in &ids {
+        let export = format!("/api/v1/datasets/{id}/export?format=parquet");
+        // Every row passes the filter, which makes the export decode and encode them.
+        let decode = format!("{export}&filter=kommunekode:eq:0101");
+        let (status, headers, body) = download(&app, &export, None).await;
+        assert_eq!(status, 200, "{id}");
+        assert_eq!(headers["content-type"], "application/vnd.apache.parquet");
+        let (schema, rows, spliced) = parquet_of(body);
+        let (status, _, body) = download(&app, &decode, None).await;
+        assert_eq!(status, 200, "{id}");
+        let (decoded_schema, decoded_rows, decoded) = parquet_of(body);
+
+        let count = app
+            .oracle(id, "SELECT count(*) AS n FROM t WHERE kommunekode = '0101'")
+            .await;
+        assert_eq!(Some(rows.len() as u64), count[0]["n"].as_u64(), "{id}");
+        assert!(!rows.is_empty(), "{id}");
+        assert_eq!(schema, decoded_schema, "{id}");
+        assert_eq!(rows, decoded_rows, "{id}");
+        assert!(
+            decoded.iter().all(|(_, indexed)| *indexed),
+            "{id}: {decoded:?}"
+        );
+        // Spliced: the files' own column chunks, without page indexes.
+        assert!(
+            spliced.iter().all(|(_, indexed)| !indexed),
+            "{id}: {spliced:?}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -407,3 +407,26 @@ impl TestIssuer {
         self.fetches.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
+
+/// For each column of a Parquet file dap wrote, whether it has a page index: an export
+/// dap encodes indexes every column chunk's pages; one spliced from the table's own files
+/// (a whole partition) copies their column chunks without one, and encodes the partition
+/// column without one too.
+pub fn indexed_columns(body: &bytes::Bytes) -> Vec<(String, bool)> {
+    let metadata = parquet::file::metadata::ParquetMetaDataReader::new()
+        .with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Optional)
+        .parse_and_finish(body)
+        .expect("parquet footer");
+    let descr = metadata.file_metadata().schema_descr();
+    let groups = metadata.row_groups().len();
+    (0..descr.num_columns())
+        .map(|c| {
+            let indexed = (0..groups).all(|g| {
+                metadata
+                    .offset_index()
+                    .is_some_and(|index| !index[g][c].page_locations().is_empty())
+            });
+            (descr.column(c).name().to_owned(), indexed)
+        })
+        .collect()
+}

@@ -7,7 +7,7 @@ use dap_schema::NsisLevel;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, indexed_columns, spawn_app};
 
 const P: &str = "/delta-sharing";
 
@@ -240,6 +240,9 @@ async fn query_files_hold_exactly_the_callers_rows_and_visible_columns() {
     for file in files(&answer) {
         let (_, bytes, _) = fetch(&app, file["url"].as_str().expect("url"), None).await;
         assert!(!bytes.windows(3).any(|w| w == b"cpr"), "cpr in the file");
+        // The whole partition: the file's own column chunks, spliced (no page index).
+        let indexed = indexed_columns(&bytes);
+        assert!(indexed.iter().all(|(_, indexed)| !indexed), "{indexed:?}");
         let (names, _) = decode(bytes);
         assert_eq!(names, columns);
     }
@@ -612,4 +615,11 @@ async fn a_constrained_callers_files_hold_only_the_rows_of_their_units() {
     got.sort();
     want.sort();
     assert_eq!(got, want);
+    // Some of the partition's rows only: every column encoded from the admitted rows
+    // (with page indexes), none copied.
+    for file in files(&answer) {
+        let (_, bytes, _) = fetch(&app, file["url"].as_str().expect("url"), None).await;
+        let indexed = indexed_columns(&bytes);
+        assert!(indexed.iter().all(|(_, indexed)| *indexed), "{indexed:?}");
+    }
 }
