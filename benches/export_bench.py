@@ -15,7 +15,9 @@ for 0751) once. Then, in one run and on the same files, for each format:
   = true)) TO file (FORMAT csv|parquet)`;
 - polars: `scan_delta(table).filter(kommunekode == '0101').sink_csv|sink_parquet(file)`;
 - the in-process DataFusion scan (`dap-bench scan`, all batches consumed, nothing
-  written), the ceiling of any export.
+  written), the ceiling of any export;
+- with `--formats …,sharing`: a Delta Sharing read as a connector makes it (the query,
+  then every file it lists, downloaded with curl), and the query alone.
 
 Each tool writes the same rows to a local file; the ratio column is the best peer's time
 divided by dap's (≥ 1: dap is at least as fast). dap is also timed serving the rows to a
@@ -93,6 +95,8 @@ def dap_export(dap, data_dir, fmt, token, out, repeat):
                             "--header", f"Authorization: Bearer {token}", url], check=True)
             return os.path.getsize(target) if target != os.devnull else 0
 
+        if fmt == "sharing":
+            return sharing_read(base, token, repeat) + (idle, peak_rss_mb(server.pid))
         seconds, size = timed(lambda: download(out), repeat)
         # Served only (the body read and dropped): what compares with the scan, which
         # writes nothing either.
@@ -101,6 +105,33 @@ def dap_export(dap, data_dir, fmt, token, out, repeat):
     finally:
         server.terminate()
         server.wait()
+
+
+def sharing_read(base, token, repeat):
+    """What a Delta Sharing connector (pandas, Power BI) does to read the table: the
+    query, then every file it lists, each into a file with curl. Returns the median time
+    of the query alone and of the query with the files, and the bytes of the files."""
+    schema, table = TABLE
+    url = f"{base}/delta-sharing/shares/dap/schemas/{schema}/tables/{table}/query"
+
+    def query():
+        request = urllib.request.Request(url, data=b"{}", method="POST", headers={
+            "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=600) as answer:
+            lines = [json.loads(line) for line in answer.read().splitlines() if line.strip()]
+        return [line["file"]["url"] for line in lines if "file" in line]
+
+    def read():
+        links = query()
+        with tempfile.TemporaryDirectory(prefix="dap-sharing-bench-") as scratch:
+            for n, link in enumerate(links):
+                subprocess.run(["curl", "--silent", "--show-error", "--fail", "--output",
+                                os.path.join(scratch, f"{n}.parquet"), link], check=True)
+            return sum(os.path.getsize(os.path.join(scratch, f)) for f in os.listdir(scratch))
+
+    queried, _ = timed(lambda: (query(), 0)[1], repeat)
+    seconds, size = timed(read, repeat)
+    return seconds, queried, size
 
 
 def duckdb_export(files, fmt, out, repeat):
@@ -138,7 +169,8 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--data-dir", default="/tmp/dap-bench")
     parser.add_argument("--target", default=os.environ.get("CARGO_TARGET_DIR", "target") + "/release")
-    parser.add_argument("--formats", default=",".join(FORMATS))
+    parser.add_argument("--formats", default=",".join(FORMATS),
+                        help="comma-separated; also `sharing`: a Delta Sharing query and its files")
     args = parser.parse_args()
     from deltalake import DeltaTable
 
@@ -160,6 +192,13 @@ def main():
         for fmt in args.formats.split(","):
             out = os.path.join(scratch, f"out.{fmt}")
             seconds, served, size, idle, peak = dap_export(dap, args.data_dir, fmt, token, out, args.repeat)
+            if fmt == "sharing":
+                # "dap" is the query and every file; "served" the query alone (it
+                # makes each file to know its size and row count).
+                print(f"| delta sharing: query + files | {seconds:.2f} s | – | – | – | query alone "
+                      f"{served:.2f} s | {scan / seconds:.2f} × | {size / 1e6:.0f} | {idle:.0f} → {peak:.0f} MB |",
+                      flush=True)
+                continue
             peers = {}
             if fmt in ("csv", "parquet"):
                 peers["duckdb"] = duckdb_export(files, fmt, out, args.repeat)
