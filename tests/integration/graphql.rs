@@ -724,3 +724,49 @@ async fn a_dataset_the_caller_may_not_see_is_not_in_their_schema() {
     .await;
     assert!(body["errors"].is_null(), "{body}");
 }
+
+/// A GraphQL read's field records and its own record are appended together at its end:
+/// the fields' first, in one chain order, and nothing answered unless all are written.
+#[tokio::test]
+async fn field_records_and_the_request_record_are_written_together_or_nothing_is_answered() {
+    let app = spawn_app().await;
+    let token = app.analyst("0101");
+    let query = json!({"query": "{ a: personale_fravaer(first: 2) { nodes { aar } } \
+                                    b: oekonomi_posteringer(first: 3) { nodes { aar } } }"});
+    let (status, records) =
+        audit_of_post(&app, query.to_string().into_bytes(), &token).await;
+    assert_eq!(status, 200);
+    let mut records = records;
+    records.sort_by_key(|r| r.seq);
+    let order: Vec<(Option<&str>, Option<i64>)> = records
+        .iter()
+        .map(|r| (r.dataset.as_deref(), r.rows_returned))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            (Some("personale.fravaer"), Some(2)),
+            (Some("oekonomi.posteringer"), Some(3)),
+            (None, None)
+        ],
+        "{records:?}"
+    );
+    assert_eq!(records[2].action, "POST /graphql");
+
+    // With the audit log locked, the rows are read but not answered.
+    let (_other, txn) = crate::faults::lock_sqlite(&app).await;
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth(&token)
+        .json(&query)
+        .send()
+        .await
+        .expect("post");
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    txn.rollback().await.expect("release");
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["code"], "audit_unavailable", "{body}");
+    assert!(body.get("data").is_none(), "{body}");
+}

@@ -4,6 +4,7 @@
 //! closed). The outcome comes from the error's class, never from comparing text.
 
 use std::future::Future;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use dap_auth::Principal;
@@ -88,6 +89,36 @@ pub fn audited_dataset(id: &str) -> String {
     id.chars().take(130).collect()
 }
 
+/// The records of a request's parts that are appended with the request's own record at
+/// its end ([`Core::audited_later`], [`Core::audit_request_with`]): one wait for the audit
+/// log per request instead of one per part. Nothing of the request may be answered
+/// before that append succeeds.
+#[derive(Debug, Default)]
+pub struct AuditLedger(Mutex<Ledger>);
+
+#[derive(Debug, Default)]
+struct Ledger {
+    records: Vec<AuditRecord>,
+    /// Parts served, counted in the metrics once their records are durable.
+    served: Vec<(RequestContext, AuditFacts)>,
+}
+
+impl AuditLedger {
+    fn push(&self, record: AuditRecord, served: Option<(RequestContext, AuditFacts)>) {
+        if let Ok(mut ledger) = self.0.lock() {
+            ledger.records.push(record);
+            ledger.served.extend(served);
+        }
+    }
+
+    fn take(&self) -> Ledger {
+        self.0
+            .lock()
+            .map(|mut ledger| std::mem::take(&mut *ledger))
+            .unwrap_or_default()
+    }
+}
+
 impl Core {
     /// Runs `work` and writes its audit record, whether it was served or refused.
     pub async fn audited<T, F>(
@@ -101,21 +132,59 @@ impl Core {
         F: Future<Output = Result<(T, AuditFacts), AppError>>,
     {
         let result = work.await;
-        let outcome = match &result {
-            Ok(_) => AuditOutcome::Allowed,
-            Err(e) => e.outcome(),
-        };
-        let mut record = ctx.record(Some(principal), outcome);
-        record.dataset = dataset.map(audited_dataset);
-        match &result {
-            Ok((_, facts)) => facts.apply(&mut record),
-            Err(e) => record.reason = Some(e.code().to_owned()),
-        }
+        let record = part_record(ctx, principal, dataset, &result);
         self.append_audit(&record).await?;
         if let Ok((_, facts)) = &result {
             self.count_page_rows(ctx, facts);
         }
         result.map(|(value, _)| value)
+    }
+
+    /// Like [`Self::audited`] for a part of a request that is answered only at its end
+    /// (a GraphQL field): the record joins `ledger` and is appended with the request's
+    /// own record by [`Self::audit_request_with`], which fails the whole request (it
+    /// answers nothing) when any of them is not written.
+    pub async fn audited_later<T, F>(
+        &self,
+        ledger: &AuditLedger,
+        ctx: &RequestContext,
+        principal: &Principal,
+        dataset: Option<&str>,
+        work: F,
+    ) -> Result<T, AppError>
+    where
+        F: Future<Output = Result<(T, AuditFacts), AppError>>,
+    {
+        let result = work.await;
+        let record = part_record(ctx, principal, dataset, &result);
+        let served = result.as_ref().ok().map(|(_, f)| (ctx.clone(), f.clone()));
+        ledger.push(record, served);
+        result.map(|(value, _)| value)
+    }
+
+    /// [`Self::audit_request`] with the records `ledger` holds, appended before the
+    /// request's own, all in one wait.
+    pub async fn audit_request_with(
+        &self,
+        ledger: &AuditLedger,
+        ctx: &RequestContext,
+        principal: Option<&Principal>,
+        error: Option<&AppError>,
+    ) -> Result<(), AppError> {
+        let Ledger {
+            mut records,
+            served,
+        } = ledger.take();
+        records.push(request_record(ctx, principal, None, error));
+        let started = Instant::now();
+        let appended = self.audit.append_all(records).await;
+        self.metrics
+            .audit_appended(started.elapsed(), appended.is_err());
+        appended.map_err(AppError::AuditUnavailable)?;
+        for (ctx, facts) in &served {
+            self.count_page_rows(ctx, facts);
+        }
+        Ok(())
     }
 
     /// Writes the record of a request refused (or answered) outside [`Self::audited`]:
@@ -128,11 +197,8 @@ impl Core {
         dataset: Option<String>,
         error: Option<&AppError>,
     ) -> Result<(), AppError> {
-        let outcome = error.map_or(AuditOutcome::Allowed, AppError::outcome);
-        let mut record = ctx.record(principal, outcome);
-        record.dataset = dataset;
-        record.reason = error.map(|e| e.code().to_owned());
-        self.append_audit(&record).await
+        self.append_audit(&request_record(ctx, principal, dataset, error))
+            .await
     }
 
     /// Rows a served read returned from a table (a read has a table version; listings
@@ -157,6 +223,40 @@ impl Core {
             .audit_appended(started.elapsed(), appended.is_err());
         appended.map_err(AppError::AuditUnavailable)
     }
+}
+
+/// The record of one part of a request (see [`Core::audited`]).
+fn part_record<T>(
+    ctx: &RequestContext,
+    principal: &Principal,
+    dataset: Option<&str>,
+    result: &Result<(T, AuditFacts), AppError>,
+) -> AuditRecord {
+    let outcome = match result {
+        Ok(_) => AuditOutcome::Allowed,
+        Err(e) => e.outcome(),
+    };
+    let mut record = ctx.record(Some(principal), outcome);
+    record.dataset = dataset.map(audited_dataset);
+    match result {
+        Ok((_, facts)) => facts.apply(&mut record),
+        Err(e) => record.reason = Some(e.code().to_owned()),
+    }
+    record
+}
+
+/// The record of a whole request (see [`Core::audit_request`]).
+fn request_record(
+    ctx: &RequestContext,
+    principal: Option<&Principal>,
+    dataset: Option<String>,
+    error: Option<&AppError>,
+) -> AuditRecord {
+    let outcome = error.map_or(AuditOutcome::Allowed, AppError::outcome);
+    let mut record = ctx.record(principal, outcome);
+    record.dataset = dataset;
+    record.reason = error.map(|e| e.code().to_owned());
+    record
 }
 
 /// The record of an administrative command run on the server itself (the CLI): the

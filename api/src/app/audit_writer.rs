@@ -42,6 +42,29 @@ impl AuditWriter {
             .map_err(|_| stopped())?;
         committed.await.map_err(|_| stopped())?
     }
+
+    /// Appends `records` (queued together, in order) and returns once all are committed;
+    /// the first failure when one was not.
+    pub async fn append_all(&self, records: Vec<AuditRecord>) -> Result<(), dap_schema::Error> {
+        let stopped = || dap_schema::Error::AuditChain("the audit writer has stopped".into());
+        let mut commits = Vec::with_capacity(records.len());
+        for record in records {
+            let (done, committed) = oneshot::channel();
+            self.queue
+                .send((record, done))
+                .await
+                .map_err(|_| stopped())?;
+            commits.push(committed);
+        }
+        let mut outcome = Ok(());
+        for committed in commits {
+            let appended = committed.await.map_err(|_| stopped()).and_then(|r| r);
+            if outcome.is_ok() {
+                outcome = appended;
+            }
+        }
+        outcome
+    }
 }
 
 async fn write(control: ControlPlane, mut pending: mpsc::Receiver<(AuditRecord, Done)>) {

@@ -35,7 +35,7 @@ use dap_lake::Lake;
 use dap_schema::ControlPlane;
 
 pub use access::{AdminCache, Operator};
-pub use audit::{AuditFacts, RequestContext};
+pub use audit::{AuditFacts, AuditLedger, RequestContext};
 pub use catalogue::Catalogue;
 pub use cursor::CursorSigner;
 pub use error::{AppError, ErrorClass, InputField};

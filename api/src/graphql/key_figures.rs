@@ -184,8 +184,7 @@ fn list_field() -> Field {
                     .core
                     .list_key_figures(&gql.principal, municipality.as_deref());
                 let list = gql
-                    .core
-                    .audited(&request, &gql.principal, None, work)
+                    .audited(&request, None, work)
                     .await
                     .map_err(field_error)?;
                 let items = list
@@ -288,8 +287,7 @@ fn table_field() -> Field {
                 gql.core.key_figure(&gql.principal, request).await
             };
             let table = gql
-                .core
-                .audited(&request, &gql.principal, None, work)
+                .audited(&request, None, work)
                 .await
                 .map_err(field_error)?;
             Ok(Some(FieldValue::owned_any(json_value(&table)?)))

@@ -4,8 +4,8 @@
 //! Order of work per request: authenticate (`Caller`, 401 like REST) → read the body with
 //! a hard cap (413 before any parsing) → parse the JSON → cap the batch → per operation
 //! check nesting, aliases, dataset fields and the estimated cost → execute under a
-//! timeout → one audit record for the request (fail closed) besides one per dataset
-//! field.
+//! timeout → one audit record for the request besides one per read field, appended
+//! together at the end (fail closed: nothing is answered unless all are written).
 
 mod admin;
 mod catalogue;
@@ -38,7 +38,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use self::error::{ensure_codes, request_error};
 use self::limits::{DatasetFields, MAX_BATCH};
 use self::resolve::Gql;
-use crate::app::{AppError, Core, ErrorClass};
+use crate::app::{AppError, AuditLedger, Core, ErrorClass};
 use crate::rest::extract::{Caller, request_context};
 
 /// Largest request body; larger ones get 413 before anything is parsed.
@@ -151,10 +151,12 @@ pub async fn graphql(
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
+    let ledger = Arc::new(AuditLedger::default());
     let gql = Gql {
         core: core.clone(),
         principal: principal.clone(),
         request: ctx.clone(),
+        audit: Arc::clone(&ledger),
     };
     let answer = match read_body(&req, payload).await {
         Err(error) => Ok(refuse(error)),
@@ -163,13 +165,14 @@ pub async fn graphql(
             Err(e) => Err(e),
         },
     };
-    // The request's own record (dataset fields have theirs): refusals before execution
-    // are denials with their code; if the record cannot be written, nothing is returned.
+    // The request's own record, after its read fields' records, in one append: refusals
+    // before execution are denials with their code; if a record cannot be written,
+    // nothing is returned.
     let refusal = match &answer {
         Ok((_, refusal)) => refusal.as_ref(),
         Err(e) => Some(e),
     };
-    core.audit_request(&ctx, Some(&principal), None, refusal)
+    core.audit_request_with(&ledger, &ctx, Some(&principal), refusal)
         .await?;
     answer.map(|(response, _)| response)
 }

@@ -18,7 +18,7 @@ use dap_lake::{Measure, RowQuery};
 use super::error::{field_error, invalid};
 use crate::app::datasets::{AggregateRequest, Target};
 use crate::app::paging::PageRequest;
-use crate::app::{AppError, AuditFacts, Core, RequestContext};
+use crate::app::{AppError, AuditFacts, AuditLedger, Core, RequestContext};
 
 pub(super) type GqlResult<T> = Result<T, async_graphql::Error>;
 
@@ -27,6 +27,25 @@ pub struct Gql {
     pub core: web::Data<Core>,
     pub principal: Principal,
     pub request: RequestContext,
+    /// The records of the request's read fields, appended with the request's own at its
+    /// end.
+    pub audit: Arc<AuditLedger>,
+}
+
+impl Gql {
+    /// Runs a read field's `work` inside the core's audit: its record is appended with
+    /// the request's own at the request's end, and the request answers nothing unless
+    /// both are written (see [`Core::audited_later`]).
+    pub(super) async fn audited<T>(
+        &self,
+        part: &RequestContext,
+        dataset: Option<&str>,
+        work: impl Future<Output = Result<(T, AuditFacts), AppError>>,
+    ) -> Result<T, AppError> {
+        self.core
+            .audited_later(&self.audit, part, &self.principal, dataset, work)
+            .await
+    }
 }
 
 /// One row of a result batch.
@@ -93,8 +112,8 @@ pub(super) fn gql<'a>(ctx: &ResolverContext<'a>) -> GqlResult<&'a Gql> {
     ctx.ctx.data::<Arc<Gql>>().map(AsRef::as_ref)
 }
 
-/// Runs one dataset field's operation inside the core's audit (one record per field);
-/// if the record cannot be written the field fails (fail closed).
+/// Runs one dataset field's operation inside the core's audit (one record per field,
+/// written with the request's; if it cannot be written the request answers nothing).
 async fn audited<T>(
     gql: &Gql,
     field: &str,
@@ -102,8 +121,7 @@ async fn audited<T>(
     work: impl Future<Output = Result<(T, AuditFacts), AppError>>,
 ) -> GqlResult<T> {
     let ctx = gql.request.part(format!("{} {field}", gql.request.action));
-    gql.core
-        .audited(&ctx, &gql.principal, Some(dataset), work)
+    gql.audited(&ctx, Some(dataset), work)
         .await
         .map_err(field_error)
 }
