@@ -182,10 +182,9 @@ pub fn encode_titled(scan: Scan, format: Format, title: &str) -> Export {
     let rows = Arc::new(AtomicU64::new(0));
     let counter = Arc::clone(&rows);
     let version = scan.version;
-    tokio::spawn(async move {
-        if let Err(error) = run(scan, format, &title, &tx, &counter).await {
-            let _ = tx.send(Err(error)).await;
-        }
+    let chunks = tx.clone();
+    crate::lake::spawn_feeding(tx, async move {
+        run(scan, format, &title, &chunks, &counter).await
     });
     Export {
         version,
@@ -221,6 +220,16 @@ impl Sink {
                 let room = b.len();
                 Bytes::from(std::mem::replace(&mut *b, Vec::with_capacity(room)))
             })
+            .unwrap_or_default()
+    }
+
+    /// The bytes written since the last take, the next chunk starting empty: for chunks
+    /// unlike in size (a spliced export's column chunks), where room for the last one
+    /// would hold its size for a small one.
+    pub(crate) fn take_all(&self) -> Bytes {
+        self.0
+            .lock()
+            .map(|mut b| Bytes::from(std::mem::take(&mut *b)))
             .unwrap_or_default()
     }
 }

@@ -2,6 +2,7 @@
 //! the scoped scan: the only way to read rows.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
@@ -91,17 +92,19 @@ impl Scan {
     ) -> Self {
         let schema = stream.schema();
         let (tx, rx) = mpsc::channel(SCAN_BUFFER_BATCHES);
-        tokio::spawn(async move {
+        let feed = tx.clone();
+        spawn_feeding(tx, async move {
             while let Some(batch) = stream.next().await {
                 let (batch, stop) = match batch {
                     Ok(batch) => (Ok(batch), false),
                     Err(error) => (Err(source.classify(error).await), true),
                 };
                 // A closed channel means the client went away: stop reading.
-                if tx.send(batch).await.is_err() || stop {
+                if feed.send(batch).await.is_err() || stop {
                     break;
                 }
             }
+            Ok(())
         });
         Self {
             version,
@@ -132,6 +135,27 @@ impl Scan {
         }
         Ok(out)
     }
+}
+
+/// Runs `producer`, which feeds `tx`, on the current runtime. Its error ends the stream,
+/// and so does its panic, as an error: a consumer must never take a stream a panic cut
+/// short for a whole one (an export for complete, its audit record for a download).
+pub(crate) fn spawn_feeding<T: Send + 'static>(
+    tx: mpsc::Sender<Result<T>>,
+    producer: impl Future<Output = Result<()>> + Send + 'static,
+) {
+    tokio::spawn(async move {
+        let outcome = match tokio::spawn(producer).await {
+            Ok(outcome) => outcome,
+            Err(stopped) => {
+                tracing::error!(error = %stopped, "a read or an export stopped unexpectedly");
+                Err(Error::Runtime("the read stopped unexpectedly".into()))
+            }
+        };
+        if let Err(error) = outcome {
+            let _ = tx.send(Err(error)).await;
+        }
+    });
 }
 
 /// The table a scan reads, to tell a vanished table from other read errors.
@@ -731,4 +755,36 @@ pub(crate) fn table_url(root: &Url, location: &str) -> Result<Url> {
     }
     root.join(&format!("{relative}/"))
         .map_err(|_| Error::Location(location.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A producer that panics ends its stream with an error, not as if it had finished:
+    /// an export cut short must not read (or be audited) as a whole one.
+    #[tokio::test]
+    async fn a_producer_that_panics_ends_its_stream_with_an_error() {
+        let (tx, mut rx) = mpsc::channel::<Result<u64>>(4);
+        let feed = tx.clone();
+        spawn_feeding(tx, async move {
+            let _ = feed.send(Ok(1)).await;
+            panic!("a bug in an encoder");
+        });
+        assert!(matches!(rx.recv().await, Some(Ok(1))));
+        assert!(matches!(rx.recv().await, Some(Err(Error::Runtime(_)))));
+        assert!(rx.recv().await.is_none());
+
+        let (tx, mut rx) = mpsc::channel::<Result<u64>>(4);
+        let feed = tx.clone();
+        spawn_feeding(tx, async move {
+            let _ = feed.send(Ok(2)).await;
+            Ok(())
+        });
+        assert!(matches!(rx.recv().await, Some(Ok(2))));
+        assert!(
+            rx.recv().await.is_none(),
+            "a producer that finishes just ends"
+        );
+    }
 }

@@ -43,7 +43,7 @@ use parquet::schema::types::SchemaDescriptor;
 use tokio::sync::mpsc;
 
 use crate::export::{CHUNKS_BUFFERED, Chunk, Export, Format, Sink, encode_titled};
-use crate::lake::{Scan, Source};
+use crate::lake::{Scan, Source, spawn_feeding};
 use crate::query::ResolvedQuery;
 use crate::resolve::Reader;
 use crate::{Error, Lake, Result};
@@ -52,6 +52,12 @@ use crate::{Error, Lake, Result};
 const FOOTERS_AT_ONCE: usize = 8;
 /// Bytes read from a file's end for its footer, before knowing the footer's size.
 const FOOTER_GUESS: u64 = 64 * 1024;
+/// Largest column chunk copied: one is held whole while it is copied, and up to
+/// `CHUNKS_BUFFERED` wait to be sent. Larger ones make the export decode the files.
+const MAX_CHUNK_BYTES: i64 = 64 * 1024 * 1024;
+/// Row groups a spliced file holds at most (a Parquet writer numbers them with an
+/// `i16`); a partition of more, tiny ones (unmaintained appends) is decoded instead.
+const MAX_ROW_GROUPS: usize = 16 * 1024;
 
 /// One file of the partition whose column chunks go into the export.
 #[derive(Debug)]
@@ -184,22 +190,47 @@ async fn sources(
         }
     }
     let store = table.object_store();
-    let footers: Vec<(deltalake::Path, Arc<ParquetMetaData>)> = futures::stream::iter(sized)
+    let footers: Vec<(deltalake::Path, Option<ParquetMetaData>)> = futures::stream::iter(sized)
         .map(|(path, size)| {
             let store = Arc::clone(&store);
             async move {
-                let footer = footer(&store, source, &path, size).await?;
-                Ok::<_, Error>((path, Arc::new(footer)))
+                match footer(&store, &path, size).await {
+                    Ok(footer) => Ok((path, footer)),
+                    // A file gone with its table version reads as the table unavailable.
+                    Err(e) => Err(source.classify(DataFusionError::from(e)).await),
+                }
             }
         })
         .buffered(FOOTERS_AT_ONCE)
         .try_collect()
         .await?;
     let mut sources = Vec::with_capacity(footers.len());
+    let mut groups = 0;
     for (path, footer) in footers {
+        let Some(footer) = footer else {
+            return Ok(None);
+        };
         let Some(columns) = matching_columns(&expected, &footer, tenant_column) else {
             return Ok(None);
         };
+        // Each row group is copied whole: its chunks must be few enough to write and
+        // small enough to hold (the encoding path holds row groups of 32 MiB at most).
+        for group in footer.row_groups() {
+            let largest = columns
+                .iter()
+                .flatten()
+                .map(|&c| group.column(c).compressed_size())
+                .max()
+                .unwrap_or_default();
+            if largest > MAX_CHUNK_BYTES {
+                return Ok(None);
+            }
+            groups += usize::from(group.num_rows() > 0);
+        }
+        if groups > MAX_ROW_GROUPS {
+            return Ok(None);
+        }
+        let footer = Arc::new(footer);
         sources.push(SourceFile {
             path,
             footer,
@@ -210,32 +241,24 @@ async fn sources(
 }
 
 /// The footer of the Parquet file at `path` of `size` bytes: its end read first, then as
-/// much more as the footer says it needs.
+/// much more as the footer says it needs. `None` when it cannot be parsed (the export
+/// then decodes the files, and reports what the reader finds).
 async fn footer(
     store: &ObjectStoreRef,
-    source: &Source,
     path: &deltalake::Path,
     size: u64,
-) -> Result<ParquetMetaData> {
+) -> std::result::Result<Option<ParquetMetaData>, deltalake::logstore::object_store::Error> {
     let mut reader = ParquetMetaDataReader::new();
     let mut tail = size.min(FOOTER_GUESS);
     loop {
-        let start = size - tail;
-        let bytes = match store.get_range(path, start..size).await {
-            Ok(bytes) => bytes,
-            // A file gone with its table version reads as the table unavailable.
-            Err(e) => return Err(source.classify(DataFusionError::from(e)).await),
-        };
-        let fetched = Fetched {
-            offset: start,
-            bytes,
-        };
-        match reader.try_parse_sized(&fetched, size) {
-            Ok(()) => return Ok(reader.finish()?),
+        // The file's last `tail` bytes; the reader is told the file's size.
+        let bytes = store.get_range(path, size - tail..size).await?;
+        match reader.try_parse_sized(&bytes, size) {
+            Ok(()) => return Ok(reader.finish().ok()),
             Err(ParquetError::NeedMoreData(needed)) if (needed as u64) > tail => {
                 tail = size.min(needed as u64);
             }
-            Err(e) => return Err(e.into()),
+            Err(_) => return Ok(None),
         }
     }
 }
@@ -316,17 +339,16 @@ fn splice(
     let (tx, rx) = mpsc::channel(CHUNKS_BUFFERED);
     let rows = Arc::new(AtomicU64::new(0));
     let counter = Arc::clone(&rows);
-    tokio::spawn(async move {
+    let chunks = tx.clone();
+    spawn_feeding(tx, async move {
         let copy = Copy {
             source,
             store,
             tenant,
-            tx: &tx,
+            tx: &chunks,
             rows: &counter,
         };
-        if let Err(error) = copy.run(schema, files).await {
-            let _ = tx.send(Err(error)).await;
-        }
+        copy.run(schema, files).await
     });
     Export {
         version,
@@ -397,7 +419,7 @@ impl Copy<'_> {
                             chunk.append_to_row_group(&mut group)?;
                         }
                     }
-                    if !self.send(sink.take(), 0).await {
+                    if !self.send(sink.take_all(), 0).await {
                         return Ok(()); // the client went away
                     }
                 }
@@ -407,7 +429,7 @@ impl Copy<'_> {
         }
         file.close()?;
         // A Parquet file is unreadable until its footer: its rows count in the last chunk.
-        self.send(sink.take(), self.rows.load(Ordering::Relaxed))
+        self.send(sink.take_all(), self.rows.load(Ordering::Relaxed))
             .await;
         Ok(())
     }
@@ -794,6 +816,45 @@ mod tests {
                 "{other:?}"
             );
         }
+    }
+
+    /// A footer larger than the first read of a file's end is read whole; bytes that are
+    /// no Parquet footer are `None` (the export decodes instead), not an error.
+    #[tokio::test]
+    async fn a_footer_larger_than_the_first_read_is_read_whole() {
+        use deltalake::logstore::object_store::PutPayload;
+        use deltalake::logstore::object_store::memory::InMemory;
+        let store: ObjectStoreRef = Arc::new(InMemory::new());
+        let ids = Int64Array::from_iter_values(0..1000);
+        let batch = RecordBatch::try_from_iter([("id", Arc::new(ids) as ArrayRef)]).expect("batch");
+        let properties = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(1))
+            .build();
+        let mut body = Vec::new();
+        let mut writer =
+            ArrowWriter::try_new(&mut body, batch.schema(), Some(properties)).expect("writer");
+        writer.write(&batch).expect("write");
+        writer.close().expect("close");
+        let size = body.len() as u64;
+        let path = deltalake::Path::from("wide.parquet");
+        store.put(&path, PutPayload::from(body)).await.expect("put");
+
+        let read = footer(&store, &path, size)
+            .await
+            .expect("read")
+            .expect("footer");
+
+        assert_eq!(read.num_row_groups(), 1000);
+        let (last, length) = read.row_groups()[999].column(0).byte_range();
+        let footer_bytes = size - last - length;
+        assert!(footer_bytes > FOOTER_GUESS, "{footer_bytes}");
+
+        let junk = deltalake::Path::from("junk.parquet");
+        store
+            .put(&junk, PutPayload::from(vec![7u8; 100]))
+            .await
+            .expect("put");
+        assert!(footer(&store, &junk, 100).await.expect("read").is_none());
     }
 
     #[test]

@@ -733,8 +733,7 @@ async fn field_records_and_the_request_record_are_written_together_or_nothing_is
     let token = app.analyst("0101");
     let query = json!({"query": "{ a: personale_fravaer(first: 2) { nodes { aar } } \
                                     b: oekonomi_posteringer(first: 3) { nodes { aar } } }"});
-    let (status, records) =
-        audit_of_post(&app, query.to_string().into_bytes(), &token).await;
+    let (status, records) = audit_of_post(&app, query.to_string().into_bytes(), &token).await;
     assert_eq!(status, 200);
     let mut records = records;
     records.sort_by_key(|r| r.seq);
