@@ -769,3 +769,80 @@ async fn field_records_and_the_request_record_are_written_together_or_nothing_is
     assert_eq!(body["code"], "audit_unavailable", "{body}");
     assert!(body.get("data").is_none(), "{body}");
 }
+
+/// A request dropped before its end (the client went away) still leaves the records of
+/// the fields it read, a served one as interrupted, a refused one as it was.
+#[tokio::test]
+async fn a_request_dropped_before_its_end_leaves_its_fields_records() {
+    use dap_api::app::{AuditFacts, RequestContext};
+    let app = spawn_app().await;
+    let core = &app.state;
+    let principal = dap_auth::Principal::from_grants(
+        "dropped-request".into(),
+        dap_auth::dev_issuer::DEV_ISSUER.into(),
+        dap_auth::CallerKind::User,
+        std::collections::BTreeMap::from([(
+            dap_schema::MunicipalityCode::parse("0101").expect("code"),
+            std::collections::BTreeSet::from(["laes-oekonomi".to_owned()]),
+        )]),
+        dap_schema::NsisLevel::Substantial,
+    );
+    let request = RequestContext::new("req-dropped".into(), None, "POST /graphql".into());
+    let ledger = core.audit_ledger();
+    let served = async {
+        Ok::<_, dap_api::app::AppError>((
+            (),
+            AuditFacts {
+                rows_returned: Some(7),
+                ..AuditFacts::default()
+            },
+        ))
+    };
+    core.audited_later(
+        &ledger,
+        &request.part("a".into()),
+        &principal,
+        Some("x.y"),
+        served,
+    )
+    .await
+    .expect("served");
+    let refused = async {
+        Err::<((), AuditFacts), _>(dap_api::app::AppError::InvalidParameter("bad".into()))
+    };
+    let _ = core
+        .audited_later(
+            &ledger,
+            &request.part("b".into()),
+            &principal,
+            None,
+            refused,
+        )
+        .await;
+
+    drop(ledger);
+
+    let mut records = Vec::new();
+    for _ in 0..100 {
+        records = app
+            .state
+            .control
+            .audit_by_request("req-dropped")
+            .await
+            .expect("audit");
+        if records.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    records.sort_by_key(|r| r.seq);
+    let outcomes: Vec<(&str, &str, Option<i64>)> = records
+        .iter()
+        .map(|r| (r.action.as_str(), r.outcome.as_str(), r.rows_returned))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [("a", "interrupted", Some(7)), ("b", "denied", None)],
+        "{records:?}"
+    );
+}

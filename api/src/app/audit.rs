@@ -4,7 +4,7 @@
 //! closed). The outcome comes from the error's class, never from comparing text.
 
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use dap_auth::Principal;
@@ -92,9 +92,14 @@ pub fn audited_dataset(id: &str) -> String {
 /// The records of a request's parts that are appended with the request's own record at
 /// its end ([`Core::audited_later`], [`Core::audit_request_with`]): one wait for the audit
 /// log per request instead of one per part. Nothing of the request may be answered
-/// before that append succeeds.
-#[derive(Debug, Default)]
-pub struct AuditLedger(Mutex<Ledger>);
+/// before that append succeeds. A request dropped before its end (the client went away)
+/// still leaves its parts' records, written in the background, a served part's as
+/// interrupted.
+#[derive(Debug)]
+pub struct AuditLedger {
+    writer: super::audit_writer::AuditWriter,
+    parts: Mutex<Ledger>,
+}
 
 #[derive(Debug, Default)]
 struct Ledger {
@@ -105,17 +110,36 @@ struct Ledger {
 
 impl AuditLedger {
     fn push(&self, record: AuditRecord, served: Option<(RequestContext, AuditFacts)>) {
-        if let Ok(mut ledger) = self.0.lock() {
-            ledger.records.push(record);
-            ledger.served.extend(served);
-        }
+        // A poisoned lock still holds every record pushed: none may be lost.
+        let mut ledger = self.parts.lock().unwrap_or_else(PoisonError::into_inner);
+        ledger.records.push(record);
+        ledger.served.extend(served);
     }
 
     fn take(&self) -> Ledger {
-        self.0
-            .lock()
-            .map(|mut ledger| std::mem::take(&mut *ledger))
-            .unwrap_or_default()
+        std::mem::take(&mut *self.parts.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl Drop for AuditLedger {
+    fn drop(&mut self) {
+        let Ledger { mut records, .. } = self.take();
+        if records.is_empty() {
+            return;
+        }
+        for record in &mut records {
+            if record.outcome == AuditOutcome::Allowed {
+                record.outcome = AuditOutcome::Interrupted;
+            }
+        }
+        let writer = self.writer.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(error) = writer.append_all(records).await {
+                    tracing::error!(%error, "the records of an interrupted request were not written");
+                }
+            });
+        }
     }
 }
 
@@ -138,6 +162,14 @@ impl Core {
             self.count_page_rows(ctx, facts);
         }
         result.map(|(value, _)| value)
+    }
+
+    /// A ledger for the parts of one request (see [`AuditLedger`]).
+    pub fn audit_ledger(&self) -> AuditLedger {
+        AuditLedger {
+            writer: self.audit.clone(),
+            parts: Mutex::default(),
+        }
     }
 
     /// Like [`Self::audited`] for a part of a request that is answered only at its end

@@ -19,7 +19,7 @@ const QUEUE: usize = 4096;
 type Done = oneshot::Sender<Result<(), dap_schema::Error>>;
 
 /// Hands records to the writer task.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct AuditWriter {
     queue: mpsc::Sender<(AuditRecord, Done)>,
 }

@@ -337,8 +337,7 @@ pub fn machine_clients_field() -> Field {
                 Ok((json(list)?, facts))
             };
             let value = gql
-                .core
-                .audited(&request, &gql.principal, None, work)
+                .audited(&request, None, work)
                 .await
                 .map_err(field_error)?;
             Ok(Some(Value::from_json(value)?))

@@ -4,8 +4,8 @@
 //! Order of work per request: authenticate (`Caller`, 401 like REST) → read the body with
 //! a hard cap (413 before any parsing) → parse the JSON → cap the batch → per operation
 //! check nesting, aliases, dataset fields and the estimated cost → execute under a
-//! timeout → one audit record for the request besides one per read field, appended
-//! together at the end (fail closed: nothing is answered unless all are written).
+//! timeout → one audit record for the request besides one per read field, appended in
+//! one wait at the end (fail closed: nothing is answered unless all are written).
 
 mod admin;
 mod catalogue;
@@ -38,7 +38,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use self::error::{ensure_codes, request_error};
 use self::limits::{DatasetFields, MAX_BATCH};
 use self::resolve::Gql;
-use crate::app::{AppError, AuditLedger, Core, ErrorClass};
+use crate::app::{AppError, Core, ErrorClass};
 use crate::rest::extract::{Caller, request_context};
 
 /// Largest request body; larger ones get 413 before anything is parsed.
@@ -151,7 +151,7 @@ pub async fn graphql(
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
-    let ledger = Arc::new(AuditLedger::default());
+    let ledger = Arc::new(core.audit_ledger());
     let gql = Gql {
         core: core.clone(),
         principal: principal.clone(),
@@ -165,7 +165,7 @@ pub async fn graphql(
             Err(e) => Err(e),
         },
     };
-    // The request's own record, after its read fields' records, in one append: refusals
+    // The request's own record, after its read fields' records, in one wait: refusals
     // before execution are denials with their code; if a record cannot be written,
     // nothing is returned.
     let refusal = match &answer {
