@@ -208,11 +208,7 @@ impl Core {
             served,
         } = ledger.take();
         records.push(request_record(ctx, principal, None, error));
-        let started = Instant::now();
-        let appended = self.audit.append_all(records).await;
-        self.metrics
-            .audit_appended(started.elapsed(), appended.is_err());
-        appended.map_err(AppError::AuditUnavailable)?;
+        self.append_audits(records).await?;
         for (ctx, facts) in &served {
             self.count_page_rows(ctx, facts);
         }
@@ -249,8 +245,14 @@ impl Core {
 
     /// Appends a record; failing to is an internal error (the caller fails closed).
     pub async fn append_audit(&self, record: &AuditRecord) -> Result<(), AppError> {
+        self.append_audits(vec![record.clone()]).await
+    }
+
+    /// Appends records in order, in one wait; failing to append any is an internal error
+    /// (the caller fails closed).
+    async fn append_audits(&self, records: Vec<AuditRecord>) -> Result<(), AppError> {
         let started = Instant::now();
-        let appended = self.audit.append(record.clone()).await;
+        let appended = self.audit.append_all(records).await;
         self.metrics
             .audit_appended(started.elapsed(), appended.is_err());
         appended.map_err(AppError::AuditUnavailable)

@@ -32,17 +32,6 @@ impl AuditWriter {
         Self { queue }
     }
 
-    /// Appends `record` and returns once it is committed (or failed to be).
-    pub async fn append(&self, record: AuditRecord) -> Result<(), dap_schema::Error> {
-        let stopped = || dap_schema::Error::AuditChain("the audit writer has stopped".into());
-        let (done, committed) = oneshot::channel();
-        self.queue
-            .send((record, done))
-            .await
-            .map_err(|_| stopped())?;
-        committed.await.map_err(|_| stopped())?
-    }
-
     /// Appends `records` (queued together, in order) and returns once all are committed;
     /// the first failure when one was not.
     pub async fn append_all(&self, records: Vec<AuditRecord>) -> Result<(), dap_schema::Error> {
