@@ -222,16 +222,6 @@ impl Sink {
             })
             .unwrap_or_default()
     }
-
-    /// The bytes written since the last take, the next chunk starting empty: for chunks
-    /// unlike in size (a spliced export's column chunks), where room for the last one
-    /// would hold its size for a small one.
-    pub(crate) fn take_all(&self) -> Bytes {
-        self.0
-            .lock()
-            .map(|mut b| Bytes::from(std::mem::take(&mut *b)))
-            .unwrap_or_default()
-    }
 }
 
 enum Encoder {

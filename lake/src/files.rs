@@ -1,10 +1,14 @@
 //! The scope's data files one by one, for protocols that hand out files (Delta
 //! Sharing): which files of the scope's municipality partition make up a version, and
-//! one such file's rows, restricted and projected by the scope, encoded as Parquet.
-//! Nothing here reads a file outside the scope's partition.
+//! one such file's rows, restricted and projected by the scope, as Parquet: spliced
+//! from the file's own column chunks for a scope of the whole partition (described, and
+//! read range by range on demand), encoded otherwise. Nothing here reads a file outside
+//! the scope's partition.
 
+use std::ops::Range;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use dap_schema::AccessScope;
 
@@ -13,6 +17,7 @@ use deltalake::datafusion::physical_plan::execute_stream;
 use crate::export::{Export, Format, encode};
 use crate::lake::{Source, plain_columns, row_predicate, tenant_files};
 use crate::resolve::Reader;
+pub use crate::spliced::SplicedFile;
 use crate::spliced::splice_files;
 use crate::{Error, Lake, Result, Scan};
 
@@ -26,12 +31,48 @@ pub struct PartitionFiles {
     pub files: Vec<String>,
 }
 
-/// One data file's rows as the scope admits them, encoded as Parquet.
+/// One data file's rows as the scope admits them, as Parquet.
 #[derive(Debug, Clone)]
 pub struct ScopedFile {
-    pub bytes: Vec<u8>,
+    pub body: FileBody,
     pub rows: u64,
 }
+
+/// The bytes of a [`ScopedFile`].
+#[derive(Debug, Clone)]
+pub enum FileBody {
+    /// Encoded, and held whole.
+    Made(Bytes),
+    /// Spliced from the data file's column chunks: described, read on demand
+    /// ([`Lake::read_file`]).
+    Spliced(Arc<SplicedFile>),
+}
+
+impl FileBody {
+    /// The file's size in bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            FileBody::Made(bytes) => bytes.len() as u64,
+            FileBody::Spliced(file) => file.len(),
+        }
+    }
+
+    /// Whether the file has no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The bytes it keeps in memory.
+    pub fn held(&self) -> usize {
+        match self {
+            FileBody::Made(bytes) => bytes.len(),
+            FileBody::Spliced(file) => file.held(),
+        }
+    }
+}
+
+/// The bytes of a range of a [`FileBody`], in order, as they are read.
+pub type FileRange = futures::stream::BoxStream<'static, Result<Bytes>>;
 
 impl Lake {
     /// The files of the scope's municipality partition at `version` (or the version
@@ -113,14 +154,50 @@ impl Lake {
                 let schema = plan.schema();
                 let paths = [path];
                 let spliced = splice_files(version, &table, &source, &reader, &paths, &schema);
-                if let Some(export) = spliced.await? {
-                    return Ok(export);
+                if let Some(file) = spliced.await? {
+                    return Ok(Making::Spliced(Arc::new(file)));
                 }
                 let scan = Scan::start(version, source, execute_stream(plan, task)?);
-                Ok(encode(scan, Format::Parquet))
+                Ok(Making::Encoding(encode(scan, Format::Parquet)))
             })
             .await?;
-        collect(export).await
+        match export {
+            Making::Encoding(export) => collect(export).await,
+            Making::Spliced(file) => Ok(ScopedFile {
+                rows: file.rows(),
+                body: FileBody::Spliced(file),
+            }),
+        }
+    }
+
+    /// The bytes of `range` of `body` (clamped to its size), in order. A spliced file's
+    /// are read from the table's files on the lake runtime, a few megabytes at a time.
+    pub async fn read_file(
+        self: &Arc<Self>,
+        body: &FileBody,
+        range: Range<u64>,
+    ) -> Result<FileRange> {
+        use futures::StreamExt as _;
+        let end = range.end.min(body.len());
+        let start = range.start.min(end);
+        match body {
+            FileBody::Made(bytes) => {
+                let (start, end) = (start as usize, end as usize);
+                let part = bytes.slice(start..end);
+                Ok(futures::stream::once(async move { Ok(part) }).boxed())
+            }
+            FileBody::Spliced(file) => {
+                let file = Arc::clone(file);
+                let rx = self
+                    .runtime()
+                    .run(async move { Ok(file.read(start..end)) })
+                    .await?;
+                Ok(futures::stream::unfold(rx, |mut rx| async move {
+                    rx.recv().await.map(|piece| (piece, rx))
+                })
+                .boxed())
+            }
+        }
     }
 
     /// The scope's changed rows of one commit `version`, with the visible columns and
@@ -142,6 +219,12 @@ impl Lake {
     }
 }
 
+/// A scoped file on its way: encoding, or spliced (described already).
+enum Making {
+    Encoding(Export),
+    Spliced(Arc<SplicedFile>),
+}
+
 /// An export's whole file.
 async fn collect(mut export: Export) -> Result<ScopedFile> {
     let mut bytes = Vec::new();
@@ -149,5 +232,8 @@ async fn collect(mut export: Export) -> Result<ScopedFile> {
         bytes.extend_from_slice(&chunk?.bytes);
     }
     let rows = export.rows.load(std::sync::atomic::Ordering::Relaxed);
-    Ok(ScopedFile { bytes, rows })
+    Ok(ScopedFile {
+        body: FileBody::Made(Bytes::from(bytes)),
+        rows,
+    })
 }

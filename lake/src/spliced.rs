@@ -10,6 +10,15 @@
 //! dictionaries, zstd and the reader's decompression; a spliced one reads and writes
 //! bytes.
 //!
+//! The file is laid out before any column chunk is read ([`SplicedFile`]): Parquet's
+//! writer is handed zeros for each copied chunk and the source's metadata, and writes
+//! the magic, the partition column's chunks and the footer, whose offsets point at
+//! where the chunks go. Nothing it writes depends on a chunk's bytes, so the file is
+//! those written bytes with the chunks' ranges of the table's files between them. Its
+//! size is known from the files' footers alone (a Delta Sharing query lists it), and
+//! any range of it is read from the table's files on demand (a connector's range
+//! requests), without the file being held in memory.
+//!
 //! Anything else takes the decoding path of [`crate::export`]: a filter, a constrained
 //! scope (its rows are a subset of the files'), an order, a table with more partition
 //! columns or column mapping (physical names differ), a file with a deletion vector, and
@@ -22,7 +31,7 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use dap_schema::AccessScope;
 use deltalake::DeltaTable;
 use deltalake::arrow::array::{ArrayRef, StringArray};
@@ -42,7 +51,7 @@ use parquet::file::reader::{ChunkReader, Length};
 use parquet::schema::types::SchemaDescriptor;
 use tokio::sync::mpsc;
 
-use crate::export::{CHUNKS_BUFFERED, Chunk, Export, Format, Sink, encode_titled};
+use crate::export::{CHUNKS_BUFFERED, Chunk, Export, Format, encode_titled};
 use crate::lake::{Scan, Source, spawn_feeding};
 use crate::query::ResolvedQuery;
 use crate::resolve::Reader;
@@ -52,9 +61,6 @@ use crate::{Error, Lake, Result};
 const FOOTERS_AT_ONCE: usize = 8;
 /// Bytes read from a file's end for its footer, before knowing the footer's size.
 const FOOTER_GUESS: u64 = 64 * 1024;
-/// Largest column chunk copied: one is held whole while it is copied, and up to
-/// `CHUNKS_BUFFERED` wait to be sent. Larger ones make the export decode the files.
-const MAX_CHUNK_BYTES: i64 = 64 * 1024 * 1024;
 /// Row groups a spliced file holds at most (a Parquet writer numbers them with an
 /// `i16`); a partition of more, tiny ones (unmaintained appends) is decoded instead.
 const MAX_ROW_GROUPS: usize = 16 * 1024;
@@ -105,8 +111,8 @@ impl Lake {
                     let schema = plan.schema();
                     let files = &partition.files;
                     let spliced = splice_files(version, &table, &source, &reader, files, &schema);
-                    if let Some(export) = spliced.await? {
-                        return Ok(export);
+                    if let Some(file) = spliced.await? {
+                        return Ok(Arc::new(file).export());
                     }
                 }
                 let scan = Scan::start(version, source, execute_stream(plan, task)?);
@@ -116,9 +122,9 @@ impl Lake {
     }
 }
 
-/// A Parquet export of `schema` of the reader's partition `files` of `table` (the caller
-/// is told `version`), spliced from their column chunks; `None` when one of them cannot
-/// be (the caller decodes them instead), or when the reader's rows are not the whole
+/// The spliced Parquet file of `schema` of the reader's partition `files` of `table` at
+/// `version`, laid out from their footers; `None` when one of them cannot be spliced
+/// (the caller decodes them instead), or when the reader's rows are not the whole
 /// partition (a constrained scope).
 pub(crate) async fn splice_files(
     version: u64,
@@ -127,7 +133,7 @@ pub(crate) async fn splice_files(
     reader: &Reader,
     files: &[deltalake::Path],
     schema: &SchemaRef,
-) -> Result<Option<Export>> {
+) -> Result<Option<SplicedFile>> {
     if reader.constrained {
         return Ok(None);
     }
@@ -135,14 +141,23 @@ pub(crate) async fn splice_files(
     let Some(sources) = sources(table, source, tenant_column, files, schema).await? else {
         return Ok(None);
     };
-    Ok(Some(splice(
+    let (schema, tenant) = (Arc::clone(schema), reader.tenant.clone());
+    // Encoding the partition column is CPU work: on the blocking pool.
+    let (layout, sources) = tokio::task::spawn_blocking(move || {
+        let layout = lay_out(&schema, &sources, &tenant)?;
+        Ok::<_, Error>((layout, sources))
+    })
+    .await
+    .map_err(|e| Error::Runtime(e.to_string()))??;
+    Ok(Some(SplicedFile {
         version,
-        source.clone(),
-        table.object_store(),
-        Arc::clone(schema),
-        sources,
-        reader.tenant.clone(),
-    )))
+        source: source.clone(),
+        store: table.object_store(),
+        paths: sources.into_iter().map(|s| s.path).collect(),
+        segments: layout.segments,
+        len: layout.len,
+        rows: layout.rows,
+    }))
 }
 
 /// The partition's files with their footers, when every one can be spliced into an
@@ -213,20 +228,12 @@ async fn sources(
         let Some(columns) = matching_columns(&expected, &footer, tenant_column) else {
             return Ok(None);
         };
-        // Each row group is copied whole: its chunks must be few enough to write and
-        // small enough to hold (the encoding path holds row groups of 32 MiB at most).
-        for group in footer.row_groups() {
-            let largest = columns
-                .iter()
-                .flatten()
-                .map(|&c| group.column(c).compressed_size())
-                .max()
-                .unwrap_or_default();
-            if largest > MAX_CHUNK_BYTES {
-                return Ok(None);
-            }
-            groups += usize::from(group.num_rows() > 0);
-        }
+        // A row group of the file is one of the export's: they must be few enough.
+        groups += footer
+            .row_groups()
+            .iter()
+            .filter(|group| group.num_rows() > 0)
+            .count();
         if groups > MAX_ROW_GROUPS {
             return Ok(None);
         }
@@ -298,158 +305,455 @@ fn matching_columns(
     Some(columns)
 }
 
-/// A fetched column chunk, read at its offset in its file.
-struct Fetched {
+/// A column chunk as the writer is handed it while the file is laid out: zeros of the
+/// chunk's length at its offset. Nothing the writer writes depends on a chunk's bytes
+/// (it copies them and keeps the source's metadata), so the zeros mark where the chunk
+/// goes, and the file's own bytes (magic, partition column, footer) come out as written.
+struct Zeros {
     offset: u64,
-    bytes: Bytes,
+    length: u64,
 }
 
-impl Length for Fetched {
+impl Length for Zeros {
     fn len(&self) -> u64 {
-        self.offset + self.bytes.len() as u64
+        self.offset + self.length
     }
 }
 
-impl ChunkReader for Fetched {
-    type T = bytes::buf::Reader<Bytes>;
+impl ChunkReader for Zeros {
+    type T = std::io::Take<std::io::Repeat>;
 
     fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
-        Ok(self.get_bytes(start, self.bytes.len())?.reader())
+        let left = self
+            .len()
+            .checked_sub(start)
+            .filter(|_| start >= self.offset)
+            .ok_or_else(|| ParquetError::EOF("outside the chunk".into()))?;
+        Ok(std::io::Read::take(std::io::repeat(0), left))
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
-        let from = start
-            .checked_sub(self.offset)
-            .and_then(|s| usize::try_from(s).ok())
-            .filter(|&s| s <= self.bytes.len())
-            .ok_or_else(|| parquet::errors::ParquetError::EOF("before the chunk".into()))?;
-        Ok(self.bytes.slice(from..self.bytes.len().min(from + length)))
+        let left = self.get_read(start)?.limit();
+        Ok(Bytes::from(vec![
+            0;
+            length.min(
+                usize::try_from(left).unwrap_or(usize::MAX)
+            )
+        ]))
     }
 }
 
-/// Starts the spliced export on the current (lake) runtime.
-fn splice(
+/// Runs of zero bytes at least this long are kept as a count while a file is laid out.
+const ZERO_RUN: usize = 64;
+
+/// What the writer wrote while a file was laid out, zero runs kept as counts: the
+/// copied chunks (zeros, see [`Zeros`]) take no memory.
+#[derive(Clone, Default)]
+struct Written(Arc<std::sync::Mutex<Vec<Piece>>>);
+
+#[derive(Debug)]
+enum Piece {
+    Bytes(Vec<u8>),
+    Zeros(u64),
+}
+
+impl std::io::Write for Written {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut pieces = self
+            .0
+            .lock()
+            .map_err(|_| std::io::Error::other("layout poisoned"))?;
+        for block in buf.chunks(ZERO_RUN) {
+            let zero = block.len() == ZERO_RUN && block.iter().all(|&b| b == 0);
+            match (pieces.last_mut(), zero) {
+                (Some(Piece::Zeros(n)), true) => *n += ZERO_RUN as u64,
+                (_, true) => pieces.push(Piece::Zeros(ZERO_RUN as u64)),
+                (Some(Piece::Bytes(bytes)), false) => bytes.extend_from_slice(block),
+                (_, false) => pieces.push(Piece::Bytes(block.to_vec())),
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Reads [`Written`]'s pieces in order.
+struct Pieces {
+    pieces: std::collections::VecDeque<Piece>,
+}
+
+impl Pieces {
+    /// The next `length` bytes, written out.
+    fn bytes(&mut self, mut length: u64) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        while length > 0 {
+            let piece = self.pieces.front_mut().ok_or_else(short)?;
+            let (taken, empty) = match piece {
+                Piece::Bytes(bytes) => {
+                    let n = bytes
+                        .len()
+                        .min(usize::try_from(length).unwrap_or(usize::MAX));
+                    out.extend(bytes.drain(..n));
+                    (n as u64, bytes.is_empty())
+                }
+                Piece::Zeros(zeros) => {
+                    let n = (*zeros).min(length);
+                    out.resize(out.len() + usize::try_from(n).unwrap_or(usize::MAX), 0);
+                    *zeros -= n;
+                    (n, *zeros == 0)
+                }
+            };
+            length -= taken;
+            if empty {
+                self.pieces.pop_front();
+            }
+        }
+        Ok(out)
+    }
+
+    /// Skips the next `length` bytes, which must be a copied chunk's zeros.
+    fn skip_chunk(&mut self, length: u64) -> Result<()> {
+        let skipped = self.bytes_of_zeros(length)?;
+        if skipped {
+            Ok(())
+        } else {
+            Err(Error::Encode(
+                "a spliced file's layout put its own bytes where a column chunk goes".into(),
+            ))
+        }
+    }
+
+    fn bytes_of_zeros(&mut self, mut length: u64) -> Result<bool> {
+        while length > 0 {
+            let piece = self.pieces.front_mut().ok_or_else(short)?;
+            match piece {
+                Piece::Zeros(zeros) => {
+                    let n = (*zeros).min(length);
+                    *zeros -= n;
+                    length -= n;
+                    if *zeros == 0 {
+                        self.pieces.pop_front();
+                    }
+                }
+                Piece::Bytes(_) => {
+                    let bytes = self.bytes(length.min(ZERO_RUN as u64))?;
+                    if bytes.iter().any(|&b| b != 0) {
+                        return Ok(false);
+                    }
+                    length -= bytes.len() as u64;
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    fn rest(mut self) -> Result<Vec<u8>> {
+        let left = self
+            .pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Bytes(b) => b.len() as u64,
+                Piece::Zeros(n) => *n,
+            })
+            .sum();
+        self.bytes(left)
+    }
+}
+
+fn short() -> Error {
+    Error::Encode("a spliced file's layout is shorter than its chunks".into())
+}
+
+/// A part of a spliced file: bytes the writer wrote, or a range of one of the table's
+/// files copied as it is.
+#[derive(Debug, Clone)]
+enum Segment {
+    Written(Bytes),
+    Copied { file: usize, range: Range<u64> },
+}
+
+impl Segment {
+    fn len(&self) -> u64 {
+        match self {
+            Segment::Written(bytes) => bytes.len() as u64,
+            Segment::Copied { range, .. } => range.end - range.start,
+        }
+    }
+}
+
+/// Bytes of a table's file read at once when a spliced file is read.
+const READ_PIECE: u64 = 4 * 1024 * 1024;
+/// Pieces read ahead while one is sent.
+const PIECES_AHEAD: usize = 2;
+
+/// A spliced Parquet file, described rather than held: the bytes its writer wrote (the
+/// magic, the partition column's chunks, the footer: kilobytes) and, between them, the
+/// ranges of the table's files its column chunks are copied from. Its size and rows are
+/// known before a byte of a column chunk is read, and any range of it is read from the
+/// table's files on demand.
+pub struct SplicedFile {
     version: u64,
     source: Source,
     store: ObjectStoreRef,
-    schema: SchemaRef,
-    files: Vec<SourceFile>,
-    tenant: String,
-) -> Export {
-    let (tx, rx) = mpsc::channel(CHUNKS_BUFFERED);
-    let rows = Arc::new(AtomicU64::new(0));
-    let counter = Arc::clone(&rows);
-    let chunks = tx.clone();
-    spawn_feeding(tx, async move {
-        let copy = Copy {
-            source,
-            store,
-            tenant,
-            tx: &chunks,
-            rows: &counter,
-        };
-        copy.run(schema, files).await
-    });
-    Export {
-        version,
-        chunks: rx,
-        rows,
+    paths: Vec<deltalake::Path>,
+    /// Each segment with its offset in the file.
+    segments: Vec<(u64, Segment)>,
+    len: u64,
+    rows: u64,
+}
+
+impl std::fmt::Debug for SplicedFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SplicedFile")
+            .field("version", &self.version)
+            .field("files", &self.paths)
+            .field("segments", &self.segments.len())
+            .field("len", &self.len)
+            .field("rows", &self.rows)
+            .finish()
     }
 }
 
-struct Copy<'a> {
-    source: Source,
-    store: ObjectStoreRef,
-    tenant: String,
-    tx: &'a mpsc::Sender<Result<Chunk>>,
-    rows: &'a AtomicU64,
-}
+impl SplicedFile {
+    /// The file's size in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
 
-impl Copy<'_> {
-    /// Writes the file: each source row group becomes one, its column chunks copied in
-    /// the export's column order, the bytes sent after each column.
-    async fn run(self, schema: SchemaRef, files: Vec<SourceFile>) -> Result<()> {
-        let sink = Sink::default();
-        let (mut file, groups) =
-            ArrowWriter::try_new(sink.clone(), Arc::clone(&schema), Some(properties()))?
-                .into_serialized_writer()?;
-        let mut index = 0;
-        for source in &files {
-            for group_meta in source.footer.row_groups() {
-                let count = u64::try_from(group_meta.num_rows()).unwrap_or_default();
-                if count == 0 {
-                    continue;
+    /// Whether the file has no bytes (never: a Parquet file has at least its magic).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The rows the file holds.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// The bytes this description keeps in memory (what its writer wrote).
+    pub fn held(&self) -> usize {
+        self.segments
+            .iter()
+            .map(|(_, s)| match s {
+                Segment::Written(bytes) => bytes.len(),
+                Segment::Copied { .. } => 0,
+            })
+            .sum()
+    }
+
+    /// The bytes of `range` of the file, in order, in pieces of at most [`READ_PIECE`]
+    /// bytes: written bytes from memory, copied ones read from the table's files. Spawns
+    /// the reading on the current (lake) runtime.
+    pub(crate) fn read(self: &Arc<Self>, range: Range<u64>) -> mpsc::Receiver<Result<Bytes>> {
+        let (tx, rx) = mpsc::channel(CHUNKS_BUFFERED);
+        let file = Arc::clone(self);
+        let chunks = tx.clone();
+        spawn_feeding(tx, async move {
+            let mut pieces = futures::stream::iter(file.parts(range, READ_PIECE))
+                .map(|part| file.fetch(part))
+                .buffered(PIECES_AHEAD);
+            while let Some(piece) = pieces.next().await {
+                if chunks.send(Ok(piece?)).await.is_err() {
+                    break; // the reader went away
                 }
-                let mut partition = None;
-                if source.columns.contains(&None) {
-                    let writers = groups.create_column_writers(index)?;
-                    let (schema, tenant) = (Arc::clone(&schema), self.tenant.clone());
-                    let leaf = source.columns.iter().position(Option::is_none);
-                    partition = Some(tokio::task::spawn_blocking(move || {
-                        partition_chunk(&schema, writers, leaf, &tenant, count)
-                    }));
+            }
+            Ok(())
+        });
+        rx
+    }
+
+    /// The segments' parts that `range` covers, copied ones cut into pieces of at most
+    /// `piece` bytes.
+    fn parts(&self, range: Range<u64>, piece: u64) -> Vec<Segment> {
+        let end = range.end.min(self.len);
+        if range.start >= end {
+            return Vec::new();
+        }
+        let first = self
+            .segments
+            .partition_point(|(at, segment)| at + segment.len() <= range.start);
+        let mut parts = Vec::new();
+        for (at, segment) in &self.segments[first..] {
+            if *at >= end {
+                break;
+            }
+            let from = range.start.max(*at) - at;
+            let to = end.min(at + segment.len()) - at;
+            match segment {
+                Segment::Written(bytes) => {
+                    let (from, to) = (from as usize, to as usize);
+                    parts.push(Segment::Written(bytes.slice(from..to)));
                 }
-                index += 1;
-                let mut group = file.next_row_group()?;
-                for column in &source.columns {
-                    match column {
-                        Some(c) => {
-                            let meta = group_meta.column(*c);
-                            let (offset, length) = meta.byte_range();
-                            let fetched = Fetched {
-                                offset,
-                                bytes: self.fetch(&source.path, offset..offset + length).await?,
-                            };
-                            let close = ColumnCloseResult {
-                                bytes_written: length,
-                                rows_written: count,
-                                metadata: meta.clone(),
-                                bloom_filter: None,
-                                column_index: None,
-                                offset_index: None,
-                            };
-                            group.append_column(&fetched, close)?;
-                        }
-                        None => {
-                            let chunk = partition
-                                .take()
-                                .ok_or_else(|| Error::Encode("one partition column".into()))?
-                                .await
-                                .map_err(|e| Error::Runtime(e.to_string()))??;
-                            chunk.append_to_row_group(&mut group)?;
-                        }
+                Segment::Copied { file, range } => {
+                    let mut start = range.start + from;
+                    while start < range.start + to {
+                        let stop = (start + piece).min(range.start + to);
+                        parts.push(Segment::Copied {
+                            file: *file,
+                            range: start..stop,
+                        });
+                        start = stop;
                     }
-                    if !self.send(sink.take_all(), 0).await {
-                        return Ok(()); // the client went away
-                    }
                 }
-                group.close()?;
-                self.rows.fetch_add(count, Ordering::Relaxed);
             }
         }
-        file.close()?;
-        // A Parquet file is unreadable until its footer: its rows count in the last chunk.
-        self.send(sink.take_all(), self.rows.load(Ordering::Relaxed))
-            .await;
-        Ok(())
+        parts
     }
 
-    /// The bytes of `range` of a source file; a file gone with its table version reads
-    /// as the table unavailable, like a scan's.
-    async fn fetch(&self, path: &deltalake::Path, range: Range<u64>) -> Result<Bytes> {
-        match self.store.get_range(path, range).await {
-            Ok(bytes) => Ok(bytes),
-            Err(error) => Err(self.source.classify(DataFusionError::from(error)).await),
+    /// A part's bytes; a file gone with its table version reads as the table
+    /// unavailable, like a scan's.
+    async fn fetch(&self, part: Segment) -> Result<Bytes> {
+        match part {
+            Segment::Written(bytes) => Ok(bytes),
+            Segment::Copied { file, range } => {
+                let path = &self.paths[file];
+                match self.store.get_range(path, range).await {
+                    Ok(bytes) => Ok(bytes),
+                    Err(error) => Err(self.source.classify(DataFusionError::from(error)).await),
+                }
+            }
         }
     }
 
-    /// Sends a chunk; false when the client went away.
-    async fn send(&self, bytes: Bytes, rows: u64) -> bool {
-        if bytes.is_empty() && rows == 0 {
-            return true;
+    /// The whole file as an export: its bytes in chunks, every row counted in the last
+    /// (a Parquet file is unreadable until its footer).
+    pub(crate) fn export(self: &Arc<Self>) -> Export {
+        let (tx, rx) = mpsc::channel(CHUNKS_BUFFERED);
+        let rows = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&rows);
+        let mut pieces = self.read(0..self.len);
+        let (total, version) = (self.rows, self.version);
+        let chunks = tx.clone();
+        spawn_feeding(tx, async move {
+            let mut held: Option<Bytes> = None;
+            while let Some(piece) = pieces.recv().await {
+                let piece = piece?;
+                if let Some(bytes) = held.replace(piece)
+                    && chunks.send(Ok(Chunk { bytes, rows: 0 })).await.is_err()
+                {
+                    return Ok(()); // the client went away
+                }
+            }
+            counter.store(total, Ordering::Relaxed);
+            let bytes = held.unwrap_or_default();
+            let _ = chunks.send(Ok(Chunk { bytes, rows: total })).await;
+            Ok(())
+        });
+        Export {
+            version,
+            chunks: rx,
+            rows,
         }
-        self.tx.send(Ok(Chunk { bytes, rows })).await.is_ok()
     }
+}
+
+/// Lays out the spliced file of `files` (see [`SplicedFile`]): their row groups in
+/// order, each column chunk copied from its file, the partition column encoded.
+fn lay_out(schema: &SchemaRef, files: &[SourceFile], tenant: &str) -> Result<Layout> {
+    let written = Written::default();
+    let (mut writer, groups) =
+        ArrowWriter::try_new(written.clone(), Arc::clone(schema), Some(properties()))?
+            .into_serialized_writer()?;
+    // Where each copied chunk went: its offset and length in the file, its source.
+    let mut copies: Vec<(u64, u64, usize, u64)> = Vec::new();
+    let mut index = 0;
+    let mut rows = 0;
+    for (number, source) in files.iter().enumerate() {
+        for group_meta in source.footer.row_groups() {
+            let count = u64::try_from(group_meta.num_rows()).unwrap_or_default();
+            if count == 0 {
+                continue;
+            }
+            let writers = groups.create_column_writers(index)?;
+            index += 1;
+            let mut partition = match source.columns.iter().position(Option::is_none) {
+                Some(leaf) => Some(partition_chunk(schema, writers, leaf, tenant, count)?),
+                None => None,
+            };
+            let mut group = writer.next_row_group()?;
+            for column in &source.columns {
+                match column {
+                    Some(c) => {
+                        let meta = group_meta.column(*c);
+                        let (offset, length) = meta.byte_range();
+                        let close = ColumnCloseResult {
+                            bytes_written: length,
+                            rows_written: count,
+                            metadata: meta.clone(),
+                            bloom_filter: None,
+                            column_index: None,
+                            offset_index: None,
+                        };
+                        group.append_column(&Zeros { offset, length }, close)?;
+                    }
+                    None => partition
+                        .take()
+                        .ok_or_else(|| Error::Encode("one partition column".into()))?
+                        .append_to_row_group(&mut group)?,
+                }
+            }
+            let placed = group.close()?;
+            for (j, column) in source.columns.iter().enumerate() {
+                if let Some(c) = column {
+                    let (to, length) = placed.column(j).byte_range();
+                    let (from, _) = group_meta.column(*c).byte_range();
+                    copies.push((to, length, number, from));
+                }
+            }
+            rows += count;
+        }
+    }
+    writer.close()?;
+    let pieces = std::mem::take(
+        &mut *written
+            .0
+            .lock()
+            .map_err(|_| Error::Encode("layout poisoned".into()))?,
+    );
+    let mut pieces = Pieces {
+        pieces: pieces.into(),
+    };
+    let mut segments: Vec<(u64, Segment)> = Vec::new();
+    let mut at = 0;
+    for (to, length, file, from) in copies {
+        let own = pieces.bytes(to.checked_sub(at).ok_or_else(short)?)?;
+        if !own.is_empty() {
+            segments.push((at, Segment::Written(Bytes::from(own))));
+        }
+        pieces.skip_chunk(length)?;
+        // A row group's chunks lie side by side in their file too: one range.
+        match segments.last_mut() {
+            Some((_, Segment::Copied { file: f, range })) if *f == file && range.end == from => {
+                range.end += length;
+            }
+            _ => segments.push((
+                to,
+                Segment::Copied {
+                    file,
+                    range: from..from + length,
+                },
+            )),
+        }
+        at = to + length;
+    }
+    let rest = pieces.rest()?;
+    let len = at + rest.len() as u64;
+    segments.push((at, Segment::Written(Bytes::from(rest))));
+    Ok(Layout {
+        segments,
+        len,
+        rows,
+    })
+}
+
+/// What [`lay_out`] finds: the file's segments with their offsets, its size and rows.
+struct Layout {
+    segments: Vec<(u64, Segment)>,
+    len: u64,
+    rows: u64,
 }
 
 /// The export's writer properties, without page indexes: a file's page index lists every
@@ -468,11 +772,10 @@ fn properties() -> WriterProperties {
 fn partition_chunk(
     schema: &SchemaRef,
     writers: Vec<ArrowColumnWriter>,
-    leaf: Option<usize>,
+    leaf: usize,
     tenant: &str,
     count: u64,
 ) -> Result<ArrowColumnChunk> {
-    let leaf = leaf.ok_or_else(|| Error::Encode("no partition column".into()))?;
     let mut writer = writers
         .into_iter()
         .nth(leaf)
@@ -857,20 +1160,172 @@ mod tests {
         assert!(footer(&store, &junk, 100).await.expect("read").is_none());
     }
 
+    /// Reproducible numbers below a bound (a linear congruential generator).
+    fn numbers(seed: u64) -> impl FnMut(u64) -> u64 {
+        let mut state = seed;
+        move |below| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % below
+        }
+    }
+
+    /// What was written, read back through the layout's pieces: the same bytes, long
+    /// zero runs kept as counts.
     #[test]
-    fn a_fetched_chunk_reads_only_its_own_bytes() {
-        let fetched = Fetched {
-            offset: 100,
-            bytes: Bytes::from_static(b"abcdef"),
+    fn written_bytes_read_back_as_written_with_zero_runs_as_counts() {
+        use std::io::Write as _;
+        let mut next = numbers(7);
+        for _ in 0..50 {
+            let mut expected = Vec::new();
+            // Each write of zeros alone is counted, at least its whole blocks of them.
+            let mut at_least = 0;
+            let written = Written::default();
+            let mut sink = written.clone();
+            for _ in 0..next(20) {
+                let len = usize::try_from(next(500)).expect("len");
+                let part: Vec<u8> = match next(3) {
+                    0 => {
+                        at_least += (len / ZERO_RUN * ZERO_RUN) as u64;
+                        vec![0; len]
+                    }
+                    1 => (0..len).map(|i| (i % 251) as u8 + 1).collect(),
+                    _ => (0..len).map(|i| if i % 97 == 0 { 9 } else { 0 }).collect(),
+                };
+                sink.write_all(&part).expect("write");
+                expected.extend_from_slice(&part);
+            }
+            let pieces = std::mem::take(&mut *written.0.lock().expect("lock"));
+            let counted: u64 = pieces
+                .iter()
+                .map(|p| match p {
+                    Piece::Zeros(n) => *n,
+                    Piece::Bytes(_) => 0,
+                })
+                .sum();
+            let mut pieces = Pieces {
+                pieces: pieces.into(),
+            };
+            let cut = next(expected.len() as u64 + 1);
+            let mut read = pieces.bytes(cut).expect("first part");
+            read.extend(pieces.rest().expect("rest"));
+            assert_eq!(read, expected);
+            assert!(counted >= at_least, "{counted} < {at_least}");
+        }
+    }
+
+    /// A chunk's place must hold the zeros it was given: bytes of the writer's own there
+    /// fail the layout instead of being replaced by the chunk.
+    #[test]
+    fn a_layout_with_its_own_bytes_in_a_chunks_place_is_refused() {
+        let mut pieces = Pieces {
+            pieces: vec![
+                Piece::Bytes(b"PAR1".to_vec()),
+                Piece::Zeros(128),
+                Piece::Bytes(vec![0, 0, 3]),
+            ]
+            .into(),
         };
-        assert_eq!(fetched.len(), 106);
-        assert_eq!(fetched.get_bytes(102, 3).expect("inside"), "cde");
-        assert_eq!(fetched.get_bytes(104, 10).expect("to the end"), "ef");
-        assert!(fetched.get_bytes(99, 1).is_err(), "before the chunk");
-        assert!(fetched.get_bytes(107, 1).is_err(), "after the chunk");
-        let mut all = String::new();
-        std::io::Read::read_to_string(&mut fetched.get_read(100).expect("read"), &mut all)
+        assert_eq!(pieces.bytes(4).expect("magic"), b"PAR1");
+        pieces.skip_chunk(130).expect("zeros");
+        assert!(pieces.skip_chunk(1).is_err(), "a 3 where a chunk goes");
+        let mut short = Pieces {
+            pieces: vec![Piece::Zeros(4)].into(),
+        };
+        assert!(short.skip_chunk(5).is_err(), "past the end");
+    }
+
+    #[test]
+    fn zeros_stand_for_a_chunk_at_its_offset() {
+        let zeros = Zeros {
+            offset: 100,
+            length: 6,
+        };
+        assert_eq!(zeros.len(), 106);
+        assert_eq!(zeros.get_bytes(102, 3).expect("inside"), vec![0u8; 3]);
+        assert_eq!(zeros.get_bytes(104, 10).expect("to the end"), vec![0u8; 2]);
+        assert!(zeros.get_bytes(99, 1).is_err(), "before the chunk");
+        assert!(zeros.get_bytes(107, 1).is_err(), "after the chunk");
+        let mut all = Vec::new();
+        std::io::Read::read_to_end(&mut zeros.get_read(100).expect("read"), &mut all)
             .expect("bytes");
-        assert_eq!(all, "abcdef");
+        assert_eq!(all, vec![0u8; 6]);
+    }
+
+    /// A Delta Sharing file of a whole partition is spliced: its size and rows are known
+    /// from the footer, it keeps only what its writer wrote (not the copied chunks), and
+    /// every range of it, however cut into pieces, is that range of the whole file,
+    /// which reads as the data file's rows.
+    #[tokio::test]
+    async fn a_spliced_file_is_described_and_any_range_of_it_reads_as_the_whole() {
+        let root = tempfile::tempdir().expect("tempdir");
+        three_commits(root.path()).await;
+        let lake = lake(root.path());
+        let def = population("t");
+        let scope = scope(&def, "0101", None);
+        let listed = lake
+            .partition_files(&scope, None, None)
+            .await
+            .expect("files");
+        assert_eq!(listed.files.len(), 3);
+        for path in &listed.files {
+            let made = lake
+                .scoped_file(&scope, listed.version, path)
+                .await
+                .expect("file");
+            let crate::files::FileBody::Spliced(file) = &made.body else {
+                panic!("a whole partition's file is spliced: {:?}", made.body);
+            };
+            let whole = read_all(&lake, &made.body, 0..u64::MAX).await;
+            assert_eq!(whole.len() as u64, file.len());
+            let read = read(whole.clone());
+            assert_eq!(read.rows.len() as u64, made.rows);
+            assert!(
+                read.rows
+                    .iter()
+                    .all(|r| r.contains(r#""kommunekode":"0101""#))
+            );
+            // The copied chunks are the data file's; only the writer's bytes are kept.
+            let data = std::fs::read(root.path().join("t").join(path)).expect("data file");
+            let source = ParquetMetaDataReader::new()
+                .parse_and_finish(&Bytes::from(data))
+                .expect("footer");
+            let copied: u64 = source.row_groups()[0]
+                .columns()
+                .iter()
+                .map(|c| c.byte_range().1)
+                .sum();
+            assert_eq!(file.held() as u64, file.len() - copied);
+
+            let len = file.len();
+            let mut next = numbers(11);
+            let mut ranges = vec![0..4, len - 8..len, 0..len, len - 1..len + 10];
+            ranges.extend((0..60).map(|_| {
+                let a = next(len);
+                a..a + 1 + next(len - a)
+            }));
+            for range in ranges {
+                let expected = whole.slice(range.start as usize..range.end.min(len) as usize);
+                assert_eq!(read_all(&lake, &made.body, range.clone()).await, expected);
+                // Cut into pieces of a few bytes, as a large file is into megabytes.
+                let mut pieced = Vec::new();
+                for part in file.parts(range.clone(), 1 + next(7)) {
+                    pieced.extend_from_slice(&file.fetch(part).await.expect("part"));
+                }
+                assert_eq!(pieced, expected, "{range:?}");
+            }
+        }
+    }
+
+    async fn read_all(lake: &Arc<Lake>, body: &crate::files::FileBody, range: Range<u64>) -> Bytes {
+        let pieces: Vec<Bytes> = lake
+            .read_file(body, range)
+            .await
+            .expect("read")
+            .try_collect()
+            .await
+            .expect("pieces");
+        Bytes::from(pieces.concat())
     }
 }

@@ -248,6 +248,93 @@ async fn query_files_hold_exactly_the_callers_rows_and_visible_columns() {
     }
 }
 
+/// A whole partition's files are spliced: the query lists their sizes from the data
+/// files' footers, the replica keeps kilobytes per link rather than the files, and any
+/// range of a file (HEAD, the footer first, pieces in order) is that range of the whole
+/// file, on this replica or one that never saw the query.
+#[tokio::test]
+async fn spliced_files_are_kept_as_layouts_and_read_by_range() {
+    let app = spawn_app().await;
+    let anna = app.analyst("0101");
+    let answer = query(&app, &anna, "oekonomi.posteringer", json!({})).await;
+    assert_eq!(answer.status, 200);
+    let listed = files(&answer);
+    assert!(!listed.is_empty());
+    let held = app.state.sharing.held_bytes() as u64;
+    // What the replica keeps: each file less the column chunks copied from its data
+    // file (all but the partition column's, which dap writes).
+    let mut written = 0;
+    let mut wholes = Vec::new();
+    for file in &listed {
+        let url = file["url"].as_str().expect("url");
+        let size = file["size"].as_u64().expect("size");
+        let head = app.client.head(url).send().await.expect("head");
+        assert_eq!(head.status().as_u16(), 200);
+        assert_eq!(
+            head.headers()
+                .get("content-length")
+                .and_then(|v| v.to_str().ok()),
+            Some(size.to_string().as_str())
+        );
+        let (status, whole, _) = fetch(&app, url, None).await;
+        assert_eq!(status, 200);
+        assert_eq!(whole.len() as u64, size);
+        let indexed = indexed_columns(&whole);
+        assert!(
+            indexed.iter().all(|(_, indexed)| !indexed),
+            "spliced: {indexed:?}"
+        );
+        // Read as a connector does: the footer first, then the rest in pieces.
+        let range = |spec: String| {
+            let request = app.client.get(url).header("range", spec);
+            async move {
+                let response = request.send().await.expect("range");
+                assert_eq!(response.status().as_u16(), 206);
+                response.bytes().await.expect("bytes")
+            }
+        };
+        assert_eq!(
+            range("bytes=-8".into()).await,
+            whole.slice(whole.len() - 8..)
+        );
+        let mut pieced = Vec::new();
+        let step = size / 5 + 1;
+        let mut start = 0;
+        while start < size {
+            let end = (start + step).min(size) - 1;
+            pieced.extend_from_slice(&range(format!("bytes={start}-{end}")).await);
+            start = end + 1;
+        }
+        assert_eq!(pieced, whole);
+        let footer = parquet::file::metadata::ParquetMetaDataReader::new()
+            .parse_and_finish(&whole)
+            .expect("footer");
+        let copied: u64 = footer
+            .row_groups()
+            .iter()
+            .flat_map(|g| g.columns())
+            .filter(|c| c.column_descr().name() != "kommunekode")
+            .map(|c| c.byte_range().1)
+            .sum();
+        assert!(copied > 0);
+        written += size - copied;
+        wholes.push((url.to_owned(), whole));
+    }
+    assert_eq!(
+        held, written,
+        "the replica keeps what dap wrote, not the copies"
+    );
+    // A replica that never saw the query: the caller's own credential, the same bytes.
+    app.state.sharing.forget_all();
+    for (url, whole) in &wholes {
+        let (status, bytes, _) = fetch(&app, url, Some(&anna)).await;
+        assert_eq!(status, 200);
+        assert_eq!(&bytes, whole);
+        let (_, rows) = decode(bytes);
+        assert!(rows.iter().all(|r| r["kommunekode"] == "0101"), "{rows:?}");
+    }
+}
+
 #[tokio::test]
 async fn an_older_version_and_the_limit_hint_are_honoured() {
     let app = spawn_app().await;

@@ -2,10 +2,12 @@
 //! byte ranges (clients read Parquet footers first). The link is the credential, as the
 //! protocol intends; a request that also carries a credential must be the link's caller.
 
+use actix_web::body::SizedStream;
 use actix_web::dev::Payload;
-use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use bytes::Bytes;
 
 use super::wire::SharingError;
 use crate::app::{AppError, Core};
@@ -33,20 +35,27 @@ pub async fn file(
     };
     let work = core.sharing_file(&link, &principal);
     let served = core.audited(&ctx, &principal, Some(&link.d), work).await?;
-    let bytes = served.bytes;
-    let total = bytes.len();
-    let mut response = match range(&req, total)? {
+    let total = served.body.len();
+    let (mut response, start, end) = match range(&req, total)? {
         Some((start, end)) => {
             let mut r = HttpResponse::build(StatusCode::PARTIAL_CONTENT);
             r.insert_header((
                 header::CONTENT_RANGE,
                 format!("bytes {start}-{}/{total}", end - 1),
             ));
-            r.body(bytes[start..end].to_vec())
+            (r, start, end)
         }
-        // actix sends no body on HEAD, but keeps its Content-Length (clients size the
-        // file with HEAD before reading ranges).
-        None => HttpResponse::Ok().body(bytes.to_vec()),
+        None => (HttpResponse::Ok(), 0, total),
+    };
+    // HEAD sizes the file (clients do before reading ranges): its length, no bytes read.
+    let mut response = if req.method() == Method::HEAD {
+        response.body(SizedStream::new(
+            end - start,
+            futures::stream::empty::<Result<Bytes, actix_web::Error>>(),
+        ))
+    } else {
+        let bytes = core.sharing_read(&served, start..end).await?;
+        response.body(SizedStream::new(end - start, bytes))
     };
     let headers = response.headers_mut();
     headers.insert(
@@ -59,7 +68,7 @@ pub async fn file(
 }
 
 /// The one byte range `Range: bytes=…` asks for, as `start..end`; `None` for the whole.
-fn range(req: &HttpRequest, total: usize) -> Result<Option<(usize, usize)>, AppError> {
+fn range(req: &HttpRequest, total: u64) -> Result<Option<(u64, u64)>, AppError> {
     let Some(value) = req.headers().get(header::RANGE) else {
         return Ok(None);
     };
@@ -74,7 +83,7 @@ fn range(req: &HttpRequest, total: usize) -> Result<Option<(usize, usize)>, AppE
         .and_then(|v| v.trim().strip_prefix("bytes="))
         .ok_or_else(bad)?;
     let (first, last) = spec.split_once('-').ok_or_else(bad)?;
-    let parse = |s: &str| s.trim().parse::<usize>().map_err(|_| bad());
+    let parse = |s: &str| s.trim().parse::<u64>().map_err(|_| bad());
     let (start, end) = match (first.trim().is_empty(), last.trim().is_empty()) {
         (true, false) => (total.saturating_sub(parse(last)?), total),
         (false, true) => (parse(first)?, total),

@@ -3,14 +3,14 @@
 //! One file action per data file of the caller's municipality partition at the version
 //! asked for (files whose admitted rows are none are left out). What a link returns is
 //! that file's rows under the caller's scope (their municipality, their data
-//! constraints) with their visible columns, encoded as Parquet by the lake
-//! ([`dap_lake::Lake::scoped_file`]); its size and record count are measured on those
-//! very bytes when the query is answered.
-
-use std::sync::Arc;
+//! constraints) with their visible columns, as Parquet made by the lake
+//! ([`dap_lake::Lake::scoped_file`]: spliced from the file's column chunks, or encoded);
+//! its size and record count are those of that very file, known when the query is
+//! answered.
 
 use chrono::{DateTime, Utc};
 use dap_auth::Principal;
+use dap_lake::files::FileBody;
 use dap_schema::AccessScope;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -50,10 +50,11 @@ pub struct TableFiles {
     pub files: Vec<FileAction>,
 }
 
-/// What a served file link returns.
+/// What a served file link returns: the file, read by range with
+/// [`dap_lake::Lake::read_file`].
 #[derive(Debug, Clone)]
 pub struct ServedFile {
-    pub bytes: Arc<Vec<u8>>,
+    pub body: FileBody,
 }
 
 /// Digest of what the scope shows: visible columns and row constraints. A link issued
@@ -169,7 +170,7 @@ impl Core {
             i: principal.issuer.clone(),
             m: scope.municipality().to_string(),
             c: view.clone(),
-            z: encoded.bytes.len() as u64,
+            z: encoded.body.len(),
             e: expires,
         };
         let token = self.cursors.sign_for(LINK_PURPOSE, &link)?;
@@ -187,7 +188,7 @@ impl Core {
                 principal: principal.clone(),
                 expires,
                 rows: encoded.rows,
-                bytes: Some(Arc::new(encoded.bytes)),
+                body: Some(encoded.body),
             },
         );
         Ok((action, link))
@@ -234,21 +235,21 @@ impl Core {
         if view_digest(&scope) != link.c {
             return Err(invalid_link());
         }
-        let (bytes, rows) = match self.sharing.recall(&link.n).and_then(|r| {
+        let (body, rows) = match self.sharing.recall(&link.n).and_then(|r| {
             let rows = r.rows;
-            r.bytes.map(|b| (b, rows))
+            r.body.map(|b| (b, rows))
         }) {
             Some(kept) => kept,
             None => {
-                let encoded = if link.x {
+                let made = if link.x {
                     self.lake.scoped_changes(&scope, link.v).await?
                 } else {
                     self.lake.scoped_file(&scope, link.v, &link.f).await?
                 };
-                (Arc::new(encoded.bytes), encoded.rows)
+                (made.body, made.rows)
             }
         };
-        if bytes.len() as u64 != link.z {
+        if body.len() != link.z {
             // Never serve bytes other than those the query described.
             return Err(AppError::internal(anyhow::anyhow!(
                 "re-encoded shared file differs in size from the one listed"
@@ -261,6 +262,25 @@ impl Core {
             filter: Some(format!("file {}", link.n)),
             rows_returned: usize::try_from(rows).ok(),
         };
-        Ok((ServedFile { bytes }, facts))
+        Ok((ServedFile { body }, facts))
+    }
+
+    /// The bytes of `range` of a served file, in order, as they are read. A read that
+    /// fails midway ends the stream with an opaque error (logged here): the client's
+    /// response is cut short of its length.
+    pub async fn sharing_read(
+        &self,
+        served: &ServedFile,
+        range: std::ops::Range<u64>,
+    ) -> Result<impl futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> + use<>, AppError>
+    {
+        use futures::StreamExt as _;
+        let bytes = self.lake.read_file(&served.body, range).await?;
+        Ok(bytes.map(|piece| {
+            piece.map_err(|error| {
+                tracing::error!(%error, "reading a shared file failed midway");
+                std::io::Error::other("the file could not be read")
+            })
+        }))
     }
 }

@@ -6,18 +6,21 @@
 //!
 //! Why a cache: clients fetch links without a credential (they are pre-signed, as the
 //! protocol intends) and read them with several range requests, while the answer to the
-//! query must already state each file's size. So the query encodes each file once and
-//! keeps, per link, the caller it was issued to and (within a byte budget) the encoded
-//! bytes. A fetch whose bytes were evicted encodes the file again: the encoding is
+//! query must already state each file's size. So the query makes each file once and
+//! keeps, per link, the caller it was issued to and (within a byte budget) the file: a
+//! spliced file's description (its footer and the ranges of the table's file it copies:
+//! kilobytes, whatever the file's size), or an encoded file's bytes (a constrained
+//! caller's rows). A fetch whose file was evicted makes it again: making is
 //! deterministic, and the size in the token is checked before anything is served. A
 //! link this replica does not know is refused unless the request carries the issuing
 //! caller's own credential (then dap re-derives the scope from it).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use dap_auth::Principal;
+use dap_lake::files::FileBody;
 use serde::{Deserialize, Serialize};
 
 /// What signed file links are signed for.
@@ -26,7 +29,8 @@ pub const LINK_PURPOSE: &str = "delta-sharing-file";
 pub const LINK_LIFETIME_SECS: i64 = 15 * 60;
 /// Links remembered at most (oldest forgotten first).
 const MAX_LINKS: usize = 20_000;
-/// Encoded bytes kept at most; beyond it the oldest links' bytes are dropped.
+/// Bytes of files kept at most (what they hold in memory); beyond it the oldest links'
+/// files are dropped.
 const MAX_BYTES: usize = 256 * 1024 * 1024;
 
 /// What a file link's token says (short keys: it travels in a URL).
@@ -70,7 +74,7 @@ pub(crate) struct Remembered {
     pub principal: Principal,
     pub expires: i64,
     pub rows: u64,
-    pub bytes: Option<Arc<Vec<u8>>>,
+    pub body: Option<FileBody>,
 }
 
 #[derive(Debug, Default)]
@@ -103,9 +107,9 @@ impl Sharing {
             return;
         };
         let now = Utc::now().timestamp();
-        links.bytes += entry.bytes.as_ref().map_or(0, |b| b.len());
+        links.bytes += entry.body.as_ref().map_or(0, FileBody::held);
         if let Some(old) = links.entries.insert(id.clone(), entry) {
-            links.bytes -= old.bytes.map_or(0, |b| b.len());
+            links.bytes -= old.body.as_ref().map_or(0, FileBody::held);
         }
         links.order.push_back(id);
         // Forget expired links and, beyond the bounds, the oldest.
@@ -116,18 +120,31 @@ impl Sharing {
             }
             links.order.pop_front();
             if let Some(old) = links.entries.remove(&oldest) {
-                links.bytes -= old.bytes.map_or(0, |b| b.len());
+                links.bytes -= old.body.as_ref().map_or(0, FileBody::held);
             }
         }
         let mut i = 0;
         while links.bytes > MAX_BYTES && i < links.order.len() {
             let id = links.order[i].clone();
             if let Some(entry) = links.entries.get_mut(&id)
-                && let Some(bytes) = entry.bytes.take()
+                && let Some(body) = entry.body.take()
             {
-                links.bytes -= bytes.len();
+                links.bytes -= body.held();
             }
             i += 1;
+        }
+    }
+
+    /// The bytes the remembered links' files hold in memory.
+    pub fn held_bytes(&self) -> usize {
+        self.links.lock().map_or(0, |links| links.bytes)
+    }
+
+    /// Forgets every link, as a replica that did not answer their queries knows none
+    /// (their callers then fetch with their own credential).
+    pub fn forget_all(&self) {
+        if let Ok(mut links) = self.links.lock() {
+            *links = Links::default();
         }
     }
 
@@ -158,7 +175,7 @@ mod tests {
             ),
             expires,
             rows: 1,
-            bytes: Some(Arc::new(vec![0; bytes])),
+            body: Some(FileBody::Made(vec![0; bytes].into())),
         }
     }
 
@@ -175,7 +192,7 @@ mod tests {
         );
         sharing.remember("b".into(), entry(MAX_BYTES / 2 + 1, later));
         let a = sharing.recall("a").expect("a is remembered");
-        assert!(a.bytes.is_none(), "the oldest bytes go first");
-        assert!(sharing.recall("b").and_then(|b| b.bytes).is_some());
+        assert!(a.body.is_none(), "the oldest bytes go first");
+        assert!(sharing.recall("b").and_then(|b| b.body).is_some());
     }
 }
