@@ -359,10 +359,8 @@ async fn run_lines(
     Ok(())
 }
 
-/// Arrow IPC stream: each batch's message is encoded without copying its buffers; the
-/// large ones (the column values) go to the connection as they are, the small ones
-/// (message headers, padding, short columns) joined into one chunk between them. The
-/// batch's rows count in its last chunk.
+/// Arrow IPC stream: each batch's message is encoded without copying its buffers, then
+/// joined into one chunk of exactly its size (the only copy before the connection's).
 async fn run_arrow_stream(
     mut scan: impl futures::Stream<Item = Result<RecordBatch>> + Unpin,
     schema: SchemaRef,
@@ -374,52 +372,30 @@ async fn run_arrow_stream(
         let batch = batch?;
         let count = batch.num_rows() as u64;
         rows.fetch_add(count, Ordering::Relaxed);
-        if !send_message(tx, encoder.encode(&batch)?, count).await {
+        let chunk = Chunk {
+            bytes: joined(encoder.encode(&batch)?),
+            rows: count,
+        };
+        if tx.send(Ok(chunk)).await.is_err() {
             return Ok(()); // the client went away
         }
     }
-    send_message(tx, encoder.finish()?, 0).await;
+    let _ = tx
+        .send(Ok(Chunk {
+            bytes: joined(encoder.finish()?),
+            rows: 0,
+        }))
+        .await;
     Ok(())
 }
 
-/// Buffers of an IPC message at least this large are sent without being copied.
-const IPC_OWN_CHUNK: usize = 64 * 1024;
-
-/// An Arrow buffer as the bytes of a chunk, without a copy.
-struct Shared(Buffer);
-
-impl AsRef<[u8]> for Shared {
-    fn as_ref(&self) -> &[u8] {
-        self.0.as_slice()
+/// The buffers of one IPC message in one allocation.
+fn joined(buffers: Vec<Buffer>) -> Bytes {
+    let mut out = Vec::with_capacity(buffers.iter().map(|b| b.len()).sum());
+    for buffer in &buffers {
+        out.extend_from_slice(buffer.as_slice());
     }
-}
-
-/// Sends one IPC message's buffers as chunks, `rows` counted in the last; false when
-/// the client went away.
-async fn send_message(tx: &mpsc::Sender<Result<Chunk>>, buffers: Vec<Buffer>, rows: u64) -> bool {
-    let mut chunks = Vec::new();
-    let mut small = Vec::new();
-    for buffer in buffers {
-        if buffer.len() >= IPC_OWN_CHUNK {
-            if !small.is_empty() {
-                chunks.push(Bytes::from(std::mem::take(&mut small)));
-            }
-            chunks.push(Bytes::from_owner(Shared(buffer)));
-        } else {
-            small.extend_from_slice(buffer.as_slice());
-        }
-    }
-    if !small.is_empty() {
-        chunks.push(Bytes::from(small));
-    }
-    let last = chunks.len().saturating_sub(1);
-    for (i, bytes) in chunks.into_iter().enumerate() {
-        let rows = if i == last { rows } else { 0 };
-        if tx.send(Ok(Chunk { bytes, rows })).await.is_err() {
-            return false;
-        }
-    }
-    true
+    Bytes::from(out)
 }
 
 /// Parquet: the scan's rows cut into row groups of [`PARQUET_ROW_GROUP`] rows, whose
@@ -1163,11 +1139,9 @@ mod tests {
                 writer.finish().expect("finish");
             }
             assert_eq!(body, expected, "{sizes:?}");
-            // Each batch's rows count in its message's last chunk; the end counts none.
             let per_batch: Vec<u64> = batches.iter().map(|b| b.num_rows() as u64).collect();
-            let counted: Vec<u64> = counts.iter().copied().filter(|&c| c > 0).collect();
-            assert_eq!(counted, per_batch);
-            assert_eq!(counts.last(), Some(&0));
+            assert_eq!(&counts[..per_batch.len()], &per_batch[..]);
+            assert_eq!(counts[per_batch.len()..], [0]);
         }
     }
 
