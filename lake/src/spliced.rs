@@ -35,17 +35,17 @@ use bytes::Bytes;
 use dap_schema::AccessScope;
 use deltalake::DeltaTable;
 use deltalake::arrow::array::{ArrayRef, StringArray};
-use deltalake::arrow::datatypes::{DataType, SchemaRef};
+use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use deltalake::datafusion::error::DataFusionError;
 use deltalake::datafusion::physical_plan::execute_stream;
 use deltalake::logstore::ObjectStoreRef;
 use deltalake::logstore::object_store::ObjectStoreExt as _;
 use futures::{StreamExt, TryStreamExt};
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowColumnWriter, compute_leaves};
+use parquet::arrow::arrow_writer::compute_leaves;
 use parquet::column::writer::ColumnCloseResult;
 use parquet::errors::ParquetError;
-use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
+use parquet::file::metadata::{ColumnChunkMetaData, ParquetMetaData, ParquetMetaDataReader};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::reader::{ChunkReader, Length};
 use parquet::schema::types::SchemaDescriptor;
@@ -654,12 +654,11 @@ impl SplicedFile {
 /// order, each column chunk copied from its file, the partition column encoded.
 fn lay_out(schema: &SchemaRef, files: &[SourceFile], tenant: &str) -> Result<Layout> {
     let written = Written::default();
-    let (mut writer, groups) =
+    let (mut writer, _) =
         ArrowWriter::try_new(written.clone(), Arc::clone(schema), Some(properties()))?
             .into_serialized_writer()?;
     // Where each copied chunk went: its offset and length in the file, its source.
     let mut copies: Vec<(u64, u64, usize, u64)> = Vec::new();
-    let mut index = 0;
     let mut rows = 0;
     for (number, source) in files.iter().enumerate() {
         for group_meta in source.footer.row_groups() {
@@ -667,10 +666,8 @@ fn lay_out(schema: &SchemaRef, files: &[SourceFile], tenant: &str) -> Result<Lay
             if count == 0 {
                 continue;
             }
-            let writers = groups.create_column_writers(index)?;
-            index += 1;
-            let mut partition = match source.columns.iter().position(Option::is_none) {
-                Some(leaf) => Some(partition_chunk(schema, writers, leaf, tenant, count)?),
+            let partition = match source.columns.iter().position(Option::is_none) {
+                Some(leaf) => Some(partition_column(schema.field(leaf), tenant, count)?),
                 None => None,
             };
             let mut group = writer.next_row_group()?;
@@ -689,10 +686,20 @@ fn lay_out(schema: &SchemaRef, files: &[SourceFile], tenant: &str) -> Result<Lay
                         };
                         group.append_column(&Zeros { offset, length }, close)?;
                     }
-                    None => partition
-                        .take()
-                        .ok_or_else(|| Error::Encode("one partition column".into()))?
-                        .append_to_row_group(&mut group)?,
+                    None => {
+                        let made = partition
+                            .as_ref()
+                            .ok_or_else(|| Error::Encode("one partition column".into()))?;
+                        let close = ColumnCloseResult {
+                            bytes_written: made.metadata.compressed_size().unsigned_abs(),
+                            rows_written: count,
+                            metadata: made.metadata.clone(),
+                            bloom_filter: None,
+                            column_index: None,
+                            offset_index: None,
+                        };
+                        group.append_column(&made.bytes, close)?;
+                    }
                 }
             }
             let placed = group.close()?;
@@ -767,28 +774,61 @@ fn properties() -> WriterProperties {
         .build()
 }
 
+/// A partition column's chunk, encoded: its bytes (at the chunk's offsets) and metadata.
+struct PartitionChunk {
+    bytes: Bytes,
+    metadata: ColumnChunkMetaData,
+}
+
+/// Partition column chunks encoded, by column, value and rows: one is the same every
+/// time (one value, the export's fixed properties), and encoding it hashes every row
+/// (perf: most of a Delta Sharing query's time).
+type PartitionChunks = HashMap<(Field, String, u64), Arc<PartitionChunk>>;
+static PARTITION_CHUNKS: std::sync::LazyLock<std::sync::Mutex<PartitionChunks>> =
+    std::sync::LazyLock::new(Default::default);
+/// Partition chunks kept at most (each a few kilobytes); beyond, they are forgotten.
+const PARTITION_CHUNKS_KEPT: usize = 1024;
+
 /// The partition column's chunk of a row group of `count` rows: the municipality's code
-/// in every row, encoded by the export's own writer for that column.
-fn partition_chunk(
-    schema: &SchemaRef,
-    writers: Vec<ArrowColumnWriter>,
-    leaf: usize,
-    tenant: &str,
-    count: u64,
-) -> Result<ArrowColumnChunk> {
-    let mut writer = writers
+/// in every row, encoded with the export's properties (kept for the next row group of
+/// as many rows).
+fn partition_column(field: &Field, tenant: &str, count: u64) -> Result<Arc<PartitionChunk>> {
+    let key = (field.clone(), tenant.to_owned(), count);
+    if let Some(made) = PARTITION_CHUNKS
+        .lock()
+        .ok()
+        .and_then(|made| made.get(&key).cloned())
+    {
+        return Ok(made);
+    }
+    let schema = Arc::new(Schema::new(vec![field.clone()]));
+    let (mut file, groups) =
+        ArrowWriter::try_new(Vec::new(), Arc::clone(&schema), Some(properties()))?
+            .into_serialized_writer()?;
+    let mut writer = groups
+        .create_column_writers(0)?
         .into_iter()
-        .nth(leaf)
+        .next()
         .ok_or_else(|| Error::Encode("no writer for the partition column".into()))?;
-    let field = schema.field(leaf);
     let rows = usize::try_from(count).unwrap_or(usize::MAX);
     let values: ArrayRef = Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
         tenant, rows,
     )));
-    for leaf in compute_leaves(field, &values)? {
+    for leaf in compute_leaves(schema.field(0), &values)? {
         writer.write(&leaf)?;
     }
-    Ok(writer.close()?)
+    let mut group = file.next_row_group()?;
+    writer.close()?.append_to_row_group(&mut group)?;
+    let metadata = group.close()?.column(0).clone();
+    let bytes = Bytes::from(file.into_inner()?);
+    let made = Arc::new(PartitionChunk { bytes, metadata });
+    if let Ok(mut kept) = PARTITION_CHUNKS.lock() {
+        if kept.len() >= PARTITION_CHUNKS_KEPT {
+            kept.clear();
+        }
+        kept.insert(key, Arc::clone(&made));
+    }
+    Ok(made)
 }
 
 #[cfg(test)]
@@ -1234,6 +1274,43 @@ mod tests {
             pieces: vec![Piece::Zeros(4)].into(),
         };
         assert!(short.skip_chunk(5).is_err(), "past the end");
+    }
+
+    /// A partition chunk is encoded once per column, value and rows, and holds that
+    /// value in every row.
+    #[test]
+    fn a_partition_chunk_is_encoded_once_and_holds_its_value_in_every_row() {
+        use parquet::column::reader::ColumnReader;
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let field = Field::new("kommunekode", DataType::Utf8, false);
+        let made = partition_column(&field, "0147", 70_001).expect("chunk");
+        let again = partition_column(&field, "0147", 70_001).expect("chunk");
+        assert!(Arc::ptr_eq(&made, &again), "kept");
+        for (field, tenant, rows) in [
+            (field.clone(), "0101", 70_001),
+            (field.clone(), "0147", 70_000),
+            (field.with_nullable(true), "0147", 70_001),
+        ] {
+            let other = partition_column(&field, tenant, rows).expect("chunk");
+            assert!(!Arc::ptr_eq(&made, &other), "{field:?} {tenant} {rows}");
+        }
+        // The kept bytes are a whole file of that one chunk.
+        let file = SerializedFileReader::new(made.bytes.clone()).expect("file");
+        let group = file.get_row_group(0).expect("group");
+        let read = group.metadata().column(0);
+        assert_eq!(read.byte_range(), made.metadata.byte_range());
+        assert_eq!(read.num_values(), 70_001);
+        let ColumnReader::ByteArrayColumnReader(mut reader) =
+            group.get_column_reader(0).expect("reader")
+        else {
+            panic!("a byte array column");
+        };
+        let mut values = Vec::new();
+        let (records, _, _) = reader
+            .read_records(100_000, None, None, &mut values)
+            .expect("values");
+        assert_eq!(records, 70_001);
+        assert!(values.iter().all(|v| v.data() == b"0147"));
     }
 
     #[test]
