@@ -205,12 +205,13 @@ async fn sources(
         }
     }
     let store = table.object_store();
-    let footers: Vec<(deltalake::Path, Option<ParquetMetaData>)> = futures::stream::iter(sized)
+    type Footed = (deltalake::Path, u64, Option<ParquetMetaData>);
+    let footers: Vec<Footed> = futures::stream::iter(sized)
         .map(|(path, size)| {
             let store = Arc::clone(&store);
             async move {
                 match footer(&store, &path, size).await {
-                    Ok(footer) => Ok((path, footer)),
+                    Ok(footer) => Ok((path, size, footer)),
                     // A file gone with its table version reads as the table unavailable.
                     Err(e) => Err(source.classify(DataFusionError::from(e)).await),
                 }
@@ -221,13 +222,24 @@ async fn sources(
         .await?;
     let mut sources = Vec::with_capacity(footers.len());
     let mut groups = 0;
-    for (path, footer) in footers {
+    for (path, size, footer) in footers {
         let Some(footer) = footer else {
             return Ok(None);
         };
         let Some(columns) = matching_columns(&expected, &footer, tenant_column) else {
             return Ok(None);
         };
+        // Every chunk copied lies within the file (a footer that says otherwise would
+        // make a file its bytes cannot fill): decoded instead, which reports the damage.
+        let inside = footer.row_groups().iter().all(|group| {
+            columns.iter().flatten().all(|&c| {
+                let (offset, length) = group.column(c).byte_range();
+                offset.checked_add(length).is_some_and(|end| end <= size)
+            })
+        });
+        if !inside {
+            return Ok(None);
+        }
         // A row group of the file is one of the export's: they must be few enough.
         groups += footer
             .row_groups()
@@ -610,8 +622,15 @@ impl SplicedFile {
             Segment::Written(bytes) => Ok(bytes),
             Segment::Copied { file, range } => {
                 let path = &self.paths[file];
+                let wanted = range.end - range.start;
                 match self.store.get_range(path, range).await {
-                    Ok(bytes) => Ok(bytes),
+                    Ok(bytes) if bytes.len() as u64 == wanted => Ok(bytes),
+                    // A store answers a range past a file's end with what there is: never
+                    // served as the file's bytes.
+                    Ok(bytes) => Err(Error::Runtime(format!(
+                        "{path} gave {} bytes of a column chunk of {wanted}",
+                        bytes.len()
+                    ))),
                     Err(error) => Err(self.source.classify(DataFusionError::from(error)).await),
                 }
             }
@@ -1375,6 +1394,17 @@ mod tests {
                 .sum();
             assert_eq!(file.held() as u64, file.len() - copied);
 
+            // A range of a data file past its end is an error, never short bytes.
+            let data_len = copied_file_len(root.path(), path);
+            let beyond = Segment::Copied {
+                file: 0,
+                range: data_len - 2..data_len + 10,
+            };
+            assert!(
+                file.fetch(beyond).await.is_err(),
+                "past the data file's end"
+            );
+
             let len = file.len();
             let mut next = numbers(11);
             let mut ranges = vec![0..4, len - 8..len, 0..len, len - 1..len + 10];
@@ -1393,6 +1423,12 @@ mod tests {
                 assert_eq!(pieced, expected, "{range:?}");
             }
         }
+    }
+
+    fn copied_file_len(root: &Path, path: &str) -> u64 {
+        std::fs::metadata(root.join("t").join(path))
+            .expect("data file")
+            .len()
     }
 
     async fn read_all(lake: &Arc<Lake>, body: &crate::files::FileBody, range: Range<u64>) -> Bytes {

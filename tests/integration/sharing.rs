@@ -297,6 +297,11 @@ async fn spliced_files_are_kept_as_layouts_and_read_by_range() {
             range("bytes=-8".into()).await,
             whole.slice(whole.len() - 8..)
         );
+        assert_eq!(
+            range(format!("bytes=0-{}", u64::MAX)).await,
+            whole,
+            "to the end"
+        );
         let mut pieced = Vec::new();
         let step = size / 5 + 1;
         let mut start = 0;

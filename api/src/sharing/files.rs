@@ -87,7 +87,7 @@ fn range(req: &HttpRequest, total: u64) -> Result<Option<(u64, u64)>, AppError> 
     let (start, end) = match (first.trim().is_empty(), last.trim().is_empty()) {
         (true, false) => (total.saturating_sub(parse(last)?), total),
         (false, true) => (parse(first)?, total),
-        (false, false) => (parse(first)?, (parse(last)? + 1).min(total)),
+        (false, false) => (parse(first)?, parse(last)?.saturating_add(1).min(total)),
         (true, true) => return Err(bad()),
     };
     if start >= end {
