@@ -123,6 +123,14 @@ pub async fn spawn_app_tuned(tune: impl FnOnce(&mut dap_api::settings::Settings)
         .metrics_port()
         .map(|port| format!("http://127.0.0.1:{port}"));
     tokio::spawn(app.run_until_stopped());
+    // The test issuers' discovery runs in the background; a test starts once it is done
+    // (under load it can take seconds, and readiness reports an undiscovered issuer).
+    let discovered = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while !state.verifier.issuers().iter().all(|i| i.ready) {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    });
+    discovered.await.expect("the test issuers are discovered");
     TestApp {
         address,
         client: reqwest::Client::new(),
