@@ -248,7 +248,13 @@ fn decimal(value: i128, precision: u8, scale: i8, out: &mut Vec<u8>) -> bool {
         return false;
     }
     let mut buffer = itoa::Buffer::new();
-    let digits = buffer.format(value.unsigned_abs()).as_bytes();
+    // Formatting a `u128` divides by 128-bit numbers; nearly every decimal fits 64 bits.
+    let magnitude = value.unsigned_abs();
+    let digits = match u64::try_from(magnitude) {
+        Ok(small) => buffer.format(small),
+        Err(_) => buffer.format(magnitude),
+    }
+    .as_bytes();
     if value < 0 {
         out.push(b'-');
     }
@@ -508,6 +514,22 @@ mod tests {
             vec![Arc::new(dates) as ArrayRef, Arc::new(decimals)],
             &["d", "n"],
         );
+        let expected = arrow_csv(&batch, b',', true);
+        assert!(expected.is_some());
+        assert_eq!(ours(&batch, b',', true), expected);
+        // Magnitudes on either side of 64 bits (formatted as `u64` below, `u128` above).
+        let wide = i128::from(u64::MAX);
+        let decimals = Decimal128Array::from(vec![
+            wide,
+            wide + 1,
+            -wide,
+            -wide - 1,
+            10i128.pow(37) + 7,
+            -(10i128.pow(38) - 1),
+        ])
+        .with_precision_and_scale(38, 3)
+        .expect("decimal");
+        let batch = batch_of(vec![Arc::new(decimals) as ArrayRef], &["n"]);
         let expected = arrow_csv(&batch, b',', true);
         assert!(expected.is_some());
         assert_eq!(ours(&batch, b',', true), expected);
