@@ -40,7 +40,7 @@ use deltalake::datafusion::error::DataFusionError;
 use deltalake::datafusion::physical_plan::execute_stream;
 use deltalake::logstore::ObjectStoreRef;
 use deltalake::logstore::object_store::ObjectStoreExt as _;
-use futures::{StreamExt, TryStreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_writer::compute_leaves;
 use parquet::column::writer::ColumnCloseResult;
@@ -559,17 +559,48 @@ impl SplicedFile {
     /// The bytes of `range` of the file, in order, in pieces of at most [`READ_PIECE`]
     /// bytes: written bytes from memory, copied ones read from the table's files. Spawns
     /// the reading on the current (lake) runtime.
+    ///
+    /// Written bytes before the range's first copied piece are sent only once that piece
+    /// has been read: the first piece a reader receives (or its error) tells whether the
+    /// table's files can be read at all, e.g. after a vacuum removed them.
     pub(crate) fn read(self: &Arc<Self>, range: Range<u64>) -> mpsc::Receiver<Result<Bytes>> {
         let (tx, rx) = mpsc::channel(CHUNKS_BUFFERED);
         let file = Arc::clone(self);
         let chunks = tx.clone();
         spawn_feeding(tx, async move {
             let mut pieces = futures::stream::iter(file.parts(range, READ_PIECE))
-                .map(|part| file.fetch(part))
+                .map(|part| {
+                    let copied = matches!(part, Segment::Copied { .. });
+                    file.fetch(part).map(move |bytes| (copied, bytes))
+                })
                 .buffered(PIECES_AHEAD);
-            while let Some(piece) = pieces.next().await {
-                if chunks.send(Ok(piece?)).await.is_err() {
-                    break; // the reader went away
+            // Written pieces waiting for the first copied one; `None` once it was read.
+            let mut leading = Some(Vec::new());
+            while let Some((copied, piece)) = pieces.next().await {
+                let piece = piece?;
+                let ready = match leading.as_mut() {
+                    Some(held) if !copied => {
+                        held.push(piece);
+                        continue;
+                    }
+                    Some(_) => leading
+                        .take()
+                        .into_iter()
+                        .flatten()
+                        .chain([piece])
+                        .collect(),
+                    None => vec![piece],
+                };
+                for piece in ready {
+                    if chunks.send(Ok(piece)).await.is_err() {
+                        return Ok(()); // the reader went away
+                    }
+                }
+            }
+            // A range of written bytes only.
+            for piece in leading.into_iter().flatten() {
+                if chunks.send(Ok(piece)).await.is_err() {
+                    break;
                 }
             }
             Ok(())
@@ -1422,6 +1453,19 @@ mod tests {
                 }
                 assert_eq!(pieced, expected, "{range:?}");
             }
+
+            // With its data file gone (as a vacuum removes it), a read's first piece is
+            // the error: the written bytes before the first copied piece wait for it. A
+            // range of written bytes alone still reads.
+            let data = root.path().join("t").join(path);
+            let away = root.path().join("away");
+            std::fs::rename(&data, &away).expect("move the data file away");
+            let mut pieces = lake.read_file(&made.body, 0..len).await.expect("read");
+            let first = pieces.next().await;
+            let footer = read_all(&lake, &made.body, len - 8..len).await;
+            std::fs::rename(&away, &data).expect("move it back");
+            assert!(matches!(first, Some(Err(_))), "{first:?}");
+            assert_eq!(footer, whole.slice(len as usize - 8..));
         }
     }
 

@@ -312,12 +312,7 @@ async fn the_admin_api_checks_registrations_deletes_datasets_and_answers_503() {
     assert_eq!(gone.status, 404);
     let listing = app.get("/api/v1/datasets", Some(&analyst)).await;
     assert!(!listing.body.to_string().contains(POPULATION));
-    let records = app
-        .state
-        .control
-        .audit_by_request(&deleted_request_id)
-        .await
-        .expect("audit");
+    let records = app.audit_records(&deleted_request_id).await;
     assert_eq!(records.len(), 1, "the deletion is audited");
     assert_eq!(records[0].outcome, "allowed");
 }

@@ -92,14 +92,6 @@ async fn eventually(what: &str, mut done: impl AsyncFnMut() -> bool) {
     panic!("{what} did not happen within 60 s");
 }
 
-async fn records(app: &TestApp, request_id: &str) -> Vec<dap_schema::entity::audit_event::Model> {
-    app.state
-        .control
-        .audit_by_request(request_id)
-        .await
-        .expect("audit query")
-}
-
 /// Holds the SQLite control plane's write lock, as a long writer on another process would.
 pub(crate) async fn lock_sqlite(app: &TestApp) -> (DatabaseConnection, DatabaseTransaction) {
     let url = format!(
@@ -131,10 +123,10 @@ async fn an_export_its_client_does_not_read_is_ended_by_the_send_timeout_and_rec
     eventually("the encoder's channel closing", async || tx.is_closed()).await;
     assert_eq!(app.state.exports.running(), 0);
     eventually("the closing record", async || {
-        records(&app, "req-send-timeout").await.len() == 1
+        app.audit_records("req-send-timeout").await.len() == 1
     })
     .await;
-    let record = &records(&app, "req-send-timeout").await[0];
+    let record = &app.audit_records("req-send-timeout").await[0];
     assert_eq!(record.outcome, "interrupted");
     assert_eq!(record.reason.as_deref(), Some("export_send_timeout"));
     assert_eq!(record.rows_returned, Some(1));
@@ -154,7 +146,7 @@ async fn a_completed_export_is_recorded_with_every_row_before_its_last_chunk() {
     drop(tx);
     let got: Vec<Bytes> = body.map(|c| c.expect("ok")).collect().await;
     assert_eq!(got, vec![Bytes::from("a\n"), "b\n".into(), "c\n".into()]);
-    let records = records(&app, "req-complete").await;
+    let records = app.audit_records("req-complete").await;
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].outcome, "allowed");
     assert_eq!(records[0].reason.as_deref(), Some("export_completed"));
@@ -196,10 +188,10 @@ async fn a_client_that_goes_away_is_recorded_as_interrupted_with_the_rows_it_got
     body.next().await.expect("b").expect("ok");
     drop(body);
     eventually("the closing record", async || {
-        records(&app, "req-gone").await.len() == 1
+        app.audit_records("req-gone").await.len() == 1
     })
     .await;
-    let record = &records(&app, "req-gone").await[0];
+    let record = &app.audit_records("req-gone").await[0];
     assert_eq!(record.outcome, "interrupted");
     assert_eq!(record.reason.as_deref(), Some("export_aborted"));
     assert_eq!(record.rows_returned, Some(2));
@@ -313,7 +305,7 @@ async fn a_graphql_document_refused_before_it_runs_is_audited_as_a_denial() {
             .to_owned();
         let body: serde_json::Value = response.json().await.expect("json");
         assert_eq!(body["errors"][0]["extensions"]["code"], code, "{body}");
-        let records = records(&app, &request_id).await;
+        let records = app.audit_records(&request_id).await;
         assert_eq!(records.len(), 1, "{records:?}");
         assert_eq!(
             (records[0].outcome.as_str(), records[0].reason.as_deref()),

@@ -45,12 +45,7 @@ async fn audit_of_post(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let records = app
-        .state
-        .control
-        .audit_by_request(&id)
-        .await
-        .expect("audit");
+    let records = app.audit_records(&id).await;
     (status, records)
 }
 
@@ -444,12 +439,7 @@ async fn catalogue_time_travel_and_audit() {
             .map(Vec::len),
         Some(oracle.len())
     );
-    let records = app
-        .state
-        .control
-        .audit_by_request(&request_id)
-        .await
-        .expect("audit");
+    let records = app.audit_records(&request_id).await;
     let field = records
         .iter()
         .find(|r| r.dataset.as_deref() == Some("personale.fravaer"))
@@ -827,12 +817,7 @@ async fn a_request_dropped_before_its_end_leaves_its_fields_records() {
 
     let mut records = Vec::new();
     for _ in 0..100 {
-        records = app
-            .state
-            .control
-            .audit_by_request("req-dropped")
-            .await
-            .expect("audit");
+        records = app.audit_records("req-dropped").await;
         if records.len() == 2 {
             break;
         }

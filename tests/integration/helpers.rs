@@ -239,11 +239,19 @@ impl TestApp {
             .expect("json")
     }
 
-    /// Audit records of one request.
+    /// Audit records of the request an answer answered.
     pub async fn audit_of(&self, answer: &Answer) -> Vec<dap_schema::entity::audit_event::Model> {
+        self.audit_records(&answer.request_id()).await
+    }
+
+    /// Audit records of the request with `request_id`.
+    pub async fn audit_records(
+        &self,
+        request_id: &str,
+    ) -> Vec<dap_schema::entity::audit_event::Model> {
         self.state
             .control
-            .audit_by_request(&answer.request_id())
+            .audit_by_request(request_id)
             .await
             .expect("audit query")
     }

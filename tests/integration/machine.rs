@@ -109,12 +109,7 @@ async fn a_machine_token_reads_only_its_municipality_and_datasets() {
     .await;
     assert_eq!(status, 200);
     let request_id = headers["x-request-id"].to_str().expect("id");
-    let records = app
-        .state
-        .control
-        .audit_by_request(request_id)
-        .await
-        .expect("audit");
+    let records = app.audit_records(request_id).await;
     assert_eq!(records[0].subject.as_deref(), Some(id.as_str()));
     assert_eq!(records[0].municipality.as_deref(), Some("0751"));
 }

@@ -222,12 +222,7 @@ async fn every_request_is_audited_with_what_it_read() {
         .expect("id")
         .to_owned();
 
-    let records = app
-        .state
-        .control
-        .audit_by_request(&request_id)
-        .await
-        .expect("audit");
+    let records = app.audit_records(&request_id).await;
 
     assert_eq!(records.len(), 1);
     let record = &records[0];

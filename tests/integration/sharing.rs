@@ -262,7 +262,8 @@ async fn spliced_files_are_kept_as_layouts_and_read_by_range() {
     assert!(!listed.is_empty());
     let held = app.state.sharing.held_bytes() as u64;
     // HEAD sizes a file from its layout alone: with the partition's data files moved
-    // away, every HEAD still answers, while a GET (which reads them) cannot.
+    // away (as a vacuum would remove them), every HEAD still answers. A GET reads them:
+    // it is refused whole, and recorded so, instead of answered with a cut-short body.
     let partition = app
         .data_dir
         .path()
@@ -277,12 +278,17 @@ async fn spliced_files_are_kept_as_layouts_and_read_by_range() {
         heads.push((head.status().as_u16(), length));
     }
     let get = app.client.get(listed[0]["url"].as_str().expect("url"));
-    let got = match get.send().await {
-        Ok(response) if response.status().is_success() => response.bytes().await.ok(),
-        _ => None,
-    };
+    let got = get.send().await.expect("get");
     std::fs::rename(&away, &partition).expect("move it back");
-    assert!(got.is_none(), "a GET reads the data files");
+    let status = got.status().as_u16();
+    let request_id = got.headers()["x-request-id"]
+        .to_str()
+        .expect("id")
+        .to_owned();
+    assert!(status >= 500, "{status}: {:?}", got.text().await);
+    let records = app.audit_records(&request_id).await;
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_ne!(records[0].outcome, "allowed", "{records:?}");
     for (file, (status, length)) in listed.iter().zip(heads) {
         let size = file["size"].as_u64().expect("size").to_string();
         assert_eq!(status, 200);
@@ -532,12 +538,7 @@ async fn queries_and_file_fetches_are_audited_with_rows_and_columns() {
         .and_then(|v| v.to_str().ok())
         .expect("request id")
         .to_owned();
-    let records = app
-        .state
-        .control
-        .audit_by_request(&request_id)
-        .await
-        .expect("audit");
+    let records = app.audit_records(&request_id).await;
     assert_eq!(records.len(), 1);
     let stats: Value = serde_json::from_str(file["stats"].as_str().expect("stats")).expect("json");
     assert_eq!(records[0].rows_returned, stats["numRecords"].as_i64());

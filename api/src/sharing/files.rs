@@ -33,10 +33,23 @@ pub async fn file(
             return Err(error.into());
         }
     };
-    let work = core.sharing_file(&link, &principal);
-    let served = core.audited(&ctx, &principal, Some(&link.d), work).await?;
-    let total = served.body.len();
-    let (mut response, start, end) = match range(&req, total)? {
+    // The range, and the first bytes of a GET, are part of the audited work: a request
+    // refused for its range, or for a file that can no longer be read, is recorded so.
+    let work = async {
+        let (served, facts) = core.sharing_file(&link, &principal).await?;
+        let total = served.body.len();
+        let span = range(&req, total)?;
+        let (start, end) = span.unwrap_or((0, total));
+        // HEAD sizes the file (clients do before reading ranges): its length, no bytes read.
+        let bytes = if req.method() == Method::HEAD {
+            None
+        } else {
+            Some(core.sharing_read(&served, start..end).await?)
+        };
+        Ok(((total, span, bytes), facts))
+    };
+    let (total, span, bytes) = core.audited(&ctx, &principal, Some(&link.d), work).await?;
+    let (mut response, start, end) = match span {
         Some((start, end)) => {
             let mut r = HttpResponse::build(StatusCode::PARTIAL_CONTENT);
             r.insert_header((
@@ -47,15 +60,12 @@ pub async fn file(
         }
         None => (HttpResponse::Ok(), 0, total),
     };
-    // HEAD sizes the file (clients do before reading ranges): its length, no bytes read.
-    let mut response = if req.method() == Method::HEAD {
-        response.body(SizedStream::new(
+    let mut response = match bytes {
+        None => response.body(SizedStream::new(
             end - start,
             futures::stream::empty::<Result<Bytes, actix_web::Error>>(),
-        ))
-    } else {
-        let bytes = core.sharing_read(&served, start..end).await?;
-        response.body(SizedStream::new(end - start, bytes))
+        )),
+        Some(bytes) => response.body(SizedStream::new(end - start, bytes)),
     };
     let headers = response.headers_mut();
     headers.insert(

@@ -265,9 +265,15 @@ impl Core {
         Ok((ServedFile { body }, facts))
     }
 
-    /// The bytes of `range` of a served file, in order, as they are read. A read that
-    /// fails midway ends the stream with an opaque error (logged here): the client's
-    /// response is cut short of its length.
+    /// The bytes of `range` of a served file, in order, as they are read.
+    ///
+    /// The first piece is read before this returns, and it comes only once the range's
+    /// first bytes from the table's files were read: a file that cannot be read at all
+    /// (its data files vacuumed since the query listed it) fails here, inside the
+    /// request's audited work, with the lake's error: refused and recorded as such
+    /// instead of answered with a response cut short. A read that fails after that ends
+    /// the stream with an opaque error (logged here): the response is cut short of its
+    /// length.
     pub async fn sharing_read(
         &self,
         served: &ServedFile,
@@ -275,12 +281,15 @@ impl Core {
     ) -> Result<impl futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> + use<>, AppError>
     {
         use futures::StreamExt as _;
-        let bytes = self.lake.read_file(&served.body, range).await?;
-        Ok(bytes.map(|piece| {
-            piece.map_err(|error| {
-                tracing::error!(%error, "reading a shared file failed midway");
-                std::io::Error::other("the file could not be read")
-            })
-        }))
+        let mut bytes = self.lake.read_file(&served.body, range).await?;
+        let first = bytes.next().await.transpose()?;
+        Ok(futures::stream::iter(first.map(Ok))
+            .chain(bytes)
+            .map(|piece| {
+                piece.map_err(|error| {
+                    tracing::error!(%error, "reading a shared file failed midway");
+                    std::io::Error::other("the file could not be read")
+                })
+            }))
     }
 }
