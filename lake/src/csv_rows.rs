@@ -248,13 +248,7 @@ fn decimal(value: i128, precision: u8, scale: i8, out: &mut Vec<u8>) -> bool {
         return false;
     }
     let mut buffer = itoa::Buffer::new();
-    // Formatting a `u128` divides by 128-bit numbers; nearly every decimal fits 64 bits.
-    let magnitude = value.unsigned_abs();
-    let digits = match u64::try_from(magnitude) {
-        Ok(small) => buffer.format(small),
-        Err(_) => buffer.format(magnitude),
-    }
-    .as_bytes();
+    let digits = buffer.format(value.unsigned_abs()).as_bytes();
     if value < 0 {
         out.push(b'-');
     }
@@ -517,7 +511,7 @@ mod tests {
         let expected = arrow_csv(&batch, b',', true);
         assert!(expected.is_some());
         assert_eq!(ours(&batch, b',', true), expected);
-        // Magnitudes on either side of 64 bits (formatted as `u64` below, `u128` above).
+        // Magnitudes on either side of 64 bits.
         let wide = i128::from(u64::MAX);
         let decimals = Decimal128Array::from(vec![
             wide,
