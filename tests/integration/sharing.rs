@@ -548,6 +548,21 @@ async fn queries_and_file_fetches_are_audited_with_rows_and_columns() {
         records[0].columns.as_deref(),
         Some(visible(&answer).join(",").as_str())
     );
+    assert_eq!(records[0].outcome, "allowed");
+    // A range outside the file is refused, and recorded as refused.
+    let size = file["size"].as_u64().expect("size");
+    let response = app
+        .client
+        .get(file["url"].as_str().expect("url"))
+        .header("range", format!("bytes={size}-"))
+        .send()
+        .await
+        .expect("fetch");
+    assert_eq!(response.status().as_u16(), 400);
+    let request_id = response.headers()["x-request-id"].to_str().expect("id");
+    let records = app.audit_records(request_id).await;
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0].outcome, "denied", "{records:?}");
 }
 
 #[tokio::test]
