@@ -574,31 +574,23 @@ impl SplicedFile {
                     file.fetch(part).map(move |bytes| (copied, bytes))
                 })
                 .buffered(PIECES_AHEAD);
-            // Written pieces waiting for the first copied one; `None` once it was read.
-            let mut leading = Some(Vec::new());
+            // Pieces not yet sent: the written ones before the first copied one.
+            let mut held = Vec::new();
+            let mut copied_read = false;
             while let Some((copied, piece)) = pieces.next().await {
-                let piece = piece?;
-                let ready = match leading.as_mut() {
-                    Some(held) if !copied => {
-                        held.push(piece);
-                        continue;
-                    }
-                    Some(_) => leading
-                        .take()
-                        .into_iter()
-                        .flatten()
-                        .chain([piece])
-                        .collect(),
-                    None => vec![piece],
-                };
-                for piece in ready {
+                held.push(piece?);
+                copied_read |= copied;
+                if !copied_read {
+                    continue;
+                }
+                for piece in held.drain(..) {
                     if chunks.send(Ok(piece)).await.is_err() {
                         return Ok(()); // the reader went away
                     }
                 }
             }
             // A range of written bytes only.
-            for piece in leading.into_iter().flatten() {
+            for piece in held {
                 if chunks.send(Ok(piece)).await.is_err() {
                     break;
                 }
