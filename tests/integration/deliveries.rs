@@ -367,6 +367,8 @@ async fn every_bad_delivery_is_refused_whole_audited_and_leaves_the_version() {
         ("replace without a period", &token, "mode=replace", CSV, postings(&[(1, "1")]), 400, "invalid_parameter", None),
         ("a row outside the replaced period", &token, "mode=replace&period=2024-04", CSV,
          postings(&[(1_019_000_014, "1")]), 400, "delivery_rejected", Some((2, Some("bogfoeringsdato")))),
+        ("a row of a replace without its date", &token, "mode=replace&period=2024-03", CSV,
+         format!("{HEADER}\n1019000017,2024,3,,5.22.07,1.0,1.00,OMK-1\n").into_bytes(), 400, "delivery_rejected", Some((2, Some("bogfoeringsdato")))),
         ("a bad delivery id", &token, "delivery_id=../x", CSV, postings(&[(1, "1")]), 400, "invalid_parameter", None),
         ("a file over the limit", &token, "", CSV, big, 413, "payload_too_large", None),
         ("no delivery right", &reader_only, "", CSV, postings(&[(1_019_000_015, "1")]), 403, "forbidden", None),

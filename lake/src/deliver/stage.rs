@@ -194,10 +194,22 @@ impl<'a> Validator<'a> {
             let cell = cell.filter(|t| !t.is_empty());
             let is_tenant = column.name == self.def.tenant_column;
             let required = is_tenant || self.def.key_columns.contains(&column.name);
+            let replaced = match self.mode {
+                Mode::Replace(period) if period.column == column.name => Some(period),
+                _ => None,
+            };
             let value = match cell {
                 None if is_tenant => Some(Value::Text(self.tenant.to_owned())),
                 None if required => {
                     self.problem(line, Some(&column.name), "a value is required here".into());
+                    None
+                }
+                None if replaced.is_some() => {
+                    let period = replaced.map(ToString::to_string).unwrap_or_default();
+                    let message = format!(
+                        "a date is required here: a replace writes only rows dated in the period {period}"
+                    );
+                    self.problem(line, Some(&column.name), message);
                     None
                 }
                 None => None,
