@@ -525,6 +525,129 @@ async fn a_retried_delivery_applies_once_even_when_its_receipt_was_lost() {
     assert_eq!(rows.len(), 1, "applied once");
 }
 
+/// A delivery id names one delivery: its file, mode and period. Another delivery sent
+/// under a used id is refused (409, audited, nothing written), also when the receipt
+/// was lost and only the commit remembers the id; a delivery without an id is named
+/// after its file *and* its mode and period, so the same file in another mode applies.
+#[tokio::test]
+async fn a_delivery_id_names_one_delivery_and_another_sent_under_it_is_refused() {
+    let app = spawn_app().await;
+    let token = deliverer(&app, "0101", &[POSTINGS], &[POSTINGS]).await;
+    let first_file = postings(&[(1_019_000_060, "1.00")]);
+    let first = deliver(
+        &app,
+        &token,
+        POSTINGS,
+        "delivery_id=daily-1",
+        CSV,
+        first_file.clone(),
+    )
+    .await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let after = version(&app, POSTINGS).await;
+
+    let refused_as_reused = |answer: &Answer, what: &str| {
+        assert_eq!(answer.status, 409, "{what}: {}", answer.body);
+        assert_eq!(answer.body["code"], "delivery_id_in_use", "{what}");
+        let message = answer.body["message"].as_str().expect("message");
+        assert!(
+            message.contains("daily-1") && message.contains("new delivery_id"),
+            "{what}: {message}"
+        );
+    };
+    // Another file, the same file in another mode, a file that is not even valid.
+    let other_file = postings(&[(1_019_000_061, "2.00")]);
+    for (query, body, what) in [
+        ("delivery_id=daily-1", other_file.clone(), "another file"),
+        (
+            "delivery_id=daily-1&mode=delete",
+            first_file.clone(),
+            "another mode",
+        ),
+        (
+            "delivery_id=daily-1",
+            b"not,a,delivery\n".to_vec(),
+            "an invalid file",
+        ),
+    ] {
+        let answer = deliver(&app, &token, POSTINGS, query, CSV, body).await;
+        refused_as_reused(&answer, what);
+        let records = app.audit_of(&answer).await;
+        assert_eq!(records.len(), 1, "{what}");
+        assert_eq!(
+            (records[0].outcome.as_str(), records[0].reason.as_deref()),
+            ("denied", Some("delivery_id_in_use")),
+            "{what}"
+        );
+    }
+    assert_eq!(version(&app, POSTINGS).await, after, "nothing written");
+    assert!(oracle_rows(&app, "0101", "1019000061").await.is_empty());
+    assert_eq!(
+        oracle_rows(&app, "0101", "1019000060").await.len(),
+        1,
+        "not deleted"
+    );
+
+    // The receipt lost (the process died after the commit): the commit still names the
+    // delivery, and another file under its id is still refused.
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    dap_schema::entity::delivery_receipt::Entity::delete_many()
+        .filter(dap_schema::entity::delivery_receipt::Column::DeliveryId.eq("daily-1"))
+        .exec(app.state.control.connection())
+        .await
+        .expect("lose the receipt");
+    let answer = deliver(
+        &app,
+        &token,
+        POSTINGS,
+        "delivery_id=daily-1",
+        CSV,
+        other_file,
+    )
+    .await;
+    refused_as_reused(&answer, "another file, receipt lost");
+    assert_eq!(version(&app, POSTINGS).await, after, "nothing written");
+    let again = deliver(
+        &app,
+        &token,
+        POSTINGS,
+        "delivery_id=daily-1",
+        CSV,
+        first_file,
+    )
+    .await;
+    assert_eq!(
+        (again.status, &again.body["replayed"]),
+        (200, &json!(true)),
+        "{}",
+        again.body
+    );
+
+    // Without an id: the same file upserted, then deleted, then replaced for two periods
+    // is four deliveries, each applied.
+    let file = postings(&[(1_019_000_062, "3.00")]);
+    for (query, deleted) in [
+        ("", 0),
+        ("mode=delete", 1),
+        ("mode=replace&period=2024-03", 0),
+        ("mode=replace&period=2024", 1),
+    ] {
+        let answer = deliver(&app, &token, POSTINGS, query, CSV, file.clone()).await;
+        assert_eq!(answer.status, 200, "{query}: {}", answer.body);
+        assert_eq!(answer.body["replayed"], false, "{query}: {}", answer.body);
+        assert!(
+            answer.body["rows_deleted"].as_i64().expect("deleted") >= deleted,
+            "{query}: {}",
+            answer.body
+        );
+    }
+    let replayed = deliver(&app, &token, POSTINGS, "mode=delete", CSV, file).await;
+    assert_eq!(
+        replayed.body["replayed"], true,
+        "the same file and mode: a retry"
+    );
+}
+
 #[tokio::test]
 async fn two_municipalities_delivering_concurrently_both_commit_every_round() {
     const ROUNDS: i64 = 6;

@@ -24,6 +24,8 @@ pub enum ErrorClass {
     BadRequest,
     /// None of the offered representations is acceptable (406).
     NotAcceptable,
+    /// The request contradicts what was done before under the same name (409).
+    Conflict,
     /// The request body is too large (413).
     PayloadTooLarge,
     /// The caller has too many requests of this kind under way (429).
@@ -93,6 +95,9 @@ pub enum AppError {
     /// A delivery that failed validation: refused whole, with its first problems.
     #[error("{0}")]
     DeliveryRejected(dap_lake::deliver::Rejection),
+    /// A delivery sent under the id of another delivery (another file, mode or period).
+    #[error("{0}")]
+    DeliveryIdInUse(String),
     /// A GraphQL document that does not parse or validate.
     #[error("{0}")]
     InvalidQuery(String),
@@ -152,6 +157,7 @@ impl AppError {
             Self::VersionNotAvailable(_) => ("version_not_available", C::BadRequest),
             Self::PayloadTooLarge(_) => ("payload_too_large", C::PayloadTooLarge),
             Self::DeliveryRejected(_) => ("delivery_rejected", C::BadRequest),
+            Self::DeliveryIdInUse(_) => ("delivery_id_in_use", C::Conflict),
             Self::InvalidQuery(_) => ("invalid_query", C::BadRequest),
             Self::BatchTooLarge(_) => ("batch_too_large", C::BadRequest),
             Self::QueryTooComplex(_) => ("query_too_complex", C::BadRequest),

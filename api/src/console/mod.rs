@@ -190,6 +190,7 @@ impl ResponseError for Failure {
                 ErrorClass::BadRequest
                 | ErrorClass::NotAcceptable
                 | ErrorClass::MethodNotAllowed => StatusCode::BAD_REQUEST,
+                ErrorClass::Conflict => StatusCode::CONFLICT,
                 ErrorClass::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
                 ErrorClass::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
                 ErrorClass::Unavailable => StatusCode::SERVICE_UNAVAILABLE,

@@ -39,6 +39,7 @@ fn error_code(class: ErrorClass) -> &'static str {
         ErrorClass::MethodNotAllowed
         | ErrorClass::BadRequest
         | ErrorClass::NotAcceptable
+        | ErrorClass::Conflict
         | ErrorClass::PayloadTooLarge => "INVALID_PARAMETER_VALUE",
         ErrorClass::TooManyRequests => "RESOURCE_LIMIT_EXCEEDED",
         ErrorClass::Unavailable => "TEMPORARILY_UNAVAILABLE",

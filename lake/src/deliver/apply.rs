@@ -46,6 +46,11 @@ pub struct Applied {
     pub committed_at: DateTime<Utc>,
     /// True when the delivery had been applied before: nothing was written now.
     pub replayed: bool,
+    /// The mode and fingerprint the applying commit recorded ([`Delivery::fingerprint`]);
+    /// `None` where it recorded none (committed before fingerprints were kept, or the
+    /// commit is no longer in the log).
+    pub mode: Option<String>,
+    pub fingerprint: Option<String>,
 }
 
 /// The application transaction id of a delivery: per municipality and delivery id (the
@@ -141,7 +146,7 @@ async fn commit(
         .await?;
     let mut metadata = json!({
         "id": delivery.id, "municipality": tenant, "mode": delivery.mode.name(),
-        "rows": delivery.rows, "by": delivery.by,
+        "rows": delivery.rows, "by": delivery.by, "fingerprint": delivery.fingerprint,
     });
     let state = Arc::new(ctx.state());
     let (table, inserted, updated, deleted) = match &delivery.mode {
@@ -239,6 +244,8 @@ async fn commit(
             deleted,
             committed_at,
             replayed: false,
+            mode: Some(delivery.mode.name().to_owned()),
+            fingerprint: Some(delivery.fingerprint.clone()),
         },
     ))
 }
@@ -304,6 +311,8 @@ async fn replayed(table: &DeltaTable, app: &str) -> Result<Applied> {
         deleted: 0,
         committed_at: Utc::now(),
         replayed: true,
+        mode: None,
+        fingerprint: None,
     })
 }
 
@@ -317,6 +326,7 @@ fn recorded(actions: &[Action], version: u64) -> Applied {
     let number = |v: Option<&serde_json::Value>| v.and_then(serde_json::Value::as_u64).unwrap_or(0);
     let (mut inserted, mut updated, mut deleted) = (0, 0, 0);
     let mut committed_at = Utc::now();
+    let (mut mode, mut fingerprint) = (None, None);
     if let Some(info) = info {
         if let Some(ms) = info.in_commit_timestamp.or(info.timestamp)
             && let Some(at) = Utc.timestamp_millis_opt(ms).single()
@@ -325,6 +335,12 @@ fn recorded(actions: &[Action], version: u64) -> Applied {
         }
         let metrics = info.info.get("operationMetrics");
         let ours = info.info.get(METADATA_KEY);
+        let text = |key: &str| {
+            ours.and_then(|m| m.get(key))
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        };
+        (mode, fingerprint) = (text("mode"), text("fingerprint"));
         if ours.and_then(|m| m.get("mode")).and_then(|m| m.as_str()) == Some("replace") {
             inserted = number(ours.and_then(|m| m.get("rows")));
             deleted = number(ours.and_then(|m| m.get("deleted")));
@@ -341,5 +357,7 @@ fn recorded(actions: &[Action], version: u64) -> Applied {
         deleted,
         committed_at,
         replayed: true,
+        mode,
+        fingerprint,
     }
 }

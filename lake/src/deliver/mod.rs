@@ -132,4 +132,7 @@ pub struct Delivery {
     pub rows: u64,
     /// Who delivered (for the commit's metadata).
     pub by: String,
+    /// What was delivered (the file's hash with the mode and period), recorded in the
+    /// commit so that a retry can be told from another delivery under the same id.
+    pub fingerprint: String,
 }

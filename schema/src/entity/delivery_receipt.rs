@@ -17,6 +17,9 @@ pub struct Model {
     pub rows_deleted: i64,
     pub delivered_at: DateTimeUtc,
     pub delivered_by: String,
+    /// SHA-256 (hex) of the file with the mode and period; `None` for receipts written
+    /// before it was kept.
+    pub fingerprint: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,6 +13,7 @@ mod m0008_client_names;
 mod m0009_deliveries;
 mod m0010_session_activity;
 mod m0011_leases;
+mod m0012_delivery_fingerprints;
 
 /// All migrations of the control plane, oldest first.
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_deliveries::Migration),
             Box::new(m0010_session_activity::Migration),
             Box::new(m0011_leases::Migration),
+            Box::new(m0012_delivery_fingerprints::Migration),
         ]
     }
 }

@@ -118,15 +118,24 @@ impl Core {
     ) -> Result<(DeliveryReceipt, AuditFacts), AppError> {
         let dataset = plan.scope.dataset().id.to_string();
         let municipality = plan.scope.municipality().to_string();
+        let fingerprint = fingerprint(&upload.sha256, &plan.mode);
         let delivery_id = plan
             .delivery_id
             .clone()
-            .unwrap_or_else(|| format!("sha256-{}", upload.sha256));
+            .unwrap_or_else(|| format!("sha256-{fingerprint}"));
+        let mode = plan.mode.name();
         if let Some(stored) = self
             .control
             .delivery_receipt(&dataset, &municipality, &delivery_id)
             .await?
         {
+            let applied = Recorded {
+                mode: Some(&stored.mode),
+                fingerprint: stored.fingerprint.as_deref(),
+            };
+            if !applied.is(mode, &fingerprint) {
+                return Err(id_in_use(&delivery_id, Some(&stored)));
+            }
             let receipt = wire(&stored, true);
             return Ok((receipt.clone(), facts(&receipt)));
         }
@@ -148,10 +157,19 @@ impl Core {
             staged,
             rows,
             by: plan.by.clone(),
+            fingerprint: fingerprint.clone(),
         };
         let applied = Arc::clone(&self.lake)
             .deliver(&plan.scope, delivery)
             .await?;
+        // Applied before, its receipt lost: the commit says what was delivered.
+        let recorded = Recorded {
+            mode: applied.mode.as_deref(),
+            fingerprint: applied.fingerprint.as_deref(),
+        };
+        if applied.replayed && !recorded.is(mode, &fingerprint) {
+            return Err(id_in_use(&delivery_id, None));
+        }
         let stored = StoredReceipt {
             dataset,
             municipality,
@@ -163,6 +181,7 @@ impl Core {
             rows_deleted: signed(applied.deleted),
             delivered_at: applied.committed_at,
             delivered_by: plan.by,
+            fingerprint: recorded.fingerprint.map(str::to_owned),
         };
         self.control.insert_delivery_receipt(stored.clone()).await?;
         // A concurrent retry may have stored its receipt first: answer with the stored one.
@@ -205,6 +224,56 @@ fn signed(n: u64) -> i64 {
 
 fn unsigned(n: i64) -> u64 {
     u64::try_from(n).unwrap_or_default()
+}
+
+/// What a delivery is, beyond its id: the file's SHA-256 for an upsert (the id a
+/// delivery without one has always had), else a SHA-256 of that with the mode and the
+/// period, so that the same file deleted or replacing another period is another delivery.
+fn fingerprint(file_sha256: &str, mode: &Mode) -> String {
+    use sha2::{Digest, Sha256};
+    let described = match mode {
+        Mode::Upsert => return file_sha256.to_owned(),
+        Mode::Delete => format!("{file_sha256}\ndelete"),
+        Mode::Replace(period) => format!("{file_sha256}\nreplace\n{period}"),
+    };
+    Sha256::digest(described.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// What a delivery applied before under an id was, as far as it was recorded.
+struct Recorded<'a> {
+    mode: Option<&'a str>,
+    fingerprint: Option<&'a str>,
+}
+
+impl Recorded<'_> {
+    /// Whether it was the delivery of `mode` and `fingerprint` (a retry). A record
+    /// without a fingerprint (written before they were kept) is compared by its mode; one
+    /// without either cannot tell, and is taken as the same delivery, as before.
+    fn is(&self, mode: &str, fingerprint: &str) -> bool {
+        match (self.fingerprint, self.mode) {
+            (Some(recorded), _) => recorded == fingerprint,
+            (None, Some(recorded)) => recorded == mode,
+            (None, None) => true,
+        }
+    }
+}
+
+/// The refusal of a delivery sent under the id of another one.
+fn id_in_use(id: &str, stored: Option<&StoredReceipt>) -> AppError {
+    let when = stored.map_or_else(String::new, |r| {
+        format!(
+            " (a {} delivery at table version {}, {})",
+            r.mode,
+            r.table_version,
+            r.delivered_at.to_rfc3339()
+        )
+    });
+    AppError::DeliveryIdInUse(format!(
+        "delivery_id '{id}' names a delivery applied before{when} with another file, mode or period; nothing was written. Resend that delivery unchanged to get its receipt, or give this one a new delivery_id"
+    ))
 }
 
 fn wire(r: &StoredReceipt, replayed: bool) -> DeliveryReceipt {

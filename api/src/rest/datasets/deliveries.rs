@@ -53,6 +53,7 @@ const DELIVERY_PARAMS: &[&str] = &[
          headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))),
         (status = 403, description = "No delivery right for the dataset in the municipality", body = ErrorBody),
         (status = 404, description = "No such dataset, or the caller may not see it", body = ErrorBody),
+        (status = 409, description = "`delivery_id_in_use`: the delivery id names another delivery (another file, mode or period) applied before; nothing written", body = ErrorBody),
         (status = 413, description = "The file is larger than the configured limit", body = ErrorBody),
         (status = 500, description = "Internal error (opaque)", body = ErrorBody),
     )
