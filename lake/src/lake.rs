@@ -521,10 +521,12 @@ impl Lake {
         if !order.is_empty() {
             frame = frame.sort(order)?;
         }
-        let skip = usize::try_from(query.offset).unwrap_or(usize::MAX);
-        let fetch = query
-            .limit
-            .map(|l| usize::try_from(l).unwrap_or(usize::MAX));
+        // DataFusion plans an offset and a limit as `i64`: past that they would turn
+        // negative and fail the plan. Skipping 2^63 rows or more skips every row, and a
+        // limit of 2^63 or more limits nothing, so each is capped there.
+        let rows = |n: u64| usize::try_from(n.min(i64::MAX as u64)).unwrap_or(usize::MAX);
+        let skip = rows(query.offset);
+        let fetch = query.limit.map(rows);
         if skip > 0 || fetch.is_some() {
             frame = frame.limit(skip, fetch)?;
         }
