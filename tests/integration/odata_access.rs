@@ -240,6 +240,35 @@ async fn every_request_is_audited_with_what_it_read() {
     );
 }
 
+/// A request refused before it reads is audited with the refusal the caller got, as on
+/// every other surface: an entity set the caller may not see is `dataset_not_found` in
+/// the log too (not an invalid parameter), a malformed option `invalid_parameter`.
+#[tokio::test]
+async fn refusals_are_audited_with_the_code_the_caller_got() {
+    let app = spawn_app().await;
+    let economist = app.token(
+        "0101",
+        &["laes-oekonomi"],
+        dap_schema::NsisLevel::Substantial,
+    );
+    for (path, status, code) in [
+        ("/odata/aeldre_hjemmepleje", 404, "dataset_not_found"),
+        ("/odata/no_such_set?$top=1", 404, "dataset_not_found"),
+        (&format!("{P}?$top=many") as &str, 400, "invalid_parameter"),
+    ] {
+        let reply = odata(&app, path, Auth::Bearer(&economist), &[]).await;
+        assert_eq!(reply.status, status, "{path}: {}", reply.text);
+        assert_eq!(reply.body["error"]["code"], code, "{path}");
+        let request_id = reply.headers["x-request-id"].to_str().expect("id");
+
+        let records = app.audit_records(request_id).await;
+
+        assert_eq!(records.len(), 1, "{path}");
+        assert_eq!(records[0].outcome, "denied", "{path}");
+        assert_eq!(records[0].reason.as_deref(), Some(code), "{path}");
+    }
+}
+
 #[tokio::test]
 async fn basic_with_anything_but_a_live_personal_access_token_is_401_asking_for_basic() {
     let app = spawn_app().await;

@@ -23,6 +23,10 @@ pub struct ODataError {
     pub message: String,
     /// Why a credential was refused, when it was.
     pub refusal: Option<TokenRefusal>,
+    /// The core's error this one translates, if any: what the audit record of a request
+    /// refused before the core was called says (a hidden dataset is `dataset_not_found`
+    /// there as on every surface).
+    cause: Option<Box<AppError>>,
 }
 
 impl ODataError {
@@ -33,6 +37,7 @@ impl ODataError {
             code: "not_implemented".into(),
             message,
             refusal: None,
+            cause: None,
         }
     }
 
@@ -43,13 +48,14 @@ impl ODataError {
             code: "invalid_parameter".into(),
             message,
             refusal: None,
+            cause: None,
         }
     }
 
-    /// The error as the core's, for the audit record of a request refused before the
-    /// core was called.
-    pub fn as_app_error(&self) -> AppError {
-        AppError::InvalidParameter(self.message.clone())
+    /// The core's error this one translates; `None` for a refusal of OData's own (a
+    /// malformed or unsupported request), which is audited as an invalid parameter.
+    pub fn cause(&self) -> Option<&AppError> {
+        self.cause.as_deref()
     }
 }
 
@@ -79,6 +85,7 @@ impl From<AppError> for ODataError {
             code: error.code().to_owned(),
             message,
             refusal,
+            cause: Some(Box::new(error)),
         }
     }
 }

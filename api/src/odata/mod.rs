@@ -103,8 +103,16 @@ async fn refused(
     dataset: Option<String>,
     error: ODataError,
 ) -> ODataError {
+    let malformed;
+    let audited = match error.cause() {
+        Some(cause) => cause,
+        None => {
+            malformed = AppError::InvalidParameter(error.message.clone());
+            &malformed
+        }
+    };
     match core
-        .audit_request(ctx, Some(principal), dataset, Some(&error.as_app_error()))
+        .audit_request(ctx, Some(principal), dataset, Some(audited))
         .await
     {
         Ok(()) => error,
