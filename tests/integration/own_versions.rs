@@ -257,6 +257,95 @@ async fn a_constrained_caller_is_told_the_version_of_the_rows_it_may_see() {
     );
 }
 
+/// Delivery receipts count and date the whole municipality's rows: a caller narrowed to
+/// some of them is refused the list and not told when the last delivery was, on REST
+/// and in the console, while the whole municipality sees both.
+#[tokio::test]
+async fn a_constrained_caller_is_not_shown_the_municipalitys_deliveries() {
+    // Arrange: a delivery of Frederikssund's absences, on record.
+    let app = spawn_app().await;
+    let delivered_at = chrono::Utc::now();
+    app.state
+        .control
+        .insert_delivery_receipt(dap_schema::deliveries::DeliveryReceipt {
+            dataset: ABSENCE.into(),
+            municipality: "0250".into(),
+            delivery_id: "fravaer-1".into(),
+            mode: "upsert".into(),
+            table_version: 1,
+            rows_inserted: 40,
+            rows_updated: 2,
+            rows_deleted: 0,
+            delivered_at,
+            delivered_by: "hr-system".into(),
+            fingerprint: None,
+        })
+        .await
+        .expect("receipt");
+    let constrained = app.kombit.sign(&app.kombit.kombit_claims_constrained(
+        &[(
+            "29189129",
+            &["laes-personale"],
+            &[(dap_lake::demo::ORG_UNIT_CONSTRAINT, "0250-org-01")],
+        )],
+        "Substantial",
+    ));
+    let whole = app.analyst("0250");
+    let receipts = format!("/api/v1/datasets/{ABSENCE}/deliveries");
+    let detail = format!("/api/v1/datasets/{ABSENCE}");
+
+    // Act
+    let listed = app.get(&receipts, Some(&whole)).await;
+    let refused = app.get(&receipts, Some(&constrained)).await;
+    let described = app.get(&detail, Some(&whole)).await;
+    let narrowed = app.get(&detail, Some(&constrained)).await;
+
+    // Assert
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert_eq!(listed.body["receipts"][0]["delivery_id"], "fravaer-1");
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert_eq!(refused.body["code"], "forbidden");
+    assert!(
+        refused.body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("data constraints")),
+        "{}",
+        refused.body
+    );
+    assert!(
+        described.body["last_delivery_at"].is_string(),
+        "{}",
+        described.body
+    );
+    assert_eq!(narrowed.status, 200, "{}", narrowed.body);
+    assert_eq!(
+        narrowed.body["last_delivery_at"],
+        Value::Null,
+        "{}",
+        narrowed.body
+    );
+    // The console session of the same person: the page is shown, without receipts.
+    let principal = app
+        .state
+        .authenticate(dap_api::app::identity::Credential::Bearer(constrained))
+        .await
+        .expect("principal");
+    let session = app
+        .state
+        .start_session(&principal, 1)
+        .await
+        .expect("session");
+    let page = crate::console::get(
+        &app,
+        &format!("/console/datasets/{ABSENCE}"),
+        Some(&session),
+    )
+    .await;
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().await.expect("html");
+    assert!(!html.contains("fravaer-1"), "the console shows no receipt");
+}
+
 #[tokio::test]
 async fn as_of_a_commit_time_from_versions_reads_that_version() {
     let app = spawn_app().await;

@@ -114,10 +114,16 @@ impl Core {
         let scope = self.scope(principal, target.dataset, target.municipality)?;
         let info = self.lake.table_info(&scope).await?;
         let dataset = scope.dataset();
-        let last_delivery_at = self
-            .control
-            .last_delivery(dataset.id.as_str(), scope.municipality().as_str())
-            .await?;
+        // The last delivery dates the whole partition: not told to a reader narrowed to
+        // some of its rows (see `list_deliveries`).
+        let last_delivery_at = match scope.row_constraints() {
+            Some(_) => None,
+            None => {
+                self.control
+                    .last_delivery(dataset.id.as_str(), scope.municipality().as_str())
+                    .await?
+            }
+        };
         let detail = DatasetDetail {
             summary: summary(dataset),
             municipality: scope.municipality().to_string(),

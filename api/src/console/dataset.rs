@@ -202,10 +202,16 @@ pub async fn dataset_page(
     let work = async {
         let (detail, facts) = core.describe_dataset(&viewer.principal, target).await?;
         let (versions, _) = core.versions(&viewer.principal, target).await?;
-        // The municipality's recent deliveries: readable by whoever reads the dataset.
-        let (receipts, _) = core
+        // The municipality's recent deliveries, unless the viewer's role is narrowed to
+        // part of its rows (then the section is left out).
+        let receipts = match core
             .list_deliveries(&viewer.principal, &id, viewer.acting())
-            .await?;
+            .await
+        {
+            Ok((receipts, _)) => Some(receipts),
+            Err(e) if e.class() == ErrorClass::Forbidden => None,
+            Err(e) => return Err(e),
+        };
         Ok(((detail, versions, receipts), facts))
     };
     let (detail, versions, receipts) = core
@@ -251,7 +257,9 @@ pub async fn dataset_page(
         (downloads(&viewer, &detail, &state))
         p { a href={ "/console/connect?dataset=" (id) } { (lang.t("dataset.connect")) } }
         (versions_table(&viewer, &versions, &state))
-        (deliveries_table(&viewer, &receipts))
+        @if let Some(receipts) = &receipts {
+            (deliveries_table(&viewer, receipts))
+        }
         section aria-labelledby="columns-heading" {
             h2 id="columns-heading" { (lang.t("catalogue.columns")) }
             (columns_table(&viewer, &detail.columns, &id))

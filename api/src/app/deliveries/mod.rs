@@ -196,7 +196,7 @@ impl Core {
     }
 
     /// The receipts of the caller's municipality for `dataset`, newest first. Readable
-    /// by whoever may read the dataset for the municipality.
+    /// by whoever may read all of the dataset's rows for the municipality.
     pub async fn list_deliveries(
         &self,
         principal: &Principal,
@@ -204,6 +204,14 @@ impl Core {
         municipality: Option<&str>,
     ) -> Result<(DeliveryReceiptList, AuditFacts), AppError> {
         let scope = self.scope(principal, dataset, municipality)?;
+        // A receipt counts rows of the whole partition and dates its commit: a reader
+        // narrowed to some rows may learn neither of the others' (their history is not
+        // theirs, invariant 8).
+        if scope.row_constraints().is_some() {
+            return Err(AppError::Forbidden(
+                "your role is restricted by data constraints to part of the municipality's rows; delivery receipts count and date the whole municipality's rows, so only an unrestricted role may list them".into(),
+            ));
+        }
         let stored = self
             .control
             .delivery_receipts(dataset, scope.municipality().as_str(), RECEIPTS_LISTED)

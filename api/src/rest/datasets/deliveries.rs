@@ -106,6 +106,9 @@ async fn receive(core: &Core, payload: &mut web::Payload) -> Result<Upload, AppE
 }
 
 /// The receipts of the caller's municipality for the dataset, newest first.
+///
+/// A role narrowed by data constraints to part of the municipality's rows is refused
+/// (403): receipts count and date the whole municipality's rows.
 #[utoipa::path(
     tag = "deliveries",
     security(("municipal_broker" = []), ("dap_token" = []), ("machine_client" = [])),
