@@ -797,7 +797,7 @@ async fn ndjson_and_parquet_deliveries_fill_in_the_municipality() {
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(answer.body["rows_inserted"], 2);
 
-    let schema = Arc::new(Schema::new(vec![
+    let schema_fields = vec![
         Field::new("posteringsid", DataType::Int64, false),
         Field::new("aar", DataType::Int32, true),
         Field::new("maaned", DataType::Int32, true),
@@ -806,7 +806,8 @@ async fn ndjson_and_parquet_deliveries_fill_in_the_municipality() {
         Field::new("art", DataType::Utf8, true),
         Field::new("beloeb", DataType::Decimal128(18, 2), true),
         Field::new("omkostningssted", DataType::Utf8, true),
-    ]));
+    ];
+    let schema = Arc::new(Schema::new(schema_fields.clone()));
     let batch = arrow::record_batch::RecordBatch::try_new(
         schema.clone(),
         vec![
@@ -849,6 +850,72 @@ async fn ndjson_and_parquet_deliveries_fill_in_the_municipality() {
             json!({"posteringsid": 1_019_000_051_i64, "beloeb": "13.25"}),
             json!({"posteringsid": 1_019_000_052_i64, "beloeb": "14.00"}),
         ]
+    );
+
+    // Strings written as plain bytes (no UTF8 annotation, as some writers do) are read as
+    // the text they hold, not as hex; bytes that are not UTF-8 refuse the file.
+    let with_bytes = |id: i64, cost_centre: &[u8]| {
+        let mut fields: Vec<Field> = schema_fields.clone();
+        fields[7] = Field::new("omkostningssted", DataType::Binary, true);
+        let schema = Arc::new(Schema::new(fields));
+        let batch = arrow::record_batch::RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from(vec![id])),
+                Arc::new(Int32Array::from(vec![2024])),
+                Arc::new(Int32Array::from(vec![3])),
+                Arc::new(Date32Array::from(vec![19_800])),
+                Arc::new(StringArray::from(vec!["5.22.07"])),
+                Arc::new(StringArray::from(vec!["1.0"])),
+                Arc::new(
+                    Decimal128Array::from(vec![1_500])
+                        .with_precision_and_scale(18, 2)
+                        .expect("decimal"),
+                ),
+                Arc::new(arrow::array::BinaryArray::from(vec![Some(cost_centre)])),
+            ],
+        )
+        .expect("batch");
+        let mut file = Vec::new();
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(&mut file, schema, None).expect("writer");
+        writer.write(&batch).expect("write");
+        writer.close().expect("close");
+        file
+    };
+    let parquet = "application/vnd.apache.parquet";
+    let answer = deliver(
+        &app,
+        &token,
+        POSTINGS,
+        "",
+        parquet,
+        with_bytes(1_019_000_053, b"OMK-3"),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let stored = app
+        .oracle(
+            POSTINGS,
+            "SELECT omkostningssted FROM t WHERE kommunekode = '0751' AND posteringsid = 1019000053",
+        )
+        .await;
+    assert_eq!(stored, vec![json!({"omkostningssted": "OMK-3"})]);
+    let answer = deliver(
+        &app,
+        &token,
+        POSTINGS,
+        "",
+        parquet,
+        with_bytes(1_019_000_054, &[0xff, 0xfe]),
+    )
+    .await;
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert_eq!(answer.body["code"], "delivery_rejected");
+    assert_eq!(
+        answer.body["problems"][0]["column"], "omkostningssted",
+        "{}",
+        answer.body
     );
 }
 

@@ -10,8 +10,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use dap_schema::{ColumnDef, DatasetDef};
-use deltalake::arrow::array::RecordBatch;
-use deltalake::arrow::datatypes::{Schema, SchemaRef};
+use deltalake::arrow::array::{ArrayRef, RecordBatch};
+use deltalake::arrow::compute::{CastOptions, cast_with_options};
+use deltalake::arrow::datatypes::{DataType, Schema, SchemaRef};
 use deltalake::arrow::util::display::{ArrayFormatter, FormatOptions};
 use deltalake::parquet::arrow::ArrowWriter;
 use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -456,6 +457,32 @@ fn read_ndjson(v: &mut Validator<'_>, input: &Path) -> Result<()> {
 /// Parquet: values are read in their file types and checked as their text (so a file
 /// that stores a date as text, or an int64 where the table has int32, is accepted when
 /// every value fits). Lines are row numbers, from 1.
+/// A column of bytes without a string annotation (how some writers store strings) read
+/// as the UTF-8 text it holds, as Spark's `binaryAsString` reads it: formatted as it is,
+/// it would be hex, and a key would no longer match its row. Bytes that are not UTF-8
+/// are a problem, never a null. Any other column as it is.
+fn as_text(array: &ArrayRef) -> std::result::Result<ArrayRef, String> {
+    if !matches!(
+        array.data_type(),
+        DataType::Binary
+            | DataType::LargeBinary
+            | DataType::BinaryView
+            | DataType::FixedSizeBinary(_)
+    ) {
+        return Ok(Arc::clone(array));
+    }
+    let strict = CastOptions {
+        safe: false,
+        ..CastOptions::default()
+    };
+    cast_with_options(array, &DataType::Utf8, &strict).map_err(|_| {
+        format!(
+            "the column holds bytes ({}) that are not all UTF-8 text: write text columns as UTF-8 strings",
+            array.data_type()
+        )
+    })
+}
+
 fn read_parquet(v: &mut Validator<'_>, input: &Path) -> Result<()> {
     let builder = match ParquetRecordBatchReaderBuilder::try_new(File::open(input)?) {
         Ok(builder) => builder,
@@ -499,10 +526,20 @@ fn read_parquet(v: &mut Validator<'_>, input: &Path) -> Result<()> {
                 return Ok(());
             }
         };
-        let mut formatters = Vec::with_capacity(mapping.len());
+        let mut arrays = Vec::with_capacity(mapping.len());
         for (index, target) in mapping.iter().enumerate() {
             let Some(i) = target else { continue };
-            let array = batch.column(index);
+            match as_text(batch.column(index)) {
+                Ok(array) => arrays.push((*i, array)),
+                Err(message) => {
+                    let name = v.columns[*i].name.clone();
+                    v.problem(row_number + 1, Some(&name), message);
+                    return Ok(());
+                }
+            }
+        }
+        let mut formatters = Vec::with_capacity(arrays.len());
+        for (i, array) in &arrays {
             match ArrayFormatter::try_new(array.as_ref(), &options) {
                 Ok(f) => formatters.push((*i, array, f)),
                 Err(_) => {
