@@ -101,6 +101,10 @@ pub struct DeliverySettings {
     /// Largest delivery file accepted, in bytes (larger: 413).
     #[serde(default = "default_delivery_max_bytes")]
     pub max_bytes: u64,
+    /// Most rows one delivery may hold (more: 400). Validation keeps every key it has
+    /// seen to find duplicates, about 80 bytes a row, so this bounds its memory.
+    #[serde(default = "default_delivery_max_rows")]
+    pub max_rows: u64,
     /// Directory for uploads being validated (the system's temporary directory when
     /// absent); give it room for the largest delivery twice.
     #[serde(default)]
@@ -119,6 +123,7 @@ impl Default for DeliverySettings {
     fn default() -> Self {
         Self {
             max_bytes: default_delivery_max_bytes(),
+            max_rows: default_delivery_max_rows(),
             staging_dir: None,
             maintenance_hours: default_maintenance_hours(),
             keep_versions_days: default_keep_versions_days(),
@@ -128,6 +133,9 @@ impl Default for DeliverySettings {
 
 fn default_delivery_max_bytes() -> u64 {
     512 * 1024 * 1024
+}
+fn default_delivery_max_rows() -> u64 {
+    5_000_000
 }
 fn default_maintenance_hours() -> u64 {
     24

@@ -197,6 +197,7 @@ impl Application {
             exports: crate::app::exports::Exports::new(settings.exports.clone()),
             deliveries: crate::app::deliveries::DeliveryConfig {
                 max_bytes: settings.deliveries.max_bytes,
+                max_rows: settings.deliveries.max_rows,
                 staging_dir: settings.deliveries.staging_dir.clone(),
             },
             metrics: crate::app::metrics::Metrics::new(&settings.sharing_prefix),

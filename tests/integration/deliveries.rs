@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Answer, TestApp, spawn_app};
+use crate::helpers::{Answer, TestApp, spawn_app, spawn_app_tuned};
 
 const POSTINGS: &str = "oekonomi.posteringer";
 const HEADER: &str = "posteringsid,aar,maaned,bogfoeringsdato,funktion,art,beloeb,omkostningssted";
@@ -917,6 +917,77 @@ async fn ndjson_and_parquet_deliveries_fill_in_the_municipality() {
         "{}",
         answer.body
     );
+}
+
+/// Rows, not bytes, bound what validating a delivery holds in memory (it keeps every
+/// key): a file of more rows than `deliveries.max_rows` is refused whole, a Parquet file
+/// by its footer's count before any row is decoded; a file at the limit is applied.
+#[tokio::test]
+async fn a_delivery_of_more_rows_than_the_limit_is_refused_whole() {
+    let app = spawn_app_tuned(|s| s.deliveries.max_rows = 2).await;
+    let token = deliverer(&app, "0101", &[POSTINGS], &[POSTINGS]).await;
+    let before = version(&app, POSTINGS).await;
+    let three = [
+        (1_019_000_070, "1.00"),
+        (1_019_000_071, "2.00"),
+        (1_019_000_072, "3.00"),
+    ];
+    let parquet = {
+        use arrow::array::{Date32Array, Decimal128Array, Int32Array, Int64Array, StringArray};
+        use std::sync::Arc;
+        let ids = Int64Array::from(vec![1_019_000_073, 1_019_000_074, 1_019_000_075]);
+        let batch = arrow::record_batch::RecordBatch::try_from_iter([
+            ("posteringsid", Arc::new(ids) as arrow::array::ArrayRef),
+            ("aar", Arc::new(Int32Array::from(vec![2024; 3]))),
+            ("maaned", Arc::new(Int32Array::from(vec![3; 3]))),
+            (
+                "bogfoeringsdato",
+                Arc::new(Date32Array::from(vec![19_800; 3])),
+            ),
+            ("funktion", Arc::new(StringArray::from(vec!["5.22.07"; 3]))),
+            ("art", Arc::new(StringArray::from(vec!["1.0"; 3]))),
+            (
+                "beloeb",
+                Arc::new(
+                    Decimal128Array::from(vec![100; 3])
+                        .with_precision_and_scale(18, 2)
+                        .expect("decimal"),
+                ),
+            ),
+            (
+                "omkostningssted",
+                Arc::new(StringArray::from(vec!["OMK-1"; 3])),
+            ),
+        ])
+        .expect("batch");
+        let mut file = Vec::new();
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(&mut file, batch.schema(), None).expect("writer");
+        writer.write(&batch).expect("write");
+        writer.close().expect("close");
+        file
+    };
+
+    for (what, content_type, body, counted) in [
+        ("CSV", CSV, postings(&three), ""),
+        ("Parquet", "application/vnd.apache.parquet", parquet, " (3)"),
+    ] {
+        let answer = deliver(&app, &token, POSTINGS, "", content_type, body).await;
+        assert_eq!(answer.status, 400, "{what}: {}", answer.body);
+        assert_eq!(answer.body["code"], "delivery_rejected", "{what}");
+        let problems = answer.body["problems"].as_array().expect("problems");
+        assert_eq!(problems.len(), 1, "{what}: {}", answer.body);
+        let message = problems[0]["message"].as_str().expect("message");
+        assert!(
+            message.contains(&format!("more rows{counted} than one delivery may hold (2"))
+                && message.contains("deliveries.max_rows"),
+            "{what}: {message}"
+        );
+    }
+    assert_eq!(version(&app, POSTINGS).await, before, "nothing written");
+    let at_limit = deliver(&app, &token, POSTINGS, "", CSV, postings(&three[..2])).await;
+    assert_eq!(at_limit.status, 200, "{}", at_limit.body);
+    assert_eq!(at_limit.body["rows_inserted"], 2);
 }
 
 #[tokio::test]

@@ -30,7 +30,9 @@ pub type Staging = std::result::Result<u64, Rejection>;
 /// Reads the delivery at `input`, checks it against the catalogue definition, and writes
 /// the rows in the table's types to `output` (Parquet). `tenant` is the caller's
 /// municipality: its code is filled in where the file has none, and any other code is a
-/// problem.
+/// problem. A file of more than `max_rows` rows is refused: the keys seen are kept to
+/// find duplicates, so the rows bound the memory a delivery takes, not its bytes (a few
+/// kilobytes of Parquet can hold a billion rows).
 pub fn stage(
     def: &DatasetDef,
     tenant: &str,
@@ -38,8 +40,10 @@ pub fn stage(
     format: Format,
     input: &Path,
     output: &Path,
+    max_rows: u64,
 ) -> Result<Staging> {
     let mut validator = Validator::new(def, tenant, mode, output)?;
+    validator.max_rows = max_rows;
     if std::fs::metadata(input)?.len() == 0 {
         validator.problem(0, None, "the file is empty".into());
         return validator.finish();
@@ -84,6 +88,9 @@ struct Validator<'a> {
     builders: Vec<Builder>,
     buffered: usize,
     rows: u64,
+    /// Rows read (staged or not) and the most a delivery may hold.
+    read: u64,
+    max_rows: u64,
     /// Canonical key → the line it was first seen on.
     keys: HashMap<String, u64>,
     problems: Vec<Problem>,
@@ -106,6 +113,8 @@ impl<'a> Validator<'a> {
             schema,
             buffered: 0,
             rows: 0,
+            read: 0,
+            max_rows: u64::MAX,
             keys: HashMap::new(),
             problems: Vec::new(),
             more: false,
@@ -113,9 +122,25 @@ impl<'a> Validator<'a> {
         })
     }
 
-    /// True once enough problems are known: reading further tells the caller nothing new.
+    /// True once enough problems are known, or the file has more rows than a delivery
+    /// may hold: reading further tells the caller nothing new.
     fn full(&self) -> bool {
-        self.problems.len() >= MAX_PROBLEMS
+        self.problems.len() >= MAX_PROBLEMS || self.read > self.max_rows
+    }
+
+    /// Refuses a file of `rows` rows (known before reading them) or, when `None`, one
+    /// whose rows go on past the limit.
+    fn too_many_rows(&mut self, rows: Option<u64>) {
+        let counted = rows.map_or_else(String::new, |n| format!(" ({n})"));
+        let message = format!(
+            "the file has more rows{counted} than one delivery may hold ({}, the server's deliveries.max_rows): split it, e.g. by month or by period",
+            self.max_rows
+        );
+        self.problems.push(Problem {
+            line: 0,
+            column: None,
+            message,
+        });
     }
 
     fn problem(&mut self, line: u64, column: Option<&str>, message: String) {
@@ -188,6 +213,11 @@ impl<'a> Validator<'a> {
 
     /// Checks one row (cells by target column; `None` is null or absent) and stages it.
     fn row(&mut self, line: u64, cells: Vec<Option<String>>) -> Result<()> {
+        self.read += 1;
+        if self.read > self.max_rows {
+            self.too_many_rows(None);
+            return Ok(());
+        }
         let before = self.problems.len() + usize::from(self.more);
         let mut values: Vec<Option<Value>> = Vec::with_capacity(self.columns.len());
         for (i, cell) in cells.into_iter().enumerate() {
@@ -495,6 +525,12 @@ fn read_parquet(v: &mut Validator<'_>, input: &Path) -> Result<()> {
             return Ok(());
         }
     };
+    // The footer counts the rows: a file of too many is refused before any is decoded.
+    let rows = u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
+    if rows > v.max_rows {
+        v.too_many_rows(Some(rows));
+        return Ok(());
+    }
     let names: Vec<String> = builder
         .schema()
         .fields()

@@ -33,6 +33,8 @@ const RECEIPTS_LISTED: u64 = 1000;
 pub struct DeliveryConfig {
     /// Largest file accepted, in bytes (larger: 413).
     pub max_bytes: u64,
+    /// Most rows one delivery may hold (more: refused whole).
+    pub max_rows: u64,
     /// Where uploads and staged files are kept while a delivery runs (the system's
     /// temporary directory when `None`).
     pub staging_dir: Option<std::path::PathBuf>,
@@ -42,6 +44,7 @@ impl Default for DeliveryConfig {
     fn default() -> Self {
         Self {
             max_bytes: 512 * 1024 * 1024,
+            max_rows: 5_000_000,
             staging_dir: None,
         }
     }
@@ -144,8 +147,9 @@ impl Core {
             let def = plan.scope.dataset().clone();
             let (tenant, mode, format) = (municipality.clone(), plan.mode.clone(), plan.format);
             let (input, output) = (upload.path.clone(), staged.clone());
+            let max_rows = self.deliveries.max_rows;
             tokio::task::spawn_blocking(move || {
-                deliver::stage(&def, &tenant, &mode, format, &input, &output)
+                deliver::stage(&def, &tenant, &mode, format, &input, &output, max_rows)
             })
             .await
             .map_err(AppError::internal)??
