@@ -565,6 +565,39 @@ async fn queries_and_file_fetches_are_audited_with_rows_and_columns() {
     assert_eq!(records[0].outcome, "denied", "{records:?}");
 }
 
+/// A request whose parameters are refused is audited as a denial naming the table, like
+/// every other refusal (it was answered 400 with no record at all).
+#[tokio::test]
+async fn refused_parameters_are_audited_as_denials() {
+    let app = spawn_app().await;
+    let token = app.analyst("0101");
+    let table = format!("{P}/shares/dap/schemas/oekonomi/tables/posteringer");
+    for path in [
+        format!("{table}/changes?startingVersion=first"),
+        format!("{table}/changes?startingTimestamp=2024-01-01T00:00:00Z"),
+        format!("{table}/version?startingTimestamp=2024-01-01T00:00:00Z"),
+        format!("{table}/version?startingTimestamp=a&startingTimestamp=b"),
+    ] {
+        let answer = app.get(&path, Some(&token)).await;
+        assert_eq!(answer.status, 400, "{path}: {}", answer.body);
+
+        let records = app.audit_of(&answer).await;
+
+        assert_eq!(records.len(), 1, "{path}");
+        assert_eq!(records[0].outcome, "denied", "{path}");
+        assert_eq!(
+            records[0].reason.as_deref(),
+            Some("invalid_parameter"),
+            "{path}"
+        );
+        assert_eq!(
+            records[0].dataset.as_deref(),
+            Some("oekonomi.posteringer"),
+            "{path}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_sharing_profile_reads_its_datasets_and_dies_when_revoked() {
     let app = spawn_app().await;

@@ -162,16 +162,17 @@ async fn version(
     params: Result<Query<VersionParams>, AppError>,
 ) -> Answer {
     let Caller(principal) = caller?;
-    let params = params?;
     let ctx = request_context(&req);
-    if params.starting_timestamp.is_some() {
-        return Err(crate::app::AppError::InvalidParameter(
-            "startingTimestamp is not supported; ask without it for the current version".into(),
-        )
-        .into());
-    }
     let dataset = audited_table(&path);
-    let work = core.sharing_version(&principal, table_ref(&path));
+    // A refusal of the parameters is audited like any other.
+    let work = async {
+        if params?.starting_timestamp.is_some() {
+            return Err(crate::app::AppError::InvalidParameter(
+                "startingTimestamp is not supported; ask without it for the current version".into(),
+            ));
+        }
+        core.sharing_version(&principal, table_ref(&path)).await
+    };
     let version = core.audited(&ctx, &principal, Some(&dataset), work).await?;
     Ok(HttpResponse::Ok()
         .insert_header((VERSION_HEADER, version.to_string()))
@@ -285,12 +286,12 @@ async fn changes(
     params: Result<Query<ChangesParams>, AppError>,
 ) -> Answer {
     let Caller(principal) = caller?;
-    let params = params?;
     let ctx = request_context(&req);
     let dataset = audited_table(&path);
     let base = base_url(&req, &core);
     let work = async {
         use crate::app::AppError::InvalidParameter;
+        let params = params?;
         if params.starting_timestamp.is_some() || params.ending_timestamp.is_some() {
             return Err(InvalidParameter(
                 "startingTimestamp and endingTimestamp are not supported; use startingVersion and endingVersion".into(),
