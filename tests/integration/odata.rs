@@ -265,6 +265,62 @@ async fn a_skip_past_any_table_answers_an_empty_page() {
     }
 }
 
+/// `IEEE754Compatible=true`, asked for in `Accept` or in `$format` (written plainly or
+/// percent-encoded), gives 64-bit integers and decimals as strings and says so in the
+/// content type; without it they are numbers.
+#[tokio::test]
+async fn ieee754_compatible_answers_big_numbers_as_strings_however_it_is_asked() {
+    let app = spawn_app().await;
+    let token = app.analyst("0101");
+    let page = format!("{P}?$top=1&$select=posteringsid,beloeb");
+    let asked: [(String, &[(&str, &str)]); 4] = [
+        (
+            format!("{page}&$format=application/json;IEEE754Compatible=true"),
+            &[],
+        ),
+        (
+            format!("{page}&$format=application/json%3BIEEE754Compatible%3Dtrue"),
+            &[],
+        ),
+        (
+            format!(
+                "{page}&$format=application/json;odata.metadata=minimal;ieee754compatible=true"
+            ),
+            &[],
+        ),
+        (
+            page.clone(),
+            &[("accept", "application/json;IEEE754Compatible=true")],
+        ),
+    ];
+    for (url, headers) in &asked {
+        let reply = odata(&app, url, Auth::Bearer(&token), headers).await;
+        assert_eq!(reply.status, 200, "{url}: {}", reply.text);
+        let row = &reply.value()[0];
+        assert!(
+            row["posteringsid"].is_string() && row["beloeb"].is_string(),
+            "{url}: {row}"
+        );
+        let content_type = reply.headers["content-type"].to_str().expect("type");
+        assert!(
+            content_type.contains("IEEE754Compatible=true"),
+            "{url}: {content_type}"
+        );
+    }
+    let plain = odata(
+        &app,
+        &format!("{page}&$format=json"),
+        Auth::Bearer(&token),
+        &[],
+    )
+    .await;
+    let row = &plain.value()[0];
+    assert!(
+        row["posteringsid"].is_number() && row["beloeb"].is_number(),
+        "{row}"
+    );
+}
+
 #[tokio::test]
 async fn counts_answer_like_the_oracle() {
     let app = spawn_app().await;

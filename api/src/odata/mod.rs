@@ -254,7 +254,7 @@ fn respond(
     answer: Answer,
 ) -> Result<HttpResponse, ODataError> {
     let base = base(req, core);
-    let ieee754 = ieee754(req);
+    let ieee754 = options.ieee754 || accepts_ieee754(req);
     let context = match &options.select {
         Some(columns) => format!("{base}/$metadata#{set}({})", columns.join(",")),
         None => format!("{base}/$metadata#{set}"),
@@ -333,15 +333,13 @@ fn max_page_size(req: &HttpRequest) -> Option<u64> {
         })
 }
 
-/// `IEEE754Compatible=true` in `Accept` or `$format`: decimals and 64-bit integers as
-/// strings, for clients that read JSON numbers as doubles.
-fn ieee754(req: &HttpRequest) -> bool {
-    let accept = req
-        .headers()
+/// `IEEE754Compatible=true` in `Accept` (in `$format`, [`Options::ieee754`]): decimals
+/// and 64-bit integers as strings, for clients that read JSON numbers as doubles.
+fn accepts_ieee754(req: &HttpRequest) -> bool {
+    req.headers()
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
-        .to_ascii_lowercase();
-    let format = req.query_string().to_ascii_lowercase();
-    accept.contains("ieee754compatible=true") || format.contains("ieee754compatible%3dtrue")
+        .to_ascii_lowercase()
+        .contains("ieee754compatible=true")
 }

@@ -39,6 +39,9 @@ pub struct Options {
     /// The page size and the core's cursor, from `$skiptoken`.
     pub skiptoken: Option<(u64, String)>,
     pub municipality: Option<String>,
+    /// `$format=application/json;IEEE754Compatible=true`: decimals and 64-bit integers
+    /// as strings.
+    pub ieee754: bool,
     /// Every option except `$skiptoken`, as given, for the next link.
     pub pairs: Vec<(String, String)>,
 }
@@ -101,7 +104,12 @@ impl Options {
                 }
             }
             "$skiptoken" => self.skiptoken = Some(skiptoken(value)?),
-            "$format" if value == "json" || value.starts_with("application/json") => {}
+            "$format" if value == "json" || value.starts_with("application/json") => {
+                self.ieee754 = value
+                    .split(';')
+                    .skip(1)
+                    .any(|p| p.trim().eq_ignore_ascii_case("ieee754compatible=true"));
+            }
             "$format" => {
                 return Err(ODataError::not_implemented(
                     "$format: dap answers JSON only ($format=json)".into(),
