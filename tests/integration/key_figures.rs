@@ -147,7 +147,7 @@ async fn every_seeded_key_figure_equals_the_oracle() {
     assert_eq!(ids.len(), 4, "{ids:?}");
     let o = oracle(
         &app,
-        ("oekonomi.posteringer", "SELECT kommunekode m, CAST(aar AS VARCHAR) || '|' || funktion k, CAST(SUM(beloeb) AS DOUBLE) v, COUNT(DISTINCT omkostningssted) u FROM t GROUP BY 1, 2"),
+        ("oekonomi.posteringer", "SELECT kommunekode m, CAST(aar AS VARCHAR) || '|' || funktion k, CAST(SUM(beloeb) AS DOUBLE) v, COUNT(DISTINCT CASE WHEN beloeb <> 0 THEN omkostningssted END) u FROM t GROUP BY 1, 2"),
         ("borger.befolkning", "SELECT kommunekode m, CAST(aar AS VARCHAR) k, CAST(SUM(antal) AS DOUBLE) d FROM t WHERE kvartal = 4 GROUP BY 1, 2"),
     )
     .await;
@@ -182,7 +182,7 @@ async fn every_seeded_key_figure_equals_the_oracle() {
     }
     let o = oracle(
         &app,
-        ("personale.fravaer", "SELECT kommunekode m, CAST(aar AS VARCHAR) || '|' || stillingskategori k, SUM(fravaersdage) v, COUNT(DISTINCT organisationsenhed) u FROM t GROUP BY 1, 2"),
+        ("personale.fravaer", "SELECT kommunekode m, CAST(aar AS VARCHAR) || '|' || stillingskategori k, SUM(fravaersdage) v, COUNT(DISTINCT CASE WHEN fravaersdage <> 0 THEN organisationsenhed END) u FROM t GROUP BY 1, 2"),
         ("personale.fravaer", "SELECT kommunekode m, CAST(aar AS VARCHAR) || '|' || stillingskategori k, SUM(aarsvaerk) d FROM t GROUP BY 1, 2"),
     )
     .await;
@@ -191,14 +191,14 @@ async fn every_seeded_key_figure_equals_the_oracle() {
     assert!(p + s > 0);
     let o = oracle(
         &app,
-        ("aeldre.hjemmepleje", "SELECT kommunekode m, leverandoer k, CAST(SUM(visiterede_timer) AS DOUBLE) v, COUNT(DISTINCT borger_id) u FROM t WHERE alder >= 67 GROUP BY 1, 2"),
+        ("aeldre.hjemmepleje", "SELECT kommunekode m, leverandoer k, CAST(SUM(visiterede_timer) AS DOUBLE) v, COUNT(DISTINCT CASE WHEN visiterede_timer <> 0 THEN borger_id END) u FROM t WHERE alder >= 67 GROUP BY 1, 2"),
         ("aeldre.hjemmepleje", "SELECT kommunekode m, leverandoer k, CAST(COUNT(DISTINCT borger_id) AS DOUBLE) d FROM t WHERE alder >= 67 GROUP BY 1, 2"),
     )
     .await;
     check_cells(&care, &o, str::to_owned, 1.0, 5);
     let o = oracle(
         &app,
-        ("infrastruktur.it_systemer", "SELECT kommunekode m, status k, CAST(COUNT(DISTINCT domaene) AS DOUBLE) v, COUNT(DISTINCT system) u FROM t GROUP BY 1, 2"),
+        ("infrastruktur.it_systemer", "SELECT kommunekode m, status k, CAST(COUNT(DISTINCT domaene) AS DOUBLE) v, COUNT(DISTINCT CASE WHEN domaene IS NOT NULL THEN system END) u FROM t GROUP BY 1, 2"),
         ("infrastruktur.it_systemer", "SELECT kommunekode m, '' k, CAST(COUNT(DISTINCT domaene) AS DOUBLE) d FROM t GROUP BY 1"),
     )
     .await;
@@ -216,6 +216,76 @@ async fn every_seeded_key_figure_equals_the_oracle() {
         own.iter().all(|c| c["name"] == "Københavns Kommune"),
         "{own:?}"
     );
+}
+
+/// A unit counts towards the threshold only if it contributes to the cell's value: a
+/// provider's cell whose citizens but one have no hours is the hours of that one citizen,
+/// and is suppressed for too few units, though five citizens are in it.
+#[tokio::test]
+async fn only_units_that_contribute_to_a_cell_count_towards_its_threshold() {
+    let app = spawn_app().await;
+    let token = no_roles(&app, "0101");
+    let id = "hjemmepleje-timer-pr-borger-67";
+    let before = figure(&app, id, "", &token).await.body;
+    let cell_of = |body: &Value, m: &str, provider: &str| {
+        body["cells"]
+            .as_array()
+            .expect("cells")
+            .iter()
+            .find(|c| c["municipality"] == m && c["total"] == false && key(body, c) == provider)
+            .cloned()
+            .expect("the cell")
+    };
+    let published = before["cells"]
+        .as_array()
+        .expect("cells")
+        .iter()
+        .find(|c| {
+            c["status"] == "published" && c["municipality"].is_string() && c["total"] == false
+        })
+        .expect("a published municipality cell");
+    let m = published["municipality"].as_str().expect("m").to_owned();
+    let provider = key(&before, published);
+    let cell = format!("kommunekode = '{m}' AND leverandoer = '{provider}' AND alder >= 67");
+    let kept = app
+        .oracle(
+            "aeldre.hjemmepleje",
+            &format!("SELECT min(borger_id) b FROM t WHERE {cell}"),
+        )
+        .await[0]["b"]
+        .as_str()
+        .expect("a citizen")
+        .to_owned();
+
+    // Act: every other citizen of the cell loses its hours.
+    let table = deltalake::open_table(app.lake_url("aeldre.hjemmepleje"))
+        .await
+        .expect("open");
+    let (_, metrics) = table
+        .update()
+        .with_predicate(format!("{cell} AND borger_id <> '{kept}'"))
+        .with_update("visiterede_timer", "NULL")
+        .await
+        .expect("update");
+    assert!(metrics.num_updated_rows > 0);
+
+    // Assert: once the figure is computed from the new version, the cell is suppressed.
+    let mut after = before.clone();
+    for _ in 0..50 {
+        after = figure(&app, id, "", &token).await.body;
+        if after["table_versions"] != before["table_versions"] {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_ne!(
+        after["table_versions"], before["table_versions"],
+        "recomputed"
+    );
+    let now = cell_of(&after, &m, &provider);
+    assert_eq!(now["status"], "suppressed", "{now}");
+    assert_eq!(now["reason"], "too_few_units", "{now}");
+    assert!(now["value"].is_null(), "{now}");
 }
 
 /// Within one slice table (one year), no row or column (municipality totals and country

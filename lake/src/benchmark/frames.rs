@@ -173,7 +173,21 @@ pub(super) async fn aggregate(
         Aggregate::CountDistinct => count_distinct(ident(&quantity.column)),
         Aggregate::Avg => float(PART_SUM) / float(PART_COUNT),
     };
-    aggregate_rows(partials, group, value, unit).await
+    // A unit counts towards the threshold only if it contributes to the value: some
+    // non-null quantity, and for a sum one that is not zero. Units with nothing (a NULL
+    // measure, or amounts of 0 only) would otherwise lift a cell of one contributor past
+    // the threshold, and its published value would be that contributor's.
+    let contributes = match quantity.aggregate {
+        Aggregate::Sum => ident(PART_COUNT)
+            .gt(lit(0_i64))
+            .and(ident(PART_ABS).gt(lit(0.0_f64))),
+        _ => ident(PART_COUNT).gt(lit(0_i64)),
+    };
+    let units = match unit {
+        Some(u) => count_distinct(when(contributes, ident(u)).end()?),
+        None => count(when(contributes, lit(1)).end()?),
+    };
+    aggregate_exprs(partials, group, value, units).await
 }
 
 /// A quantity aggregated directly over rows (the population of the size bands).
