@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use dap_schema::NsisLevel;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::helpers::{Answer, TestApp, spawn_app};
 
@@ -99,7 +99,9 @@ fn check_cells(
             Some("suppressed") => {
                 suppressed += 1;
                 assert!(cell["value"].is_null(), "{cell}");
-                if u < min {
+                if cell["own"] != true {
+                    assert_eq!(cell["reason"], Value::Null, "another's cell: {cell}");
+                } else if u < min {
                     assert_eq!(cell["reason"], "too_few_units", "{cell}");
                 }
             }
@@ -269,10 +271,12 @@ async fn only_units_that_contribute_to_a_cell_count_towards_its_threshold() {
         .expect("update");
     assert!(metrics.num_updated_rows > 0);
 
-    // Assert: once the figure is computed from the new version, the cell is suppressed.
+    // Assert: once the figure is computed from the new version, the cell is suppressed,
+    // and why is told to its own municipality only.
+    let owner = no_roles(&app, &m);
     let mut after = before.clone();
     for _ in 0..50 {
-        after = figure(&app, id, "", &token).await.body;
+        after = figure(&app, id, "", &owner).await.body;
         if after["table_versions"] != before["table_versions"] {
             break;
         }
@@ -286,6 +290,14 @@ async fn only_units_that_contribute_to_a_cell_count_towards_its_threshold() {
     assert_eq!(now["status"], "suppressed", "{now}");
     assert_eq!(now["reason"], "too_few_units", "{now}");
     assert!(now["value"].is_null(), "{now}");
+    let other = if m == "0101" { "0751" } else { "0101" };
+    let seen = figure(&app, id, "", &no_roles(&app, other)).await.body;
+    let theirs = cell_of(&seen, &m, &provider);
+    assert_eq!(
+        (&theirs["status"], &theirs["reason"]),
+        (&json!("suppressed"), &Value::Null),
+        "{theirs}"
+    );
 }
 
 /// Within one slice table (one year), no row or column (municipality totals and country

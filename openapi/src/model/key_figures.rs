@@ -113,7 +113,10 @@ pub struct KeyFigureCell {
     /// `published`, `suppressed` or `not_defined` (denominator zero or missing).
     #[schema(example = "published")]
     pub status: &'static str,
-    /// Why a cell is suppressed: `too_few_units`, `dominance` or `complementary`.
+    /// Why a cell of the caller's own municipality is suppressed: `too_few_units`,
+    /// `dominance` or `complementary`. `null` on every other cell: primary and
+    /// complementary suppression are flagged alike there, so that the rule does not tell
+    /// a small count or which cell to solve for.
     pub reason: Option<&'static str>,
     /// Rank within the comparison group among published values (1 = highest).
     pub rank: Option<usize>,

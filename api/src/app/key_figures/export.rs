@@ -22,7 +22,7 @@ pub fn legend(table: &KeyFigureTable) -> Vec<String> {
             table.summary.title.da, table.summary.id, table.summary.unit
         ),
         format!(
-            "{SUPPRESSED} = diskretioneret / suppressed: færre end {} bidragydere ({}) eller sekundær diskretionering (aarsag: too_few_units, dominance, complementary)",
+            "{SUPPRESSED} = diskretioneret / suppressed: færre end {} bidragydere ({}) eller sekundær diskretionering (aarsag, kun for egen kommune: too_few_units, dominance, complementary)",
             d.min_units, d.unit_column
         ),
         format!("{NOT_DEFINED} = ikke defineret / not defined: nævneren er 0 eller mangler"),

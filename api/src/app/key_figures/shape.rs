@@ -166,9 +166,15 @@ pub fn table(
         if !keep {
             continue;
         }
+        // Which rule withheld a cell is told for the caller's own cells only: on another
+        // municipality's, `too_few_units` would say it has between one and the minimum
+        // less one units (a small count told by its class), and telling primary from
+        // complementary cells shows an attacker which cell to solve for. Primary and
+        // secondary suppression are flagged alike, as statistical offices flag them.
+        let mine = matches!(&cell.area, Area::Municipality(m) if m.as_str() == acting.as_str());
         let (value, status, reason) = match cell.value {
             CellValue::Value(v) => (Some(v), "published", None),
-            CellValue::Suppressed(r) => (None, "suppressed", Some(r.as_str())),
+            CellValue::Suppressed(r) => (None, "suppressed", mine.then(|| r.as_str())),
             CellValue::NotDefined => (None, "not_defined", None),
         };
         let (municipality, area, area_id, name) = match &cell.area {
