@@ -549,8 +549,58 @@ async fn queries_and_file_fetches_are_audited_with_rows_and_columns() {
         Some(visible(&answer).join(",").as_str())
     );
     assert_eq!(records[0].outcome, "allowed");
-    // A range outside the file is refused, and recorded as refused.
+    // A part of the file is recorded as the bytes it covered, without the file's rows
+    // (a client reads the footer and the column chunks as several ranges), a HEAD as no
+    // rows; a range of the whole file as the whole file.
     let size = file["size"].as_u64().expect("size");
+    let numbered = records[0].filter.clone().expect("the file is named");
+    for (method, range, rows, filter) in [
+        (
+            "GET",
+            Some("bytes=0-99".to_owned()),
+            None,
+            format!("{numbered}, bytes 0-99 of {size}"),
+        ),
+        (
+            "GET",
+            Some(format!("bytes={}-", size - 8)),
+            None,
+            format!("{numbered}, bytes {}-{} of {size}", size - 8, size - 1),
+        ),
+        (
+            "GET",
+            Some("bytes=0-".to_owned()),
+            stats["numRecords"].as_i64(),
+            numbered.clone(),
+        ),
+        ("HEAD", None, Some(0), format!("{numbered}, size only")),
+    ] {
+        let mut request = app.client.request(
+            method.parse().expect("method"),
+            file["url"].as_str().expect("url"),
+        );
+        if let Some(range) = &range {
+            request = request.header("range", range);
+        }
+        let response = request.send().await.expect("fetch");
+        assert!(
+            response.status().is_success(),
+            "{method} {range:?}: {}",
+            response.status()
+        );
+        let request_id = response.headers()["x-request-id"]
+            .to_str()
+            .expect("id")
+            .to_owned();
+        let records = app.audit_records(&request_id).await;
+        assert_eq!(records.len(), 1, "{method} {range:?}");
+        assert_eq!(
+            (records[0].rows_returned, records[0].filter.as_deref()),
+            (rows, Some(filter.as_str())),
+            "{method} {range:?}"
+        );
+    }
+    // A range outside the file is refused, and recorded as refused.
     let response = app
         .client
         .get(file["url"].as_str().expect("url"))

@@ -41,11 +41,14 @@ pub async fn file(
         let span = range(&req, total)?;
         let (start, end) = span.unwrap_or((0, total));
         // HEAD sizes the file (clients do before reading ranges): its length, no bytes read.
-        let bytes = if req.method() == Method::HEAD {
+        let head = req.method() == Method::HEAD;
+        let bytes = if head {
             None
         } else {
             Some(core.sharing_read(&served, start..end).await?)
         };
+        let part = (!head).then_some(start..end);
+        let facts = Core::sharing_served(facts, total, part);
         Ok(((total, span, bytes), facts))
     };
     let (total, span, bytes) = core.audited(&ctx, &principal, Some(&link.d), work).await?;

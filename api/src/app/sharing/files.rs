@@ -265,6 +265,35 @@ impl Core {
         Ok((ServedFile { body }, facts))
     }
 
+    /// What a fetch of `part` of a served file (`None`: its size only, a HEAD) served,
+    /// for its audit record and the metrics: the whole file's rows for the whole file;
+    /// no rows for a HEAD; for a part, the bytes it covered and no row count (a range of
+    /// a Parquet file, a footer or some column chunks, holds no countable rows; counting
+    /// the file's at every range read would count a client's one read many times).
+    pub fn sharing_served(
+        mut facts: AuditFacts,
+        total: u64,
+        part: Option<std::ops::Range<u64>>,
+    ) -> AuditFacts {
+        let file = facts.filter.take().unwrap_or_default();
+        match part {
+            None => {
+                facts.rows_returned = Some(0);
+                facts.filter = Some(format!("{file}, size only"));
+            }
+            Some(range) if range.start == 0 && range.end >= total => facts.filter = Some(file),
+            Some(range) => {
+                facts.rows_returned = None;
+                facts.filter = Some(format!(
+                    "{file}, bytes {}-{} of {total}",
+                    range.start,
+                    range.end.saturating_sub(1)
+                ));
+            }
+        }
+        facts
+    }
+
     /// The bytes of `range` of a served file, in order, as they are read.
     ///
     /// The first piece is read before this returns, and it comes only once the range's
