@@ -97,6 +97,18 @@ impl Principal {
         }
     }
 
+    /// The caller acting for `municipality` only: its roles and constraints there, none
+    /// elsewhere; `None` when it holds no role there.
+    pub fn narrowed_to(&self, municipality: &MunicipalityCode) -> Option<Self> {
+        let roles = self.grants.get(municipality)?.clone();
+        let mut narrowed = self.clone();
+        narrowed.municipalities = vec![municipality.clone()];
+        narrowed.roles = roles.clone();
+        narrowed.grants = BTreeMap::from([(municipality.clone(), roles)]);
+        narrowed.constraints.retain(|code, _| code == municipality);
+        Some(narrowed)
+    }
+
     /// The constraint sets `role` is held under in `municipality`; `None` when it is held
     /// without constraints (or not at all).
     pub fn constraints_on(

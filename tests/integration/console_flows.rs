@@ -432,6 +432,26 @@ async fn a_person_of_several_municipalities_chooses_which_to_act_for() {
     assert_eq!(rows.len(), rest.rows().len());
     assert!(rows.iter().all(|m| m == "0751"), "{rows:?}");
 
+    // A sharing profile made while acting for 0751 is 0751's: Delta Sharing, which
+    // cannot name a municipality, serves it (the person's own token is refused there).
+    let response = browser()
+        .post(format!("{}/console/connect/sharing-profile", app.address))
+        .header("cookie", &cookies)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "Power BI"),
+            ("dataset", "oekonomi.posteringer"),
+        ])
+        .send()
+        .await
+        .expect("profile");
+    assert_eq!(response.status(), 200);
+    let profile: serde_json::Value = response.json().await.expect("profile json");
+    let shared = profile["bearerToken"].as_str().expect("bearer token");
+    let version = "/delta-sharing/shares/dap/schemas/oekonomi/tables/posteringer/version";
+    assert_eq!(app.get(version, Some(&token)).await.status, 400);
+    assert_eq!(app.get(version, Some(shared)).await.status, 200);
+
     // A municipality they do not hold is refused by the core, and changes nothing.
     let response = browser()
         .post(format!("{}/console/municipality", app.address))

@@ -648,6 +648,63 @@ async fn refused_parameters_are_audited_as_denials() {
     }
 }
 
+/// A person who acts for several municipalities cannot name one in Delta Sharing: their
+/// own token is refused with how to get a profile for one, and a profile made for one
+/// municipality reads that municipality's rows only; one they do not act for is refused.
+#[tokio::test]
+async fn a_person_of_several_municipalities_shares_through_a_profile_for_one() {
+    let app = spawn_app().await;
+    let person = app.kombit.sign(&app.kombit.kombit_claims(
+        &[
+            ("64942212", &["laes-oekonomi"]),
+            ("55133018", &["laes-oekonomi"]),
+        ],
+        "Substantial",
+    ));
+    let table = format!("{P}/shares/dap/schemas/oekonomi/tables/posteringer");
+    let refused = app.get(&format!("{table}/version"), Some(&person)).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    let message = refused.body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("sharing profile") && message.contains("\"municipality\""),
+        "{message}"
+    );
+
+    let profile = |municipality: &str| {
+        let app = &app;
+        let person = person.clone();
+        let body = json!({"name": "Power BI", "datasets": ["oekonomi.posteringer"], "municipality": municipality});
+        async move {
+            let response = app
+                .client
+                .post(format!("{}/api/v1/me/sharing-profiles", app.address))
+                .bearer_auth(&person)
+                .json(&body)
+                .send()
+                .await
+                .expect("profile");
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.expect("json"))
+        }
+    };
+    let (status, created) = profile("0751").await;
+    assert_eq!(status, 201, "{created}");
+    let token = created["bearerToken"]
+        .as_str()
+        .expect("bearer token")
+        .to_owned();
+    let answer = query(&app, &token, "oekonomi.posteringer", json!({})).await;
+    let rows = all_rows(&app, &answer, "posteringsid").await;
+    assert!(!rows.is_empty());
+    assert!(
+        rows.iter().all(|r| r["kommunekode"] == "0751"),
+        "only 0751's rows"
+    );
+    let (status, body) = profile("0250").await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["code"], "municipality_not_granted", "{body}");
+}
+
 #[tokio::test]
 async fn a_sharing_profile_reads_its_datasets_and_dies_when_revoked() {
     let app = spawn_app().await;

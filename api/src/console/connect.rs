@@ -294,7 +294,17 @@ fn token_input(fields: &Fields) -> Result<CreateToken, AppError> {
         name: fields.get("name").unwrap_or_default().to_owned(),
         datasets: fields.all("dataset"),
         expires_in_days,
+        municipality: None,
     })
+}
+
+/// The municipality a token made in the console acts for: the one the person acts for
+/// on the page, when they hold roles in several (a token of all of them could not be
+/// used where no parameter names one, as in Delta Sharing); `None` otherwise.
+fn token_municipality(viewer: &Viewer) -> Option<String> {
+    let held = &viewer.principal.grants;
+    let acting = viewer.acting()?;
+    (held.len() > 1 && held.keys().any(|m| m.as_str() == acting)).then(|| acting.to_owned())
 }
 
 /// `POST /console/connect/tokens`: the page again, with the new token shown once.
@@ -305,7 +315,8 @@ pub async fn create_token(
 ) -> Result<HttpResponse, Failure> {
     let Submitted { viewer, fields } = form;
     let work = async {
-        let input = token_input(&fields)?;
+        let mut input = token_input(&fields)?;
+        input.municipality = token_municipality(&viewer);
         core.create_personal_token(&viewer.principal, input).await
     };
     let chosen = fields.all("dataset").into_iter().next();
@@ -351,7 +362,8 @@ pub async fn sharing_profile(
     let Submitted { viewer, fields } = form;
     let base = base(&req, &core);
     let work = async {
-        let input = token_input(&fields)?;
+        let mut input = token_input(&fields)?;
+        input.municipality = token_municipality(&viewer);
         core.create_sharing_profile(&viewer.principal, input, &base)
             .await
     };

@@ -35,6 +35,13 @@ pub struct CreateToken {
     pub datasets: Vec<String>,
     /// Lifetime in days (default 30, at most 90).
     pub expires_in_days: Option<u32>,
+    /// One of your municipalities (code) the token acts for, with your roles there only.
+    /// Without it, the token carries all your municipalities, and a request must name one
+    /// with `municipality=`; Delta Sharing has no such parameter, so a sharing profile of a
+    /// person who acts for several municipalities needs it.
+    #[serde(default)]
+    #[schema(example = "0101")]
+    pub municipality: Option<String>,
 }
 
 /// A personal access token as listed (the token itself is only shown at creation).

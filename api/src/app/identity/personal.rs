@@ -41,6 +41,20 @@ fn owner(principal: &Principal) -> Result<(), AppError> {
 }
 
 /// A token request's name, lifetime in days and datasets, checked.
+/// The person acting for one of their municipalities, for a token of that one only.
+fn narrowed_to(principal: &Principal, code: &str) -> Result<Principal, AppError> {
+    let refused = || {
+        let held: Vec<&str> = principal.grants.keys().map(|m| m.as_str()).collect();
+        AppError::MunicipalityNotGranted(format!(
+            "municipality '{}' is not one you act for; yours: {}",
+            code.chars().take(8).collect::<String>(),
+            held.join(", ")
+        ))
+    };
+    let code = dap_schema::MunicipalityCode::parse(code).map_err(|_| refused())?;
+    principal.narrowed_to(&code).ok_or_else(refused)
+}
+
 fn checked(input: CreateToken) -> Result<(String, u32, BTreeSet<String>), AppError> {
     let name = input.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 100 {
@@ -76,6 +90,11 @@ impl Core {
         input: CreateToken,
     ) -> Result<(CreatedToken, AuditFacts), AppError> {
         owner(principal)?;
+        let narrowed = match input.municipality.as_deref() {
+            None => None,
+            Some(code) => Some(narrowed_to(principal, code)?),
+        };
+        let principal = narrowed.as_ref().unwrap_or(principal);
         let (name, days, datasets) = checked(input)?;
         let visible = self.visible_datasets(principal);
         if !datasets

@@ -236,6 +236,13 @@ impl Core {
     ) -> Result<AccessScope, AppError> {
         let dataset = self.sharing_dataset(principal, table)?;
         self.scope(principal, dataset.id.as_str(), None)
+            .map_err(|e| match e {
+                // The protocol has no parameter to name one: the profile must.
+                AppError::MunicipalityRequired(_) => AppError::MunicipalityRequired(
+                    "your credential acts for several municipalities and Delta Sharing cannot name one: use a sharing profile made for one municipality (POST /api/v1/me/sharing-profiles with \"municipality\": \"0101\", or the console's Connect page while acting for it)".into(),
+                ),
+                e => e,
+            })
     }
 
     /// The table's current version for the caller.
