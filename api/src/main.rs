@@ -112,8 +112,9 @@ enum Command {
         /// For --mode replace: the period's date column, when the dataset has several.
         #[arg(long)]
         period_column: Option<String>,
-        /// Your id of this delivery; a retry with the same id applies once. Default: the
-        /// file's SHA-256.
+        /// Your id of this delivery; a retry with the same id applies once, another delivery
+        /// under it is refused. Default: the file's SHA-256 (for delete and replace, with
+        /// the mode and period).
         #[arg(long)]
         delivery_id: Option<String>,
         /// Municipality code, when the credentials grant several.

@@ -85,7 +85,16 @@ def numerator(fid, frame, keys):
         value = g["visiterede_timer"].apply(lambda s: float(sum(float(x) for x in s)))
     else:
         value = g["domaene"].nunique().astype(float)
-    units = g[spec["unit"]].nunique()
+    # A unit counts where it contributes: a value for the measure, for a sum a non-zero one.
+    measure = {"nettoudgift-pr-indbygger": "beloeb", "fravaer-pr-aarsvaerk": "fravaersdage",
+               "hjemmepleje-timer-pr-borger-67": "visiterede_timer",
+               "infrastruktur-andel-domaener": "domaene"}[fid]
+    if fid == "infrastruktur-andel-domaener":
+        contributes = frame[measure].notna()
+    else:
+        contributes = frame[measure].notna() & (frame[measure].astype(float) != 0)
+    units = (frame[contributes].groupby(keys, dropna=True)[spec["unit"]].nunique()
+             .reindex(value.index, fill_value=0))
     out = pd.DataFrame({"v": value, "u": units})
     if "dominance" in spec:
         col = "fravaersdage"

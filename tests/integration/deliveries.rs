@@ -854,9 +854,9 @@ async fn ndjson_and_parquet_deliveries_fill_in_the_municipality() {
 
     // Strings written as plain bytes (no UTF8 annotation, as some writers do) are read as
     // the text they hold, not as hex; bytes that are not UTF-8 refuse the file.
-    let with_bytes = |id: i64, cost_centre: &[u8]| {
+    let with_bytes = |id: i64, cost_centre: arrow::array::ArrayRef| {
         let mut fields: Vec<Field> = schema_fields.clone();
-        fields[7] = Field::new("omkostningssted", DataType::Binary, true);
+        fields[7] = Field::new("omkostningssted", cost_centre.data_type().clone(), true);
         let schema = Arc::new(Schema::new(fields));
         let batch = arrow::record_batch::RecordBatch::try_new(
             schema.clone(),
@@ -872,7 +872,7 @@ async fn ndjson_and_parquet_deliveries_fill_in_the_municipality() {
                         .with_precision_and_scale(18, 2)
                         .expect("decimal"),
                 ),
-                Arc::new(arrow::array::BinaryArray::from(vec![Some(cost_centre)])),
+                cost_centre,
             ],
         )
         .expect("batch");
@@ -884,13 +884,16 @@ async fn ndjson_and_parquet_deliveries_fill_in_the_municipality() {
         file
     };
     let parquet = "application/vnd.apache.parquet";
+    let bytes = |b: &[u8]| {
+        Arc::new(arrow::array::BinaryArray::from(vec![Some(b)])) as arrow::array::ArrayRef
+    };
     let answer = deliver(
         &app,
         &token,
         POSTINGS,
         "",
         parquet,
-        with_bytes(1_019_000_053, b"OMK-3"),
+        with_bytes(1_019_000_053, bytes(b"OMK-3")),
     )
     .await;
     assert_eq!(answer.status, 200, "{}", answer.body);
@@ -901,13 +904,40 @@ async fn ndjson_and_parquet_deliveries_fill_in_the_municipality() {
         )
         .await;
     assert_eq!(stored, vec![json!({"omkostningssted": "OMK-3"})]);
+    // Fixed-size bytes too (fixed-width text columns), and dictionary-encoded bytes.
+    let fixed = arrow::array::FixedSizeBinaryArray::try_from_iter(std::iter::once(b"OMK-4"))
+        .expect("fixed");
+    let dictionary: arrow::array::DictionaryArray<arrow::datatypes::Int32Type> =
+        arrow::array::DictionaryArray::try_new(
+            arrow::array::Int32Array::from(vec![0]),
+            bytes(b"OMK-5"),
+        )
+        .expect("dictionary");
+    for (id, column, expected) in [
+        (
+            1_019_000_055_i64,
+            Arc::new(fixed) as arrow::array::ArrayRef,
+            "OMK-4",
+        ),
+        (1_019_000_056, Arc::new(dictionary), "OMK-5"),
+    ] {
+        let answer = deliver(&app, &token, POSTINGS, "", parquet, with_bytes(id, column)).await;
+        assert_eq!(answer.status, 200, "{expected}: {}", answer.body);
+        let stored = app
+            .oracle(
+                POSTINGS,
+                &format!("SELECT omkostningssted FROM t WHERE kommunekode = '0751' AND posteringsid = {id}"),
+            )
+            .await;
+        assert_eq!(stored, vec![json!({"omkostningssted": expected})]);
+    }
     let answer = deliver(
         &app,
         &token,
         POSTINGS,
         "",
         parquet,
-        with_bytes(1_019_000_054, &[0xff, 0xfe]),
+        with_bytes(1_019_000_054, bytes(&[0xff, 0xfe])),
     )
     .await;
     assert_eq!(answer.status, 400, "{}", answer.body);

@@ -104,7 +104,13 @@ impl Options {
                 }
             }
             "$skiptoken" => self.skiptoken = Some(skiptoken(value)?),
-            "$format" if value == "json" || value.starts_with("application/json") => {
+            "$format"
+                if {
+                    let essence = value.split(';').next().unwrap_or_default().trim();
+                    essence.eq_ignore_ascii_case("json")
+                        || essence.eq_ignore_ascii_case("application/json")
+                } =>
+            {
                 self.ieee754 = value
                     .split(';')
                     .skip(1)

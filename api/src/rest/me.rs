@@ -40,9 +40,9 @@ async fn me(Caller(principal): Caller) -> HttpResponse {
     request_body = CreateToken,
     responses(
         (status = 201, description = "The token, shown once", body = CreatedToken),
-        (status = 400, description = "Bad name, datasets or lifetime", body = ErrorBody),
+        (status = 400, description = "Bad name, datasets, lifetime or municipality code", body = ErrorBody),
         (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
-        (status = 403, description = "Not a signed-in person", body = ErrorBody),
+        (status = 403, description = "Not a signed-in person, or `municipality_not_granted`: a municipality you do not act for", body = ErrorBody),
         (status = 404, description = "A named dataset does not exist or is not visible", body = ErrorBody),
         (status = 500, description = "Internal error (opaque)", body = ErrorBody),
     )
@@ -70,9 +70,9 @@ async fn create_token(
     request_body = CreateToken,
     responses(
         (status = 201, description = "The profile (save it as a .share file), shown once", body = SharingProfile),
-        (status = 400, description = "Bad name, datasets or lifetime", body = ErrorBody),
+        (status = 400, description = "Bad name, datasets, lifetime or municipality code", body = ErrorBody),
         (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
-        (status = 403, description = "Not a signed-in person", body = ErrorBody),
+        (status = 403, description = "Not a signed-in person, or `municipality_not_granted`: a municipality you do not act for", body = ErrorBody),
         (status = 404, description = "A named dataset does not exist or is not visible", body = ErrorBody),
         (status = 500, description = "Internal error (opaque)", body = ErrorBody),
     )

@@ -128,6 +128,14 @@ impl<'a> Validator<'a> {
         self.problems.len() >= MAX_PROBLEMS || self.read > self.max_rows
     }
 
+    /// Reading stops: the problems listed are not all there are, unless it stopped at
+    /// the row limit (which is the one problem then).
+    fn stopped(&mut self) {
+        if self.read <= self.max_rows {
+            self.more = true;
+        }
+    }
+
     /// Refuses a file of `rows` rows (known before reading them) or, when `None`, one
     /// whose rows go on past the limit.
     fn too_many_rows(&mut self, rows: Option<u64>) {
@@ -414,7 +422,7 @@ fn read_csv(v: &mut Validator<'_>, input: &Path) -> Result<()> {
             }
         }
         if v.full() {
-            v.more = true;
+            v.stopped();
             return Ok(());
         }
     }
@@ -477,35 +485,45 @@ fn read_ndjson(v: &mut Validator<'_>, input: &Path) -> Result<()> {
         }
         v.row(line_no, cells)?;
         if v.full() {
-            v.more = true;
+            v.stopped();
             return Ok(());
         }
     }
     Ok(())
 }
 
-/// Parquet: values are read in their file types and checked as their text (so a file
-/// that stores a date as text, or an int64 where the table has int32, is accepted when
-/// every value fits). Lines are row numbers, from 1.
+/// Whether values of type `t` are bytes: plain, fixed-size, or dictionary-encoded ones.
+fn is_bytes(t: &DataType) -> bool {
+    match t {
+        DataType::Binary
+        | DataType::LargeBinary
+        | DataType::BinaryView
+        | DataType::FixedSizeBinary(_) => true,
+        DataType::Dictionary(_, values) => is_bytes(values),
+        _ => false,
+    }
+}
+
 /// A column of bytes without a string annotation (how some writers store strings) read
 /// as the UTF-8 text it holds, as Spark's `binaryAsString` reads it: formatted as it is,
 /// it would be hex, and a key would no longer match its row. Bytes that are not UTF-8
 /// are a problem, never a null. Any other column as it is.
 fn as_text(array: &ArrayRef) -> std::result::Result<ArrayRef, String> {
-    if !matches!(
-        array.data_type(),
-        DataType::Binary
-            | DataType::LargeBinary
-            | DataType::BinaryView
-            | DataType::FixedSizeBinary(_)
-    ) {
+    if !is_bytes(array.data_type()) {
         return Ok(Arc::clone(array));
     }
     let strict = CastOptions {
         safe: false,
         ..CastOptions::default()
     };
-    cast_with_options(array, &DataType::Utf8, &strict).map_err(|_| {
+    // Fixed-size bytes cast to text only by way of plain bytes.
+    let plain = match array.data_type() {
+        DataType::FixedSizeBinary(_) => cast_with_options(array, &DataType::Binary, &strict),
+        _ => Ok(Arc::clone(array)),
+    };
+    plain
+        .and_then(|plain| cast_with_options(&plain, &DataType::Utf8, &strict))
+        .map_err(|_| {
         format!(
             "the column holds bytes ({}) that are not all UTF-8 text: write text columns as UTF-8 strings",
             array.data_type()
@@ -513,6 +531,9 @@ fn as_text(array: &ArrayRef) -> std::result::Result<ArrayRef, String> {
     })
 }
 
+/// Parquet: values are read in their file types and checked as their text (so a file
+/// that stores a date as text, or an int64 where the table has int32, is accepted when
+/// every value fits). Lines are row numbers, from 1.
 fn read_parquet(v: &mut Validator<'_>, input: &Path) -> Result<()> {
     let builder = match ParquetRecordBatchReaderBuilder::try_new(File::open(input)?) {
         Ok(builder) => builder,
@@ -599,7 +620,7 @@ fn read_parquet(v: &mut Validator<'_>, input: &Path) -> Result<()> {
             }
             v.row(row_number, cells)?;
             if v.full() {
-                v.more = true;
+                v.stopped();
                 return Ok(());
             }
         }

@@ -13,7 +13,8 @@ pub struct DeliveryReceipt {
     pub dataset: String,
     #[schema(example = "0101")]
     pub municipality: String,
-    /// The delivery id: the one the client chose, or `sha256-<hex>` of the file.
+    /// The delivery id: the one the client chose, or `sha256-<hex>` of the file (for
+    /// `delete` and `replace`, of the file with the mode and period).
     #[schema(example = "2024-03-31-bogfoering")]
     pub delivery_id: String,
     /// `upsert`, `replace` or `delete`.

@@ -137,7 +137,11 @@ impl Core {
                 fingerprint: stored.fingerprint.as_deref(),
             };
             if !applied.is(mode, &fingerprint) {
-                return Err(id_in_use(&delivery_id, Some(&stored)));
+                return Err(id_in_use(
+                    &delivery_id,
+                    plan.delivery_id.is_some(),
+                    Some(&stored),
+                ));
             }
             let receipt = wire(&stored, true);
             return Ok((receipt.clone(), facts(&receipt)));
@@ -172,7 +176,7 @@ impl Core {
             fingerprint: applied.fingerprint.as_deref(),
         };
         if applied.replayed && !recorded.is(mode, &fingerprint) {
-            return Err(id_in_use(&delivery_id, None));
+            return Err(id_in_use(&delivery_id, plan.delivery_id.is_some(), None));
         }
         let stored = StoredReceipt {
             dataset,
@@ -273,8 +277,9 @@ impl Recorded<'_> {
     }
 }
 
-/// The refusal of a delivery sent under the id of another one.
-fn id_in_use(id: &str, stored: Option<&StoredReceipt>) -> AppError {
+/// The refusal of a delivery sent under the id of another one (`chosen`: the caller
+/// named the id; otherwise it is the default one, of an older delivery of the same file).
+fn id_in_use(id: &str, chosen: bool, stored: Option<&StoredReceipt>) -> AppError {
     let when = stored.map_or_else(String::new, |r| {
         format!(
             " (a {} delivery at table version {}, {})",
@@ -283,6 +288,11 @@ fn id_in_use(id: &str, stored: Option<&StoredReceipt>) -> AppError {
             r.delivered_at.to_rfc3339()
         )
     });
+    if !chosen {
+        return AppError::DeliveryIdInUse(format!(
+            "this file was applied before in another mode under the default delivery id '{id}'{when}; nothing was written. Give this delivery a new delivery_id of its own"
+        ));
+    }
     AppError::DeliveryIdInUse(format!(
         "delivery_id '{id}' names a delivery applied before{when} with another file, mode or period; nothing was written. Resend that delivery unchanged to get its receipt, or give this one a new delivery_id"
     ))

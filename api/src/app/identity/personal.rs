@@ -40,7 +40,6 @@ fn owner(principal: &Principal) -> Result<(), AppError> {
     Ok(())
 }
 
-/// A token request's name, lifetime in days and datasets, checked.
 /// The person acting for one of their municipalities, for a token of that one only.
 fn narrowed_to(principal: &Principal, code: &str) -> Result<Principal, AppError> {
     let refused = || {
@@ -51,10 +50,16 @@ fn narrowed_to(principal: &Principal, code: &str) -> Result<Principal, AppError>
             held.join(", ")
         ))
     };
-    let code = dap_schema::MunicipalityCode::parse(code).map_err(|_| refused())?;
+    let code = dap_schema::MunicipalityCode::parse(code).map_err(|_| {
+        AppError::invalid(
+            "municipality",
+            "municipality must be a municipality code of 4 digits, e.g. 0101",
+        )
+    })?;
     principal.narrowed_to(&code).ok_or_else(refused)
 }
 
+/// A token request's name, lifetime in days and datasets, checked.
 fn checked(input: CreateToken) -> Result<(String, u32, BTreeSet<String>), AppError> {
     let name = input.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 100 {

@@ -35,7 +35,7 @@ const DELIVERY_PARAMS: &[&str] = &[
         ("mode" = Option<String>, Query, description = "`upsert` (default), `replace` or `delete`"),
         ("period" = Option<String>, Query, description = "For `replace`: `2024`, `2024-03`, `2024-03-31` or `2024-03-01..2024-03-15`", example = "2024-03"),
         ("period_column" = Option<String>, Query, description = "For `replace`: the date column of the period, when the dataset has several"),
-        ("delivery_id" = Option<String>, Query, description = "Your id of this delivery (1-128 of A-Z a-z 0-9 . _ -); default `sha256-<hex of the file>`", example = "2024-03-31-bogfoering"),
+        ("delivery_id" = Option<String>, Query, description = "Your id of this delivery (1-128 of A-Z a-z 0-9 . _ -); default `sha256-<hex>` of the file (for `delete` and `replace`, of the file with the mode and period); another delivery under a used id is 409", example = "2024-03-31-bogfoering"),
         ("municipality" = Option<String>, Query, description = "Municipality code to deliver for, when the token grants several", example = "0101"),
     ),
     request_body(
