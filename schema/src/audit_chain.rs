@@ -328,25 +328,30 @@ pub(crate) fn end_break(
 
 /// The stored form of `record` at chain position `seq`, its hash not yet computed.
 fn event_model(record: &AuditRecord, seq: i64, prev_hash: String) -> audit_event::Model {
+    // Each bounded column's length (migrations m0001, m0005, m0013): a value is cut to
+    // it here, before it is hashed, so no request can fail for a long id or route and
+    // the chain verifies against what was stored.
+    let fit = |value: &str, chars: usize| value.chars().take(chars).collect::<String>();
+    let fit_opt = |value: &Option<String>, chars: usize| value.as_deref().map(|v| fit(v, chars));
     audit_event::Model {
         id: 0,
         occurred_at: record.occurred_at.trunc_subsecs(6),
-        request_id: record.request_id.clone(),
-        action: record.action.clone(),
+        request_id: fit(&record.request_id, 64),
+        action: fit(&record.action, 255),
         subject: record.subject.clone(),
-        caller_kind: record.caller_kind.clone(),
-        nsis_level: record.nsis_level.clone(),
-        municipality: record.municipality.clone(),
-        dataset: record.dataset.clone(),
+        caller_kind: fit_opt(&record.caller_kind, 32),
+        nsis_level: fit_opt(&record.nsis_level, 16),
+        municipality: fit_opt(&record.municipality, 8),
+        dataset: fit_opt(&record.dataset, 130),
         table_version: record.table_version,
         columns: record.columns.clone(),
         filter: record.filter.clone(),
         rows_returned: record.rows_returned,
         outcome: record.outcome.as_str().to_owned(),
-        reason: record.reason.clone(),
+        reason: fit_opt(&record.reason, 64),
         duration_ms: record.duration_ms,
-        source_addr: record.source_addr.clone(),
-        client_id: record.client_id.clone(),
+        source_addr: fit_opt(&record.source_addr, 64),
+        client_id: fit_opt(&record.client_id, 128),
         seq,
         prev_hash,
         hash: String::new(),

@@ -190,3 +190,36 @@ async fn concurrent_writers_extend_one_chain_on_postgres() {
     concurrent_writers_extend_one_chain(&url).await;
     drop_postgres(&url).await;
 }
+
+/// A record whose bounded fields are longer than their columns is written, cut to the
+/// columns' lengths, and the chain verifies against what was stored.
+async fn overlong_fields_are_cut_to_their_columns(url: &str) {
+    let control = ControlPlane::connect(url).await.expect("connect");
+    let mut long = AuditRecord::new("r".repeat(100), "A".repeat(300), AuditOutcome::Denied);
+    long.reason = Some("x".repeat(100));
+    long.source_addr = Some("1".repeat(100));
+    long.client_id = Some("c".repeat(200));
+    long.dataset = Some("d".repeat(200));
+    control.append_audit(&long).await.expect("append");
+    let stored = at(&control, 1).await;
+    assert_eq!(stored.action.chars().count(), 255);
+    assert_eq!(stored.request_id.chars().count(), 64);
+    assert_eq!(stored.reason.as_deref().map(str::len), Some(64));
+    assert_eq!(stored.client_id.as_deref().map(str::len), Some(128));
+    assert_eq!(first_break(&control).await, None);
+}
+
+#[tokio::test]
+async fn overlong_fields_are_cut_to_their_columns_on_sqlite() {
+    let (_dir, url) = sqlite().await;
+    overlong_fields_are_cut_to_their_columns(&url).await;
+}
+
+#[tokio::test]
+async fn overlong_fields_are_cut_to_their_columns_on_postgres() {
+    let Some(url) = fresh_postgres().await else {
+        return;
+    };
+    overlong_fields_are_cut_to_their_columns(&url).await;
+    drop_postgres(&url).await;
+}

@@ -116,6 +116,70 @@ async fn the_whole_app_serves_and_audits_on_postgres() {
     drop_postgres(&url_copy).await;
 }
 
+/// Every surface on PostgreSQL, whose columns have lengths (SQLite's do not): each
+/// request is answered and audited with its full action (the route of a Delta Sharing
+/// query is longer than the 64 characters the audit log first had room for).
+#[tokio::test]
+async fn every_surface_serves_and_audits_on_postgres() {
+    let Some(url) = fresh_postgres().await else {
+        return;
+    };
+    let url_copy = url.clone();
+    let app = spawn_app_with(Some(url)).await;
+    let token = app.analyst("0101");
+    let table = "/delta-sharing/shares/dap/schemas/oekonomi/tables/posteringer";
+    let query = app
+        .client
+        .post(format!("{}{table}/query", app.address))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .expect("query");
+    assert_eq!(query.status().as_u16(), 200);
+    let text = query.text().await.expect("body");
+    let file = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|l| l["file"]["url"].as_str().map(str::to_owned))
+        .expect("a file");
+    let key_figure = app.state.key_figures.all()[0].id.clone();
+    let paths = [
+        format!("{table}/metadata"),
+        format!("{table}/version"),
+        format!("{table}/changes?startingVersion=0"),
+        file.trim_start_matches(&app.address).to_owned(),
+        "/odata/oekonomi_posteringer?$top=2".into(),
+        format!("/api/v1/key-figures/{key_figure}"),
+        "/api/v1/datasets/oekonomi.posteringer/export?format=csv".into(),
+    ];
+    for path in &paths {
+        let answer = app.get(path, Some(&token)).await;
+        assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+        let records = app.audit_of(&answer).await;
+        assert!(!records.is_empty(), "{path} is audited");
+        assert!(
+            records.iter().all(|r| r.outcome == "allowed"),
+            "{path}: {records:?}"
+        );
+    }
+    let long = app
+        .state
+        .control
+        .connection()
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT max(length(action)) AS n FROM audit_events",
+        ))
+        .await
+        .expect("query")
+        .and_then(|row| row.try_get::<i32>("", "n").ok())
+        .unwrap_or_default();
+    assert!(long > 64, "the longest action recorded whole: {long}");
+    drop(app);
+    drop_postgres(&url_copy).await;
+}
+
 /// Drops a test database (best effort; connections still open are terminated).
 pub(crate) async fn drop_postgres(url: &str) {
     let Some((_, name)) = url.rsplit_once('/') else {

@@ -14,6 +14,7 @@ mod m0009_deliveries;
 mod m0010_session_activity;
 mod m0011_leases;
 mod m0012_delivery_fingerprints;
+mod m0013_audit_action_length;
 
 /// All migrations of the control plane, oldest first.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_session_activity::Migration),
             Box::new(m0011_leases::Migration),
             Box::new(m0012_delivery_fingerprints::Migration),
+            Box::new(m0013_audit_action_length::Migration),
         ]
     }
 }
