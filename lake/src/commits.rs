@@ -62,6 +62,8 @@ pub(crate) struct CommitLog {
     tenant_column: String,
     /// The first version whose commit file the log holds, once known.
     earliest: Option<u64>,
+    /// The table's latest version when `earliest` was read.
+    earliest_at: Option<u64>,
     commits: BTreeMap<u64, Commit>,
 }
 
@@ -71,7 +73,19 @@ impl CommitLog {
         Self {
             tenant_column: tenant_column.to_owned(),
             earliest: None,
+            earliest_at: None,
             commits: BTreeMap::new(),
+        }
+    }
+
+    /// Notes the table's latest version: once it moved, the earliest commit is read
+    /// again. Old commit files are cleaned up only by a commit (delta-rs removes those
+    /// past `delta.logRetentionDuration` when it writes a checkpoint), here or on another
+    /// replica, so an earliest read at the current version stays right until the next.
+    pub(crate) fn at_latest(&mut self, latest: u64) {
+        if self.earliest_at != Some(latest) {
+            self.earliest = None;
+            self.earliest_at = Some(latest);
         }
     }
 

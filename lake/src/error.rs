@@ -33,11 +33,13 @@ pub enum Error {
     },
     /// A change-feed range the table cannot answer.
     #[error(
-        "the change range from version {from} to version {to} cannot be answered: the table has versions 0 to {latest} and change data from version {earliest}; ask for a range within those"
+        "the change range from version {from} to version {to} cannot be answered: the table has versions {first} to {latest} and change data from version {earliest}; ask for a range within those"
     )]
     ChangeRangeNotAvailable {
         from: u64,
         to: u64,
+        /// The first version the log still holds.
+        first: u64,
         earliest: u64,
         latest: u64,
     },

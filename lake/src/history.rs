@@ -46,7 +46,8 @@ impl Lake {
             .run(async move {
                 let table = lake.current(&dataset).await?;
                 let latest = table.version().unwrap_or_default();
-                let counts = lake.change_counts(&table, rows, latest).await?;
+                let earliest = lake.earliest(&table, &dataset, latest).await?;
+                let counts = lake.change_counts(&table, rows, earliest, latest).await?;
                 // One notion of a version's time everywhere: the commit's own timestamp
                 // from the log, as describe and `as_of` use it.
                 let mut times: BTreeMap<u64, Option<DateTime<Utc>>> = BTreeMap::new();
@@ -70,18 +71,24 @@ impl Lake {
             .await
     }
 
-    /// Per version: (inserted, updated, deleted) rows that `rows` admits.
+    /// Per version from `earliest` (the first commit the log still holds) to `latest`:
+    /// (inserted, updated, deleted) rows that `rows` admits. None without a change data
+    /// feed: the table cannot tell.
     async fn change_counts(
         self: &Arc<Self>,
         table: &deltalake::DeltaTable,
         rows: Expr,
+        earliest: u64,
         latest: u64,
     ) -> Result<BTreeMap<u64, Counts>> {
+        if !change_data_enabled(table) {
+            return Ok(BTreeMap::new());
+        }
         let ctx = Lake::session();
         let cdf = table
             .clone()
             .scan_cdf()
-            .with_starting_version(0)
+            .with_starting_version(earliest)
             .with_ending_version(latest);
         let frame = ctx
             .read_table(Arc::new(DeltaCdfTableProvider::try_new(cdf)?))?
@@ -156,10 +163,16 @@ impl Lake {
             select.to_vec()
         };
         columns.extend(change.iter().map(|c| (*c).to_owned()));
+        // A column named twice is selected once (as `/rows` and exports do): a plan
+        // cannot project one name twice.
+        let mut seen = std::collections::HashSet::new();
+        columns.retain(|c| seen.insert(c.clone()));
         self.runtime()
             .run(async move {
                 let table = lake.current(&reader.dataset).await?;
                 let latest = table.version().unwrap_or_default();
+                // Change data reaches back to the first commit the log still holds.
+                let first = lake.earliest(&table, &reader.dataset, latest).await?;
                 // The default end is the caller's version: later commits changed only
                 // rows it cannot see, and their number is not its business. A start
                 // after it (but within the table) has nothing for the caller: an empty
@@ -172,7 +185,7 @@ impl Lake {
                     }
                 };
                 let earliest = if change_data_enabled(&table) {
-                    0
+                    first
                 } else {
                     u64::MAX
                 };
@@ -180,6 +193,7 @@ impl Lake {
                     return Err(Error::ChangeRangeNotAvailable {
                         from,
                         to,
+                        first,
                         earliest,
                         latest,
                     });

@@ -142,6 +142,7 @@ impl Lake {
         }
         let (earliest, mut candidate) = {
             let mut log = self.commit_log(&reader.dataset).await?;
+            log.at_latest(table.version().unwrap_or_default());
             let earliest = log.earliest(store).await?.unwrap_or(upto);
             (earliest, log.last_change(store, tenant, upto).await?)
         };
@@ -182,8 +183,8 @@ impl Lake {
     ) -> Result<Target> {
         let current = self.current(&reader.dataset).await?;
         let latest = current.version().unwrap_or_default();
-        let own_now = self.own_version(&current, reader, latest).await?;
         let earliest = self.earliest(&current, &reader.dataset, latest).await?;
+        let own_now = self.own_version(&current, reader, latest).await?;
         let (at, report) = match (version, as_of) {
             (Some(v), _) if v > latest || v < earliest => {
                 return Err(version_error(Requested::Version(v), earliest, latest));
@@ -237,7 +238,7 @@ impl Lake {
     }
 
     /// The first version the log holds.
-    async fn earliest(
+    pub(crate) async fn earliest(
         &self,
         current: &DeltaTable,
         dataset: &DatasetDef,
@@ -245,6 +246,7 @@ impl Lake {
     ) -> Result<u64> {
         let store = current.log_store();
         let mut log = self.commit_log(dataset).await?;
+        log.at_latest(latest);
         Ok(log.earliest(store.as_ref()).await?.unwrap_or(latest))
     }
 

@@ -433,6 +433,22 @@ async fn the_change_feed_has_updates_and_deletes_of_the_callers_municipality_onl
         assert_eq!(pair[0]["posteringsid"], pair[1]["posteringsid"]);
         assert_eq!(pair[1]["_commit_version"], 2);
     }
+    // A column named twice is selected once, as `/rows` does.
+    let (status, _, body) = download(
+        &app,
+        "/api/v1/datasets/oekonomi.posteringer/changes?from_version=2&format=json&select=posteringsid,posteringsid",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let picked: Vec<Value> = serde_json::from_slice(&body).expect("json");
+    assert_eq!(picked.len(), updates.len());
+    assert!(
+        picked
+            .iter()
+            .zip(&updates)
+            .all(|(p, u)| { p["posteringsid"] == u["posteringsid"] && p.get("beloeb").is_none() })
+    );
 
     for (query, hint) in [
         ("from_version=3", "versions 0 to 2"),

@@ -407,3 +407,68 @@ async fn as_of_a_commit_time_from_versions_reads_that_version() {
         "{message}"
     );
 }
+
+/// delta-rs removes commit files older than `delta.logRetentionDuration` when it writes
+/// a checkpoint, so after a month of operation the log no longer starts at version 0:
+/// the history and the change feed start at the first commit the log holds, and a range
+/// before it is a 400 that names it, not a 500; also on a replica that had read the log
+/// before the cleanup.
+#[tokio::test]
+async fn history_and_changes_start_where_a_cleaned_up_log_starts() {
+    let app = spawn_app().await;
+    let own = app.analyst("0101");
+    let path = format!("/api/v1/datasets/{POPULATION}/versions");
+    let before = app.get(&path, Some(&own)).await;
+    assert_eq!(before.status, 200, "{}", before.body);
+
+    // A commit of 0101's rows with a checkpoint, then the cleanup of commit 0.
+    let version = update_directly(&app, POPULATION, "kommunekode = '0101'", "antal").await;
+    let table = deltalake::open_table(app.lake_url(POPULATION))
+        .await
+        .expect("open");
+    deltalake::checkpoints::create_checkpoint(&table, None)
+        .await
+        .expect("checkpoint");
+    let log = app
+        .lake_url(POPULATION)
+        .to_file_path()
+        .expect("path")
+        .join("_delta_log");
+    std::fs::remove_file(log.join(format!("{:020}.json", 0))).expect("remove commit 0");
+    wait_for_version(&app, POPULATION, &own, version).await;
+
+    let after = app.get(&path, Some(&own)).await;
+    assert_eq!(after.status, 200, "{}", after.body);
+    let listed: Vec<u64> = after.body["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .filter_map(|v| v["version"].as_u64())
+        .collect();
+    assert_eq!(listed.first(), Some(&version), "{}", after.body);
+    assert!(listed.iter().all(|v| *v >= 1), "{listed:?}");
+    let changes = app
+        .get(
+            &format!("/api/v1/datasets/{POPULATION}/changes?from_version=0"),
+            Some(&own),
+        )
+        .await;
+    assert_eq!(changes.status, 400, "{}", changes.body);
+    let message = changes.body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&format!("versions 1 to {version}")),
+        "{message}"
+    );
+    let since = app
+        .client
+        .get(format!(
+            "{}/api/v1/datasets/{POPULATION}/changes?from_version=1&format=ndjson",
+            app.address
+        ))
+        .bearer_auth(&own)
+        .send()
+        .await
+        .expect("changes");
+    assert_eq!(since.status(), 200);
+    assert!(!since.text().await.expect("body").is_empty());
+}
