@@ -137,6 +137,16 @@ async fn every_admin_route_against_every_caller() {
     let admin_b = person(&app, "admin-b", B, &[ADMIN]);
     let operator = person(&app, "demo-operator", A, &[]);
     let (_, machine_a) = machine_token(&app, A).await;
+    // it-administration of A held only under a data constraint: administration cannot
+    // honour one (a client it registers reads the whole municipality), so it opens none.
+    let constrained_admin_a = app.kombit.sign(&app.kombit.kombit_claims_constrained(
+        &[(
+            "64942212",
+            &[ADMIN, "laes-personale"],
+            &[(dap_lake::demo::ORG_UNIT_CONSTRAINT, "0101-org-01")],
+        )],
+        "Substantial",
+    ));
     let f = fixtures(&app, &admin_a, &analyst_a).await;
     let catalogue_def = serde_json::to_value(
         app.state
@@ -246,10 +256,15 @@ async fn every_admin_route_against_every_caller() {
         let is_catalogue = path.contains("/catalogue") || path.contains("/key-figures");
         let is_audit = path.ends_with("/audit");
         let names_a_record = a_ids.iter().any(|id| path.contains(id));
-        let expected: [(&str, Option<&str>, u16); 5] = [
+        let expected: [(&str, Option<&str>, u16); 6] = [
             ("anonymous", None, 401),
             ("analyst of A", Some(&analyst_a), 403),
             ("machine client of A", Some(&machine_a), 403),
+            (
+                "administrator of A under a data constraint",
+                Some(&constrained_admin_a),
+                403,
+            ),
             (
                 "platform operator",
                 Some(&operator),
@@ -387,6 +402,34 @@ async fn settings_switch_datasets_off_and_raise_the_assurance_level() {
         200,
         "B is not affected"
     );
+    // Deny wins over assurance: a dataset switched off is not there even for a caller
+    // whose level would be too low for it (aeldre.hjemmepleje needs Substantial).
+    let care = "/api/v1/datasets/aeldre.hjemmepleje/rows?limit=1";
+    let low = app.token(A, crate::helpers::READ_ROLES, NsisLevel::Low);
+    let too_low = app.get(care, Some(&low)).await;
+    assert_eq!(
+        too_low.body["code"], "insufficient_assurance",
+        "{}",
+        too_low.body
+    );
+    let (status, _) = call(
+        &app,
+        "PUT",
+        "/api/v1/admin/settings",
+        Some(&admin_a),
+        Some(&json!({"disabled_datasets": ["oekonomi.posteringer", "aeldre.hjemmepleje"]})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let hidden = app.get(care, Some(&low)).await;
+    assert_eq!(
+        (hidden.status, hidden.body["code"].as_str()),
+        (404, Some("dataset_not_found")),
+        "{}",
+        hidden.body
+    );
+    let listing = app.get("/api/v1/datasets", Some(&low)).await;
+    assert!(!listing.body.to_string().contains("aeldre.hjemmepleje"));
 
     let (status, _) = call(
         &app,

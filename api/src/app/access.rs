@@ -35,19 +35,31 @@ fn person(principal: &Principal) -> Result<(), AppError> {
 }
 
 /// The municipality a municipal IT administrator acts for: one where the caller holds
-/// `it-administration` (named with `municipality=` when there are several).
+/// `it-administration` without data constraints (named with `municipality=` when there
+/// are several). Administration cannot honour a data constraint (a machine client it
+/// registers, a delegation, the audit log are the whole municipality's), so a role held
+/// only under constraints opens none of it.
 pub fn administered(
     principal: &Principal,
     requested: Option<&str>,
 ) -> Result<MunicipalityCode, AppError> {
     person(principal)?;
-    let mine: Vec<&MunicipalityCode> = principal
+    let held: Vec<&MunicipalityCode> = principal
         .grants
         .iter()
         .filter(|(_, r)| r.contains(roles::IT_ADMIN))
         .map(|(m, _)| m)
         .collect();
+    let mine: Vec<&MunicipalityCode> = held
+        .iter()
+        .copied()
+        .filter(|m| principal.constraints_on(m, roles::IT_ADMIN).is_none())
+        .collect();
     match (requested, mine.as_slice()) {
+        (_, []) if !held.is_empty() => Err(AppError::Forbidden(format!(
+            "administration needs the {} role without data constraints; yours is held under constraints, which administration cannot honour",
+            roles::role_uri(roles::IT_ADMIN)
+        ))),
         (_, []) => Err(AppError::Forbidden(format!(
             "administration needs the {} role of a municipality",
             roles::role_uri(roles::IT_ADMIN)
@@ -121,16 +133,22 @@ impl AdminCache {
             .and_then(|s| s.get(municipality).cloned())
     }
 
+    /// True when `municipality` switched dataset `id` off.
+    pub fn switched_off(&self, municipality: &str, id: &str) -> bool {
+        self.settings_of(municipality)
+            .is_some_and(|s| s.disabled_datasets.split(',').any(|d| d == id))
+    }
+
     /// Applies the acted-for municipality's settings to a granted scope: a dataset it
     /// switched off is not there; its NSIS requirement applies on top of the dataset's.
     pub fn check(&self, scope: &AccessScope, principal: &Principal) -> Result<(), AppError> {
-        let Some(settings) = self.settings_of(scope.municipality().as_str()) else {
-            return Ok(());
-        };
-        let id = scope.dataset().id.as_str();
-        if settings.disabled_datasets.split(',').any(|d| d == id) {
+        let municipality = scope.municipality().as_str();
+        if self.switched_off(municipality, scope.dataset().id.as_str()) {
             return Err(AppError::DatasetNotFound);
         }
+        let Some(settings) = self.settings_of(municipality) else {
+            return Ok(());
+        };
         if let Some(required) = settings
             .min_nsis
             .as_deref()
@@ -234,6 +252,19 @@ impl Core {
         municipality: Option<&str>,
     ) -> Result<AccessScope, AppError> {
         let dataset: Arc<DatasetDef> = self.catalogue.get(id).ok_or(AppError::DatasetNotFound)?;
+        // Deny wins: a dataset the municipality switched off is not there, whatever the
+        // caller's assurance level (the policy judges assurance only once the dataset is
+        // there for the caller; this settles the municipality's own switch).
+        let assurance = |denial: Denial, acting: &Principal| match denial {
+            Denial::InsufficientAssurance { .. }
+                if acting
+                    .acting_for(municipality)
+                    .is_ok_and(|m| self.admin.switched_off(m.as_str(), id)) =>
+            {
+                AppError::DatasetNotFound
+            }
+            denial => denial.into(),
+        };
         let (scope, acting) = match policy::authorize(principal, &dataset, municipality) {
             Ok(scope) => (scope, None),
             Err(denial @ (Denial::NotFound | Denial::MunicipalityNotGranted(_))) => {
@@ -241,10 +272,11 @@ impl Core {
                 let delegate = municipality
                     .and_then(|m| self.admin.delegated(principal, &dataset, m))
                     .ok_or(denial)?;
-                let scope = policy::authorize(&delegate, &dataset, municipality)?;
+                let scope = policy::authorize(&delegate, &dataset, municipality)
+                    .map_err(|denial| assurance(denial, &delegate))?;
                 (scope, Some(delegate))
             }
-            Err(denial) => return Err(denial.into()),
+            Err(denial) => return Err(assurance(denial, principal)),
         };
         self.admin
             .check(&scope, acting.as_ref().unwrap_or(principal))?;

@@ -62,12 +62,6 @@ pub fn authorize(
     if !can_list(principal, dataset) {
         return Err(Denial::NotFound);
     }
-    if principal.nsis < dataset.min_nsis {
-        return Err(Denial::InsufficientAssurance {
-            required: dataset.min_nsis.to_string(),
-            actual: principal.nsis.to_string(),
-        });
-    }
     let municipality = principal.acting_for(requested)?;
     // The role must be held in the municipality acted for, not just somewhere.
     if !principal.has_role_in(&municipality, &dataset.read_role) {
@@ -78,6 +72,14 @@ pub fn authorize(
     // nothing is visible, so the dataset is not there for this caller.
     if rows.as_ref().is_some_and(Vec::is_empty) {
         return Err(Denial::NotFound);
+    }
+    // Deny wins: the assurance level is judged only once the dataset is there for the
+    // caller, so a dataset they may not see never answers "insufficient assurance".
+    if principal.nsis < dataset.min_nsis {
+        return Err(Denial::InsufficientAssurance {
+            required: dataset.min_nsis.to_string(),
+            actual: principal.nsis.to_string(),
+        });
     }
     // Columns from the same rows as the scope: a column opened by a role that does not
     // open every one of these rows stays hidden (see `columns`).

@@ -91,6 +91,25 @@ mod decisions {
             ),
             Err(Denial::InsufficientAssurance { .. })
         ));
+        // Not there for the municipality acted for: not found, whatever the level.
+        let mut elsewhere = principal(&["laes-aeldre"], NsisLevel::Low, &["0101"]);
+        let other = MunicipalityCode::parse("0751").expect("code");
+        elsewhere.municipalities.push(other.clone());
+        elsewhere
+            .grants
+            .insert(other, BTreeSet::from(["laes-oekonomi".to_owned()]));
+        assert_eq!(
+            authorize(&elsewhere, &ds, Some("0751")).err(),
+            Some(Denial::NotFound)
+        );
+        assert!(matches!(
+            authorize(
+                &principal(&["laes-aeldre"], NsisLevel::Low, &["0101"]),
+                &ds,
+                Some("0751")
+            ),
+            Err(Denial::MunicipalityNotGranted(_))
+        ));
         assert_eq!(
             authorize(
                 &principal(&["laes-aeldre"], NsisLevel::High, &["0101", "0147"]),
