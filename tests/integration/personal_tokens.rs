@@ -70,6 +70,7 @@ async fn a_personal_token_reads_only_its_datasets_and_dies_when_revoked() {
     let list = app.get("/api/v1/me/tokens", Some(&anna)).await;
     assert_eq!(list.status, 200);
     assert_eq!(list.body["tokens"][0]["id"], created["id"]);
+    assert_eq!(list.body["tokens"][0]["municipalities"], json!(["0101"]));
     assert!(
         !list.body.to_string().contains(&pat),
         "a listing must never show the token"

@@ -183,6 +183,7 @@ fn tokens_section(
                     thead { tr {
                         th scope="col" { (lang.t("connect.name")) }
                         th scope="col" { (lang.t("connect.datasets")) }
+                        th scope="col" { (lang.t("municipality")) }
                         th scope="col" { (lang.t("connect.created")) }
                         th scope="col" { (lang.t("connect.expires")) }
                         th scope="col" { (lang.t("admin.status")) }
@@ -192,6 +193,7 @@ fn tokens_section(
                             tr data-token=(t.id) {
                                 th scope="row" { (t.name) }
                                 td { (t.datasets.join(", ")) }
+                                td { (t.municipalities.join(", ")) }
                                 td { (when(&t.created_at)) }
                                 td { (when(&t.expires_at)) }
                                 td {

@@ -50,6 +50,10 @@ pub struct TokenInfo {
     pub id: String,
     pub name: String,
     pub datasets: Vec<String>,
+    /// The municipalities the token acts for: its owner's at creation, or the one named
+    /// with `municipality` when it was created.
+    #[schema(example = json!(["0101"]))]
+    pub municipalities: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,

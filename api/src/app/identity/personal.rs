@@ -23,10 +23,18 @@ pub fn token_info(t: &PersonalToken) -> TokenInfo {
         id: t.id.clone(),
         name: t.name.clone(),
         datasets: split(&t.datasets),
+        municipalities: granted_in(&t.grants),
         created_at: t.created_at,
         expires_at: t.expires_at,
         revoked_at: t.revoked_at,
     }
+}
+
+/// The municipalities of stored grants (see [`Principal::grants_json`]), in code order.
+fn granted_in(grants: &str) -> Vec<String> {
+    serde_json::from_str::<std::collections::BTreeMap<String, serde::de::IgnoredAny>>(grants)
+        .map(|grants| grants.into_keys().collect())
+        .unwrap_or_default()
 }
 
 /// Tokens are managed by people signed in through an identity provider, not by
