@@ -3,12 +3,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use dap_schema::{MunicipalityCode, NsisLevel};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::Denial;
 
 /// What kind of caller a token represents.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CallerKind {
     /// A person, via the identity broker or the demo issuer.

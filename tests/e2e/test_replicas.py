@@ -9,11 +9,16 @@ What a replica caches and the bound each change reaches the others within
 - municipality settings, delegations, catalogue, key figures, signing keys: reloaded from
   PostgreSQL every `refresh_secs`;
 - table versions: each open table is refreshed every `refresh_secs` (only new commits
-  are read).
+  are read);
+- Delta Sharing file links: nothing to share; a link carries its caller's roles and
+  constraints in its municipality, signed, so any replica serves it.
 Each check polls for at most 60 s (a guard against a hang, not the bound) and prints the
 propagation time it measured. The audit chain stays one chain: every append takes the
 chain head's row lock in PostgreSQL, whichever replica appends."""
 
+import http.client
+import http.server
+import io
 import json
 import os
 import subprocess
@@ -23,10 +28,11 @@ import time
 import urllib.error
 import urllib.request
 
+import pyarrow.parquet as pq
 import pytest
 
 from azurite_server import Azurite
-from conftest import DAP_BIN
+from conftest import DAP_BIN, free_port
 from test_object_store import HEADER, Server
 
 PG = os.environ.get("DAP_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
@@ -198,3 +204,122 @@ def test_concurrent_requests_on_every_replica_keep_one_intact_audit_chain(replic
     # 360 requests appended 360 records at least; no position taken twice, none skipped.
     assert total >= 360 and total == distinct == span, count
     print(f"\naudit chain after 360 concurrent requests on 3 replicas: {total} records, intact")
+
+
+class RoundRobin:
+    """A load balancer without sticky sessions: each request goes to the next replica in
+    turn, with its Host header kept (so dap's links point at the balancer). `log` holds
+    (method, path, replica index) of every request, in order."""
+
+    HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
+           "proxy-authorization", "proxy-authenticate", "content-length"}
+
+    def __init__(self, servers):
+        self.servers = servers
+        self.log = []
+        self.turn = 0
+        self.lock = threading.Lock()
+        balancer = self
+
+        class Forward(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def forward(self):
+                with balancer.lock:
+                    index = balancer.turn % len(balancer.servers)
+                    balancer.turn += 1
+                    balancer.log.append((self.command, self.path, index))
+                backend = balancer.servers[index]
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in RoundRobin.HOP}
+                connection = http.client.HTTPConnection("127.0.0.1", backend.port, timeout=120)
+                connection.request(self.command, self.path, body=body, headers=headers)
+                response = connection.getresponse()
+                data = response.read()
+                self.send_response(response.status)
+                for name, value in response.getheaders():
+                    if name.lower() not in RoundRobin.HOP:
+                        self.send_header(name, value)
+                self.send_header("Content-Length", response.getheader("Content-Length", str(len(data)))
+                                 if self.command == "HEAD" else str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                connection.close()
+
+            do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = forward
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Forward)
+        self.base = f"http://127.0.0.1:{self.httpd.server_port}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_delta_sharing_works_through_a_load_balancer_without_sticky_sessions(replicas, tmp_path):
+    servers, _ = replicas
+    sharing_python = os.environ.get("DAP_SHARING_PYTHON")
+    if not sharing_python:
+        pytest.fail("DAP_SHARING_PYTHON must name the Python of the Delta Sharing connector's venv "
+                    "(scripts/test.sh sets it)")
+    owner = servers[0].token("0101")
+    expected = sorted(json.loads(line)["posteringsid"] for line in servers[1].fetch(
+        "/api/v1/datasets/oekonomi.posteringer/export?format=ndjson", owner).decode().splitlines() if line)
+    assert expected
+    balancer = RoundRobin(servers)
+    try:
+        request = urllib.request.Request(
+            balancer.base + "/api/v1/me/sharing-profiles", method="POST",
+            data=json.dumps({"name": f"Power BI {time.time_ns()}", "datasets": ["oekonomi.posteringer"]}).encode(),
+            headers={"Authorization": f"Bearer {owner}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            profile = json.load(response)
+        assert profile["endpoint"].startswith(balancer.base), profile["endpoint"]
+        path = tmp_path / "dap.share"
+        path.write_text(json.dumps(profile))
+
+        # The links of one query, fetched alone (as clients do) from every replica.
+        query = urllib.request.Request(
+            profile["endpoint"] + "/shares/dap/schemas/oekonomi/tables/posteringer/query", method="POST",
+            data=b"{}", headers={"Authorization": f"Bearer {profile['bearerToken']}",
+                                 "Content-Type": "application/json"})
+        with urllib.request.urlopen(query, timeout=60) as response:
+            lines = [json.loads(line) for line in response.read().decode().splitlines()]
+        links = [line["file"] for line in lines if "file" in line]
+        assert links
+        shared = []
+        for link in links:
+            suffix = link["url"][len(balancer.base):]
+            bodies = {urllib.request.urlopen(server.base + suffix, timeout=60).read() for server in servers}
+            assert len(bodies) == 1, "every replica serves the same bytes"
+            body = bodies.pop()
+            assert len(body) == link["size"]
+            table = pq.read_table(io.BytesIO(body))
+            assert set(table.column("kommunekode").to_pylist()) == {"0101"}
+            shared += table.column("posteringsid").to_pylist()
+        assert sorted(shared) == expected
+
+        # The official connector, every request to the next replica in turn.
+        balancer.log.clear()
+        read = subprocess.run(
+            [sharing_python, "-c",
+             "import sys, json, delta_sharing\n"
+             "df = delta_sharing.load_as_pandas(sys.argv[1] + '#dap.oekonomi.posteringer')\n"
+             "print(json.dumps({'ids': sorted(int(i) for i in df['posteringsid']),"
+             " 'municipalities': sorted(set(df['kommunekode']))}))",
+             str(path)],
+            capture_output=True, text=True, timeout=300)
+        assert read.returncode == 0, read.stderr[-3000:]
+        got = json.loads(read.stdout.strip().splitlines()[-1])
+        assert got == {"ids": expected, "municipalities": ["0101"]}
+        queried = {i for method, p, i in balancer.log if p.endswith("/query")}
+        fetched = {i for method, p, i in balancer.log if "/files/" in p}
+        assert fetched - queried, f"some file was read from a replica that did not answer the query: {balancer.log}"
+        print(f"\nDelta Sharing through a round-robin balancer: query on replicas {sorted(queried)}, "
+              f"file reads on {sorted(fetched)}, {len(got['ids'])} rows")
+    finally:
+        balancer.close()

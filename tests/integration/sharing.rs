@@ -354,14 +354,22 @@ async fn spliced_files_are_kept_as_layouts_and_read_by_range() {
         held, written,
         "the replica keeps what dap wrote, not the copies"
     );
-    // A replica that never saw the query: the caller's own credential, the same bytes.
-    app.state.sharing.forget_all();
+    // A replica that never saw the query (behind a load balancer, any may be asked):
+    // the link alone, as clients fetch it, or with the caller's own credential, gives
+    // the same bytes; another caller's credential is refused.
+    let other = app.analyst("0751");
     for (url, whole) in &wholes {
-        let (status, bytes, _) = fetch(&app, url, Some(&anna)).await;
-        assert_eq!(status, 200);
-        assert_eq!(&bytes, whole);
-        let (_, rows) = decode(bytes);
-        assert!(rows.iter().all(|r| r["kommunekode"] == "0101"), "{rows:?}");
+        for credential in [None, Some(&anna)] {
+            app.state.sharing.forget_all();
+            let (status, bytes, body) = fetch(&app, url, credential.map(String::as_str)).await;
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(&bytes, whole);
+            let (_, rows) = decode(bytes);
+            assert!(rows.iter().all(|r| r["kommunekode"] == "0101"), "{rows:?}");
+        }
+        app.state.sharing.forget_all();
+        let (status, _, _) = fetch(&app, url, Some(&other)).await;
+        assert_eq!(status, 403);
     }
 }
 
@@ -700,6 +708,14 @@ async fn a_person_of_several_municipalities_shares_through_a_profile_for_one() {
         rows.iter().all(|r| r["kommunekode"] == "0751"),
         "only 0751's rows"
     );
+    // The person's token listing says which municipality the profile acts for.
+    let listed = app.get("/api/v1/me/tokens", Some(&person)).await;
+    assert_eq!(
+        listed.body["tokens"][0]["municipalities"],
+        json!(["0751"]),
+        "{}",
+        listed.body
+    );
     let (status, body) = profile("0250").await;
     assert_eq!(status, 403, "{body}");
     assert_eq!(body["code"], "municipality_not_granted", "{body}");
@@ -761,6 +777,11 @@ async fn a_sharing_profile_reads_its_datasets_and_dies_when_revoked() {
         "a link of a revoked profile is refused at once, got {status}"
     );
     assert!(!bytes.starts_with(b"PAR1"), "no Parquet is served");
+    // Also by a replica that never saw the query: the revocation is in the control plane.
+    app.state.sharing.forget_all();
+    let (status, bytes, _) = fetch(&app, &url, None).await;
+    assert!(matches!(status, 401 | 403), "got {status}");
+    assert!(!bytes.starts_with(b"PAR1"), "no Parquet is served");
 }
 
 #[tokio::test]
@@ -787,6 +808,8 @@ async fn the_change_feed_is_the_callers_changes_per_commit() {
         .collect();
     let mut shared = Vec::new();
     for change in lines.iter().filter_map(|l| l.get("cdf")) {
+        // Each link fetched as from a replica that never saw the query.
+        app.state.sharing.forget_all();
         let (status, bytes, _) = fetch(&app, change["url"].as_str().expect("url"), None).await;
         assert_eq!(status, 200);
         assert_eq!(bytes.len() as u64, change["size"].as_u64().expect("size"));
@@ -882,6 +905,10 @@ async fn a_constrained_callers_files_hold_only_the_rows_of_their_units() {
     got.sort();
     want.sort();
     assert_eq!(got, want);
+    // A replica that never saw the query encodes the same files again, from the
+    // constraints the link carries.
+    app.state.sharing.forget_all();
+    assert_eq!(all_rows(&app, &answer, &key).await, rows);
     // Some of the partition's rows only: every column encoded from the admitted rows
     // (with page indexes), none copied.
     for file in files(&answer) {

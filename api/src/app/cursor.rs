@@ -14,6 +14,9 @@ use super::AppError;
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// The longest signed text (cursor or link) dap verifies; longer is refused unread.
+pub const MAX_SIGNED_LEN: usize = 4096;
+
 /// Where the next page starts, and for whom.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cursor {
@@ -97,7 +100,7 @@ impl CursorSigner {
         purpose: &str,
         token: &str,
     ) -> Option<T> {
-        if token.len() > 4096 {
+        if token.len() > MAX_SIGNED_LEN {
             return None;
         }
         let (payload, signature) = token.split_once('.')?;
@@ -119,7 +122,7 @@ impl CursorSigner {
                     .into(),
             )
         };
-        if token.len() > 4096 {
+        if token.len() > MAX_SIGNED_LEN {
             return Err(invalid());
         }
         let (payload, signature) = token.split_once('.').ok_or_else(invalid)?;

@@ -15,7 +15,9 @@ use dap_schema::AccessScope;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use super::links::{FileLink, LINK_LIFETIME_SECS, LINK_PURPOSE, Remembered};
+use super::links::{
+    FileLink, LINK_LIFETIME_SECS, LINK_PURPOSE, LinkCaller, MAX_LINK_TOKEN, Remembered,
+};
 use super::{TableMetadata, TableRef, metadata_of, stable_id};
 use crate::app::{AppError, AuditFacts, Core};
 
@@ -160,7 +162,7 @@ impl Core {
     ) -> Result<(FileAction, FileLink), AppError> {
         let view = view_digest(scope);
         let expires = Utc::now().timestamp() + LINK_LIFETIME_SECS;
-        let link = FileLink {
+        let mut link = FileLink {
             n: nonce(),
             d: scope.dataset().id.to_string(),
             v: version,
@@ -172,8 +174,14 @@ impl Core {
             c: view.clone(),
             z: encoded.body.len(),
             e: expires,
+            p: LinkCaller::of(principal, scope.municipality()),
         };
-        let token = self.cursors.sign_for(LINK_PURPOSE, &link)?;
+        let mut token = self.cursors.sign_for(LINK_PURPOSE, &link)?;
+        if token.len() > MAX_LINK_TOKEN {
+            // Served by this replica (which remembers the caller) or on a credential.
+            link.p = None;
+            token = self.cursors.sign_for(LINK_PURPOSE, &link)?;
+        }
         let kind = if changes { "changes" } else { "file" };
         let action = FileAction {
             url: format!("{base}{}/files/{token}", self.sharing.prefix),
@@ -194,9 +202,10 @@ impl Core {
         Ok((action, link))
     }
 
-    /// Checks a file link and finds whom it was issued to: this replica's memory of the
-    /// link, or the request's own credential (`caller`). A caller other than the one the
-    /// link names is refused, as is an altered or expired link.
+    /// Checks a file link and finds whom it was issued to: the caller the link carries
+    /// (any replica can serve it), or for a link without one, this replica's memory of
+    /// the link or the request's own credential (`caller`). A caller other than the one
+    /// the link names is refused, as is an altered or expired link.
     pub fn sharing_link(
         &self,
         token: &str,
@@ -212,10 +221,11 @@ impl Core {
         if caller.is_some_and(|c| !issued_to(&link, c)) {
             return Err(invalid_link());
         }
-        let principal = match (self.sharing.recall(&link.n), caller) {
-            (Some(remembered), _) => remembered.principal,
-            (None, Some(caller)) => caller.clone(),
-            (None, None) => return Err(invalid_link()),
+        let carried = link.p.as_ref().and_then(|p| p.principal(&link));
+        let principal = match carried.or_else(|| self.sharing.recall(&link.n).map(|r| r.principal))
+        {
+            Some(principal) => principal,
+            None => caller.cloned().ok_or_else(invalid_link)?,
         };
         if !issued_to(&link, &principal) {
             return Err(invalid_link());
