@@ -834,3 +834,49 @@ async fn a_request_dropped_before_its_end_leaves_its_fields_records() {
         "{records:?}"
     );
 }
+
+/// `datasets` is the core's listing and describe, audited like REST's: one record for
+/// the listing, one per dataset whose columns or version were asked (however many of
+/// those fields), and a refusal for another municipality recorded as denied.
+#[tokio::test]
+async fn the_catalogue_is_audited_per_dataset_and_refusals_are_recorded() {
+    let app = spawn_app().await;
+    let token = app.analyst("0101");
+    let query = json!({"query": "{ datasets { id version updatedAt columns { name } } }"});
+    let (status, records) = audit_of_post(&app, query.to_string().into_bytes(), &token).await;
+    assert_eq!(status, 200);
+    let described: Vec<&str> = records
+        .iter()
+        .filter_map(|r| r.dataset.as_deref())
+        .collect();
+    let listed = app.get("/api/v1/datasets", Some(&token)).await;
+    let visible = listed.body["datasets"].as_array().map_or(0, Vec::len);
+    assert!(visible > 0);
+    assert_eq!(
+        described.len(),
+        visible,
+        "one record per dataset: {records:?}"
+    );
+    assert!(
+        records.iter().all(|r| r.outcome == "allowed"),
+        "{records:?}"
+    );
+    assert!(
+        records
+            .iter()
+            .any(|r| r.dataset.is_none() && r.rows_returned == Some(visible as i64)),
+        "the listing's own record: {records:?}"
+    );
+
+    let other = json!({"query": "{ datasets(municipality: \"0751\") { id columns { name } } }"});
+    let (status, records) = audit_of_post(&app, other.to_string().into_bytes(), &token).await;
+    assert_eq!(status, 200);
+    let denied: Vec<_> = records.iter().filter(|r| r.outcome == "denied").collect();
+    assert!(!denied.is_empty(), "{records:?}");
+    assert!(
+        denied
+            .iter()
+            .all(|r| r.reason.as_deref() == Some("municipality_not_granted")),
+        "{denied:?}"
+    );
+}

@@ -4,16 +4,21 @@ use std::sync::Arc;
 
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, Object, TypeRef};
 use async_graphql::{Name, Value};
-use dap_schema::{AccessScope, ColumnDef, DatasetDef};
+use dap_openapi::model::datasets::{ColumnInfo, DatasetDetail};
+use dap_schema::DatasetDef;
+use tokio::sync::OnceCell;
 
 use super::error::field_error;
 use super::resolve::{Gql, GqlResult, gql};
 use crate::app::datasets::Target;
 
-/// A dataset in `datasets`, for the municipality asked for.
+/// A dataset in `datasets`, for the municipality asked for. What the caller may know of
+/// it beyond the catalogue entry (columns, version) is the core's `describe_dataset`,
+/// asked once per item and audited like REST's describe.
 struct DatasetItem {
     def: Arc<DatasetDef>,
     municipality: Option<String>,
+    detail: OnceCell<GqlResult<DatasetDetail>>,
 }
 
 impl DatasetItem {
@@ -24,15 +29,23 @@ impl DatasetItem {
         }
     }
 
-    fn scope(&self, gql: &Gql) -> GqlResult<AccessScope> {
-        let target = self.target();
-        gql.core
-            .scope(&gql.principal, target.dataset, target.municipality)
-            .map_err(field_error)
+    async fn detail(&self, gql: &Gql) -> GqlResult<&DatasetDetail> {
+        self.detail
+            .get_or_init(|| async {
+                let part = gql.request.part(format!("{} datasets", gql.request.action));
+                let work = gql.core.describe_dataset(&gql.principal, self.target());
+                gql.audited(&part, Some(self.def.id.as_str()), work)
+                    .await
+                    .map_err(field_error)
+            })
+            .await
+            .as_ref()
+            .map_err(Clone::clone)
     }
 }
 
-/// `datasets(municipality)`: the catalogue the caller may see.
+/// `datasets(municipality)`: the catalogue the caller may see (the core's listing,
+/// audited).
 pub fn datasets_field() -> Field {
     Field::new("datasets", TypeRef::named_nn_list_nn("Dataset"), |ctx| {
         FieldFuture::new(async move {
@@ -42,14 +55,20 @@ pub fn datasets_field() -> Field {
                 .get("municipality")
                 .map(|v| v.string().map(str::to_owned))
                 .transpose()?;
-            let items = gql
-                .core
-                .visible_datasets(&gql.principal)
-                .into_iter()
+            let part = gql.request.part(format!("{} datasets", gql.request.action));
+            let list = gql
+                .audited(&part, None, gql.core.list_datasets(&gql.principal))
+                .await
+                .map_err(field_error)?;
+            let items = list
+                .datasets
+                .iter()
+                .filter_map(|d| gql.core.catalogue.get(&d.id))
                 .map(|def| {
                     FieldValue::owned_any(DatasetItem {
                         def,
                         municipality: municipality.clone(),
+                        detail: OnceCell::new(),
                     })
                 });
             Ok(Some(FieldValue::list(items)))
@@ -84,14 +103,7 @@ pub fn dataset_object() -> Object {
                 FieldFuture::new(async move {
                     let gql = gql(&ctx)?;
                     let item = ctx.parent_value.try_downcast_ref::<DatasetItem>()?;
-                    let scope = item.scope(gql)?;
-                    let columns: Vec<ColumnDef> = scope
-                        .dataset()
-                        .columns
-                        .iter()
-                        .filter(|c| scope.can_see(&c.name))
-                        .cloned()
-                        .collect();
+                    let columns = item.detail(gql).await?.columns.clone();
                     Ok(Some(FieldValue::list(
                         columns.into_iter().map(FieldValue::owned_any),
                     )))
@@ -102,34 +114,26 @@ pub fn dataset_object() -> Object {
             FieldFuture::new(async move {
                 let gql = gql(&ctx)?;
                 let item = ctx.parent_value.try_downcast_ref::<DatasetItem>()?;
-                let info = gql
-                    .core
-                    .data_version(&gql.principal, item.target())
-                    .await
-                    .map_err(field_error)?;
-                Ok(Some(Value::from(info.version)))
+                let detail = item.detail(gql).await?;
+                Ok(Some(Value::from(detail.table_version)))
             })
         }))
         .field(Field::new("updatedAt", TypeRef::named("DateTime"), |ctx| {
             FieldFuture::new(async move {
                 let gql = gql(&ctx)?;
                 let item = ctx.parent_value.try_downcast_ref::<DatasetItem>()?;
-                let info = gql
-                    .core
-                    .data_version(&gql.principal, item.target())
-                    .await
-                    .map_err(field_error)?;
-                Ok(info
-                    .timestamp
+                let detail = item.detail(gql).await?;
+                Ok(detail
+                    .updated_at
                     .map(|t| Value::from(dap_schema::time::rfc3339(&t))))
             })
         }))
 }
 
-fn column_field(name: &str, get: fn(&ColumnDef) -> String) -> Field {
+fn column_field(name: &str, get: fn(&ColumnInfo) -> String) -> Field {
     Field::new(name, TypeRef::named_nn(TypeRef::STRING), move |ctx| {
         FieldFuture::new(async move {
-            let column = ctx.parent_value.try_downcast_ref::<ColumnDef>()?;
+            let column = ctx.parent_value.try_downcast_ref::<ColumnInfo>()?;
             Ok(Some(Value::from(get(column))))
         })
     })
@@ -138,9 +142,9 @@ fn column_field(name: &str, get: fn(&ColumnDef) -> String) -> Field {
 pub fn column_object() -> Object {
     Object::new("Column")
         .field(column_field("name", |c| c.name.clone()))
-        .field(column_field("type", |c| c.data_type.to_string()))
+        .field(column_field("type", |c| c.data_type.clone()))
         .field(column_field("classification", |c| {
-            c.classification.as_str().to_owned()
+            c.classification.to_owned()
         }))
         .field(column_field("description", |c| c.description.clone()))
 }

@@ -24,7 +24,7 @@ pub struct DatasetSummary {
 }
 
 /// A column the caller may see.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ColumnInfo {
     #[schema(example = "beloeb")]
     pub name: String,
