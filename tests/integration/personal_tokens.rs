@@ -71,6 +71,21 @@ async fn a_personal_token_reads_only_its_datasets_and_dies_when_revoked() {
     assert_eq!(list.status, 200);
     assert_eq!(list.body["tokens"][0]["id"], created["id"]);
     assert_eq!(list.body["tokens"][0]["municipalities"], json!(["0101"]));
+    let listed = app.audit_of(&list).await;
+    assert_eq!(listed.len(), 1, "the listing is audited");
+    assert_eq!(
+        (listed[0].outcome.as_str(), listed[0].rows_returned),
+        ("allowed", Some(1))
+    );
+    // A personal token may not manage tokens: refused, and the refusal recorded.
+    let refused = app.get("/api/v1/me/tokens", Some(&pat)).await;
+    assert_eq!(refused.status, 403);
+    let records = app.audit_of(&refused).await;
+    assert_eq!(records.len(), 1, "the refusal is audited");
+    assert_eq!(
+        (records[0].outcome.as_str(), records[0].reason.as_deref()),
+        ("denied", Some("forbidden"))
+    );
     assert!(
         !list.body.to_string().contains(&pat),
         "a listing must never show the token"

@@ -62,7 +62,7 @@ async fn render(
     let lang = viewer.lang;
     let work = async {
         let (list, facts) = core.list_datasets(&viewer.principal).await?;
-        let tokens = core.personal_tokens(&viewer.principal).await?;
+        let (tokens, _) = core.personal_tokens(&viewer.principal).await?;
         Ok(((list.datasets, tokens), facts))
     };
     let (datasets, tokens) = core

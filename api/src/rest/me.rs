@@ -109,10 +109,14 @@ async fn create_sharing_profile(
 )]
 #[get("/api/v1/me/tokens")]
 async fn list_tokens(
+    req: HttpRequest,
     core: web::Data<Core>,
     Caller(principal): Caller,
 ) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(core.personal_tokens(&principal).await?))
+    let ctx = request_context(&req);
+    let work = core.personal_tokens(&principal);
+    let list = core.audited(&ctx, &principal, None, work).await?;
+    Ok(HttpResponse::Ok().json(list))
 }
 
 /// Revokes one of the caller's tokens; it is refused from the next request on.

@@ -148,16 +148,26 @@ impl Core {
         Ok((created, facts))
     }
 
-    /// The signed-in person's personal access tokens, newest first.
-    pub async fn personal_tokens(&self, principal: &Principal) -> Result<TokenList, AppError> {
+    /// The signed-in person's personal access tokens, newest first (audited like every
+    /// listing; a caller who may not manage tokens is refused, and that is recorded).
+    pub async fn personal_tokens(
+        &self,
+        principal: &Principal,
+    ) -> Result<(TokenList, AuditFacts), AppError> {
         owner(principal)?;
         let tokens = self
             .control
             .personal_tokens_of(&principal.issuer, &principal.subject)
             .await?;
-        Ok(TokenList {
+        let facts = AuditFacts {
+            columns: Some("personal tokens".into()),
+            rows_returned: Some(tokens.len()),
+            ..AuditFacts::default()
+        };
+        let list = TokenList {
             tokens: tokens.iter().map(token_info).collect(),
-        })
+        };
+        Ok((list, facts))
     }
 
     /// Revokes one of the signed-in person's tokens; it is refused from the next request
