@@ -61,10 +61,8 @@ impl ClaimMapper for PlainClaims {
             .into_iter()
             .map(|m| (m, roles.clone()))
             .collect();
-        let nsis = match claims.get(&self.loa_claim).and_then(Value::as_str) {
-            Some(loa) => loa
-                .parse()
-                .map_err(|e: dap_schema::Error| Error::Claims(e.to_string()))?,
+        let nsis = match assurance(claims.get(&self.loa_claim), &self.loa_claim)? {
+            Some(loa) => loa,
             None => self.default_loa.ok_or_else(|| {
                 Error::Claims(format!("the token has no {} claim", self.loa_claim))
             })?,
@@ -89,6 +87,23 @@ impl ClaimMapper for PlainClaims {
         principal.client_id = client_id;
         principal.datasets = datasets;
         Ok(principal)
+    }
+}
+
+/// The NSIS level an assurance claim states; `None` when the claim is absent (the
+/// issuer's default may apply). A claim that is present but not a level dap knows, a
+/// string of another value or another shape (a list, a number), refuses the token:
+/// unknown shapes close, never falling back to a default.
+pub(crate) fn assurance(claim: Option<&Value>, name: &str) -> Result<Option<NsisLevel>> {
+    match claim {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(loa)) => loa
+            .parse()
+            .map(Some)
+            .map_err(|e: dap_schema::Error| Error::Claims(e.to_string())),
+        Some(_) => Err(Error::Claims(format!(
+            "the {name} claim must be a string naming an NSIS level"
+        ))),
     }
 }
 
@@ -155,5 +170,30 @@ mod tests {
         );
         assert!(map(json!({"sub": "x", "kommunekode": "0101"})).is_err());
         assert!(map(json!({"kommunekode": "0101", "loa": "Low"})).is_err());
+    }
+
+    #[test]
+    fn an_assurance_claim_of_another_shape_refuses_the_token_despite_a_default() {
+        let mapper = PlainClaims {
+            default_loa: Some(NsisLevel::Substantial),
+            ..PlainClaims::default()
+        };
+        let with = |loa: Value| {
+            let claims = json!({"sub": "x", "kommunekode": "0101", "loa": loa});
+            let claims = claims.as_object().cloned().unwrap_or_default();
+            mapper
+                .map("https://issuer.example", &claims)
+                .map(|p| p.nsis)
+        };
+        assert_eq!(with(Value::Null).ok(), Some(NsisLevel::Substantial));
+        assert_eq!(with(json!("Low")).ok(), Some(NsisLevel::Low));
+        for odd in [
+            json!(["Low"]),
+            json!(2),
+            json!({"level": "Low"}),
+            json!("Medium"),
+        ] {
+            assert!(with(odd.clone()).is_err(), "{odd}");
+        }
     }
 }

@@ -98,14 +98,16 @@ impl ClaimMapper for KombitClaims {
             })
             .filter(|(_, roles)| !roles.is_empty())
             .collect();
-        let nsis = match self
+        let stated = self
             .loa_claims
             .iter()
-            .find_map(|name| claims.get(name).and_then(Value::as_str))
+            .find_map(|name| claims.get(name).map(|value| (name, value)));
+        let nsis = match stated
+            .map(|(name, value)| crate::claims::assurance(Some(value), name))
+            .transpose()?
+            .flatten()
         {
-            Some(loa) => loa
-                .parse()
-                .map_err(|e: dap_schema::Error| Error::Claims(e.to_string()))?,
+            Some(loa) => loa,
             None => self
                 .default_loa
                 .ok_or_else(|| Error::Claims("the token has no NSIS level claim".into()))?,
@@ -208,6 +210,19 @@ mod tests {
             map(json!({"sub": "u", "privileges_intermediate": list(&[])})).is_err(),
             "no NSIS level"
         );
+        // A level claim of another shape is refused, even where a default would apply.
+        let lenient = KombitClaims {
+            default_loa: Some(NsisLevel::Substantial),
+            ..KombitClaims::default()
+        };
+        for odd in [json!(["Low"]), json!(3), json!("Medium")] {
+            let claims = json!({"sub": "u", "loa": odd, "privileges_intermediate": list(&[])});
+            let claims = claims.as_object().cloned().unwrap_or_default();
+            assert!(
+                lenient.map("https://broker.example", &claims).is_err(),
+                "{odd}"
+            );
+        }
         assert!(
             map(json!({"sub": "u", "loa": "Low", "privileges_intermediate": "!!"})).is_err(),
             "garbage list"
