@@ -325,6 +325,50 @@ impl Core {
     /// dataset every such municipality switched off is not listed; one the caller may
     /// see but not read yet (e.g. a higher NSIS level needed) is listed, and reading it
     /// says why not.
+    /// `dataset` as the caller may know its shape: only the columns they may see in
+    /// some municipality they may act for (a surface that describes a dataset's columns
+    /// ahead of any read, the GraphQL schema, shows no other, so a column they may not
+    /// see looks exactly like one that does not exist). Where no scope is granted yet (an
+    /// assurance level too low) only its public columns.
+    pub fn dataset_as_seen(
+        &self,
+        principal: &Principal,
+        dataset: &Arc<DatasetDef>,
+    ) -> Arc<DatasetDef> {
+        let id = dataset.id.as_str();
+        let mut seen: BTreeSet<&str> = BTreeSet::new();
+        for municipality in self.acting_choices(principal) {
+            if let Ok(scope) = self.scope(principal, id, Some(municipality.as_str())) {
+                seen.extend(
+                    dataset
+                        .columns
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .filter(|c| scope.can_see(c)),
+                );
+            }
+        }
+        if seen.is_empty() {
+            seen.extend(
+                dataset
+                    .columns
+                    .iter()
+                    .filter(|c| c.classification == dap_schema::Classification::Public)
+                    .map(|c| c.name.as_str()),
+            );
+        }
+        if dataset
+            .columns
+            .iter()
+            .all(|c| seen.contains(c.name.as_str()))
+        {
+            return Arc::clone(dataset);
+        }
+        let mut shown = dataset.as_ref().clone();
+        shown.columns.retain(|c| seen.contains(c.name.as_str()));
+        Arc::new(shown)
+    }
+
     pub fn visible_datasets(&self, principal: &Principal) -> Vec<Arc<DatasetDef>> {
         self.catalogue
             .all()

@@ -73,10 +73,15 @@ struct Built {
 
 impl SchemaCache {
     /// The schema of the datasets `principal` sees ([`Core::visible_datasets`], the same
-    /// list as every surface's): a dataset the caller may not see is not in their schema
-    /// at all, as REST answers 404 for it. Rebuilt when those definitions change.
+    /// list as every surface's), each with the columns they may see
+    /// ([`Core::dataset_as_seen`]): a dataset or column the caller may not see is not in
+    /// their schema at all, as REST answers 404 for it. Rebuilt when those change.
     fn get(&self, core: &Core, principal: &Principal) -> Result<Arc<Built>, AppError> {
-        let datasets: Vec<Arc<DatasetDef>> = core.visible_datasets(principal);
+        let datasets: Vec<Arc<DatasetDef>> = core
+            .visible_datasets(principal)
+            .iter()
+            .map(|d| core.dataset_as_seen(principal, d))
+            .collect();
         let mut hasher = DefaultHasher::new();
         for d in &datasets {
             serde_json::to_string(d.as_ref())
