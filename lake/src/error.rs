@@ -81,6 +81,36 @@ pub enum Error {
 }
 
 impl Error {
+    /// A refusal of a version as the reader is told it: the range ends at `own`, the
+    /// reader's own version, not at a later commit of rows it may not see.
+    pub(crate) fn told_up_to(self, own: u64) -> Self {
+        match self {
+            Self::VersionNotAvailable {
+                requested,
+                earliest,
+                latest,
+            } => Self::VersionNotAvailable {
+                requested,
+                earliest,
+                latest: latest.min(own),
+            },
+            Self::ChangeRangeNotAvailable {
+                from,
+                to,
+                first,
+                earliest,
+                latest,
+            } => Self::ChangeRangeNotAvailable {
+                from,
+                to,
+                first,
+                earliest,
+                latest: latest.min(own),
+            },
+            other => other,
+        }
+    }
+
     /// True for errors caused by the caller's input.
     pub fn is_client_error(&self) -> bool {
         matches!(

@@ -173,37 +173,40 @@ impl Lake {
                 let latest = table.version().unwrap_or_default();
                 // Change data reaches back to the first commit the log still holds.
                 let first = lake.earliest(&table, &reader.dataset, latest).await?;
-                // The default end is the caller's version: later commits changed only
-                // rows it cannot see, and their number is not its business. A start
-                // after it (but within the table) has nothing for the caller: an empty
-                // feed up to that start, as before.
-                let to = match to {
-                    Some(to) => to,
-                    None => {
-                        let own = lake.own_version(&table, &reader, latest).await?;
-                        own.max(from.min(latest))
-                    }
+                // The caller's history ends at its own version: later commits changed
+                // only rows it cannot see, and neither their number nor their existence is
+                // its business. So the default end is its version, an end after it is
+                // refused with its version as the last, and a start after it (a client
+                // that kept a version its data has since gone back before, or any number)
+                // has nothing for it: an empty feed, never a refusal that would tell
+                // where the table ends.
+                let own = lake.own_version(&table, &reader, latest).await?;
+                let nothing = to.is_none() && from > own;
+                let (scan, told) = match to {
+                    _ if nothing => ((latest, latest), from),
+                    Some(to) => ((from, to), to),
+                    None => ((from, own), own),
                 };
                 let earliest = if change_data_enabled(&table) {
                     first
                 } else {
                     u64::MAX
                 };
-                if from > to || to > latest || from < earliest {
+                if from < earliest || (!nothing && (from > told || told > own)) {
                     return Err(Error::ChangeRangeNotAvailable {
                         from,
-                        to,
+                        to: told,
                         first,
                         earliest,
-                        latest,
+                        latest: own,
                     });
                 }
                 let ctx = Lake::session();
                 let cdf = (*table)
                     .clone()
                     .scan_cdf()
-                    .with_starting_version(from)
-                    .with_ending_version(to);
+                    .with_starting_version(scan.0)
+                    .with_ending_version(scan.1);
                 let mut order = vec![col("_commit_version").sort(true, false)];
                 order.extend(
                     reader
@@ -215,14 +218,19 @@ impl Lake {
                 );
                 // Within a commit: update_preimage before update_postimage.
                 order.push(col("_change_type").sort(false, false));
+                let rows = if nothing {
+                    lit(false)
+                } else {
+                    reader.rows.clone()
+                };
                 let frame = ctx
                     .read_table(Arc::new(DeltaCdfTableProvider::try_new(cdf)?))?
-                    .filter(reader.rows.clone())?
+                    .filter(rows)?
                     .sort(order)?;
                 let projection = crate::lake::plain_columns(&frame, &columns);
                 let frame = frame.select(projection)?;
                 let source = Source::of(&reader.dataset, &table);
-                Ok(Scan::start(to, source, frame.execute_stream().await?))
+                Ok(Scan::start(told, source, frame.execute_stream().await?))
             })
             .await
     }

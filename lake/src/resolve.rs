@@ -185,15 +185,18 @@ impl Lake {
         let latest = current.version().unwrap_or_default();
         let earliest = self.earliest(&current, &reader.dataset, latest).await?;
         let own_now = self.own_version(&current, reader, latest).await?;
+        // The reader's history ends at its own version: a later commit changed only rows
+        // it may not see, so neither asking for it nor a refusal tells it exists.
         let (at, report) = match (version, as_of) {
-            (Some(v), _) if v > latest || v < earliest => {
-                return Err(version_error(Requested::Version(v), earliest, latest));
+            (Some(v), _) if v > own_now || v < earliest => {
+                return Err(version_error(Requested::Version(v), earliest, own_now));
             }
             (Some(v), _) => (v, v),
             (None, Some(instant)) => {
                 let at = self
                     .version_at(&current, &reader.dataset, instant, (earliest, latest))
-                    .await?;
+                    .await
+                    .map_err(|e| e.told_up_to(own_now))?;
                 (at, self.own_version(&current, reader, at).await?)
             }
             (None, None) => (latest, own_now),
@@ -203,7 +206,7 @@ impl Lake {
             table
                 .load_version(at)
                 .await
-                .map_err(|_| version_error(Requested::Version(at), earliest, latest))?;
+                .map_err(|_| version_error(Requested::Version(at), earliest, own_now))?;
         }
         Ok(Target {
             table,

@@ -154,8 +154,12 @@ async fn another_municipalitys_commit_moves_nothing_the_caller_is_told() {
     assert_eq!(theirs, expected(POPULATION, "0751", 2));
 }
 
+/// Invariant 8: a commit that changed only another municipality's rows is not part of
+/// the caller's history. Asking for it, or for any later version, is refused exactly
+/// as a version that does not exist, with the caller's own version as the last; the
+/// change feed from after it is empty whatever the start.
 #[tokio::test]
-async fn time_travel_to_a_version_that_changed_only_others_reads_the_same_rows() {
+async fn a_caller_can_neither_reach_nor_learn_versions_after_its_own() {
     let app = spawn_app().await;
     let own = app.analyst("0101");
     update_directly(&app, POPULATION, "kommunekode = '0751'", "antal").await;
@@ -168,45 +172,80 @@ async fn time_travel_to_a_version_that_changed_only_others_reads_the_same_rows()
         async move { app.all_rows(POPULATION, &query, &own).await }
     };
     let at_own = all("1").await;
-    let at_table = all("2").await;
     assert!(!at_own.is_empty());
-    assert_eq!(at_own, at_table);
-    let explicit = app
-        .get(
-            &format!("/api/v1/datasets/{POPULATION}/rows?version=2&limit=1"),
-            Some(&own),
-        )
-        .await;
-    assert_eq!(explicit.body["table_version"], 2, "{}", explicit.body);
-    let beyond = app
-        .get(
-            &format!("/api/v1/datasets/{POPULATION}/rows?version=3"),
-            Some(&own),
-        )
-        .await;
-    assert_eq!(beyond.body["code"], "version_not_available");
-    assert!(
-        beyond.body["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("versions 0 to 2"),
-        "{}",
-        beyond.body
+    let refusal = |version: u64| {
+        let app = &app;
+        let own = own.clone();
+        async move {
+            let answer = app
+                .get(
+                    &format!("/api/v1/datasets/{POPULATION}/rows?version={version}&limit=1"),
+                    Some(&own),
+                )
+                .await;
+            assert_eq!(answer.status, 400, "{}", answer.body);
+            assert_eq!(answer.body["code"], "version_not_available");
+            answer.body["message"]
+                .as_str()
+                .unwrap_or_default()
+                .replace(&version.to_string(), "N")
+        }
+    };
+    let existing = refusal(2).await;
+    assert!(existing.contains("versions 0 to 1"), "{existing}");
+    assert_eq!(
+        existing,
+        refusal(3).await,
+        "2 exists, 3 does not: the same answer"
     );
-    // Changes since a version after the caller's (a client that kept the table's
-    // version): nothing for the caller, not an error.
-    let since = app
+    assert_eq!(existing, refusal(99).await);
+    // Delta Sharing and GraphQL time travel go through the same rule.
+    let sharing = app
         .client
-        .get(format!(
-            "{}/api/v1/datasets/{POPULATION}/changes?from_version=2&format=ndjson",
+        .post(format!(
+            "{}/delta-sharing/shares/dap/schemas/borger/tables/befolkning/query",
             app.address
         ))
         .bearer_auth(&own)
+        .json(&json!({"version": 2}))
         .send()
         .await
-        .expect("changes");
-    assert_eq!(since.status(), 200);
-    assert_eq!(since.text().await.expect("body"), "");
+        .expect("query");
+    assert_eq!(sharing.status().as_u16(), 400);
+    // The change feed: an end after the caller's version is refused like one after the
+    // table's; a start after it is an empty feed, whatever the start.
+    for to in [2, 99] {
+        let answer = app
+            .get(
+                &format!("/api/v1/datasets/{POPULATION}/changes?from_version=0&to_version={to}"),
+                Some(&own),
+            )
+            .await;
+        assert_eq!(answer.status, 400, "{}", answer.body);
+        let message = answer.body["message"].as_str().unwrap_or_default();
+        assert!(message.contains("versions 0 to 1"), "{message}");
+    }
+    for from in [2, 99] {
+        let since = app
+            .client
+            .get(format!(
+                "{}/api/v1/datasets/{POPULATION}/changes?from_version={from}&format=ndjson",
+                app.address
+            ))
+            .bearer_auth(&own)
+            .send()
+            .await
+            .expect("changes");
+        assert_eq!(since.status(), 200, "from_version={from}");
+        let name = since
+            .headers()
+            .get("content-disposition")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(name.contains(&format!("{from}-{from}")), "{name}");
+        assert_eq!(since.text().await.expect("body"), "");
+    }
     // A cursor chain started at the caller's version reads every row once.
     let paged = app
         .all_rows(POPULATION, "limit=7&select=aar,kvartal,alder,koen", &own)
