@@ -98,10 +98,12 @@ impl ClaimMapper for KombitClaims {
             })
             .filter(|(_, roles)| !roles.is_empty())
             .collect();
-        let stated = self
-            .loa_claims
-            .iter()
-            .find_map(|name| claims.get(name).map(|value| (name, value)));
+        let stated = self.loa_claims.iter().find_map(|name| {
+            claims
+                .get(name)
+                .filter(|value| !value.is_null())
+                .map(|value| (name, value))
+        });
         let nsis = match stated
             .map(|(name, value)| crate::claims::assurance(Some(value), name))
             .transpose()?
@@ -215,6 +217,17 @@ mod tests {
             default_loa: Some(NsisLevel::Substantial),
             ..KombitClaims::default()
         };
+        // A null claim is absent: the next claim that names a level decides.
+        let claims = json!({"sub": "u", "loa": null,
+            "https://data.gov.dk/concept/core/nsis/loa": "Low", "privileges_intermediate": list(&[])});
+        let claims = claims.as_object().cloned().unwrap_or_default();
+        assert_eq!(
+            lenient
+                .map("https://broker.example", &claims)
+                .map(|p| p.nsis)
+                .ok(),
+            Some(NsisLevel::Low)
+        );
         for odd in [json!(["Low"]), json!(3), json!("Medium")] {
             let claims = json!({"sub": "u", "loa": odd, "privileges_intermediate": list(&[])});
             let claims = claims.as_object().cloned().unwrap_or_default();

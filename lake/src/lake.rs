@@ -326,6 +326,21 @@ impl Lake {
         table_url(&self.root, &dataset.location)
     }
 
+    /// The first version whose changes the table can still tell: its log's first commit
+    /// (older commit files are cleaned up with checkpoints). A change range that starts
+    /// before it cannot be answered.
+    pub async fn first_version(self: &Arc<Self>, scope: &AccessScope) -> Result<u64> {
+        let lake = Arc::clone(self);
+        let dataset = scope.dataset().clone();
+        self.runtime
+            .run(async move {
+                let table = lake.current(&dataset).await?;
+                let latest = table.version().unwrap_or_default();
+                lake.earliest(&table, &dataset, latest).await
+            })
+            .await
+    }
+
     /// The scope's current version (the newest that changed rows it may see; other
     /// municipalities' commits do not count) and when it was committed.
     pub async fn table_info(self: &Arc<Self>, scope: &AccessScope) -> Result<TableInfo> {

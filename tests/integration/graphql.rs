@@ -328,7 +328,15 @@ async fn invisible_columns_cannot_be_selected_filtered_sorted_or_grouped() {
     let mut roles = crate::helpers::READ_ROLES.to_vec();
     roles.push("laes-foelsomme");
     let sensitive = app.token("0101", &roles, dap_schema::NsisLevel::Substantial);
-    assert!(fields(sensitive).await.contains(&"cpr".to_owned()));
+    assert!(fields(sensitive.clone()).await.contains(&"cpr".to_owned()));
+    // Below the dataset's assurance level (Substantial): its municipality column and
+    // public columns only, and the schema still serves every other field.
+    let low = app.token("0101", &roles, dap_schema::NsisLevel::Low);
+    let shown = fields(low.clone()).await;
+    assert!(shown.contains(&"kommunekode".to_owned()), "{shown:?}");
+    assert!(!shown.contains(&"cpr".to_owned()), "{shown:?}");
+    let me = gql(&app, &low, "{ me { subject } }", json!({})).await;
+    assert!(me["errors"].is_null(), "{me}");
     let body = gql(&app, &token, "{ nope: __typename x { a } }", json!({})).await;
     assert_eq!(codes(&body), vec!["invalid_query"], "{body}");
     assert!(!body.to_string().contains("Did you mean"), "{body}");

@@ -498,6 +498,16 @@ async fn history_and_changes_start_where_a_cleaned_up_log_starts() {
         message.contains(&format!("versions 1 to {version}")),
         "{message}"
     );
+    // Delta Sharing's change feed refuses the same range, never answering it in part.
+    let sharing = app
+        .get(
+            "/delta-sharing/shares/dap/schemas/borger/tables/befolkning/changes?startingVersion=0",
+            Some(&own),
+        )
+        .await;
+    assert_eq!(sharing.status, 400, "{}", sharing.body);
+    let message = sharing.body["message"].as_str().unwrap_or_default();
+    assert!(message.contains(&format!("(1 to {version})")), "{message}");
     let since = app
         .client
         .get(format!(

@@ -329,7 +329,7 @@ impl Core {
     /// some municipality they may act for (a surface that describes a dataset's columns
     /// ahead of any read, the GraphQL schema, shows no other, so a column they may not
     /// see looks exactly like one that does not exist). Where no scope is granted yet (an
-    /// assurance level too low) only its public columns.
+    /// assurance level too low) only its municipality column and public columns.
     pub fn dataset_as_seen(
         &self,
         principal: &Principal,
@@ -349,6 +349,8 @@ impl Core {
             }
         }
         if seen.is_empty() {
+            // The municipality column at least: a type with no fields is no schema.
+            seen.insert(dataset.tenant_column.as_str());
             seen.extend(
                 dataset
                     .columns

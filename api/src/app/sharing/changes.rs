@@ -38,10 +38,13 @@ impl Core {
     ) -> Result<(TableChanges, AuditFacts), AppError> {
         let scope = self.sharing_scope(principal, table)?;
         let latest = self.lake.table_info(&scope).await?.version;
+        // The log's first commit: changes before it are gone (a range reaching before it
+        // is refused, never answered in part).
+        let first = self.lake.first_version(&scope).await?;
         let to = to.unwrap_or(latest);
-        if from > to || to > latest {
+        if from < first || from > to || to > latest {
             return Err(AppError::VersionNotAvailable(format!(
-                "startingVersion {from} to endingVersion {to} is not a range of this table's versions (0 to {latest})"
+                "startingVersion {from} to endingVersion {to} is not a range of this table's versions ({first} to {latest})"
             )));
         }
         let mut versions = self.lake.versions(&scope).await?;
