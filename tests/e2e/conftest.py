@@ -4,6 +4,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -17,6 +18,28 @@ ALL_READ_ROLES = "laes-oekonomi,laes-personale,laes-borger,laes-aeldre,laes-infr
 # test that writes to its lake (deliveries) writes only for one of these municipalities,
 # which no test reads. The `dap` fixture checks at the end that nothing else changed.
 WRITABLE_MUNICIPALITIES = ("0169", "0175", "0183")
+
+
+# pyarrow's and the Rust extensions' native threads (deltalake, the Delta Sharing
+# connector's kernel wrapper) can abort the interpreter's own teardown with "terminate
+# called without an active exception" (delta-rs#2184), after every test has passed and the
+# results are printed. The process then exits by signal and fails CI for nothing the tests
+# are about. Both the connector's child scripts and the pytest process therefore leave with
+# os._exit once their output is flushed; a crash before that still fails.
+CONNECTOR_EXIT = "\nsys.stdout.flush(); sys.stderr.flush(); os._exit(0)\n"
+
+
+def run_connector(script: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Runs `script` (which prints its result as the last line of stdout) with the Python of
+    the official Delta Sharing connector's venv, which scripts/test.sh creates."""
+    python = os.environ.get("DAP_SHARING_PYTHON")
+    if not python:
+        pytest.fail("DAP_SHARING_PYTHON must name the Python of the Delta Sharing connector's venv "
+                    "(scripts/test.sh sets it)")
+    run = subprocess.run([python, "-c", "import os, sys\n" + script + CONNECTOR_EXIT, *args],
+                         capture_output=True, text=True, timeout=timeout)
+    assert run.returncode == 0, f"connector exited with {run.returncode}: {run.stderr[-3000:]}"
+    return run
 
 
 def free_port() -> int:
@@ -113,3 +136,16 @@ def pytest_runtest_makereport(item, call):
     if report.skipped and os.environ.get("DAP_E2E_STRICT") == "1":
         report.outcome = "failed"
         report.longrepr = f"skipped under DAP_E2E_STRICT=1: {report.longrepr}"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    session.config._dap_exitstatus = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """See CONNECTOR_EXIT: the summary is printed and every fixture torn down by now."""
+    if hasattr(config, "_dap_exitstatus"):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(config._dap_exitstatus)

@@ -25,7 +25,7 @@ import pytest
 import requests
 from playwright.sync_api import sync_playwright
 
-from conftest import ALL_READ_ROLES, WRITABLE_MUNICIPALITIES
+from conftest import ALL_READ_ROLES, WRITABLE_MUNICIPALITIES, run_connector
 
 HERE = os.path.dirname(__file__)
 AXE = os.path.join(HERE, "axe", "node_modules", "axe-core", "axe.min.js")
@@ -264,18 +264,11 @@ def test_an_analyst_of_0101_finds_filters_pages_downloads_and_connects(dap, brow
     download.value.save_as(profile_path)
     profile = json.loads(profile_path.read_text())
     assert profile["shareCredentialsVersion"] == 1 and profile["endpoint"].startswith(dap.base)
-    sharing_python = os.environ.get("DAP_SHARING_PYTHON")
-    if not sharing_python:
-        pytest.fail("DAP_SHARING_PYTHON must name the Python of the Delta Sharing connector's venv (scripts/test.sh sets it)")
-    read = subprocess.run(
-        [sharing_python, "-c",
-         "import sys, json, delta_sharing\n"
-         "df = delta_sharing.load_as_pandas(sys.argv[1] + '#dap.oekonomi.posteringer')\n"
-         "print(json.dumps({'rows': len(df), 'municipalities': sorted(set(df['kommunekode']))}))",
-         str(profile_path)],
-        capture_output=True, text=True, timeout=300,
-    )
-    assert read.returncode == 0, read.stderr[-3000:]
+    read = run_connector(
+        "import json, delta_sharing\n"
+        "df = delta_sharing.load_as_pandas(sys.argv[1] + '#dap.oekonomi.posteringer')\n"
+        "print(json.dumps({'rows': len(df), 'municipalities': sorted(set(df['kommunekode']))}))",
+        str(profile_path))
     got = json.loads(read.stdout.strip().splitlines()[-1])
     everything = api(dap, f"/api/v1/datasets/{DATASET}/export", token, format="ndjson")
     assert got == {"rows": len(everything.text.splitlines()), "municipalities": ["0101"]}

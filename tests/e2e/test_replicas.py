@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from azurite_server import Azurite
-from conftest import DAP_BIN, free_port
+from conftest import DAP_BIN, free_port, run_connector
 from test_object_store import HEADER, Server
 
 PG = os.environ.get("DAP_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
@@ -262,10 +262,6 @@ class RoundRobin:
 
 def test_delta_sharing_works_through_a_load_balancer_without_sticky_sessions(replicas, tmp_path):
     servers, _ = replicas
-    sharing_python = os.environ.get("DAP_SHARING_PYTHON")
-    if not sharing_python:
-        pytest.fail("DAP_SHARING_PYTHON must name the Python of the Delta Sharing connector's venv "
-                    "(scripts/test.sh sets it)")
     owner = servers[0].token("0101")
     expected = sorted(json.loads(line)["posteringsid"] for line in servers[1].fetch(
         "/api/v1/datasets/oekonomi.posteringer/export?format=ndjson", owner).decode().splitlines() if line)
@@ -305,15 +301,12 @@ def test_delta_sharing_works_through_a_load_balancer_without_sticky_sessions(rep
 
         # The official connector, every request to the next replica in turn.
         balancer.log.clear()
-        read = subprocess.run(
-            [sharing_python, "-c",
-             "import sys, json, delta_sharing\n"
-             "df = delta_sharing.load_as_pandas(sys.argv[1] + '#dap.oekonomi.posteringer')\n"
-             "print(json.dumps({'ids': sorted(int(i) for i in df['posteringsid']),"
-             " 'municipalities': sorted(set(df['kommunekode']))}))",
-             str(path)],
-            capture_output=True, text=True, timeout=300)
-        assert read.returncode == 0, read.stderr[-3000:]
+        read = run_connector(
+            "import json, delta_sharing\n"
+            "df = delta_sharing.load_as_pandas(sys.argv[1] + '#dap.oekonomi.posteringer')\n"
+            "print(json.dumps({'ids': sorted(int(i) for i in df['posteringsid']),"
+            " 'municipalities': sorted(set(df['kommunekode']))}))",
+            str(path))
         got = json.loads(read.stdout.strip().splitlines()[-1])
         assert got == {"ids": expected, "municipalities": ["0101"]}
         queried = {i for method, p, i in balancer.log if p.endswith("/query")}
