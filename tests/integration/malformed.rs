@@ -151,9 +151,14 @@ struct Probe {
     form: Option<Map<String, Value>>,
     /// What the message must name.
     names: String,
+    /// Whether the refusal's record names no one: a path is refused while routing,
+    /// before the caller's credential is looked at, and an operation open to anyone
+    /// (login, the token endpoint) has no caller yet.
+    anonymous: bool,
 }
 
-async fn send(app: &TestApp, token: &str, probe: &Probe) -> (u16, Value) {
+/// The status, the body, and the request id the answer carries.
+async fn send(app: &TestApp, token: &str, probe: &Probe) -> (u16, Value, String) {
     let mut url = url::Url::parse(&format!("{}{}", app.address, probe.path)).expect("url");
     if !probe.query.is_empty() {
         url.query_pairs_mut().extend_pairs(&probe.query);
@@ -172,10 +177,17 @@ async fn send(app: &TestApp, token: &str, probe: &Probe) -> (u16, Value) {
     }
     let response = request.send().await.expect("request");
     let status = response.status().as_u16();
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     let text = response.text().await.unwrap_or_default();
     (
         status,
         serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        request_id,
     )
 }
 
@@ -221,6 +233,9 @@ fn probes(document: &Value, path: &str, method: &str, operation: &Value) -> Vec<
         Some((_, c)) => (Some(Value::Object(valid_body(&schema_of(c)))), None),
         None => (None, None),
     };
+    let open_to_anyone = operation["security"]
+        .as_array()
+        .is_some_and(|s| s.iter().any(|r| r.as_object().is_some_and(|o| o.is_empty())));
     let probe = |path: String, query: Vec<(String, String)>, name: &str| Probe {
         method: method.to_uppercase(),
         path,
@@ -228,6 +243,7 @@ fn probes(document: &Value, path: &str, method: &str, operation: &Value) -> Vec<
         json: json_body.clone(),
         form: form_body.clone(),
         names: name.to_owned(),
+        anonymous: open_to_anyone,
     };
     let mut out = Vec::new();
     for parameter in &parameters {
@@ -235,7 +251,9 @@ fn probes(document: &Value, path: &str, method: &str, operation: &Value) -> Vec<
         match parameter["in"].as_str() {
             Some("path") => {
                 let malformed = path.replace(&format!("{{{name}}}"), "%01x");
-                out.push(probe(path_value(&malformed), required.clone(), name));
+                let mut p = probe(path_value(&malformed), required.clone(), name);
+                p.anonymous = true;
+                out.push(p);
             }
             Some("query") => {
                 let mut query: Vec<(String, String)> = required
@@ -292,7 +310,7 @@ fn probes(document: &Value, path: &str, method: &str, operation: &Value) -> Vec<
 }
 
 #[tokio::test]
-async fn every_parameter_and_field_of_the_api_refuses_a_malformed_value_by_name() {
+async fn every_parameter_and_field_of_the_api_refuses_a_malformed_value_by_name_and_audits_it() {
     let app = spawn_app().await;
     let callers = Callers::new(&app);
     let document: Value = serde_json::from_str(DOCUMENT).expect("openapi.json");
@@ -302,18 +320,31 @@ async fn every_parameter_and_field_of_the_api_refuses_a_malformed_value_by_name(
         for (method, operation) in item.as_object().cloned().unwrap_or_default() {
             for probe in probes(&document, &path, &method, &operation) {
                 walked += 1;
-                let (status, body) = send(&app, callers.for_path(&path), &probe).await;
+                let (status, body, request_id) =
+                    send(&app, callers.for_path(&path), &probe).await;
                 let message = message_of(&body);
                 let named = probe.names.is_empty() || names(&message, &probe.names);
-                if !(400..500).contains(&status) || message.trim().is_empty() || !named {
+                // Every denial is in the audit log (invariant 5), with the caller
+                // once its credential was read: a refusal of the input as much as one of
+                // the credential or of the right.
+                let records = app.audit_records(&request_id).await;
+                let audited = records.iter().any(|r| {
+                    r.outcome == "denied" && (probe.anonymous || r.subject.is_some())
+                });
+                if !(400..500).contains(&status) || message.trim().is_empty() || !named || !audited
+                {
                     let body: String = body.to_string().chars().take(300).collect();
                     failures.push(format!(
-                        "{} {} '{}' (query {:?}, body {}): {status} {body}",
+                        "{} {} '{}' (query {:?}, body {}): {status} {body}, audit {:?}",
                         probe.method,
                         probe.path,
                         probe.names,
                         probe.query,
-                        probe.json.as_ref().map_or(String::new(), Value::to_string)
+                        probe.json.as_ref().map_or(String::new(), Value::to_string),
+                        records
+                            .iter()
+                            .map(|r| (r.outcome.as_str(), r.subject.as_deref()))
+                            .collect::<Vec<_>>()
                     ));
                 }
             }

@@ -654,6 +654,33 @@ async fn refused_parameters_are_audited_as_denials() {
             "{path}"
         );
     }
+
+    // A query body over the limit is refused the same way (it was a 413 with no record).
+    let response = app
+        .client
+        .post(format!("{}{table}/query", app.address))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(format!(r#"{{"predicateHints": ["{}"]}}"#, "x".repeat(300 * 1024)))
+        .send()
+        .await
+        .expect("query");
+    assert_eq!(response.status().as_u16(), 413);
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .expect("id")
+        .to_owned();
+    let body: Value = response.json().await.expect("json body");
+    assert!(
+        body.to_string().contains("larger than"),
+        "the refusal says why: {body}"
+    );
+    let records = app.audit_records(&request_id).await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].outcome, "denied");
+    assert_eq!(records[0].reason.as_deref(), Some("payload_too_large"));
+    assert_eq!(records[0].dataset.as_deref(), Some("oekonomi.posteringer"));
+    assert!(records[0].subject.is_some());
 }
 
 /// A person who acts for several municipalities cannot name one in Delta Sharing: their

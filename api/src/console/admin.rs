@@ -21,6 +21,7 @@ use super::layout::{self, when};
 use super::session::{Fields, Submitted, Viewer};
 use crate::app::admin::audit_log::AuditSelection;
 use crate::app::{AppError, Core, ErrorClass};
+use crate::rest::input::Query;
 
 /// What the page shows besides the lists: a secret just issued, a refused form.
 #[derive(Debug, Default)]
@@ -658,10 +659,10 @@ fn day(v: &Option<String>, end: bool, name: &'static str) -> Result<Option<Strin
 pub async fn audit_log(
     viewer: Viewer,
     core: web::Data<Core>,
-    query: web::Query<AuditQuery>,
+    query: Query<AuditQuery>,
 ) -> Result<HttpResponse, Failure> {
     let lang = viewer.lang;
-    let q = query.into_inner();
+    let q = viewer.input(&core, query).await?;
     let params = || -> Result<AuditParams, AppError> {
         Ok(AuditParams {
             municipality: viewer.acting().map(str::to_owned),

@@ -10,6 +10,7 @@ use super::Failure;
 use super::layout::{self, when};
 use super::session::Viewer;
 use crate::app::Core;
+use crate::rest::input::Query;
 use crate::app::datasets::Target;
 
 #[derive(Debug, serde::Deserialize)]
@@ -35,8 +36,9 @@ fn matches(d: &DatasetSummary, words: &str) -> bool {
 pub async fn catalogue(
     viewer: Viewer,
     core: web::Data<Core>,
-    query: web::Query<CatalogueQuery>,
+    query: Query<CatalogueQuery>,
 ) -> Result<HttpResponse, Failure> {
+    let query = viewer.input(&core, query).await?;
     let lang = viewer.lang;
     let work = async {
         let (list, facts) = core.list_datasets(&viewer.principal).await?;

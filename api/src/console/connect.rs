@@ -14,6 +14,7 @@ use super::form::{FormView, Refused};
 use super::layout::{self, when};
 use super::session::{Fields, Submitted, Viewer};
 use crate::app::{AppError, Core, ErrorClass};
+use crate::rest::input::Query;
 
 #[derive(Debug, serde::Deserialize)]
 pub struct ConnectQuery {
@@ -40,8 +41,9 @@ pub async fn connect_page(
     req: HttpRequest,
     viewer: Viewer,
     core: web::Data<Core>,
-    query: web::Query<ConnectQuery>,
+    query: Query<ConnectQuery>,
 ) -> Result<HttpResponse, Failure> {
+    let query = viewer.input(&core, query).await?;
     render(
         &req,
         &viewer,

@@ -17,6 +17,7 @@ use super::layout;
 use super::session::Viewer;
 use crate::app::key_figures::{ComparisonGroup, KeyFigureRequest};
 use crate::app::{AppError, Core, ErrorClass};
+use crate::rest::input::Query;
 
 /// `GET /console/key-figures`.
 pub async fn list(viewer: Viewer, core: web::Data<Core>) -> Result<HttpResponse, Failure> {
@@ -82,8 +83,9 @@ pub async fn figure(
     viewer: Viewer,
     core: web::Data<Core>,
     id: web::Path<String>,
-    query: web::Query<FigureQuery>,
+    query: Query<FigureQuery>,
 ) -> Result<HttpResponse, Failure> {
+    let query = viewer.input(&core, query).await?;
     let lang = viewer.lang;
     let work = async {
         let group = group_of(&query)?;

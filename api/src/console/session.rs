@@ -21,6 +21,7 @@ use super::i18n::{LANG_COOKIE, Lang};
 use super::layout::{self, Shell};
 use crate::app::identity::Credential;
 use crate::app::{AppError, Core, RequestContext};
+use crate::rest::input::Query;
 use crate::rest::extract::request_context;
 use crate::rest::login::{LoginState, SESSION_COOKIE, safe_return_to};
 
@@ -66,6 +67,19 @@ impl Viewer {
     /// The municipality to name in calls into the core.
     pub fn acting(&self) -> Option<&str> {
         self.acting.as_deref()
+    }
+
+    /// The page's query string as `T`; its refusal is audited like any other, then shown.
+    pub async fn input<T>(&self, core: &Core, input: Query<T>) -> Result<T, Failure> {
+        match input.value() {
+            Ok(value) => Ok(value),
+            Err(refusal) => {
+                let audit = core
+                    .audit_request(&self.ctx, Some(&self.principal), None, Some(&refusal))
+                    .await;
+                Err(self.fail(audit.err().unwrap_or(refusal)))
+            }
+        }
     }
 
     /// The core's error as a page.
@@ -317,8 +331,16 @@ pub async fn sign_in_page(
     req: HttpRequest,
     core: web::Data<Core>,
     login: web::Data<LoginState>,
-    query: web::Query<ReturnTo>,
+    query: Query<ReturnTo>,
 ) -> HttpResponse {
+    let query = match query.value() {
+        Ok(query) => query,
+        // No one is known yet; recorded as a refused credential is.
+        Err(refusal) => {
+            let refusal = crate::rest::input::refused_anonymously(&core, &req, None, refusal).await;
+            return actix_web::ResponseError::error_response(&refusal);
+        }
+    };
     let page = SignIn {
         return_to: query.return_to.as_deref(),
         refused: None,

@@ -24,15 +24,12 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::CONTENT_LENGTH;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use async_graphql::dynamic::Schema;
 use async_graphql::{BatchRequest, BatchResponse, Response};
-use bytes::BytesMut;
 use dap_auth::Principal;
 use dap_openapi::ErrorBody;
 use dap_schema::DatasetDef;
-use futures::StreamExt;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use self::error::{ensure_codes, request_error};
@@ -163,7 +160,7 @@ pub async fn graphql(
         request: ctx.clone(),
         audit: Arc::clone(&ledger),
     };
-    let answer = match read_body(&req, payload).await {
+    let answer = match crate::rest::input::body(&req, payload, MAX_BODY_BYTES).await {
         Err(error) => Ok(refuse(error)),
         Ok(body) => match schemas.get(&core, &principal) {
             Ok(built) => Ok(run(&built, body, gql).await),
@@ -180,33 +177,6 @@ pub async fn graphql(
     core.audit_request_with(&ledger, &ctx, Some(&principal), refusal)
         .await?;
     answer.map(|(response, _)| response)
-}
-
-/// Reads at most [`MAX_BODY_BYTES`]; refuses as soon as the body is known to be larger.
-async fn read_body(req: &HttpRequest, mut payload: web::Payload) -> Result<web::Bytes, AppError> {
-    let too_large = || {
-        AppError::PayloadTooLarge(format!(
-            "the request body is larger than {MAX_BODY_BYTES} bytes"
-        ))
-    };
-    let declared = req
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
-        return Err(too_large());
-    }
-    let mut body = BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|_| AppError::InvalidParameter("the request body could not be read".into()))?;
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
 }
 
 /// A refusal before execution: an error REST-style for a body that is not GraphQL at

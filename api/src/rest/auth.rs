@@ -13,7 +13,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::app::{AppError, Core};
 use crate::rest::extract::request_context;
-use crate::rest::input::Query;
+use crate::rest::input::{Query, refused_anonymously};
 use crate::rest::login::{Login, LoginState, SESSION_COOKIE, STATE_COOKIE, safe_return_to};
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -59,7 +59,16 @@ fn cookie<'c>(login: &Login, name: &'c str, value: String, max_age: time::Durati
     )
 )]
 #[get("/auth/login")]
-async fn start_login(req: HttpRequest, query: Query<LoginQuery>) -> Result<HttpResponse, AppError> {
+async fn start_login(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    query: Query<LoginQuery>,
+) -> Result<HttpResponse, AppError> {
+    let query = match query.value() {
+        Ok(query) => query,
+        // No one is known yet; recorded as a refused credential is.
+        Err(refusal) => return Err(refused_anonymously(&core, &req, None, refusal).await),
+    };
     let login = configured(&req)?;
     let (url, pending) = login.start(safe_return_to(query.return_to.as_deref()));
     let sealed = login.seal(&pending).map_err(AppError::Internal)?;
@@ -104,9 +113,13 @@ async fn callback(
     core: web::Data<Core>,
     query: Query<CallbackQuery>,
 ) -> Result<HttpResponse, AppError> {
+    let query = match query.value() {
+        Ok(query) => query,
+        Err(refusal) => return Err(refused_anonymously(&core, &req, None, refusal).await),
+    };
     let login = configured(&req)?;
     let ctx = request_context(&req);
-    let result = complete(&core, login, &req, query.into_inner()).await;
+    let result = complete(&core, login, &req, query).await;
     let principal = result.as_ref().ok().map(|(p, _)| p);
     core.audit_request(&ctx, principal, None, result.as_ref().err())
         .await?;

@@ -55,7 +55,10 @@ async fn create_token(
     body: Json<CreateToken>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
-    let work = core.create_personal_token(&principal, body.into_inner());
+    let work = async {
+        let body = body.value()?;
+        core.create_personal_token(&principal, body).await
+    };
     let created = core.audited(&ctx, &principal, None, work).await?;
     Ok(HttpResponse::Created()
         .insert_header(("cache-control", "no-store"))
@@ -89,7 +92,11 @@ async fn create_sharing_profile(
         let info = req.connection_info();
         format!("{}://{}", info.scheme(), info.host())
     };
-    let work = core.create_sharing_profile(&principal, body.into_inner(), &request_base);
+    let work = async {
+        let body = body.value()?;
+        core.create_sharing_profile(&principal, body, &request_base)
+            .await
+    };
     let profile = core.audited(&ctx, &principal, None, work).await?;
     Ok(HttpResponse::Created()
         .insert_header(("cache-control", "no-store"))

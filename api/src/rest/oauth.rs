@@ -6,7 +6,7 @@
 //! `error_description`), as clients expect.
 
 use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, post, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, post, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use dap_openapi::model::identity::{TokenRequest, TokenResponse};
@@ -49,6 +49,9 @@ fn oauth_error(refusal: ClientRefusal) -> HttpResponse {
     })
 }
 
+/// The largest token request read (a client assertion is a signed JWT of a few KB).
+const FORM_LIMIT: usize = 16 * 1024;
+
 /// Exchanges client credentials for a short-lived access token scoped to the client's
 /// municipality and datasets.
 #[utoipa::path(
@@ -60,26 +63,46 @@ fn oauth_error(refusal: ClientRefusal) -> HttpResponse {
         (status = 400, description = "Malformed request or unsupported grant", body = OAuthError),
         (status = 401, description = "Unknown, disabled or expired client, or wrong secret", body = OAuthError,
          headers(("WWW-Authenticate" = String, description = "Basic realm=\"dap\""))),
+        (status = 413, description = "The form is larger than 16 KiB", body = OAuthError),
         (status = 500, description = "Internal error", body = OAuthError),
     )
 )]
 #[post("/oauth/token")]
-async fn issue_token(req: HttpRequest, core: web::Data<Core>, body: web::Bytes) -> HttpResponse {
+async fn issue_token(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    payload: web::Payload,
+) -> HttpResponse {
     let ctx = request_context(&req);
-    // A form field no client sends (control characters, overlong) is named at once;
-    // everything else about the form is the core's to judge.
-    let fields = url::form_urlencoded::parse(&body);
-    if let Err(error) = fields
-        .into_iter()
-        .try_for_each(|(name, value)| crate::app::input::check_text("form field", &name, &value))
-    {
-        return HttpResponse::BadRequest()
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(OAuthError {
-                error: "invalid_request".into(),
-                error_description: error.public_message(),
-            });
-    }
+    // A form field no client sends (control characters, overlong) is named at once,
+    // and so is a body past the limit; everything else about the form is the core's to
+    // judge. These refusals are audited as a refused credential is.
+    let read = crate::rest::input::body(&req, payload, FORM_LIMIT).await;
+    let checked = read.and_then(|body| {
+        url::form_urlencoded::parse(&body)
+            .try_for_each(|(name, value)| {
+                crate::app::input::check_text("form field", &name, &value)
+            })
+            .map(|()| body)
+    });
+    let body = match checked {
+        Ok(body) => body,
+        Err(error) => {
+            if let Err(unrecorded) = core.audit_request(&ctx, None, None, Some(&error)).await {
+                return unrecorded.error_response();
+            }
+            let status = match error.class() {
+                crate::app::ErrorClass::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            return HttpResponse::build(status)
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .json(OAuthError {
+                    error: "invalid_request".into(),
+                    error_description: error.public_message(),
+                });
+        }
+    };
     let grant = TokenGrant {
         request: serde_urlencoded::from_bytes::<TokenRequest>(&body).ok(),
         basic: basic_credentials(&req),

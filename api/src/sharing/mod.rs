@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::app::sharing::{QueryRequest, SharedTable, TableRef};
-use crate::app::{AppError, Core};
+use crate::app::Core;
 use crate::rest::extract::{Caller, request_context};
 use crate::rest::input::Query;
 use wire::{SharingError, VERSION_HEADER, base_url, change_line, file_line, header_lines, ndjson};
@@ -159,14 +159,14 @@ async fn version(
     core: web::Data<Core>,
     caller: Authenticated,
     path: TablePath,
-    params: Result<Query<VersionParams>, AppError>,
+    params: Query<VersionParams>,
 ) -> Answer {
     let Caller(principal) = caller?;
     let ctx = request_context(&req);
     let dataset = audited_table(&path);
     // A refusal of the parameters is audited like any other.
     let work = async {
-        if params?.starting_timestamp.is_some() {
+        if params.value()?.starting_timestamp.is_some() {
             return Err(crate::app::AppError::InvalidParameter(
                 "startingTimestamp is not supported; ask without it for the current version".into(),
             ));
@@ -245,18 +245,22 @@ fn parse_query(body: &[u8]) -> Result<QueryRequest, crate::app::AppError> {
     })
 }
 
+/// The largest query body read (predicate hints included).
+const MAX_QUERY_BYTES: usize = 256 * 1024;
+
 async fn query(
     req: HttpRequest,
     core: web::Data<Core>,
     caller: Authenticated,
     path: TablePath,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Answer {
     let Caller(principal) = caller?;
     let ctx = request_context(&req);
     let dataset = audited_table(&path);
     let base = base_url(&req, &core);
     let work = async {
+        let body = crate::rest::input::body(&req, payload, MAX_QUERY_BYTES).await?;
         let request = parse_query(&body)?;
         core.sharing_query(&principal, table_ref(&path), request, &base)
             .await
@@ -283,7 +287,7 @@ async fn changes(
     core: web::Data<Core>,
     caller: Authenticated,
     path: TablePath,
-    params: Result<Query<ChangesParams>, AppError>,
+    params: Query<ChangesParams>,
 ) -> Answer {
     let Caller(principal) = caller?;
     let ctx = request_context(&req);
@@ -291,7 +295,7 @@ async fn changes(
     let base = base_url(&req, &core);
     let work = async {
         use crate::app::AppError::InvalidParameter;
-        let params = params?;
+        let params = params.value()?;
         if params.starting_timestamp.is_some() || params.ending_timestamp.is_some() {
             return Err(InvalidParameter(
                 "startingTimestamp and endingTimestamp are not supported; use startingVersion and endingVersion".into(),

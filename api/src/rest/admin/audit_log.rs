@@ -119,7 +119,7 @@ async fn query_audit(
     params: Query<AuditParams>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
-    let work = core.query_audit(&principal, &params);
+    let work = async { core.query_audit(&principal, &params.value()?).await };
     match core.audited(&ctx, &principal, None, work).await? {
         AuditSelection::Page(page) => Ok(HttpResponse::Ok().json(page)),
         AuditSelection::Stream(query, format) => {

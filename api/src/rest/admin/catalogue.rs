@@ -59,7 +59,10 @@ async fn put_dataset(
     body: Json<serde_json::Value>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
-    let work = core.put_dataset(&principal, &id, definition(body.into_inner()));
+    let work = async {
+        let body = body.value()?;
+        core.put_dataset(&principal, &id, definition(body)).await
+    };
     let stored = core.audited(&ctx, &principal, Some(&id), work).await?;
     Ok(HttpResponse::Ok().json(stored))
 }

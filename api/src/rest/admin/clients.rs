@@ -35,7 +35,11 @@ async fn list_clients(
     acting: Query<ActingFor>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
-    let work = core.list_clients(&principal, acting.municipality.as_deref());
+    let work = async {
+        let acting = acting.value()?;
+        core.list_clients(&principal, acting.municipality.as_deref())
+            .await
+    };
     let list = core.audited(&ctx, &principal, None, work).await?;
     Ok(HttpResponse::Ok().json(list))
 }
@@ -59,11 +63,11 @@ async fn create_client(
     body: Json<NewClient>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
-    let work = core.register_client(
-        &principal,
-        acting.municipality.as_deref(),
-        body.into_inner(),
-    );
+    let work = async {
+        let (acting, body) = (acting.value()?, body.value()?);
+        core.register_client(&principal, acting.municipality.as_deref(), body)
+            .await
+    };
     let created = core.audited(&ctx, &principal, None, work).await?;
     Ok(no_store(HttpResponse::Created()).json(created))
 }
@@ -86,7 +90,11 @@ async fn rotate_client(
     id: Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
-    let work = core.rotate_client_secret(&principal, acting.municipality.as_deref(), &id);
+    let work = async {
+        let acting = acting.value()?;
+        core.rotate_client_secret(&principal, acting.municipality.as_deref(), &id)
+            .await
+    };
     let rotated = core.audited(&ctx, &principal, None, work).await?;
     Ok(no_store(HttpResponse::Ok()).json(rotated))
 }
@@ -108,7 +116,7 @@ async fn disable_client(
     acting: Query<ActingFor>,
     id: Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    change_client(&req, &core, Caller(principal), &acting, &id, false).await
+    change_client(&req, &core, Caller(principal), acting, &id, false).await
 }
 
 /// Deletes a client; its tokens are refused from the next request on.
@@ -128,19 +136,23 @@ async fn delete_client(
     acting: Query<ActingFor>,
     id: Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    change_client(&req, &core, Caller(principal), &acting, &id, true).await
+    change_client(&req, &core, Caller(principal), acting, &id, true).await
 }
 
 async fn change_client(
     req: &HttpRequest,
     core: &Core,
     Caller(principal): Caller,
-    acting: &ActingFor,
+    acting: Query<ActingFor>,
     id: &str,
     delete: bool,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(req);
-    let work = core.change_client(&principal, acting.municipality.as_deref(), id, delete);
+    let work = async {
+        let acting = acting.value()?;
+        core.change_client(&principal, acting.municipality.as_deref(), id, delete)
+            .await
+    };
     core.audited(&ctx, &principal, None, work).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -35,7 +35,11 @@ async fn list_delegations(
     acting: Query<ActingFor>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
-    let work = core.delegations(&principal, acting.municipality.as_deref());
+    let work = async {
+        let acting = acting.value()?;
+        core.delegations(&principal, acting.municipality.as_deref())
+            .await
+    };
     let list = core.audited(&ctx, &principal, None, work).await?;
     Ok(HttpResponse::Ok().json(list))
 }
@@ -60,11 +64,11 @@ async fn create_delegation(
     body: Json<NewDelegation>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
-    let work = core.delegate(
-        &principal,
-        acting.municipality.as_deref(),
-        body.into_inner(),
-    );
+    let work = async {
+        let (acting, body) = (acting.value()?, body.value()?);
+        core.delegate(&principal, acting.municipality.as_deref(), body)
+            .await
+    };
     let delegation = core.audited(&ctx, &principal, None, work).await?;
     Ok(HttpResponse::Created().json(delegation))
 }
@@ -88,7 +92,11 @@ async fn revoke_delegation(
     id: Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
-    let work = core.revoke_delegation(&principal, acting.municipality.as_deref(), &id);
+    let work = async {
+        let acting = acting.value()?;
+        core.revoke_delegation(&principal, acting.municipality.as_deref(), &id)
+            .await
+    };
     core.audited(&ctx, &principal, None, work).await?;
     Ok(HttpResponse::NoContent().finish())
 }

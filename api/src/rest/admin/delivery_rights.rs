@@ -48,7 +48,11 @@ async fn list_delivery_rights(
     acting: Query<ActingFor>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
-    let work = core.list_delivery_rights(&principal, acting.municipality.as_deref());
+    let work = async {
+        let acting = acting.value()?;
+        core.list_delivery_rights(&principal, acting.municipality.as_deref())
+            .await
+    };
     let list = core.audited(&ctx, &principal, None, work).await?;
     Ok(HttpResponse::Ok().json(list))
 }
@@ -74,11 +78,11 @@ async fn grant_delivery_right(
     body: Json<NewDeliveryRight>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
-    let work = core.grant_delivery_right(
-        &principal,
-        acting.municipality.as_deref(),
-        body.into_inner(),
-    );
+    let work = async {
+        let (acting, body) = (acting.value()?, body.value()?);
+        core.grant_delivery_right(&principal, acting.municipality.as_deref(), body)
+            .await
+    };
     let right = core.audited(&ctx, &principal, None, work).await?;
     Ok(HttpResponse::Created().json(right))
 }
@@ -100,14 +104,18 @@ async fn revoke_delivery_right(
     right: Query<RightToRevoke>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
-    let work = core.revoke_delivery_right(
-        &principal,
-        right.municipality.as_deref(),
-        &right.dataset,
-        right.client_id.as_deref(),
-        right.issuer.as_deref(),
-        right.subject.as_deref(),
-    );
+    let work = async {
+        let right = right.value()?;
+        core.revoke_delivery_right(
+            &principal,
+            right.municipality.as_deref(),
+            &right.dataset,
+            right.client_id.as_deref(),
+            right.issuer.as_deref(),
+            right.subject.as_deref(),
+        )
+        .await
+    };
     core.audited(&ctx, &principal, None, work).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -82,7 +82,10 @@ async fn put_key_figure_definition(
     body: Json<serde_json::Value>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
-    let work = core.put_key_figure(&principal, &id, definition(body.into_inner()));
+    let work = async {
+        let body = body.value()?;
+        core.put_key_figure(&principal, &id, definition(body)).await
+    };
     let stored = core.audited(&ctx, &principal, None, work).await?;
     Ok(HttpResponse::Ok().json(stored))
 }

@@ -31,7 +31,10 @@ async fn get_settings(
     acting: Query<ActingFor>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
-    let work = async { core.municipality_settings(&principal, acting.municipality.as_deref()) };
+    let work = async {
+        let acting = acting.value()?;
+        core.municipality_settings(&principal, acting.municipality.as_deref())
+    };
     let settings = core.audited(&ctx, &principal, None, work).await?;
     Ok(HttpResponse::Ok().json(settings))
 }
@@ -56,11 +59,11 @@ async fn put_settings(
     body: Json<NewSettings>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
-    let work = core.replace_settings(
-        &principal,
-        acting.municipality.as_deref(),
-        body.into_inner(),
-    );
+    let work = async {
+        let (acting, body) = (acting.value()?, body.value()?);
+        core.replace_settings(&principal, acting.municipality.as_deref(), body)
+            .await
+    };
     let settings = core.audited(&ctx, &principal, None, work).await?;
     Ok(HttpResponse::Ok().json(settings))
 }

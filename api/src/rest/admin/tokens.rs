@@ -32,7 +32,11 @@ async fn list_municipal_tokens(
     acting: Query<ActingFor>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
-    let work = core.municipal_tokens(&principal, acting.municipality.as_deref());
+    let work = async {
+        let acting = acting.value()?;
+        core.municipal_tokens(&principal, acting.municipality.as_deref())
+            .await
+    };
     let tokens = core.audited(&ctx, &principal, None, work).await?;
     Ok(HttpResponse::Ok().json(tokens))
 }
@@ -55,7 +59,11 @@ async fn revoke_municipal_token(
     id: Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let ctx = request_context(&req);
-    let work = core.revoke_municipal_token(&principal, acting.municipality.as_deref(), &id);
+    let work = async {
+        let acting = acting.value()?;
+        core.revoke_municipal_token(&principal, acting.municipality.as_deref(), &id)
+            .await
+    };
     core.audited(&ctx, &principal, None, work).await?;
     Ok(HttpResponse::NoContent().finish())
 }
