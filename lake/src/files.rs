@@ -24,7 +24,13 @@ use crate::{Error, Lake, Result, Scan};
 /// The data files of the scope's partition at one table version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionFiles {
+    /// The caller's version (what the protocol reports).
     pub version: u64,
+    /// The table version whose files these are. It can be later than `version`: commits
+    /// that changed none of the caller's rows (another municipality's delivery, or
+    /// maintenance compacting the caller's partition into new files) leave the caller's
+    /// version where it was. A file is made again from this version, not from `version`.
+    pub read: u64,
     /// When the version was committed (milliseconds since the epoch), when known.
     pub timestamp: Option<i64>,
     /// Paths relative to the table root, in the log's order.
@@ -93,6 +99,7 @@ impl Lake {
                 // the same commit time `/versions` reports.
                 let target = lake.target(&reader, version, as_of).await?;
                 let (table, version) = (target.table, target.version);
+                let read = table.version().unwrap_or_default();
                 let timestamp = lake
                     .commit_time(&table, &dataset, version)
                     .await?
@@ -105,6 +112,7 @@ impl Lake {
                 );
                 Ok(PartitionFiles {
                     version,
+                    read,
                     timestamp,
                     files: files.iter().map(ToString::to_string).collect(),
                 })
@@ -112,15 +120,17 @@ impl Lake {
             .await
     }
 
-    /// The rows of one data file of the scope's partition at `version` that the scope
-    /// admits, with the scope's visible columns, as Parquet. Deterministic: the same
-    /// scope, version and file give the same bytes (one partition, so one row order;
-    /// the encoder's settings are fixed). A scope of the whole partition gets the file's
-    /// own column chunks (see `spliced`). A file outside the partition is refused.
+    /// The rows of one data file of the scope's partition, as listed by
+    /// [`Self::partition_files`] (`version` and `read` are its), that the scope admits,
+    /// with the scope's visible columns, as Parquet. Deterministic: the same scope,
+    /// versions and file give the same bytes (one partition, so one row order; the
+    /// encoder's settings are fixed). A scope of the whole partition gets the file's own
+    /// column chunks (see `spliced`). A file outside the partition is refused.
     pub async fn scoped_file(
         self: &Arc<Self>,
         scope: &AccessScope,
         version: u64,
+        read: u64,
         file: &str,
     ) -> Result<ScopedFile> {
         let lake = Arc::clone(self);
@@ -133,7 +143,10 @@ impl Lake {
         let export = self
             .runtime()
             .run(async move {
-                let table = lake.target(&reader, Some(version), None).await?.table;
+                // The files listed are those of table version `read`; the caller's
+                // version may have moved on since, and an older version may not hold
+                // them (maintenance compacted the partition after it).
+                let table = lake.table_at(&dataset, read).await?;
                 let files = tenant_files(&table, &dataset.tenant_column, &tenant).await?;
                 let Some(path) = files.into_iter().find(|f| f.as_ref() == file) else {
                     return Err(Error::InvalidParameter {

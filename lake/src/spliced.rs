@@ -1390,7 +1390,7 @@ mod tests {
         assert_eq!(listed.files.len(), 3);
         for path in &listed.files {
             let made = lake
-                .scoped_file(&scope, listed.version, path)
+                .scoped_file(&scope, listed.version, listed.read, path)
                 .await
                 .expect("file");
             let crate::files::FileBody::Spliced(file) = &made.body else {

@@ -30,6 +30,27 @@ impl Lake {
         Ok(table)
     }
 
+    /// The table at version `read`, one this lake listed files of (the current one, or
+    /// an older one still in the log). Not a caller's choice: callers' versions are
+    /// resolved by `target`, which keeps each caller within its own history.
+    pub(crate) async fn table_at(&self, dataset: &DatasetDef, read: u64) -> Result<DeltaTable> {
+        let current = self.current(dataset).await?;
+        let mut table = (*current).clone();
+        if current.version() != Some(read) {
+            table
+                .load_version(read)
+                .await
+                .map_err(|_| Error::InvalidParameter {
+                    parameter: "version",
+                    reason: format!(
+                        "table version {read}, which these files were listed from, can no \
+                         longer be read; ask for the table again"
+                    ),
+                })?;
+        }
+        Ok(table)
+    }
+
     fn cached(&self, key: &str) -> Option<Arc<DeltaTable>> {
         self.tables.read().ok()?.get(key).cloned()
     }

@@ -1202,3 +1202,64 @@ async fn maintenance_compacts_each_partition_without_changing_rows_or_versions_r
         "a checkpoint was written"
     );
 }
+
+/// A Delta Sharing link names the table version whose files its query listed. After
+/// maintenance compacted the caller's partition (its rows, and so its version, unchanged)
+/// a query lists the compacted file; the next delivery moves the caller's version on. A
+/// replica that never saw the query made the file again from the caller's old version,
+/// which does not hold the compacted file, and refused the link ("not a data file of the
+/// caller's partition"): every Power BI read over several replicas after a night's
+/// maintenance and a morning's delivery.
+#[tokio::test]
+async fn a_sharing_link_listed_after_maintenance_is_served_after_the_next_delivery() {
+    let app = spawn_app().await;
+    let client = deliverer(&app, "0101", &[POSTINGS], &[POSTINGS]).await;
+    for day in 1..=2_i64 {
+        let rows = postings(&[(1_019_100_000 + day, "1.00")]);
+        let query = format!("delivery_id=share-{day}");
+        let answer = deliver(&app, &client, POSTINGS, &query, CSV, rows).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    let dataset = app.state.catalogue.get(POSTINGS).expect("dataset");
+    let policy = dap_lake::maintain::MaintenancePolicy::default();
+    let reports =
+        dap_api::app::maintenance::maintain_all(&app.state.lake, &[dataset], &policy).await;
+    let report = reports[0].1.as_ref().expect("maintained");
+    assert!(report.partitions_compacted >= 1, "{report:?}");
+    app.state.refresh().await;
+
+    let reader = app.analyst("0101");
+    let response = app
+        .client
+        .post(format!(
+            "{}/delta-sharing/shares/dap/schemas/oekonomi/tables/posteringer/query",
+            app.address
+        ))
+        .bearer_auth(&reader)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("query");
+    assert_eq!(response.status().as_u16(), 200);
+    let text = response.text().await.expect("body");
+    let files: Vec<(String, u64)> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("json line"))
+        .filter_map(|l| Some((l["file"]["url"].as_str()?.to_owned(), l["file"]["size"].as_u64()?)))
+        .collect();
+    assert!(!files.is_empty(), "{text}");
+
+    let rows = postings(&[(1_019_100_003, "1.00")]);
+    let answer = deliver(&app, &client, POSTINGS, "delivery_id=share-3", CSV, rows).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    app.state.refresh().await;
+
+    for (url, size) in files {
+        app.state.sharing.forget_all();
+        let response = app.client.get(&url).send().await.expect("file");
+        let status = response.status().as_u16();
+        let body = response.bytes().await.expect("bytes");
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        assert_eq!(body.len() as u64, size);
+    }
+}

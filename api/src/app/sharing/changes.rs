@@ -58,7 +58,7 @@ impl Core {
                 continue;
             }
             let (file, _) =
-                self.issue_link(principal, &scope, "", true, v.version, encoded, base)?;
+                self.issue_link(principal, &scope, "", true, (v.version, None), encoded, base)?;
             rows += file.num_records;
             changes.push(ChangeAction {
                 file,

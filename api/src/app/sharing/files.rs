@@ -119,7 +119,7 @@ impl Core {
             }
             let encoded = self
                 .lake
-                .scoped_file(&scope, partition.version, file)
+                .scoped_file(&scope, partition.version, partition.read, file)
                 .await?;
             if encoded.rows == 0 {
                 continue;
@@ -129,7 +129,7 @@ impl Core {
                 &scope,
                 file,
                 false,
-                partition.version,
+                (partition.version, Some(partition.read)),
                 encoded,
                 base,
             )?;
@@ -156,7 +156,7 @@ impl Core {
         scope: &AccessScope,
         file: &str,
         changes: bool,
-        version: u64,
+        (version, read): (u64, Option<u64>),
         encoded: dap_lake::files::ScopedFile,
         base: &str,
     ) -> Result<(FileAction, FileLink), AppError> {
@@ -166,6 +166,7 @@ impl Core {
             n: nonce(),
             d: scope.dataset().id.to_string(),
             v: version,
+            r: read,
             f: file.to_owned(),
             x: changes,
             s: principal.subject.clone(),
@@ -254,7 +255,10 @@ impl Core {
                 let made = if link.x {
                     self.lake.scoped_changes(&scope, link.v).await?
                 } else {
-                    self.lake.scoped_file(&scope, link.v, &link.f).await?
+                    let read = link.r.unwrap_or(link.v);
+                    self.lake
+                        .scoped_file(&scope, link.v, read, &link.f)
+                        .await?
                 };
                 (made.body, made.rows)
             }

@@ -49,8 +49,13 @@ pub struct FileLink {
     pub n: String,
     /// Dataset id.
     pub d: String,
-    /// Table version.
+    /// Table version (the caller's, as the query reported it).
     pub v: u64,
+    /// The table version whose files the query listed (see
+    /// [`dap_lake::files::PartitionFiles::read`]); absent for change files, and in
+    /// links signed before dap carried it (then `v`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r: Option<u64>,
     /// The data file, relative to the table root (empty for a change file).
     pub f: String,
     /// A change file: the caller's changed rows of commit `v` (change data feed).
@@ -282,6 +287,7 @@ mod tests {
             n: "n".into(),
             d: "personale.fravaer".into(),
             v: 3,
+            r: Some(4),
             f: "part-0.parquet".into(),
             x: false,
             s: "anna".into(),
