@@ -1,7 +1,7 @@
 //! Open Delta tables, kept in memory and refreshed when they get a new version, and
 //! the scoped scan: the only way to read rows.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
@@ -486,15 +486,12 @@ impl Lake {
         }
         let files = tenant_files(table, &dataset.tenant_column, &reader.tenant).await?;
         let provider = plain_scan(table, files.iter().map(ToString::to_string))?;
-        let page_key = format!(
-            "{location}\n{:?}\n{}\n{}",
-            provider.schema(),
-            dataset.key_columns.join(","),
-            files
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n")
+        let page_key = page_key(
+            &location,
+            &format!("{:?}", provider.schema()),
+            &dataset.key_columns,
+            &files,
+            &deletion_vectors(table, &files)?,
         );
         let partition = Arc::new(crate::partitions::Partition {
             table_files: table.snapshot()?.log_data().num_files(),
@@ -748,6 +745,48 @@ pub(crate) fn row_predicate(scope: &AccessScope) -> Expr {
 }
 
 /// Files of the tenant's partition, chosen from the Delta log's partition values.
+/// What the page cache keeps a partition's decoded rows under: the table, its schema,
+/// the key, and each data file with its deletion vector. A data file's bytes never
+/// change, but a writer that deletes rows with deletion vectors (Spark, Databricks)
+/// adds the same file again with a vector, and the file's rows are then fewer.
+fn page_key(
+    location: &str,
+    schema: &str,
+    key_columns: &[String],
+    files: &[deltalake::Path],
+    vectors: &HashMap<String, String>,
+) -> String {
+    let files = files.iter().map(|f| match vectors.get(f.as_ref()) {
+        Some(vector) => format!("{f} deleted {vector}"),
+        None => f.to_string(),
+    });
+    format!(
+        "{location}\n{schema}\n{}\n{}",
+        key_columns.join(","),
+        files.collect::<Vec<_>>().join("\n")
+    )
+}
+
+/// The deletion vectors of `files`, by path, as the log describes them.
+fn deletion_vectors(
+    table: &DeltaTable,
+    files: &[deltalake::Path],
+) -> Result<HashMap<String, String>> {
+    let wanted: HashSet<&str> = files.iter().map(AsRef::as_ref).collect();
+    Ok(table
+        .snapshot()?
+        .log_data()
+        .iter()
+        .filter_map(|file| {
+            let vector = file.deletion_vector_descriptor()?;
+            let path = file.object_store_path().to_string();
+            wanted
+                .contains(path.as_str())
+                .then(|| (path, format!("{vector:?}")))
+        })
+        .collect())
+}
+
 pub(crate) async fn tenant_files(
     table: &DeltaTable,
     tenant_column: &str,
@@ -777,6 +816,29 @@ pub(crate) fn table_url(root: &Url, location: &str) -> Result<Url> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A data file added again with a deletion vector (rows deleted by Spark or
+    /// Databricks) keeps its path: the page cache must not serve its rows as kept before
+    /// the deletion, nor a version before the deletion from rows kept after it.
+    #[test]
+    fn a_deletion_vector_changes_the_page_key() {
+        let files = [
+            deltalake::Path::from("kommunekode=0101/part-0.parquet"),
+            deltalake::Path::from("kommunekode=0101/part-1.parquet"),
+        ];
+        let vector = |cardinality: u32| {
+            HashMap::from([(
+                files[0].to_string(),
+                format!("DeletionVectorDescriptor {{ cardinality: {cardinality} }}"),
+            )])
+        };
+        let key = |vectors: &HashMap<String, String>| {
+            page_key("file:///lake/t/", "schema", &["id".into()], &files, vectors)
+        };
+        assert_ne!(key(&HashMap::new()), key(&vector(1)));
+        assert_ne!(key(&vector(1)), key(&vector(2)));
+        assert_eq!(key(&vector(2)), key(&vector(2)));
+    }
 
     /// A producer that panics ends its stream with an error, not as if it had finished:
     /// an export cut short must not read (or be audited) as a whole one.
