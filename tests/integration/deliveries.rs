@@ -358,6 +358,17 @@ async fn every_bad_delivery_is_refused_whole_audited_and_leaves_the_version() {
         ("an empty file", &token, "", CSV, Vec::new(), 400, "delivery_rejected", Some((0, None))),
         ("a header without rows", &token, "", CSV,
          format!("{HEADER}\n").into_bytes(), 400, "delivery_rejected", Some((0, None))),
+        // Saved by Windows PowerShell (UTF-16 with a byte order mark), and a header in
+        // Windows-1252 (bemærkning): both were a 500.
+        ("a UTF-16 file", &token, "", CSV,
+         format!("\u{feff}{HEADER}\n{good_row}\n").encode_utf16().flat_map(u16::to_le_bytes).collect(),
+         400, "delivery_rejected", Some((1, None))),
+        ("a header that is not UTF-8", &token, "", CSV,
+         [format!("{HEADER},bem").into_bytes(), vec![0xe6], b"rkning\n".to_vec(), format!("{good_row},x\n").into_bytes()].concat(),
+         400, "delivery_rejected", Some((1, None))),
+        ("a JSON number past the column's decimals", &token, "", "application/x-ndjson",
+         br#"{"posteringsid": 1019000018, "aar": 2024, "maaned": 3, "bogfoeringsdato": "2024-03-15", "funktion": "5.22.07", "art": "1.0", "beloeb": 1.5e-3, "omkostningssted": "OMK-1"}"#.to_vec(),
+         400, "delivery_rejected", Some((1, Some("beloeb")))),
         ("bad NDJSON", &token, "", "application/x-ndjson",
          b"{\"posteringsid\": 1}\nnot json\n".to_vec(), 400, "delivery_rejected", Some((2, None))),
         ("not Parquet", &token, "", "application/vnd.apache.parquet",
@@ -784,6 +795,7 @@ async fn ndjson_and_parquet_deliveries_fill_in_the_municipality() {
     let token = deliverer(&app, "0751", &[POSTINGS], &[POSTINGS]).await;
     let ndjson = br#"{"posteringsid": 1019000050, "aar": 2024, "maaned": 3, "bogfoeringsdato": "2024-03-01", "funktion": "5.22.07", "art": "1.0", "beloeb": 12.5, "omkostningssted": null}
 {"kommunekode": "0751", "posteringsid": 1019000051, "aar": 2024, "maaned": 3, "bogfoeringsdato": "2024-03-02", "funktion": "5.22.07", "art": "1.0", "beloeb": "13.25"}
+{"posteringsid": 1019000053, "aar": 2024, "maaned": 3, "bogfoeringsdato": "2024-03-03", "funktion": "5.22.07", "art": "1.0", "beloeb": 90071992547409.93, "omkostningssted": ""}
 "#;
     let answer = deliver(
         &app,
@@ -795,7 +807,19 @@ async fn ndjson_and_parquet_deliveries_fill_in_the_municipality() {
     )
     .await;
     assert_eq!(answer.status, 200, "{}", answer.body);
-    assert_eq!(answer.body["rows_inserted"], 2);
+    assert_eq!(answer.body["rows_inserted"], 3);
+    // A JSON number is taken digit for digit (through a float it was ...409.92), and
+    // an empty string stays one where JSON tells it from null.
+    let exact = app
+        .oracle(
+            POSTINGS,
+            "SELECT CAST(beloeb AS VARCHAR) AS beloeb, omkostningssted FROM t WHERE posteringsid = 1019000053",
+        )
+        .await;
+    assert_eq!(
+        exact,
+        vec![json!({"beloeb": "90071992547409.93", "omkostningssted": ""})]
+    );
 
     let schema_fields = vec![
         Field::new("posteringsid", DataType::Int64, false),

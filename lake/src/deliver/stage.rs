@@ -9,13 +9,15 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::Arc;
 
-use dap_schema::{ColumnDef, DatasetDef};
+use dap_schema::{ColumnDef, ColumnType, DatasetDef};
 use deltalake::arrow::array::{ArrayRef, RecordBatch};
 use deltalake::arrow::compute::{CastOptions, cast_with_options};
 use deltalake::arrow::datatypes::{DataType, Schema, SchemaRef};
 use deltalake::arrow::util::display::{ArrayFormatter, FormatOptions};
 use deltalake::parquet::arrow::ArrowWriter;
 use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use serde_json::value::RawValue;
 
 use super::values::{self, Builder, Value};
 use super::{Format, MAX_PROBLEMS, Mode, Problem, Rejection};
@@ -230,9 +232,13 @@ impl<'a> Validator<'a> {
         let mut values: Vec<Option<Value>> = Vec::with_capacity(self.columns.len());
         for (i, cell) in cells.into_iter().enumerate() {
             let column = self.columns[i];
-            let cell = cell.filter(|t| !t.is_empty());
             let is_tenant = column.name == self.def.tenant_column;
             let required = is_tenant || self.def.key_columns.contains(&column.name);
+            // An empty value is null (CSV cannot tell them apart, so its reader gives
+            // none), except in a text column that is not part of the key: NDJSON and
+            // Parquet can say `""`, and it is kept.
+            let keeps_empty = column.data_type == ColumnType::String && !required;
+            let cell = cell.filter(|t| keeps_empty || !t.is_empty());
             let replaced = match self.mode {
                 Mode::Replace(period) if period.column == column.name => Some(period),
                 _ => None,
@@ -364,10 +370,13 @@ impl<'a> Validator<'a> {
 
 /// CSV with a header line; `,` or `;` as separator (whichever the header uses), `"` quotes.
 fn read_csv(v: &mut Validator<'_>, input: &Path) -> Result<()> {
-    let mut first = String::new();
+    // Only to choose the separator: a first line that is not UTF-8 is refused below,
+    // where the header is read, with how to fix it.
+    let mut first = Vec::new();
     BufReader::new(File::open(input)?)
         .take(64 * 1024)
-        .read_line(&mut first)?;
+        .read_until(b'\n', &mut first)?;
+    let first = String::from_utf8_lossy(&first);
     let delimiter = if first.contains(';') && !first.contains(',') {
         b';'
     } else {
@@ -383,7 +392,11 @@ fn read_csv(v: &mut Validator<'_>, input: &Path) -> Result<()> {
             .map(|s| s.trim_start_matches('\u{feff}').to_owned())
             .collect(),
         Err(e) => {
-            v.problem(1, None, format!("the header line cannot be read: {e}"));
+            let message = match e.kind() {
+                csv::ErrorKind::Utf8 { .. } => "the header line is not valid UTF-8; save the file as UTF-8 (in Excel: CSV UTF-8), not as UTF-16 or a workbook".into(),
+                _ => format!("the header line cannot be read: {e}"),
+            };
+            v.problem(1, None, message);
             return Ok(());
         }
     };
@@ -400,7 +413,8 @@ fn read_csv(v: &mut Validator<'_>, input: &Path) -> Result<()> {
                 let mut cells = vec![None; v.columns.len()];
                 for (field, target) in record.iter().zip(&mapping) {
                     if let Some(i) = target {
-                        cells[*i] = Some(field.to_owned());
+                        // CSV has no null but the empty value.
+                        cells[*i] = (!field.is_empty()).then(|| field.to_owned());
                     }
                 }
                 v.row(line, cells)?;
@@ -428,6 +442,34 @@ fn read_csv(v: &mut Validator<'_>, input: &Path) -> Result<()> {
     }
 }
 
+/// A JSON number as plain digits, exactly (`5e-06` → `0.000005`, `1.5E3` → `1500`), so
+/// that it is parsed like the same number written in CSV. A literal too odd to rewrite
+/// is left as it is, to be refused with the column's own message.
+fn plain_number(literal: &str) -> String {
+    let Some(at) = literal.find(['e', 'E']) else {
+        return literal.to_owned();
+    };
+    let exponent = match literal[at + 1..].parse::<i64>() {
+        Ok(e) if e.abs() <= 400 => e,
+        _ => return literal.to_owned(),
+    };
+    let mantissa = &literal[..at];
+    let (sign, digits) = match mantissa.strip_prefix('-') {
+        Some(digits) => ("-", digits),
+        None => ("", mantissa),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let all = format!("{whole}{fraction}");
+    // Where the decimal point falls in `all`.
+    let point = i64::try_from(whole.len()).unwrap_or(i64::MAX) + exponent;
+    let text = match usize::try_from(point) {
+        Err(_) | Ok(0) => format!("0.{}{all}", "0".repeat(point.unsigned_abs() as usize)),
+        Ok(point) if point >= all.len() => format!("{all}{}", "0".repeat(point - all.len())),
+        Ok(point) => format!("{}.{}", &all[..point], &all[point..]),
+    };
+    format!("{sign}{text}")
+}
+
 /// Newline-delimited JSON: one object per line; a missing field is null.
 fn read_ndjson(v: &mut Validator<'_>, input: &Path) -> Result<()> {
     let reader = BufReader::new(File::open(input)?);
@@ -444,9 +486,10 @@ fn read_ndjson(v: &mut Validator<'_>, input: &Path) -> Result<()> {
         if text.trim().is_empty() {
             continue;
         }
-        let object = match serde_json::from_str::<serde_json::Value>(&text) {
-            Ok(serde_json::Value::Object(object)) => object,
-            Ok(_) => {
+        // Values as written: a number's own digits, never a float in between.
+        let object = match serde_json::from_str::<HashMap<String, &RawValue>>(&text) {
+            Ok(object) => object,
+            Err(_) if serde_json::from_str::<serde_json::Value>(&text).is_ok() => {
                 v.problem(line_no, None, "each line must be one JSON object".into());
                 continue;
             }
@@ -468,11 +511,12 @@ fn read_ndjson(v: &mut Validator<'_>, input: &Path) -> Result<()> {
                 }
                 continue;
             };
-            cells[i] = match value {
-                serde_json::Value::Null => None,
-                serde_json::Value::String(s) => Some(s),
-                serde_json::Value::Number(n) => Some(n.to_string()),
-                serde_json::Value::Bool(b) => Some(b.to_string()),
+            let literal = value.get().trim();
+            cells[i] = match literal.as_bytes().first() {
+                Some(b'n') => None,
+                Some(b'"') => serde_json::from_str::<String>(literal).ok(),
+                Some(b't' | b'f') => Some(literal.to_owned()),
+                Some(b'-' | b'0'..=b'9') => Some(plain_number(literal)),
                 _ => {
                     v.problem(
                         line_no,
@@ -626,4 +670,33 @@ fn read_parquet(v: &mut Validator<'_>, input: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_number;
+
+    /// A JSON number is taken as written: its digits, with an exponent moved into them
+    /// (as a float it was `5e-06`, which no decimal column accepts, or a 17-digit amount
+    /// rounded at its last digit).
+    #[test]
+    fn json_numbers_keep_their_digits() {
+        for (literal, plain) in [
+            ("12.5", "12.5"),
+            ("-3", "-3"),
+            ("90071992547409.93", "90071992547409.93"),
+            ("0.000005", "0.000005"),
+            ("5e-06", "0.000005"),
+            ("5E-6", "0.000005"),
+            ("-1.25e-2", "-0.0125"),
+            ("1.5E3", "1500"),
+            ("1.5e+1", "15"),
+            ("12.345e1", "123.45"),
+            ("1e0", "1"),
+            ("0.5e1", "05"),
+            ("1e999", "1e999"),
+        ] {
+            assert_eq!(plain_number(literal), plain, "{literal}");
+        }
+    }
 }
