@@ -255,6 +255,10 @@ async fn refusals_are_audited_with_the_code_the_caller_got() {
         ("/odata/aeldre_hjemmepleje", 404, "dataset_not_found"),
         ("/odata/no_such_set?$top=1", 404, "dataset_not_found"),
         (&format!("{P}?$top=many") as &str, 400, "invalid_parameter"),
+        // A municipality not acted for (here a typo of 0101): refused, as a read of a
+        // set is, instead of a service without sets (it was 200 with none).
+        ("/odata/?municipality=0l01", 403, "municipality_not_granted"),
+        ("/odata/$metadata?municipality=0751", 403, "municipality_not_granted"),
     ] {
         let reply = odata(&app, path, Auth::Bearer(&economist), &[]).await;
         assert_eq!(reply.status, status, "{path}: {}", reply.text);

@@ -251,6 +251,11 @@ impl Core {
         principal: &Principal,
         municipality: Option<&str>,
     ) -> Result<(Vec<AccessScope>, AuditFacts), AppError> {
+        // A municipality the caller does not act for is refused as a read is, not
+        // answered with an empty list (a typo would look like having no datasets).
+        if let Some(requested) = municipality {
+            self.choose_municipality(principal, requested)?;
+        }
         let mut scopes = Vec::new();
         for dataset in self.visible_datasets(principal) {
             match self.scope(principal, dataset.id.as_str(), municipality) {
