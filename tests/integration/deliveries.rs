@@ -1287,3 +1287,67 @@ async fn a_sharing_link_listed_after_maintenance_is_served_after_the_next_delive
         assert_eq!(body.len() as u64, size);
     }
 }
+
+/// A replace rewrites the municipality's rows of its period. A row of the file whose key
+/// the municipality has dated outside the period (the source system moved a posting
+/// from 28 February to 1 March) was added beside the old one: two rows with one key,
+/// counted twice in every total, and both updated by every later upsert. It is refused,
+/// saying which key and how to deliver it; nothing is written.
+#[tokio::test]
+async fn a_replace_refuses_a_key_the_municipality_has_outside_the_period() {
+    let app = spawn_app().await;
+    let token = deliverer(&app, "0101", &[POSTINGS], &[POSTINGS]).await;
+    let february = format!("{HEADER}\n1019000070,2024,2,2024-02-28,5.22.07,1.0,1.00,OMK-1\n");
+    let answer = deliver(&app, &token, POSTINGS, "", CSV, february.into_bytes()).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let before = version(&app, POSTINGS).await;
+
+    let march = format!(
+        "{HEADER}\n1019000071,2024,3,2024-03-02,5.22.07,1.0,2.00,OMK-1\n1019000070,2024,3,2024-03-01,5.22.07,1.0,1.00,OMK-1\n"
+    );
+    let answer = deliver(
+        &app,
+        &token,
+        POSTINGS,
+        "mode=replace&period=2024-03",
+        CSV,
+        march.clone().into_bytes(),
+    )
+    .await;
+
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    let message = answer.body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("1019000070") && message.contains("mode=upsert"),
+        "{message}"
+    );
+    assert_eq!(version(&app, POSTINGS).await, before, "nothing is written");
+    let audit = app.audit_of(&answer).await;
+    assert_eq!(audit[0].outcome, "denied");
+    let rows = app
+        .oracle(
+            POSTINGS,
+            "SELECT count(*) AS n FROM t WHERE posteringsid = 1019000070",
+        )
+        .await;
+    assert_eq!(rows, vec![json!({"n": 1})]);
+
+    // A period that covers both dates replaces the row.
+    let answer = deliver(
+        &app,
+        &token,
+        POSTINGS,
+        "mode=replace&period=2024-02-01..2024-03-31",
+        CSV,
+        march.into_bytes(),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let rows = app
+        .oracle(
+            POSTINGS,
+            "SELECT CAST(bogfoeringsdato AS VARCHAR) AS d FROM t WHERE posteringsid = 1019000070",
+        )
+        .await;
+    assert_eq!(rows, vec![json!({"d": "2024-03-01"})]);
+}

@@ -17,7 +17,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use dap_schema::AccessScope;
 use deltalake::DeltaTable;
 use deltalake::datafusion::common::{Column, ScalarValue};
-use deltalake::datafusion::logical_expr::{BinaryExpr, Operator};
+use deltalake::arrow::util::display::{ArrayFormatter, FormatOptions};
+use deltalake::datafusion::logical_expr::{BinaryExpr, JoinType, Operator};
 use deltalake::datafusion::prelude::{Expr, ParquetReadOptions, col, lit};
 use deltalake::kernel::Action;
 use deltalake::kernel::transaction::{CommitProperties, TransactionError};
@@ -214,12 +215,56 @@ async fn commit(
                 .eq(lit(tenant))
                 .and(col(period.column.as_str()).gt_eq(date(period.first_day())))
                 .and(col(period.column.as_str()).lt_eq(date(period.last_day())));
+            table.update_datafusion_session(&ctx.state())?;
+            let provider = table.table_provider().await?;
             let before = {
-                table.update_datafusion_session(&ctx.state())?;
-                let provider = table.table_provider().await?;
-                let frame = ctx.read_table(provider)?.filter(predicate.clone())?;
-                count(frame.count().await?)
+                let frame = ctx.read_table(Arc::clone(&provider))?;
+                count(frame.filter(predicate.clone())?.count().await?)
             };
+            // A replace rewrites the period only: a row of the file whose key the
+            // municipality already has outside the period (the source system moved its
+            // date) would be there twice.
+            let outside = col(def.tenant_column.as_str()).eq(lit(tenant)).and(
+                col(period.column.as_str())
+                    .lt(date(period.first_day()))
+                    .or(col(period.column.as_str()).gt(date(period.last_day())))
+                    .or(col(period.column.as_str()).is_null()),
+            );
+            let keys: Vec<&str> = def.key_columns.iter().map(String::as_str).collect();
+            let existing = ctx
+                .read_table(provider)?
+                .filter(outside)?
+                .select_columns(&keys)?
+                .alias("t")?;
+            let incoming = source.clone().select_columns(&keys)?.alias("s")?;
+            let same = keys
+                .iter()
+                .map(|k| qualified("t", k).eq(qualified("s", k)));
+            let clashes = existing
+                .join_on(incoming, JoinType::LeftSemi, same)?
+                .limit(0, Some(1))?
+                .collect()
+                .await?;
+            if let Some(batch) = clashes.iter().find(|b| b.num_rows() > 0) {
+                let options = FormatOptions::default();
+                let key = keys
+                    .iter()
+                    .zip(batch.columns())
+                    .map(|(name, array)| {
+                        let value = ArrayFormatter::try_new(array.as_ref(), &options)
+                            .map(|f| f.value(0).to_string())
+                            .unwrap_or_default();
+                        format!("{name} {value}")
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(Error::InvalidParameter {
+                    parameter: "period",
+                    reason: format!(
+                        "the file holds a row whose key your municipality already has dated outside {period} ({key}); a replace rewrites only the period, so that row would be there twice: deliver it with mode=upsert, or replace a period that covers both dates"
+                    ),
+                });
+            }
             metadata["deleted"] = json!(before);
             let plan = source.into_unoptimized_plan();
             let table = table
