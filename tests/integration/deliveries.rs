@@ -795,7 +795,7 @@ async fn ndjson_and_parquet_deliveries_fill_in_the_municipality() {
     let token = deliverer(&app, "0751", &[POSTINGS], &[POSTINGS]).await;
     let ndjson = br#"{"posteringsid": 1019000050, "aar": 2024, "maaned": 3, "bogfoeringsdato": "2024-03-01", "funktion": "5.22.07", "art": "1.0", "beloeb": 12.5, "omkostningssted": null}
 {"kommunekode": "0751", "posteringsid": 1019000051, "aar": 2024, "maaned": 3, "bogfoeringsdato": "2024-03-02", "funktion": "5.22.07", "art": "1.0", "beloeb": "13.25"}
-{"posteringsid": 1019000053, "aar": 2024, "maaned": 3, "bogfoeringsdato": "2024-03-03", "funktion": "5.22.07", "art": "1.0", "beloeb": 90071992547409.93, "omkostningssted": ""}
+{"posteringsid": 1019000057, "aar": 2024, "maaned": 3, "bogfoeringsdato": "2024-03-03", "funktion": "5.22.07", "art": "1.0", "beloeb": 90071992547409.93, "omkostningssted": ""}
 "#;
     let answer = deliver(
         &app,
@@ -813,7 +813,7 @@ async fn ndjson_and_parquet_deliveries_fill_in_the_municipality() {
     let exact = app
         .oracle(
             POSTINGS,
-            "SELECT CAST(beloeb AS VARCHAR) AS beloeb, omkostningssted FROM t WHERE posteringsid = 1019000053",
+            "SELECT CAST(beloeb AS VARCHAR) AS beloeb, omkostningssted FROM t WHERE posteringsid = 1019000057",
         )
         .await;
     assert_eq!(
@@ -955,6 +955,18 @@ async fn ndjson_and_parquet_deliveries_fill_in_the_municipality() {
             .await;
         assert_eq!(stored, vec![json!({"omkostningssted": expected})]);
     }
+    // A column with no value at all (pandas writes an all-None text column with Parquet's
+    // null type) is null, not the empty text its values format as.
+    let none = Arc::new(arrow::array::NullArray::new(1)) as arrow::array::ArrayRef;
+    let answer = deliver(&app, &token, POSTINGS, "", parquet, with_bytes(1_019_000_058, none)).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let stored = app
+        .oracle(
+            POSTINGS,
+            "SELECT omkostningssted IS NULL AS missing FROM t WHERE kommunekode = '0751' AND posteringsid = 1019000058",
+        )
+        .await;
+    assert_eq!(stored, vec![json!({"missing": true})]);
     let answer = deliver(
         &app,
         &token,

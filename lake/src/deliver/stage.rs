@@ -654,11 +654,14 @@ fn read_parquet(v: &mut Validator<'_>, input: &Path) -> Result<()> {
                 }
             }
         }
+        // Logical nulls: a column of Parquet's null type has no null buffer, and a
+        // dictionary's nulls may sit in its values.
+        let nulls: Vec<_> = formatters.iter().map(|(_, a, _)| a.logical_nulls()).collect();
         for row in 0..batch.num_rows() {
             row_number += 1;
             let mut cells = vec![None; v.columns.len()];
-            for (i, array, formatter) in &formatters {
-                if !array.is_null(row) {
+            for ((i, _, formatter), nulls) in formatters.iter().zip(&nulls) {
+                if !nulls.as_ref().is_some_and(|n| n.is_null(row)) {
                     cells[*i] = Some(formatter.value(row).to_string());
                 }
             }
