@@ -447,9 +447,13 @@ pub async fn demo_sign_in(
     req: HttpRequest,
     core: web::Data<Core>,
     login: web::Data<LoginState>,
-    form: web::Form<Vec<(String, String)>>,
+    form: Result<web::Form<Vec<(String, String)>>, actix_web::Error>,
 ) -> Result<HttpResponse, Failure> {
-    let fields = Fields(form.into_inner());
+    // A body that is not a form (or too large) has no CSRF token: refused and audited
+    // as such below, as a signed-in person's form is.
+    let fields = form
+        .map(|f| Fields(f.into_inner()))
+        .unwrap_or_default();
     if !csrf_ok(&req, FormKind::SignIn, fields.get("csrf")) {
         refuse_csrf(&req, None).await?;
         return Err(Failure::Csrf {
@@ -546,7 +550,18 @@ pub struct LangQuery {
 }
 
 /// Switches the language (a preference cookie) and goes back to the page.
-pub async fn switch_language(query: web::Query<LangQuery>) -> HttpResponse {
+pub async fn switch_language(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    query: Query<LangQuery>,
+) -> HttpResponse {
+    let query = match query.value() {
+        Ok(query) => query,
+        Err(refusal) => {
+            let refusal = crate::rest::input::refused_anonymously(&core, &req, None, refusal).await;
+            return actix_web::ResponseError::error_response(&refusal);
+        }
+    };
     let lang = if query.to == "en" { "en" } else { "da" };
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, return_target(query.return_to.as_deref())))
