@@ -958,7 +958,15 @@ async fn ndjson_and_parquet_deliveries_fill_in_the_municipality() {
     // A column with no value at all (pandas writes an all-None text column with Parquet's
     // null type) is null, not the empty text its values format as.
     let none = Arc::new(arrow::array::NullArray::new(1)) as arrow::array::ArrayRef;
-    let answer = deliver(&app, &token, POSTINGS, "", parquet, with_bytes(1_019_000_058, none)).await;
+    let answer = deliver(
+        &app,
+        &token,
+        POSTINGS,
+        "",
+        parquet,
+        with_bytes(1_019_000_058, none),
+    )
+    .await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     let stored = app
         .oracle(
@@ -1281,7 +1289,12 @@ async fn a_sharing_link_listed_after_maintenance_is_served_after_the_next_delive
     let files: Vec<(String, u64)> = text
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).expect("json line"))
-        .filter_map(|l| Some((l["file"]["url"].as_str()?.to_owned(), l["file"]["size"].as_u64()?)))
+        .filter_map(|l| {
+            Some((
+                l["file"]["url"].as_str()?.to_owned(),
+                l["file"]["size"].as_u64()?,
+            ))
+        })
         .collect();
     assert!(!files.is_empty(), "{text}");
 

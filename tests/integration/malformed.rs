@@ -233,9 +233,10 @@ fn probes(document: &Value, path: &str, method: &str, operation: &Value) -> Vec<
         Some((_, c)) => (Some(Value::Object(valid_body(&schema_of(c)))), None),
         None => (None, None),
     };
-    let open_to_anyone = operation["security"]
-        .as_array()
-        .is_some_and(|s| s.iter().any(|r| r.as_object().is_some_and(|o| o.is_empty())));
+    let open_to_anyone = operation["security"].as_array().is_some_and(|s| {
+        s.iter()
+            .any(|r| r.as_object().is_some_and(|o| o.is_empty()))
+    });
     let probe = |path: String, query: Vec<(String, String)>, name: &str| Probe {
         method: method.to_uppercase(),
         path,
@@ -320,17 +321,16 @@ async fn every_parameter_and_field_of_the_api_refuses_a_malformed_value_by_name_
         for (method, operation) in item.as_object().cloned().unwrap_or_default() {
             for probe in probes(&document, &path, &method, &operation) {
                 walked += 1;
-                let (status, body, request_id) =
-                    send(&app, callers.for_path(&path), &probe).await;
+                let (status, body, request_id) = send(&app, callers.for_path(&path), &probe).await;
                 let message = message_of(&body);
                 let named = probe.names.is_empty() || names(&message, &probe.names);
                 // Every denial is in the audit log (invariant 5), with the caller
                 // once its credential was read: a refusal of the input as much as one of
                 // the credential or of the right.
                 let records = app.audit_records(&request_id).await;
-                let audited = records.iter().any(|r| {
-                    r.outcome == "denied" && (probe.anonymous || r.subject.is_some())
-                });
+                let audited = records
+                    .iter()
+                    .any(|r| r.outcome == "denied" && (probe.anonymous || r.subject.is_some()));
                 if !(400..500).contains(&status) || message.trim().is_empty() || !named || !audited
                 {
                     let body: String = body.to_string().chars().take(300).collect();

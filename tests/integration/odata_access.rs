@@ -258,7 +258,11 @@ async fn refusals_are_audited_with_the_code_the_caller_got() {
         // A municipality not acted for (here a typo of 0101): refused, as a read of a
         // set is, instead of a service without sets (it was 200 with none).
         ("/odata/?municipality=0l01", 403, "municipality_not_granted"),
-        ("/odata/$metadata?municipality=0751", 403, "municipality_not_granted"),
+        (
+            "/odata/$metadata?municipality=0751",
+            403,
+            "municipality_not_granted",
+        ),
     ] {
         let reply = odata(&app, path, Auth::Bearer(&economist), &[]).await;
         assert_eq!(reply.status, status, "{path}: {}", reply.text);

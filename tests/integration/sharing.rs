@@ -661,7 +661,10 @@ async fn refused_parameters_are_audited_as_denials() {
         .post(format!("{}{table}/query", app.address))
         .bearer_auth(&token)
         .header("content-type", "application/json")
-        .body(format!(r#"{{"predicateHints": ["{}"]}}"#, "x".repeat(300 * 1024)))
+        .body(format!(
+            r#"{{"predicateHints": ["{}"]}}"#,
+            "x".repeat(300 * 1024)
+        ))
         .send()
         .await
         .expect("query");

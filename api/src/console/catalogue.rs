@@ -10,8 +10,8 @@ use super::Failure;
 use super::layout::{self, when};
 use super::session::Viewer;
 use crate::app::Core;
-use crate::rest::input::Query;
 use crate::app::datasets::Target;
+use crate::rest::input::Query;
 
 #[derive(Debug, serde::Deserialize)]
 pub struct CatalogueQuery {

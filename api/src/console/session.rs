@@ -21,8 +21,8 @@ use super::i18n::{LANG_COOKIE, Lang};
 use super::layout::{self, Shell};
 use crate::app::identity::Credential;
 use crate::app::{AppError, Core, RequestContext};
-use crate::rest::input::Query;
 use crate::rest::extract::request_context;
+use crate::rest::input::Query;
 use crate::rest::login::{LoginState, SESSION_COOKIE, safe_return_to};
 
 /// The double-submit cookie of forms sent before sign-in (the demo sign-in form).
@@ -451,9 +451,7 @@ pub async fn demo_sign_in(
 ) -> Result<HttpResponse, Failure> {
     // A body that is not a form (or too large) has no CSRF token: refused and audited
     // as such below, as a signed-in person's form is.
-    let fields = form
-        .map(|f| Fields(f.into_inner()))
-        .unwrap_or_default();
+    let fields = form.map(|f| Fields(f.into_inner())).unwrap_or_default();
     if !csrf_ok(&req, FormKind::SignIn, fields.get("csrf")) {
         refuse_csrf(&req, None).await?;
         return Err(Failure::Csrf {

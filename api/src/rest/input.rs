@@ -11,11 +11,11 @@
 //! writes its own record before the caller is known.
 
 use actix_web::dev::Payload;
+use actix_web::error::JsonPayloadError;
 use actix_web::http::header::CONTENT_LENGTH;
+use actix_web::{FromRequest, HttpRequest, web};
 use bytes::BytesMut;
 use futures::StreamExt;
-use actix_web::error::JsonPayloadError;
-use actix_web::{FromRequest, HttpRequest, web};
 use futures::future::{LocalBoxFuture, Ready, ready};
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;

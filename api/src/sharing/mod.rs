@@ -15,8 +15,8 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::app::sharing::{QueryRequest, SharedTable, TableRef};
 use crate::app::Core;
+use crate::app::sharing::{QueryRequest, SharedTable, TableRef};
 use crate::rest::extract::{Caller, request_context};
 use crate::rest::input::Query;
 use wire::{SharingError, VERSION_HEADER, base_url, change_line, file_line, header_lines, ndjson};

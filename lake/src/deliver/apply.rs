@@ -16,8 +16,8 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use dap_schema::AccessScope;
 use deltalake::DeltaTable;
-use deltalake::datafusion::common::{Column, ScalarValue};
 use deltalake::arrow::util::display::{ArrayFormatter, FormatOptions};
+use deltalake::datafusion::common::{Column, ScalarValue};
 use deltalake::datafusion::logical_expr::{BinaryExpr, JoinType, Operator};
 use deltalake::datafusion::prelude::{Expr, ParquetReadOptions, col, lit};
 use deltalake::kernel::Action;
@@ -237,9 +237,7 @@ async fn commit(
                 .select_columns(&keys)?
                 .alias("t")?;
             let incoming = source.clone().select_columns(&keys)?.alias("s")?;
-            let same = keys
-                .iter()
-                .map(|k| qualified("t", k).eq(qualified("s", k)));
+            let same = keys.iter().map(|k| qualified("t", k).eq(qualified("s", k)));
             let clashes = existing
                 .join_on(incoming, JoinType::LeftSemi, same)?
                 .limit(0, Some(1))?

@@ -656,7 +656,10 @@ fn read_parquet(v: &mut Validator<'_>, input: &Path) -> Result<()> {
         }
         // Logical nulls: a column of Parquet's null type has no null buffer, and a
         // dictionary's nulls may sit in its values.
-        let nulls: Vec<_> = formatters.iter().map(|(_, a, _)| a.logical_nulls()).collect();
+        let nulls: Vec<_> = formatters
+            .iter()
+            .map(|(_, a, _)| a.logical_nulls())
+            .collect();
         for row in 0..batch.num_rows() {
             row_number += 1;
             let mut cells = vec![None; v.columns.len()];

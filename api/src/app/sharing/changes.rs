@@ -57,8 +57,15 @@ impl Core {
             if encoded.rows == 0 {
                 continue;
             }
-            let (file, _) =
-                self.issue_link(principal, &scope, "", true, (v.version, None), encoded, base)?;
+            let (file, _) = self.issue_link(
+                principal,
+                &scope,
+                "",
+                true,
+                (v.version, None),
+                encoded,
+                base,
+            )?;
             rows += file.num_records;
             changes.push(ChangeAction {
                 file,

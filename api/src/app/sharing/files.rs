@@ -256,9 +256,7 @@ impl Core {
                     self.lake.scoped_changes(&scope, link.v).await?
                 } else {
                     let read = link.r.unwrap_or(link.v);
-                    self.lake
-                        .scoped_file(&scope, link.v, read, &link.f)
-                        .await?
+                    self.lake.scoped_file(&scope, link.v, read, &link.f).await?
                 };
                 (made.body, made.rows)
             }
