@@ -332,20 +332,13 @@ pub async fn sign_in_page(
     core: web::Data<Core>,
     login: web::Data<LoginState>,
     query: Query<ReturnTo>,
-) -> HttpResponse {
-    let query = match query.value() {
-        Ok(query) => query,
-        // No one is known yet; recorded as a refused credential is.
-        Err(refusal) => {
-            let refusal = crate::rest::input::refused_anonymously(&core, &req, None, refusal).await;
-            return actix_web::ResponseError::error_response(&refusal);
-        }
-    };
+) -> Result<HttpResponse, AppError> {
+    let query = query.value_or_record(&core, &req).await?;
     let page = SignIn {
         return_to: query.return_to.as_deref(),
         refused: None,
     };
-    render_sign_in(&req, &core, &login, page)
+    Ok(render_sign_in(&req, &core, &login, page))
 }
 
 fn render_sign_in(
@@ -552,16 +545,10 @@ pub async fn switch_language(
     req: HttpRequest,
     core: web::Data<Core>,
     query: Query<LangQuery>,
-) -> HttpResponse {
-    let query = match query.value() {
-        Ok(query) => query,
-        Err(refusal) => {
-            let refusal = crate::rest::input::refused_anonymously(&core, &req, None, refusal).await;
-            return actix_web::ResponseError::error_response(&refusal);
-        }
-    };
+) -> Result<HttpResponse, AppError> {
+    let query = query.value_or_record(&core, &req).await?;
     let lang = if query.to == "en" { "en" } else { "da" };
-    HttpResponse::SeeOther()
+    Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, return_target(query.return_to.as_deref())))
         .cookie(
             Cookie::build(LANG_COOKIE, lang)
@@ -570,5 +557,5 @@ pub async fn switch_language(
                 .max_age(time::Duration::days(365))
                 .finish(),
         )
-        .finish()
+        .finish())
 }

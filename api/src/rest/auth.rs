@@ -13,7 +13,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::app::{AppError, Core};
 use crate::rest::extract::request_context;
-use crate::rest::input::{Query, refused_anonymously};
+use crate::rest::input::Query;
 use crate::rest::login::{Login, LoginState, SESSION_COOKIE, STATE_COOKIE, safe_return_to};
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -64,11 +64,7 @@ async fn start_login(
     core: web::Data<Core>,
     query: Query<LoginQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let query = match query.value() {
-        Ok(query) => query,
-        // No one is known yet; recorded as a refused credential is.
-        Err(refusal) => return Err(refused_anonymously(&core, &req, None, refusal).await),
-    };
+    let query = query.value_or_record(&core, &req).await?;
     let login = configured(&req)?;
     let (url, pending) = login.start(safe_return_to(query.return_to.as_deref()));
     let sealed = login.seal(&pending).map_err(AppError::Internal)?;
@@ -113,10 +109,7 @@ async fn callback(
     core: web::Data<Core>,
     query: Query<CallbackQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let query = match query.value() {
-        Ok(query) => query,
-        Err(refusal) => return Err(refused_anonymously(&core, &req, None, refusal).await),
-    };
+    let query = query.value_or_record(&core, &req).await?;
     let login = configured(&req)?;
     let ctx = request_context(&req);
     let result = complete(&core, login, &req, query).await;

@@ -40,6 +40,16 @@ impl<T> Query<T> {
     pub fn value(self) -> Result<T, AppError> {
         self.0
     }
+
+    /// The decoded value, for a route no one has signed in to (login, the sign-in
+    /// page): its refusal is recorded before anyone is known, as a refused credential
+    /// is.
+    pub async fn value_or_record(self, core: &Core, req: &HttpRequest) -> Result<T, AppError> {
+        match self.0 {
+            Ok(value) => Ok(value),
+            Err(refusal) => Err(refused_anonymously(core, req, None, refusal).await),
+        }
+    }
 }
 
 /// A JSON request body (at most [`JSON_LIMIT`] bytes) as `T`, or why it is not one.
