@@ -19,6 +19,8 @@ use crate::lake::{Source, plain_columns, row_predicate, tenant_files};
 use crate::resolve::Reader;
 pub use crate::spliced::SplicedFile;
 use crate::spliced::splice_files;
+pub use crate::stored::StoredFile;
+use crate::stored::{Growing, Storing};
 use crate::{Error, Lake, Result, Scan};
 
 /// The data files of the scope's partition at one table version.
@@ -47,8 +49,10 @@ pub struct ScopedFile {
 /// The bytes of a [`ScopedFile`].
 #[derive(Debug, Clone)]
 pub enum FileBody {
-    /// Encoded, and held whole.
+    /// Encoded, and held whole in memory (a small file).
     Made(Bytes),
+    /// Encoded, and kept whole on local disk (a file too large to hold in memory).
+    Stored(Arc<StoredFile>),
     /// Spliced from the data file's column chunks: described, read on demand
     /// ([`Lake::read_file`]).
     Spliced(Arc<SplicedFile>),
@@ -59,6 +63,7 @@ impl FileBody {
     pub fn len(&self) -> u64 {
         match self {
             FileBody::Made(bytes) => bytes.len() as u64,
+            FileBody::Stored(file) => file.len(),
             FileBody::Spliced(file) => file.len(),
         }
     }
@@ -72,7 +77,16 @@ impl FileBody {
     pub fn held(&self) -> usize {
         match self {
             FileBody::Made(bytes) => bytes.len(),
+            FileBody::Stored(_) => 0,
             FileBody::Spliced(file) => file.held(),
+        }
+    }
+
+    /// The bytes it keeps on local disk.
+    pub fn stored(&self) -> u64 {
+        match self {
+            FileBody::Stored(file) => file.len(),
+            FileBody::Made(_) | FileBody::Spliced(_) => 0,
         }
     }
 }
@@ -175,7 +189,7 @@ impl Lake {
             })
             .await?;
         match export {
-            Making::Encoding(export) => collect(export).await,
+            Making::Encoding(export) => collect(export, &self.storing).await,
             Making::Spliced(file) => Ok(ScopedFile {
                 rows: file.rows(),
                 body: FileBody::Spliced(file),
@@ -199,6 +213,7 @@ impl Lake {
                 let part = bytes.slice(start..end);
                 Ok(futures::stream::once(async move { Ok(part) }).boxed())
             }
+            FileBody::Stored(file) => Ok(file.read(start..end)),
             FileBody::Spliced(file) => {
                 let file = Arc::clone(file);
                 let rx = self
@@ -228,7 +243,7 @@ impl Lake {
             .runtime()
             .run(async move { Ok(encode(scan, Format::Parquet)) })
             .await?;
-        collect(export).await
+        collect(export, &self.storing).await
     }
 }
 
@@ -238,15 +253,118 @@ enum Making {
     Spliced(Arc<SplicedFile>),
 }
 
-/// An export's whole file.
-async fn collect(mut export: Export) -> Result<ScopedFile> {
-    let mut bytes = Vec::new();
+/// An export's whole file: in memory while it is small, on local disk beyond
+/// `storing`'s bound.
+async fn collect(mut export: Export, storing: &Storing) -> Result<ScopedFile> {
+    let mut file = Growing::new();
     while let Some(chunk) = export.chunks.recv().await {
-        bytes.extend_from_slice(&chunk?.bytes);
+        file = file.append(chunk?.bytes, storing).await?;
     }
     let rows = export.rows.load(std::sync::atomic::Ordering::Relaxed);
-    Ok(ScopedFile {
-        body: FileBody::Made(Bytes::from(bytes)),
-        rows,
-    })
+    let body = match file {
+        Growing::Memory(bytes) => FileBody::Made(Bytes::from(bytes)),
+        Growing::Disk(file) => FileBody::Stored(Arc::new(file)),
+    };
+    Ok(ScopedFile { body, rows })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::testing::{commit, population, read_all, scope};
+    use crate::{Lake, LakeRuntime};
+
+    fn lake_storing(root: &Path, dir: &Path, memory: usize) -> Arc<Lake> {
+        let runtime = Arc::new(LakeRuntime::new(1).expect("runtime"));
+        let lake = Lake::local(root, runtime).expect("lake");
+        Arc::new(lake.with_made_files(dir.to_owned(), memory))
+    }
+
+    /// A made file (a constrained scope's data file, a commit's changes) over the memory
+    /// bound is kept on disk, in a file with no name (nothing left behind however dap
+    /// stops), and holds nothing in memory; every range of it reads as the same file
+    /// made in memory. A file of exactly the bound stays in memory.
+    #[tokio::test]
+    async fn a_made_file_over_the_memory_bound_is_kept_on_disk_and_reads_the_same() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let spill = tempfile::tempdir().expect("spill dir");
+        for sexes in [&["K", "M", "K"][..], &["M", "K"], &["K"]] {
+            let rows: Vec<(&str, &str)> = sexes.iter().map(|s| ("0101", *s)).collect();
+            commit(root.path(), "t", &rows).await;
+        }
+        let in_memory = lake_storing(root.path(), spill.path(), usize::MAX);
+        let on_disk = lake_storing(root.path(), spill.path(), 64);
+        let def = population("t");
+        let women = BTreeMap::from([("koen".to_owned(), vec!["K".to_owned()])]);
+        let scope = scope(&def, "0101", Some(vec![women]));
+        let listed = on_disk
+            .partition_files(&scope, None, None)
+            .await
+            .expect("files");
+        assert_eq!(listed.files.len(), 3);
+        let mut made = Vec::new();
+        for path in &listed.files {
+            let file = |lake: Arc<Lake>| {
+                let (scope, path) = (scope.clone(), path.clone());
+                async move {
+                    lake.scoped_file(&scope, listed.version, listed.read, &path)
+                        .await
+                        .expect("file")
+                }
+            };
+            made.push((file(in_memory.clone()).await, file(on_disk.clone()).await));
+        }
+        for version in 0..3 {
+            let changes = |lake: Arc<Lake>| {
+                let scope = scope.clone();
+                async move { lake.scoped_changes(&scope, version).await.expect("changes") }
+            };
+            made.push((
+                changes(in_memory.clone()).await,
+                changes(on_disk.clone()).await,
+            ));
+        }
+        for (memory, disk) in &made {
+            let FileBody::Made(whole) = &memory.body else {
+                panic!("not made in memory: {} bytes", memory.body.len());
+            };
+            let stored = matches!(disk.body, FileBody::Stored(_));
+            assert!(stored, "not kept on disk: {} bytes", disk.body.len());
+            assert_eq!(disk.rows, memory.rows);
+            assert!(disk.rows > 0);
+            assert_eq!(disk.body.len(), whole.len() as u64);
+            assert_eq!((disk.body.held(), disk.body.stored()), (0, disk.body.len()));
+            assert_eq!((memory.body.held(), memory.body.stored()), (whole.len(), 0));
+            let len = whole.len() as u64;
+            let mut ranges = vec![0..len, 0..4, len - 8..len, len - 1..len + 10, 5..5];
+            ranges.extend(
+                (1..len)
+                    .step_by(97)
+                    .map(|a| a..a + 1 + (a * 31) % (len - a)),
+            );
+            for range in ranges {
+                let expected = whole.slice(range.start as usize..range.end.min(len) as usize);
+                assert_eq!(
+                    read_all(&on_disk, &disk.body, range.clone()).await,
+                    expected
+                );
+            }
+        }
+        let named: Vec<_> = std::fs::read_dir(spill.path()).expect("dir").collect();
+        assert!(named.is_empty(), "stored files have no name: {named:?}");
+
+        // The bound itself: a file of exactly that size stays in memory.
+        let (memory, _) = &made[0];
+        let exact = lake_storing(root.path(), spill.path(), memory.body.len() as usize);
+        let again = exact
+            .scoped_file(&scope, listed.version, listed.read, &listed.files[0])
+            .await
+            .expect("file");
+        let made = matches!(again.body, FileBody::Made(_));
+        assert!(made, "not kept in memory: {} bytes", again.body.len());
+    }
 }

@@ -56,6 +56,8 @@ pub struct Lake {
     pages: crate::page_cache::PageCache,
     /// The caller's partition files per table version.
     pub(crate) partitions: crate::partitions::Partitions,
+    /// Where made files too large for memory are kept.
+    pub(crate) storing: crate::stored::Storing,
 }
 
 /// Version facts of a table.
@@ -205,6 +207,7 @@ impl Lake {
             stats: crate::stats::Stats::default(),
             pages: crate::page_cache::PageCache::new(crate::page_cache::DEFAULT_CAPACITY_BYTES),
             partitions: crate::partitions::Partitions::default(),
+            storing: crate::stored::Storing::default(),
         }
     }
 
@@ -218,6 +221,14 @@ impl Lake {
     /// page reads the files); see `page_cache`.
     pub fn with_page_cache(mut self, bytes: usize) -> Self {
         self.pages = crate::page_cache::PageCache::new(bytes);
+        self
+    }
+
+    /// Keeps made files (Delta Sharing files of a restricted scope, change files) over
+    /// `memory` bytes in unnamed files in `dir` instead of in memory (default: the
+    /// system's temporary directory, 4 MiB).
+    pub fn with_made_files(mut self, dir: std::path::PathBuf, memory: usize) -> Self {
+        self.storing = crate::stored::Storing { dir, memory };
         self
     }
 

@@ -36,6 +36,7 @@ mod runtime;
 mod spliced;
 mod stats;
 pub mod storage;
+mod stored;
 mod tables;
 #[cfg(test)]
 mod testing;

@@ -887,7 +887,7 @@ mod tests {
     use super::*;
     use crate::RowQuery;
     use crate::predicate::{FilterSpec, Operator};
-    use crate::testing::{commit, lake, population, scope};
+    use crate::testing::{commit, lake, population, read_all, scope};
 
     /// An export's file, its chunks in order checked for their row counts: 0 until the
     /// last, which counts every row.
@@ -1465,16 +1465,5 @@ mod tests {
         std::fs::metadata(root.join("t").join(path))
             .expect("data file")
             .len()
-    }
-
-    async fn read_all(lake: &Arc<Lake>, body: &crate::files::FileBody, range: Range<u64>) -> Bytes {
-        let pieces: Vec<Bytes> = lake
-            .read_file(body, range)
-            .await
-            .expect("read")
-            .try_collect()
-            .await
-            .expect("pieces");
-        Bytes::from(pieces.concat())
     }
 }

@@ -79,3 +79,20 @@ pub(crate) async fn commit(root: &Path, location: &str, rows: &[(&str, &str)]) -
         .await
         .expect("write")
 }
+
+/// The bytes of `range` of a Delta Sharing file, read as a download reads them.
+pub(crate) async fn read_all(
+    lake: &Arc<Lake>,
+    body: &crate::files::FileBody,
+    range: std::ops::Range<u64>,
+) -> bytes::Bytes {
+    use futures::TryStreamExt as _;
+    let pieces: Vec<bytes::Bytes> = lake
+        .read_file(body, range)
+        .await
+        .expect("read")
+        .try_collect()
+        .await
+        .expect("pieces");
+    bytes::Bytes::from(pieces.concat())
+}

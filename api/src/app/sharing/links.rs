@@ -41,6 +41,9 @@ const MAX_LINKS: usize = 20_000;
 /// Bytes of files kept at most (what they hold in memory); beyond it the oldest links'
 /// files are dropped.
 const MAX_BYTES: usize = 256 * 1024 * 1024;
+/// Bytes of files kept at most on local disk (large made files); beyond it the oldest
+/// links' files are dropped (and their disk space freed once no download reads them).
+const MAX_STORED: u64 = 4 * 1024 * 1024 * 1024;
 
 /// What a file link's token says (short keys: it travels in a URL).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,7 +162,10 @@ pub(crate) struct Remembered {
 struct Links {
     entries: HashMap<String, Remembered>,
     order: VecDeque<String>,
+    /// What the remembered files hold in memory.
     bytes: usize,
+    /// What they keep on local disk.
+    stored: u64,
 }
 
 /// The sharing surface's settings and remembered links.
@@ -185,9 +191,9 @@ impl Sharing {
             return;
         };
         let now = Utc::now().timestamp();
-        links.bytes += entry.body.as_ref().map_or(0, FileBody::held);
+        links.count(entry.body.as_ref(), true);
         if let Some(old) = links.entries.insert(id.clone(), entry) {
-            links.bytes -= old.body.as_ref().map_or(0, FileBody::held);
+            links.count(old.body.as_ref(), false);
         }
         links.order.push_back(id);
         // Forget expired links and, beyond the bounds, the oldest.
@@ -198,16 +204,14 @@ impl Sharing {
             }
             links.order.pop_front();
             if let Some(old) = links.entries.remove(&oldest) {
-                links.bytes -= old.body.as_ref().map_or(0, FileBody::held);
+                links.count(old.body.as_ref(), false);
             }
         }
         let mut i = 0;
-        while links.bytes > MAX_BYTES && i < links.order.len() {
+        while (links.bytes > MAX_BYTES || links.stored > MAX_STORED) && i < links.order.len() {
             let id = links.order[i].clone();
-            if let Some(entry) = links.entries.get_mut(&id)
-                && let Some(body) = entry.body.take()
-            {
-                links.bytes -= body.held();
+            if let Some(body) = links.entries.get_mut(&id).and_then(|e| e.body.take()) {
+                links.count(Some(&body), false);
             }
             i += 1;
         }
@@ -216,6 +220,11 @@ impl Sharing {
     /// The bytes the remembered links' files hold in memory.
     pub fn held_bytes(&self) -> usize {
         self.links.lock().map_or(0, |links| links.bytes)
+    }
+
+    /// The bytes the remembered links' files keep on local disk.
+    pub fn stored_bytes(&self) -> u64 {
+        self.links.lock().map_or(0, |links| links.stored)
     }
 
     /// Forgets every link, as a replica that did not answer their queries knows none
@@ -236,6 +245,18 @@ impl Sharing {
 impl Links {
     fn get_entry(&self, id: &str) -> Option<Remembered> {
         self.entries.get(id).cloned()
+    }
+
+    /// Counts a file that is now remembered (`kept`) or no longer.
+    fn count(&mut self, body: Option<&FileBody>, kept: bool) {
+        let Some(body) = body else { return };
+        if kept {
+            self.bytes += body.held();
+            self.stored += body.stored();
+        } else {
+            self.bytes -= body.held();
+            self.stored -= body.stored();
+        }
     }
 }
 
