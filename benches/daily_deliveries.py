@@ -218,9 +218,16 @@ def measure(dap, data_dir, path, code, year, repeat, rows, tag):
         result["year_export_bytes"] = size
         pages = [get(server.base, page, token)[0] for _ in range(repeat)]
         result["first_page_seconds"] = round(statistics.median(pages), 4)
+        # The history (`/versions`, on every console dataset page): the first call counts
+        # every commit's changes, later ones only newer commits'.
+        history = f"/api/v1/datasets/{DATASET}/versions"
+        result["versions_first_seconds"] = round(get(server.base, history, token)[0], 3)
+        again = [get(server.base, history, token)[0] for _ in range(repeat)]
+        result["versions_again_seconds"] = round(statistics.median(again), 4)
         env = client_env(dap, server, data_dir, code)
         day = datetime.date(year, 12, 31)
         result["delivery_seconds"] = round(deliver_once(dap, server, env, code, rows, day, tag), 2)
+        result["versions_after_delivery_seconds"] = round(get(server.base, history, token)[0], 3)
     finally:
         server.stop()
     return result
@@ -279,7 +286,8 @@ def main():
               "before": before, "after": after}
     print(json.dumps(result, indent=2))
     keys = ["version", "files", "files_of_partition", "commits_since_checkpoint", "ready_seconds",
-            "year_export_seconds", "first_page_seconds", "delivery_seconds"]
+            "year_export_seconds", "first_page_seconds", "versions_first_seconds",
+            "versions_again_seconds", "delivery_seconds", "versions_after_delivery_seconds"]
     print("\n| measure | before maintenance | after maintenance | ratio |\n|---|---|---|---|")
     for key in keys:
         b, a = before[key], after[key]

@@ -1,10 +1,10 @@
 //! Table history and the change data feed, both limited to the scope's municipality.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use dap_schema::AccessScope;
+use dap_schema::{AccessScope, DatasetDef};
 use deltalake::arrow::array::{Array, AsArray};
 use deltalake::arrow::compute::cast;
 use deltalake::arrow::datatypes::{DataType, Int64Type};
@@ -47,7 +47,9 @@ impl Lake {
                 let table = lake.current(&dataset).await?;
                 let latest = table.version().unwrap_or_default();
                 let earliest = lake.earliest(&table, &dataset, latest).await?;
-                let counts = lake.change_counts(&table, rows, earliest, latest).await?;
+                let counts = lake
+                    .change_counts(&table, &dataset, rows, earliest, latest)
+                    .await?;
                 // One notion of a version's time everywhere: the commit's own timestamp
                 // from the log, as describe and `as_of` use it.
                 let mut times: BTreeMap<u64, Option<DateTime<Utc>>> = BTreeMap::new();
@@ -73,10 +75,14 @@ impl Lake {
 
     /// Per version from `earliest` (the first commit the log still holds) to `latest`:
     /// (inserted, updated, deleted) rows that `rows` admits. None without a change data
-    /// feed: the table cannot tell.
+    /// feed: the table cannot tell. What a commit changed never changes, so the counts
+    /// are kept per table and predicate, and a later call reads the feed of the newer
+    /// commits only (a history page, shown on every console dataset page, would
+    /// otherwise read every commit file the log holds each time).
     async fn change_counts(
         self: &Arc<Self>,
         table: &deltalake::DeltaTable,
+        dataset: &DatasetDef,
         rows: Expr,
         earliest: u64,
         latest: u64,
@@ -84,12 +90,38 @@ impl Lake {
         if !change_data_enabled(table) {
             return Ok(BTreeMap::new());
         }
+        let key = (self.location(dataset)?.to_string(), rows.to_string());
+        let cache = &self.versions_cache().counts;
+        let (from, mut counts) = match cache.known(&key, latest) {
+            Some((through, known)) => (through + 1, known),
+            None => (earliest, BTreeMap::new()),
+        };
+        counts.retain(|version, _| *version >= earliest);
+        let from = from.max(earliest);
+        if from <= latest {
+            self.read_counts(table, rows, from, latest, &mut counts)
+                .await?;
+        }
+        cache.remember(key, latest, &counts);
+        Ok(counts)
+    }
+
+    /// Adds the counts of versions `from` to `to` to `counts`.
+    async fn read_counts(
+        &self,
+        table: &deltalake::DeltaTable,
+        rows: Expr,
+        from: u64,
+        to: u64,
+        counts: &mut BTreeMap<u64, Counts>,
+    ) -> Result<()> {
+        self.stats.change_feed_read(to - from + 1);
         let ctx = Lake::session();
         let cdf = table
             .clone()
             .scan_cdf()
-            .with_starting_version(earliest)
-            .with_ending_version(latest);
+            .with_starting_version(from)
+            .with_ending_version(to);
         let frame = ctx
             .read_table(Arc::new(DeltaCdfTableProvider::try_new(cdf)?))?
             .filter(rows)?
@@ -97,7 +129,6 @@ impl Lake {
                 vec![col("_commit_version"), col("_change_type")],
                 vec![count(lit(1)).alias("n")],
             )?;
-        let mut counts: BTreeMap<u64, Counts> = BTreeMap::new();
         for batch in frame.collect().await? {
             // Cast first: the feed's column types differ between delta-rs versions.
             let versions = cast(batch.column(0), &DataType::Int64)?;
@@ -122,7 +153,7 @@ impl Lake {
                 }
             }
         }
-        Ok(counts)
+        Ok(())
     }
 
     /// The scope's municipality's changed rows between two versions (inclusive), with
@@ -236,8 +267,53 @@ impl Lake {
     }
 }
 
-/// One version's changes to one municipality's rows.
+/// Change counts kept per (table location, row predicate), through a table version.
 #[derive(Debug, Default)]
+pub(crate) struct CountsCache {
+    known: Mutex<HashMap<(String, String), Known>>,
+}
+
+#[derive(Debug)]
+struct Known {
+    through: u64,
+    counts: BTreeMap<u64, Counts>,
+}
+
+/// Predicates (callers' scopes of one table) whose counts are kept at most; beyond it
+/// all are forgotten and read again on demand.
+const COUNTS_KEPT: usize = 4096;
+
+impl CountsCache {
+    /// The counts kept for `key` and the version they run through, when that is not
+    /// after `latest` (a table made anew at the same place starts its versions again).
+    fn known(&self, key: &(String, String), latest: u64) -> Option<(u64, BTreeMap<u64, Counts>)> {
+        let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = known.get(key).filter(|k| k.through <= latest)?;
+        Some((entry.through, entry.counts.clone()))
+    }
+
+    fn remember(&self, key: (String, String), through: u64, counts: &BTreeMap<u64, Counts>) {
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        if known.len() >= COUNTS_KEPT && !known.contains_key(&key) {
+            known.clear();
+        }
+        // A slower call that read less must not replace what a faster one kept.
+        if known.get(&key).is_some_and(|k| k.through > through) {
+            return;
+        }
+        let counts = counts.clone();
+        known.insert(key, Known { through, counts });
+    }
+
+    /// Forgets the table at `location` (removed or re-registered).
+    pub(crate) fn forget(&self, location: &str) {
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        known.retain(|(table, _), _| table != location);
+    }
+}
+
+/// One version's changes to one municipality's rows.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct Counts {
     inserted: u64,
     updated: u64,
@@ -252,6 +328,58 @@ impl Counts {
             (false, true, false) => "update",
             (false, false, true) => "delete",
             _ => "merge",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{commit, lake, population, scope};
+
+    /// `/versions` reads each commit's change feed once per table and predicate: asked
+    /// again it reads none, after one more commit only that one; and it answers what a
+    /// lake that never counted before answers, for a whole partition and a constrained
+    /// scope alike.
+    #[tokio::test]
+    async fn each_commit_is_counted_once_and_the_counts_are_a_fresh_count() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let rows = [("0101", "K"), ("0101", "M"), ("0101", "K"), ("0751", "K")];
+        commit(root.path(), "t", &rows).await;
+        commit(root.path(), "t", &[("0751", "M")]).await;
+        let lake = lake(root.path());
+        let def = population("t");
+        let women = BTreeMap::from([("koen".to_owned(), vec!["K".to_owned()])]);
+        let scopes = [
+            scope(&def, "0101", None),
+            scope(&def, "0101", Some(vec![women])),
+        ];
+        let read = || lake.stats.change_feed_commits();
+        for scope in &scopes {
+            let before = read();
+            let first = lake.versions(scope).await.expect("versions");
+            assert_eq!(read() - before, 2, "both commits read once");
+            assert_eq!(lake.versions(scope).await.expect("again"), first);
+            assert_eq!(read() - before, 2, "nothing read again");
+        }
+        commit(root.path(), "t", &[("0101", "K"), ("0101", "M")]).await;
+        lake.refresh().await.expect("refresh");
+        for (scope, inserted) in scopes.iter().zip([2, 1]) {
+            let before = read();
+            let after = lake.versions(scope).await.expect("versions");
+            assert_eq!(read() - before, 1, "the new commit only");
+            let fresh = crate::testing::lake(root.path())
+                .versions(scope)
+                .await
+                .expect("fresh");
+            assert_eq!(after, fresh);
+            let versions: Vec<u64> = after.iter().map(|v| v.version).collect();
+            assert_eq!(
+                versions,
+                [2, 0],
+                "the other municipality's commit is not listed"
+            );
+            assert_eq!(after[0].rows_inserted, Some(inserted));
         }
     }
 }

@@ -63,11 +63,12 @@ pub(crate) struct Target {
 }
 
 /// Per table: its commit log; per (table, table version, row predicate): the answer for
-/// constrained readers.
+/// constrained readers; per (table, row predicate): the rows each commit changed.
 #[derive(Debug, Default)]
 pub(crate) struct VersionCache {
     logs: Mutex<HashMap<String, Arc<tokio::sync::Mutex<CommitLog>>>>,
     constrained: Mutex<HashMap<(String, u64, String), u64>>,
+    pub(crate) counts: crate::history::CountsCache,
 }
 
 impl VersionCache {
@@ -89,6 +90,7 @@ impl VersionCache {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|(table, _, _), _| table != key);
+        self.counts.forget(key);
     }
 
     fn cached(&self, key: &(String, u64, String)) -> Option<u64> {

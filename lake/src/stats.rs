@@ -27,6 +27,8 @@ pub(crate) struct Stats {
     /// Open tables by location: when each was last found current (opened, or a
     /// refresh that found no newer commit or moved to it).
     current: Mutex<HashMap<String, DateTime<Utc>>>,
+    /// Commits whose change data feed was read to count changed rows (`/versions`).
+    change_feed_commits: std::sync::atomic::AtomicU64,
 }
 
 impl Stats {
@@ -37,6 +39,18 @@ impl Stats {
             counts.files_read += files_read as u64;
             counts.files_pruned += files_total.saturating_sub(files_read) as u64;
         }
+    }
+
+    pub(crate) fn change_feed_read(&self, commits: u64) {
+        self.change_feed_commits
+            .fetch_add(commits, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Commits whose change feed was read to count changed rows, since the start.
+    #[cfg(test)]
+    pub(crate) fn change_feed_commits(&self) -> u64 {
+        self.change_feed_commits
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub(crate) fn current(&self, location: &str) {
