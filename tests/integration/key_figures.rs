@@ -673,3 +673,41 @@ async fn graphql_key_figures_equal_rest_and_are_audited() {
         );
     }
 }
+
+/// A key figure's value does not depend on the order in which its rows were added up
+/// (threads, replicas, restarts): computed again and again, two at a time, on the same
+/// table versions, every cell is the same to the last bit. Integer and decimal
+/// quantities are summed exactly, in their own type.
+#[tokio::test]
+async fn a_key_figure_computed_again_is_the_same_to_the_last_bit() {
+    let app = spawn_app().await;
+    let core = &app.state;
+    for id in ["nettoudgift-pr-indbygger", "hjemmepleje-timer-pr-borger-67"] {
+        let def = dap_lake::benchmark::seeded::demo_key_figures()
+            .into_iter()
+            .find(|d| d.id == id)
+            .expect("seeded key figure");
+        let scope = dap_lake::benchmark::BenchmarkScope::for_key_figure(&def, |id| {
+            core.catalogue.get(id).map(|d| d.as_ref().clone())
+        })
+        .expect("scope");
+        let cells = |table: dap_lake::benchmark::BenchmarkTable| {
+            let mut cells: Vec<String> = table.cells.iter().map(|c| format!("{c:?}")).collect();
+            cells.sort();
+            cells
+        };
+        let first = cells(core.lake.benchmark(&scope).await.expect("computed"));
+        assert!(first.len() > 100, "{id}: {} cells", first.len());
+        for _ in 0..3 {
+            let (a, b) = tokio::join!(core.lake.benchmark(&scope), core.lake.benchmark(&scope));
+            for again in [a, b] {
+                let again = cells(again.expect("computed"));
+                let differ = first.iter().zip(&again).filter(|(x, y)| x != y).count();
+                assert_eq!(differ, 0, "{id}: {differ} cells differ, e.g. {:?}", {
+                    first.iter().zip(&again).find(|(x, y)| x != y)
+                });
+                assert_eq!(again.len(), first.len());
+            }
+        }
+    }
+}

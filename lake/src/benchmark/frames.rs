@@ -111,18 +111,22 @@ pub(super) async fn dominance(
         _ => sum(ident(PART_ABS)),
     };
     let per_unit = aggregate_exprs(frame, &by_unit, contribution, count(lit(1))).await?;
-    let mut cells: HashMap<Vec<String>, (f64, Vec<f64>)> = HashMap::new();
+    let mut cells: HashMap<Vec<String>, Vec<f64>> = HashMap::new();
     for (key, (value, _)) in per_unit {
         let share = value.unwrap_or_default();
-        let entry = cells.entry(key[..group.len()].to_vec()).or_default();
-        entry.0 += share;
-        entry.1.push(share);
+        cells
+            .entry(key[..group.len()].to_vec())
+            .or_default()
+            .push(share);
     }
     let n = rule.n as usize;
     Ok(cells
         .into_iter()
-        .filter_map(|(key, (total, mut shares))| {
+        .filter_map(|(key, mut shares)| {
+            // Added up largest first, whatever order the units came in: the same total
+            // on every computation.
             shares.sort_by(|a, b| b.total_cmp(a));
+            let total: f64 = shares.iter().sum();
             let top: f64 = shares.iter().take(n).sum();
             (total > 0.0 && top > rule.k / 100.0 * total).then_some(key)
         })
@@ -148,7 +152,11 @@ pub(super) async fn partials(
     if quantity.aggregate == Aggregate::CountDistinct && !group.contains(&quantity.column) {
         group.push(quantity.column.clone());
     }
-    let value = || cast(ident(&quantity.column), DataType::Float64);
+    // Summed in the column's own type: integers and decimals exactly, so a figure does
+    // not depend on the order its rows were added in (threads, replicas, restarts); the
+    // value becomes a float only once summed. A float column's sums can still differ in
+    // the last digit between computations.
+    let value = || ident(&quantity.column);
     let mut parts = vec![count(ident(&quantity.column)).alias(PART_COUNT)];
     // Sums only of the numeric quantities (a count may count text).
     if matches!(quantity.aggregate, Aggregate::Sum | Aggregate::Avg) {
