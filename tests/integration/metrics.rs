@@ -272,3 +272,42 @@ async fn metrics_are_not_served_on_the_public_address() {
     let answer = app.get("/metrics", None).await;
     assert_eq!(answer.status, 404);
 }
+
+/// A burst of requests for a key figure whose table is out of date computes it once:
+/// the others wait for that computation instead of each reading every municipality's
+/// partition (the scans are counted per dataset, none pruned), and all get its answer.
+#[tokio::test]
+async fn a_burst_of_key_figure_requests_computes_the_figure_once() {
+    let app = metered_app().await;
+    let token = app.token("0101", &[], dap_schema::NsisLevel::Low);
+    let series = "dap_lake_scans_total{dataset=\"oekonomi.posteringer\"}";
+    let scans = |text: &str| samples(text).get(series).copied().unwrap_or_default();
+    let before = scans(&scrape(&app).await.1);
+    let burst = || {
+        futures::future::join_all(
+            (0..8).map(|_| app.get("/api/v1/key-figures/nettoudgift-pr-indbygger", Some(&token))),
+        )
+    };
+    let answers = burst().await;
+    assert!(answers.iter().all(|a| a.status == 200), "{:?}", answers[0]);
+    assert!(answers.iter().all(|a| a.body == answers[0].body));
+    let s = scrape(&app).await.1;
+    assert_eq!(
+        scans(&s) - before,
+        1.0,
+        "one computation for eight requests"
+    );
+    let files = value(
+        &samples(&s),
+        "dap_lake_files_scanned_total{dataset=\"oekonomi.posteringer\"}",
+    );
+    assert!(files >= 98.0, "every municipality's partition: {files}");
+
+    let again = burst().await;
+    assert!(again.iter().all(|a| a.body == answers[0].body));
+    assert_eq!(
+        scans(&scrape(&app).await.1) - before,
+        1.0,
+        "kept, not computed again"
+    );
+}

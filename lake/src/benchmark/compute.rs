@@ -303,6 +303,10 @@ impl Lake {
     ) -> Result<(u64, DataFrame)> {
         let table = self.current(&quantity.dataset).await?;
         let version = table.version().unwrap_or_default();
+        // Every municipality's partition is read: none pruned.
+        let files = table.snapshot()?.log_data().num_files();
+        self.stats
+            .scanned(quantity.dataset.id.as_str(), files, files);
         let provider = table.table_provider().await?;
         let ctx = Self::session();
         table.update_datafusion_session(&ctx.state())?;

@@ -35,6 +35,9 @@ use super::{AppError, AuditFacts, Core};
 pub struct KeyFigures {
     definitions: RwLock<Arc<Vec<KeyFigureDef>>>,
     computed: Mutex<HashMap<String, Computed>>,
+    /// One computation at a time per key figure: requests that find the table out of
+    /// date wait for the one computing it instead of each reading every partition.
+    computing: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// A computed table and what it was computed from.
@@ -65,6 +68,12 @@ impl KeyFigures {
             .read()
             .map(|d| Arc::clone(&d))
             .unwrap_or_default()
+    }
+
+    /// The lock held while `id` is computed.
+    fn computing(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut computing = self.computing.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(computing.entry(id.to_owned()).or_default())
     }
 
     fn cached(&self, def: &KeyFigureDef, versions: &[u64]) -> Option<Arc<BenchmarkTable>> {
@@ -252,10 +261,17 @@ impl Core {
     }
 
     /// The suppressed table at the datasets' current versions: computed once per set of
-    /// versions, so a request does not rescan every partition.
+    /// versions, so a request does not rescan every partition; requests arriving while
+    /// it is computed wait for that computation (after a delivery, a burst of requests
+    /// would otherwise each read every municipality's partition at once).
     async fn computed(&self, scope: &BenchmarkScope) -> Result<Arc<BenchmarkTable>, AppError> {
         let def = scope.definition();
         let versions = self.lake.benchmark_versions(scope).await?;
+        if let Some(table) = self.key_figures.cached(def, &versions) {
+            return Ok(table);
+        }
+        let computing = self.key_figures.computing(&def.id);
+        let _computing = computing.lock().await;
         if let Some(table) = self.key_figures.cached(def, &versions) {
             return Ok(table);
         }
