@@ -219,7 +219,10 @@ impl Lake {
         };
         let mut columns = dims.clone();
         columns.push(unit.clone());
-        let base = partials(base, &finest(&tenant, &columns), &scope.numerator).await?;
+        let keys = finest(&tenant, &columns);
+        let kept = partials(base, &keys, &scope.numerator, &self.storing.dir);
+        let kept = kept.await?;
+        let base = kept.frame();
         versions.push((scope.numerator.dataset.id.to_string(), version));
         let mut numerator = HashMap::new();
         let mut dominated = HashMap::new();
@@ -253,7 +256,10 @@ impl Lake {
                 year_column(den_year.clone()).as_deref(),
                 &membership,
             )?;
-            let base = partials(base, &finest(&den_tenant, &columns), quantity).await?;
+            let keys = finest(&den_tenant, &columns);
+            let kept = partials(base, &keys, quantity, &self.storing.dir);
+            let kept = kept.await?;
+            let base = kept.frame();
             for &level in &levels {
                 let present = level_dims(level);
                 let following: Vec<String> = follows

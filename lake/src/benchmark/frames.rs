@@ -3,15 +3,19 @@
 //! aggregates and the dominance rule's contributors.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
 
 use dap_schema::{REGIONS, municipalities};
 use deltalake::arrow::array::{Array, AsArray, RecordBatch};
 use deltalake::arrow::compute::cast as cast_array;
 use deltalake::arrow::datatypes::{DataType, Float64Type, UInt64Type};
+use deltalake::arrow::ipc::writer::FileWriter;
+use deltalake::datafusion::datasource::file_format::options::ArrowReadOptions;
 use deltalake::datafusion::functions_aggregate::expr_fn::{count, count_distinct, sum};
 use deltalake::datafusion::logical_expr::when;
 use deltalake::datafusion::prelude::{DataFrame, Expr, abs, cast, ident, in_list, lit};
 use deltalake::datafusion::scalar::ScalarValue;
+use futures::StreamExt as _;
 
 use super::compute::{Groups, Lead, Level, Membership, REGION_KEY, SIZE_KEY};
 use super::{Aggregate, Dominance, Resolved};
@@ -138,16 +142,33 @@ const PART_SUM: &str = "__dap_sum";
 const PART_COUNT: &str = "__dap_count";
 const PART_ABS: &str = "__dap_abs";
 
+/// The partial aggregates of one table, kept in a temporary Arrow IPC file for as long
+/// as the key figure is computed (the directory goes when this is dropped).
+pub(super) struct Partials {
+    frame: DataFrame,
+    _dir: tempfile::TempDir,
+}
+
+impl Partials {
+    /// The partial aggregates, read from their file.
+    pub(super) fn frame(&self) -> DataFrame {
+        self.frame.clone()
+    }
+}
+
 /// One scan of `frame`: the partial aggregates of the quantity per finest group (`keys`:
 /// municipality, its groups, the dimensions and the unit; plus the column itself for a
-/// distinct count), held in memory. Every level is computed from them, so a key figure
-/// reads its tables once. They are as many as the cells times their contributing units,
-/// not as many as the rows.
+/// distinct count). Every level is computed from them, so a key figure reads its tables
+/// once. They are as many as the cells times their contributing units: with a person as
+/// the unit, about one per person in the country. So they are written to a temporary
+/// file in `dir` as they are aggregated (the aggregation itself runs in the query's
+/// memory pool, spilling beyond it) and read from there, never held in memory whole.
 pub(super) async fn partials(
     frame: DataFrame,
     keys: &[String],
     quantity: &Resolved,
-) -> Result<DataFrame> {
+    dir: &Path,
+) -> Result<Partials> {
     let mut group: Vec<String> = keys.to_vec();
     if quantity.aggregate == Aggregate::CountDistinct && !group.contains(&quantity.column) {
         group.push(quantity.column.clone());
@@ -160,11 +181,62 @@ pub(super) async fn partials(
     let mut parts = vec![count(ident(&quantity.column)).alias(PART_COUNT)];
     // Sums only of the numeric quantities (a count may count text).
     if matches!(quantity.aggregate, Aggregate::Sum | Aggregate::Avg) {
+        // An integer's absolute value as a wide decimal: `abs(-128)` of an Int8 (or any
+        // type's minimum) overflows its own type.
+        let integer = frame
+            .schema()
+            .field_with_unqualified_name(&quantity.column)
+            .is_ok_and(|f| f.data_type().is_integer());
+        let absolute = match integer {
+            true => abs(cast(value(), DataType::Decimal128(38, 0))),
+            false => abs(value()),
+        };
         parts.push(sum(value()).alias(PART_SUM));
-        parts.push(sum(abs(value())).alias(PART_ABS));
+        parts.push(sum(absolute).alias(PART_ABS));
     }
     let frame = frame.aggregate(group.iter().map(ident).collect(), parts)?;
-    Ok(frame.cache().await?)
+    // An IPC file holds one dictionary per column: dictionary-encoded keys (the
+    // partition column) are written as their values.
+    let columns: Vec<Expr> = frame
+        .schema()
+        .fields()
+        .iter()
+        .map(|field| match field.data_type() {
+            DataType::Dictionary(_, values) => {
+                cast(ident(field.name()), values.as_ref().clone()).alias(field.name())
+            }
+            _ => ident(field.name()),
+        })
+        .collect();
+    let frame = frame.select(columns)?;
+    let dir = tempfile::tempdir_in(dir)?;
+    let path = dir.path().join("partials.arrow");
+    let mut batches = frame.execute_stream().await?;
+    let file = std::io::BufWriter::new(std::fs::File::create(&path)?);
+    let mut writer = FileWriter::try_new(file, &batches.schema())?;
+    while let Some(batch) = batches.next().await {
+        let batch = batch?;
+        writer = blocking(move || {
+            writer.write(&batch)?;
+            Ok(writer)
+        })
+        .await?;
+    }
+    blocking(move || Ok(writer.finish()?)).await?;
+    let location = path.to_string_lossy().into_owned();
+    let frame = crate::Lake::session()
+        .read_arrow(location, ArrowReadOptions::default())
+        .await?;
+    Ok(Partials { frame, _dir: dir })
+}
+
+/// File work off the runtime's threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|stopped| crate::Error::Runtime(format!("partial aggregates: {stopped}")))?
 }
 
 /// The quantity per `group`, from its partial aggregates.
@@ -258,4 +330,81 @@ pub(super) fn read_groups(batch: &RecordBatch, keys: usize, out: &mut Groups) ->
         out.insert(key, (value, units.value(row)));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use deltalake::arrow::array::{Int8Array, StringArray};
+    use deltalake::arrow::datatypes::{Field, Schema};
+    use deltalake::datafusion::prelude::SessionContext;
+
+    use super::*;
+
+    /// The partial aggregates are written to a file in the given directory and read from
+    /// there (gone with them), and an integer quantity's minimum, whose absolute value
+    /// its own type cannot hold, is summed exactly.
+    #[tokio::test]
+    async fn partials_are_kept_in_a_file_and_sum_an_integers_minimum() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Utf8, false),
+            Field::new("u", DataType::Utf8, false),
+            Field::new("v", DataType::Int8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from(vec!["a", "a", "a", "b"])),
+                Arc::new(StringArray::from(vec!["x", "x", "y", "x"])),
+                Arc::new(Int8Array::from(vec![Some(-128), Some(-1), Some(7), None])),
+            ],
+        )
+        .expect("batch");
+        let frame = SessionContext::new().read_batch(batch).expect("frame");
+        let quantity = Resolved {
+            dataset: crate::testing::population("t"),
+            aggregate: Aggregate::Sum,
+            column: "v".into(),
+            filters: Vec::new(),
+        };
+        let dir = tempfile::tempdir().expect("dir");
+        let keys = ["k".to_owned(), "u".to_owned()];
+        let kept = partials(frame, &keys, &quantity, dir.path())
+            .await
+            .expect("partials");
+        let files: Vec<_> = walk(dir.path());
+        assert_eq!(files.len(), 1, "{files:?}");
+        assert!(files[0].ends_with("partials.arrow"), "{files:?}");
+
+        let group = ["k".to_owned()];
+        let sums = aggregate_exprs(kept.frame(), &group, sum(ident(PART_SUM)), lit(0))
+            .await
+            .expect("sums");
+        let absolute = aggregate_exprs(kept.frame(), &group, sum(ident(PART_ABS)), lit(0))
+            .await
+            .expect("absolute sums");
+        let a = vec!["a".to_owned()];
+        assert_eq!(sums[&a].0, Some(-122.0));
+        assert_eq!(absolute[&a].0, Some(136.0));
+        assert_eq!(sums[&vec!["b".to_owned()]].0, None);
+        drop(kept);
+        assert!(
+            walk(dir.path()).is_empty(),
+            "the file goes with the partials"
+        );
+    }
+
+    fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir).expect("dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                out.extend(walk(&path));
+            } else {
+                out.push(path);
+            }
+        }
+        out
+    }
 }
