@@ -272,6 +272,9 @@ impl Core {
         }
         let computing = self.key_figures.computing(&def.id);
         let _computing = computing.lock().await;
+        // The versions as they are now: a commit while another request computed the
+        // figure makes its table out of date for everyone, and one computation follows.
+        let versions = self.lake.benchmark_versions(scope).await?;
         if let Some(table) = self.key_figures.cached(def, &versions) {
             return Ok(table);
         }
