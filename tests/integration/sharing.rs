@@ -364,6 +364,11 @@ async fn spliced_files_are_kept_as_layouts_and_read_by_range() {
             let (status, bytes, body) = fetch(&app, url, credential.map(String::as_str)).await;
             assert_eq!(status, 200, "{body}");
             assert_eq!(&bytes, whole);
+            // Kept for the link's next ranges, not made again for each.
+            assert!(
+                app.state.sharing.held_bytes() > 0,
+                "the replica keeps the file it made for the link"
+            );
             let (_, rows) = decode(bytes);
             assert!(rows.iter().all(|r| r["kommunekode"] == "0101"), "{rows:?}");
         }

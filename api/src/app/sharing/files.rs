@@ -246,11 +246,12 @@ impl Core {
         if view_digest(&scope) != link.c {
             return Err(invalid_link());
         }
-        let (body, rows) = match self.sharing.recall(&link.n).and_then(|r| {
-            let rows = r.rows;
-            r.body.map(|b| (b, rows))
-        }) {
-            Some(kept) => kept,
+        let remembered = self.sharing.recall(&link.n);
+        let kept = remembered
+            .as_ref()
+            .and_then(|r| r.body.clone().map(|b| (b, r.rows)));
+        let (body, rows, made) = match kept {
+            Some((body, rows)) => (body, rows, false),
             None => {
                 let made = if link.x {
                     self.lake.scoped_changes(&scope, link.v).await?
@@ -258,7 +259,7 @@ impl Core {
                     let read = link.r.unwrap_or(link.v);
                     self.lake.scoped_file(&scope, link.v, read, &link.f).await?
                 };
-                (made.body, made.rows)
+                (made.body, made.rows, true)
             }
         };
         if body.len() != link.z {
@@ -266,6 +267,23 @@ impl Core {
             return Err(AppError::internal(anyhow::anyhow!(
                 "re-encoded shared file differs in size from the one listed"
             )));
+        }
+        // A client reads a file as several ranges: the file made for this one is kept
+        // for the next (within the cache's bounds), by a replica that answered the query
+        // and forgot the file, or one that did not and serves the caller the link
+        // carries; it would otherwise be made again for every range.
+        let keeper = match remembered {
+            Some(r) => Some(r.principal),
+            None => link.p.is_some().then(|| principal.clone()),
+        };
+        if made && let Some(principal) = keeper {
+            let entry = Remembered {
+                principal,
+                expires: link.e,
+                rows,
+                body: Some(body.clone()),
+            };
+            self.sharing.remember(link.n.clone(), entry);
         }
         let facts = AuditFacts {
             municipality: Some(scope.municipality().to_string()),
