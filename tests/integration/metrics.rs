@@ -311,3 +311,53 @@ async fn a_burst_of_key_figure_requests_computes_the_figure_once() {
         "kept, not computed again"
     );
 }
+
+/// The request computing a key figure can go away (its client gone, GraphQL's execution
+/// timeout): the computation finishes without it and is kept, so the next request gets
+/// that table instead of reading every partition again.
+#[tokio::test]
+async fn a_key_figure_computation_outlives_the_request_that_started_it() {
+    let app = metered_app().await;
+    let code = dap_schema::MunicipalityCode::parse("0101").expect("code");
+    let principal = dap_auth::Principal::from_grants(
+        "anna".into(),
+        dap_auth::dev_issuer::DEV_ISSUER.into(),
+        dap_auth::CallerKind::User,
+        BTreeMap::from([(code, std::collections::BTreeSet::new())]),
+        dap_schema::NsisLevel::Low,
+    );
+    let request = || dap_api::app::key_figures::KeyFigureRequest {
+        id: "nettoudgift-pr-indbygger",
+        municipality: None,
+        year: None,
+        filters: Vec::new(),
+        group: dap_api::app::key_figures::ComparisonGroup::All,
+    };
+    let series = "dap_lake_scans_total{dataset=\"oekonomi.posteringer\"}";
+    let scans = |text: &str| samples(text).get(series).copied().unwrap_or_default();
+    let before = scans(&scrape(&app).await.1);
+    // The first request is let go once its computation has begun reading the table.
+    let mut first = Box::pin(app.state.key_figure(&principal, request()));
+    loop {
+        tokio::select! {
+            _ = &mut first => panic!("computed before the request could be let go"),
+            _ = tokio::time::sleep(std::time::Duration::from_millis(5)) => {
+                if scans(&scrape(&app).await.1) > before {
+                    break;
+                }
+            }
+        }
+    }
+    drop(first);
+    let (table, _) = app
+        .state
+        .key_figure(&principal, request())
+        .await
+        .expect("key figure");
+    assert!(!table.cells.is_empty());
+    assert_eq!(
+        scans(&scrape(&app).await.1) - before,
+        1.0,
+        "the first computation was kept"
+    );
+}

@@ -34,7 +34,7 @@ use super::{AppError, AuditFacts, Core};
 #[derive(Debug, Default)]
 pub struct KeyFigures {
     definitions: RwLock<Arc<Vec<KeyFigureDef>>>,
-    computed: Mutex<HashMap<String, Computed>>,
+    computed: Arc<Mutex<HashMap<String, Computed>>>,
     /// One computation at a time per key figure: requests that find the table out of
     /// date wait for the one computing it instead of each reading every partition.
     computing: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -270,19 +270,32 @@ impl Core {
         if let Some(table) = self.key_figures.cached(def, &versions) {
             return Ok(table);
         }
-        let computing = self.key_figures.computing(&def.id);
-        let _computing = computing.lock().await;
+        let computing = self.key_figures.computing(&def.id).lock_owned().await;
         // The versions as they are now: a commit while another request computed the
         // figure makes its table out of date for everyone, and one computation follows.
         let versions = self.lake.benchmark_versions(scope).await?;
         if let Some(table) = self.key_figures.cached(def, &versions) {
             return Ok(table);
         }
-        let table = Arc::new(self.lake.benchmark(scope).await?);
-        let computed: Vec<u64> = table.versions.iter().map(|(_, v)| *v).collect();
-        if let Ok(mut cache) = self.key_figures.computed.lock() {
-            cache.insert(def.id.clone(), (def.clone(), computed, Arc::clone(&table)));
-        }
+        // Computed and kept apart from this request, holding the lock until it is kept:
+        // a request that goes away meanwhile (its client gone, GraphQL's execution
+        // timeout) leaves the table to those waiting for it.
+        let lake = Arc::clone(&self.lake);
+        let kept = Arc::clone(&self.key_figures.computed);
+        let scope = scope.clone();
+        let computation = tokio::spawn(async move {
+            let _computing = computing;
+            let table = Arc::new(lake.benchmark(&scope).await?);
+            let def = scope.definition().clone();
+            let computed: Vec<u64> = table.versions.iter().map(|(_, v)| *v).collect();
+            if let Ok(mut cache) = kept.lock() {
+                cache.insert(def.id.clone(), (def, computed, Arc::clone(&table)));
+            }
+            Ok::<_, dap_lake::Error>(table)
+        });
+        let table = computation
+            .await
+            .map_err(|stopped| AppError::internal(anyhow::anyhow!("key figure: {stopped}")))??;
         Ok(table)
     }
 }
