@@ -20,6 +20,7 @@ use futures::StreamExt as _;
 use super::compute::{Groups, Lead, Level, Membership, REGION_KEY, SIZE_KEY};
 use super::{Aggregate, Dominance, Resolved};
 use crate::Result;
+use crate::stored::blocking;
 
 /// The grouping columns of `level`: its lead's column, then the dimensions.
 pub(super) fn group_of(level: Level, tenant: &str, dims: Vec<String>) -> Vec<String> {
@@ -228,15 +229,6 @@ pub(super) async fn partials(
         .read_arrow(location, ArrowReadOptions::default())
         .await?;
     Ok(Partials { frame, _dir: dir })
-}
-
-/// File work off the runtime's threads.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|stopped| crate::Error::Runtime(format!("partial aggregates: {stopped}")))?
 }
 
 /// The quantity per `group`, from its partial aggregates.
